@@ -1,0 +1,3 @@
+from streamhub.cli.main import main
+
+main()

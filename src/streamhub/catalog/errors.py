@@ -1,0 +1,9 @@
+from streamhub.errors import StreamhubError
+
+
+class CatalogError(StreamhubError):
+    """The topic catalog is invalid or names a schema that does not parse."""
+
+
+class ApplyError(StreamhubError):
+    """The cluster could not be brought to the catalog's state."""

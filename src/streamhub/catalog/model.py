@@ -1,0 +1,42 @@
+"""One topic of the catalog, as written in ``topics/*.yaml``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SecurityLevel = Literal[1, 2, 3, 4, 5]
+
+
+class TopicSpec(BaseModel):
+    """A topic's shape and meaning; ``security_level`` follows GB/T 39725-2020 (1 public .. 5)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_.\-]*$")
+    partitions: int = Field(ge=1, le=1000)
+    replication: int = Field(ge=1, le=7, description="Production replication; capped to brokers.")
+    cleanup_policy: Literal["delete", "compact", "compact,delete"]
+    retention_ms: int = Field(ge=-1, description="-1 keeps data forever.")
+    key: str = Field(min_length=3, description="What the message key is.")
+    value_schema: str = Field(pattern=r"^[a-z_/]+\.avsc$", description="Path under avro_schemas/.")
+    value_subject: Literal["topic", "record"] = Field(
+        default="topic",
+        description="topic: one schema registered as <topic>-value by `topics apply`; "
+        "record: one schema per source table, registered by its producer.",
+    )
+    security_level: SecurityLevel
+    security_category: str = Field(min_length=2, description="GB/T 39725 data category.")
+    owner: str = Field(min_length=2)
+    description: str = Field(min_length=10)
+    configs: dict[str, str] = Field(default_factory=dict, description="Extra topic configs.")
+
+    def desired_configs(self, replication: int) -> dict[str, str]:
+        configs = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+        configs.update(self.configs)
+        if "min.insync.replicas" in configs:  # never above the replicas a small cluster has
+            configs["min.insync.replicas"] = str(
+                min(int(configs["min.insync.replicas"]), replication)
+            )
+        return configs

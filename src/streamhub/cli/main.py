@@ -1,0 +1,50 @@
+"""Entry point: ``streamhub [--config FILE] COMMAND``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from streamhub import __version__
+from streamhub import log as logs
+from streamhub.cli.config_cmd import config_group
+from streamhub.cli.registry_cmd import registry_group
+from streamhub.cli.stack_cmd import stack_group
+from streamhub.cli.topics_cmd import topics_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML settings file (also STREAMHUB_CONFIG); environment variables win.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="Level of the JSON log on stderr.",
+)
+@click.version_option(__version__, prog_name="streamhub")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, log_level: str) -> None:
+    """streamhub: real-time integration hub for regional health data.
+
+    Captures changes from institutions' databases, carries them through Kafka,
+    standardizes them and lands them in ClickHouse. Settings come from
+    STREAMHUB_* environment variables or --config; see `streamhub config show`.
+    """
+    ctx.ensure_object(dict)["config"] = config
+    logs.configure(log_level)
+
+
+cli.add_command(stack_group)
+cli.add_command(topics_group)
+cli.add_command(registry_group)
+cli.add_command(config_group)
+
+
+def main() -> None:
+    cli(prog_name="streamhub")

@@ -1,0 +1,80 @@
+"""``streamhub stack up|down|status``: the local stack of real services."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.stack.services import SERVICE_TYPES, services
+
+SERVICE_NAMES = click.Choice(list(SERVICE_TYPES))
+
+
+@click.group("stack")
+def stack_group() -> None:
+    """Start, stop and inspect the local stack (Kafka, registry, PostgreSQL, MariaDB).
+
+    Services bind 127.0.0.1 only and keep their data under the data directory
+    (STREAMHUB_DATA_DIR, default .streamhub/). ClickHouse is the embedded chDB
+    engine, opened by the process that lands data; it has no service here.
+    """
+
+
+@stack_group.command("up")
+@click.argument("names", nargs=-1, type=SERVICE_NAMES)
+@click.pass_context
+@fails_cleanly
+def up(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Install what is missing, then start services (all by default). Idempotent."""
+    settings = settings_from(ctx)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for service in services(settings, names):
+        tty = sys.stdout.isatty()
+        if tty:
+            click.echo(f"{service.name}: starting ...", nl=False)
+        started = time.monotonic()
+        try:
+            outcome = service.up()
+        except BaseException:
+            click.echo(" failed" if tty else f"{service.name}: failed")
+            raise
+        prefix = "\r" if tty else ""
+        click.echo(f"{prefix}{service.name}: {outcome} ({time.monotonic() - started:.1f}s)")
+
+
+@stack_group.command("down")
+@click.argument("names", nargs=-1, type=SERVICE_NAMES)
+@click.pass_context
+@fails_cleanly
+def down(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Stop services (all by default), keeping their data. Idempotent."""
+    for service in reversed(services(settings_from(ctx), names)):
+        click.echo(f"{service.name}: {service.down()}")
+
+
+@stack_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@fails_cleanly
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show each service's state and address; exit 1 if any is down."""
+    settings = settings_from(ctx)
+    found = [service.status() for service in services(settings)]
+    if as_json:
+        click.echo(json.dumps([_row(s) for s in found]))
+    else:
+        click.echo(f"{'service':<10} {'state':<8} {'pid':>7}  {'address':<24} detail")
+        for s in found:
+            state = "up" if s.running else "down"
+            click.echo(f"{s.name:<10} {state:<8} {s.pid or '-':>7}  {s.address:<24} {s.detail}")
+        click.echo(f"{'clickhouse':<10} {'embedded':<8} {'-':>7}  {settings.clickhouse_dsn}")
+    if not all(s.running for s in found):
+        raise SystemExit(1)
+
+
+def _row(s: object) -> dict[str, object]:
+    return {k: getattr(s, k) for k in ("name", "running", "address", "pid", "detail")}

@@ -1,0 +1,178 @@
+"""One settings model for every streamhub command.
+
+Values come, highest priority first, from ``STREAMHUB_*`` environment
+variables, the YAML file named by ``STREAMHUB_CONFIG`` (or ``--config``), and
+the defaults below, which describe the local stack. Secrets are ``SecretStr``:
+they print as ``**********``, and may be given as a file path
+(``STREAMHUB_POSTGRES_PASSWORD_FILE``); the local stack writes the ones it
+generates under ``<data_dir>/secrets/``, which is read last.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from streamhub.errors import ConfigError
+
+ENV_PREFIX = "STREAMHUB_"
+CONFIG_ENV = "STREAMHUB_CONFIG"
+SECRET_FIELDS = ("postgres_password", "mariadb_password", "pseudonym_key")
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+
+
+def _default_project_dir() -> Path:
+    """The checkout that holds topics/, avro_schemas/ and connectors/."""
+    for candidate in (Path.cwd(), *Path.cwd().parents):
+        if (candidate / "topics").is_dir() and (candidate / "avro_schemas").is_dir():
+            return candidate
+    return Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path(".streamhub"),
+        description="Local state: stack data, logs, generated secrets, chDB files.",
+    )
+    project_dir: Path = Field(
+        default_factory=_default_project_dir,
+        description="Checkout holding topics/, avro_schemas/ and connectors/.",
+    )
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:39092", description="Kafka bootstrap servers, host:port[,host:port]."
+    )
+    kafka_heap_mb: int = Field(default=768, ge=256, description="Heap of the local Kafka broker.")
+    registry_url: str = Field(
+        default="http://127.0.0.1:38081", description="Confluent-compatible schema registry URL."
+    )
+    registry_topic: str = Field(
+        default="_schemas", description="Compacted topic where the local registry keeps schemas."
+    )
+    clickhouse_dsn: str = Field(
+        default="",
+        description="chdb:///abs/path (embedded, default <data_dir>/clickhouse) or http(s)://host:8123.",
+    )
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = Field(default=35432, ge=1, le=65535)
+    postgres_user: str = "streamhub"
+    postgres_password: SecretStr | None = None
+    postgres_password_file: Path | None = None
+    mariadb_host: str = "127.0.0.1"
+    mariadb_port: int = Field(default=33306, ge=1, le=65535)
+    mariadb_user: str = "streamhub"
+    mariadb_password: SecretStr | None = None
+    mariadb_password_file: Path | None = None
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="HMAC key for personal-identifier pseudonyms."
+    )
+    pseudonym_key_file: Path | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise ConfigError(f"{CONFIG_ENV}={config_file}: no such file")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",")]
+        bad = [s for s in servers if not _HOST_PORT.match(s)]
+        if bad or not value.strip():
+            raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return ",".join(servers)
+
+    @field_validator("registry_url")
+    @classmethod
+    def _check_registry_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"expected http(s)://host:port, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("clickhouse_dsn")
+    @classmethod
+    def _check_clickhouse_dsn(cls, value: str) -> str:
+        if value and not re.match(r"^(chdb:///\S+|https?://\S+)$", value):
+            raise ValueError(f"expected chdb:///abs/path or http(s)://host:8123, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Settings:
+        data_dir = self.data_dir.expanduser().resolve()
+        object.__setattr__(self, "data_dir", data_dir)
+        object.__setattr__(self, "project_dir", self.project_dir.expanduser().resolve())
+        if not self.clickhouse_dsn:
+            object.__setattr__(self, "clickhouse_dsn", f"chdb://{data_dir / 'clickhouse'}")
+        for name in SECRET_FIELDS:
+            if getattr(self, name) is not None:
+                continue
+            given: Path | None = getattr(self, f"{name}_file")
+            path = given if given is not None else data_dir / "secrets" / name
+            if path.is_file():
+                object.__setattr__(self, name, SecretStr(path.read_text().strip()))
+            elif given is not None:
+                raise ValueError(f"{name}_file: secret file {given} does not exist")
+        return self
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def require_secret(self, name: str) -> str:
+        """The secret's value, or a ConfigError saying how to provide it."""
+        value: SecretStr | None = getattr(self, name)
+        if value is None:
+            env = f"{ENV_PREFIX}{name.upper()}"
+            raise ConfigError(
+                f"{name} is not set: set {env}, or {env}_FILE to a file holding it "
+                f"(the local stack writes {self.secrets_dir / name} on `streamhub stack up`)"
+            )
+        return value.get_secret_value()
+
+    def masked(self) -> dict[str, Any]:
+        """Settings as printable JSON-safe values; secrets masked."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into one operator-readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = ["invalid configuration:"]
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(settings)"
+        env = f"{ENV_PREFIX}{field.upper()}" if error["loc"] else ""
+        where = f"{env} ({field})" if env else field
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)

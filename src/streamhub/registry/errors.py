@@ -1,0 +1,55 @@
+"""Registry errors, each with the Confluent REST error code its HTTP answer carries."""
+
+from streamhub.errors import StreamhubError
+
+
+class RegistryError(StreamhubError):
+    http_status = 500
+    error_code = 50001
+
+
+class SubjectNotFoundError(RegistryError):
+    http_status = 404
+    error_code = 40401
+
+
+class VersionNotFoundError(RegistryError):
+    http_status = 404
+    error_code = 40402
+
+
+class SchemaNotFoundError(RegistryError):
+    http_status = 404
+    error_code = 40403
+
+
+class SubjectConfigNotFoundError(RegistryError):
+    http_status = 404
+    error_code = 40408
+
+
+class IncompatibleSchemaError(RegistryError):
+    http_status = 409
+    error_code = 409
+
+
+class InvalidSchemaError(RegistryError):
+    http_status = 422
+    error_code = 42201
+
+
+class InvalidVersionError(RegistryError):
+    http_status = 422
+    error_code = 42202
+
+
+class InvalidCompatibilityLevelError(RegistryError):
+    http_status = 422
+    error_code = 42203
+
+
+class StorageError(RegistryError):
+    """The Kafka topic holding the registry could not be read or written."""
+
+    http_status = 500
+    error_code = 50002

@@ -1,0 +1,80 @@
+"""The schema registry process: ``streamhub registry serve`` kept running in the background."""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from urllib.parse import urlparse
+
+from streamhub.stack import process
+from streamhub.stack.errors import StackError
+from streamhub.stack.service import Service, ServiceStatus
+
+
+class Registry(Service):
+    name = "registry"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        parsed = urlparse(self.settings.registry_url)
+        return parsed.hostname or "127.0.0.1", parsed.port or 80
+
+    def ready(self) -> bool:
+        try:
+            # registry_url is validated as http(s):// in Settings
+            url = f"{self.settings.registry_url}/subjects"
+            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _pid(self) -> int | None:
+        pid = process.read_pid(self.pid_file)
+        return pid if process.alive(pid) else None
+
+    def up(self) -> str:
+        if self._pid() is not None and self.ready():
+            return "already running"
+        host, port = self.address
+        if host not in ("127.0.0.1", "localhost"):
+            return f"not started here: {self.settings.registry_url} is not a local address"
+        if process.port_open(host, port):
+            raise StackError(
+                f"port {host}:{port} is taken by another process; stop it or set "
+                "STREAMHUB_REGISTRY_URL to a free port"
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = {
+            "STREAMHUB_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+            "STREAMHUB_REGISTRY_URL": self.settings.registry_url,
+            "STREAMHUB_REGISTRY_TOPIC": self.settings.registry_topic,
+            "STREAMHUB_DATA_DIR": str(self.settings.data_dir),
+        }
+        pid = process.spawn(
+            [sys.executable, "-m", "streamhub", "registry", "serve"],
+            self.log_file,
+            self.pid_file,
+            env,
+        )
+        process.wait_until(self.ready, "schema registry", 60, self.log_file, pid)
+        return "started"
+
+    def down(self) -> str:
+        pid = self._pid()
+        if pid is None:
+            return "not running"
+        process.terminate(pid, self.name, grace_s=15)
+        self.pid_file.unlink(missing_ok=True)
+        return "stopped"
+
+    def status(self) -> ServiceStatus:
+        pid = self._pid()
+        running = pid is not None and self.ready()
+        return ServiceStatus(
+            self.name,
+            running,
+            self.settings.registry_url,
+            pid,
+            f"streamhub registry, topic {self.settings.registry_topic}",
+        )

@@ -1,0 +1,22 @@
+"""Secrets of the local stack: taken from settings when given, otherwise generated once."""
+
+from __future__ import annotations
+
+import secrets as _random
+from pathlib import Path
+
+from streamhub.config import Settings
+
+
+def stack_secret(settings: Settings, name: str) -> str:
+    """The secret ``name``; generated into ``<data_dir>/secrets/<name>`` (mode 600) if unset."""
+    value = getattr(settings, name)
+    if value is not None:
+        return str(value.get_secret_value())
+    path: Path = settings.secrets_dir / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        path.touch(mode=0o600)
+        path.write_text(_random.token_urlsafe(24) + "\n")
+    return path.read_text().strip()

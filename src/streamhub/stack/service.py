@@ -1,0 +1,47 @@
+"""What every local-stack service offers, and their registry by name."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamhub.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    name: str
+    running: bool
+    address: str
+    pid: int | None = None
+    detail: str = ""
+
+
+class Service(ABC):
+    """A local process-backed service. ``up``/``down`` are idempotent."""
+
+    name: str
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.data_dir / self.name
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / f"{self.name}.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / f"{self.name}.pid"
+
+    @abstractmethod
+    def up(self) -> str:
+        """Install if missing, initialise if new, start if stopped; say what was done."""
+
+    @abstractmethod
+    def down(self) -> str:
+        """Stop if running; say what was done."""
+
+    @abstractmethod
+    def status(self) -> ServiceStatus: ...
