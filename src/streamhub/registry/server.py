@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from streamhub.log import get_logger
 from streamhub.registry.errors import InvalidSchemaError, RegistryError
@@ -23,9 +24,32 @@ CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 STORE: web.AppKey[RegistryStore] = web.AppKey("store", RegistryStore)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+REQUESTS = Counter(
+    "streamhub_registry_requests_total",
+    "Registry HTTP requests by route template and status code.",
+    ["method", "route", "status"],
+)
+SCHEMAS = Gauge("streamhub_registry_schemas", "Distinct schemas (ids) the registry holds.")
+
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(text=json.dumps(data), status=status, content_type=CONTENT_TYPE)
+
+
+@web.middleware
+async def _metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        info = request.match_info.route.resource
+        route = info.canonical if info is not None else "unmatched"
+        REQUESTS.labels(request.method, route, str(status)).inc()
 
 
 @web.middleware
@@ -75,6 +99,11 @@ def _flag(request: web.Request, name: str) -> bool:
 
 async def root(_: web.Request) -> web.Response:
     return _json({})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    SCHEMAS.set(len(request.app[STORE].state.schemas))
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def schema_types(_: web.Request) -> web.Response:
@@ -219,10 +248,11 @@ async def delete_config(request: web.Request) -> web.Response:
 
 
 def build_app(store: RegistryStore) -> web.Application:
-    app = web.Application(middlewares=[_errors])
+    app = web.Application(middlewares=[_metrics, _errors])
     app[STORE] = store
     r = app.router
     r.add_get("/", root)
+    r.add_get("/metrics", metrics)
     r.add_get("/schemas/types", schema_types)
     r.add_get("/schemas/ids/{id:\\d+}", schema_by_id)
     r.add_get("/schemas/ids/{id:\\d+}/versions", schema_id_versions)

@@ -195,7 +195,10 @@ class RegistryState:
         if keytype == "SCHEMA":
             subject, number = str(key["subject"]), int(key["version"])
             if value is None:
-                self.subjects.get(subject, {}).pop(number, None)
+                versions = self.subjects.get(subject, {})
+                versions.pop(number, None)
+                if not versions:
+                    self.subjects.pop(subject, None)
                 return
             schema_id, text = int(value["id"]), str(value["schema"])
             self.schemas[schema_id] = text
