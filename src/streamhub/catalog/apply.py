@@ -7,7 +7,6 @@ an operator decides instead of the tool pretending.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from streamhub.catalog.errors import ApplyError
 from streamhub.catalog.load import load_schema
 from streamhub.catalog.model import TopicSpec
-from streamhub.serde.avro_serde import AvroSerde
+from streamhub.serde.avro_serde import AvroSerde, schema_text
 from streamhub.serde.errors import SerdeError
 
 TIMEOUT_S = 30.0
@@ -118,7 +117,7 @@ def register_schemas(
         subject = f"{spec.name}-value"
         document = load_schema(schemas_dir, spec.value_schema)
         try:
-            registry.lookup_schema(subject, Schema(_text(document), "AVRO"))
+            registry.lookup_schema(subject, Schema(schema_text(document), "AVRO"))
             report.unchanged += 1
             continue
         except SchemaRegistryError as exc:
@@ -131,10 +130,6 @@ def register_schemas(
             except SerdeError as exc:
                 raise ApplyError(str(exc)) from exc
     return report
-
-
-def _text(document: object) -> str:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def _current_configs(admin: AdminClient, names: list[str]) -> dict[str, dict[str, str]]:

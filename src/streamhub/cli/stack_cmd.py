@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -65,7 +66,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     settings = settings_from(ctx)
     found = [service.status() for service in services(settings)]
     if as_json:
-        click.echo(json.dumps([_row(s) for s in found]))
+        click.echo(json.dumps([dataclasses.asdict(s) for s in found]))
     else:
         click.echo(f"{'service':<10} {'state':<8} {'pid':>7}  {'address':<24} detail")
         for s in found:
@@ -74,7 +75,3 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{'clickhouse':<10} {'embedded':<8} {'-':>7}  {settings.clickhouse_dsn}")
     if not all(s.running for s in found):
         raise SystemExit(1)
-
-
-def _row(s: object) -> dict[str, object]:
-    return {k: getattr(s, k) for k in ("name", "running", "address", "pid", "detail")}

@@ -116,21 +116,13 @@ async def schema_by_id(request: web.Request) -> web.Response:
 
 
 async def schema_id_versions(request: web.Request) -> web.Response:
-    state = request.app[STORE].state
-    schema_id = int(request.match_info["id"])
-    state.schema(schema_id)
-    pairs = [
-        {"subject": s, "version": v.version}
-        for s in state.subject_names()
-        for v in state.versions(s)
-        if v.schema_id == schema_id
-    ]
-    return _json(pairs)
+    usages = request.app[STORE].state.usages(int(request.match_info["id"]))
+    return _json([{"subject": s, "version": v} for s, v in usages])
 
 
 async def schema_id_subjects(request: web.Request) -> web.Response:
-    pairs = (await schema_id_versions(request)).text or "[]"
-    return _json(sorted({p["subject"] for p in json.loads(pairs)}))
+    usages = request.app[STORE].state.usages(int(request.match_info["id"]))
+    return _json(sorted({s for s, _ in usages}))
 
 
 async def subjects(request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from streamhub.registry.errors import (
     VersionNotFoundError,
 )
 from streamhub.serde.avro_serde import parse
+from streamhub.serde.avro_serde import schema_text as canonical_json
 from streamhub.serde.compatibility import LEVELS, Level, check_level
 from streamhub.serde.errors import InvalidSchemaError as SerdeInvalidSchemaError
 
@@ -40,7 +41,7 @@ def canonical(schema_text: str) -> str:
         parse(document)
     except SerdeInvalidSchemaError as exc:
         raise InvalidSchemaError(str(exc)) from exc
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(document)
 
 
 @dataclass(slots=True)
@@ -91,6 +92,23 @@ class RegistryState:
             if v.version == number:
                 return v
         raise VersionNotFoundError(f"subject {subject!r} has no version {number}")
+
+    def usages(self, schema_id: int) -> list[tuple[str, int]]:
+        """(subject, version) pairs that use a schema id; unknown ids raise."""
+        self.schema(schema_id)
+        return [
+            (s, v.version)
+            for s in self.subject_names()
+            for v in self.versions(s)
+            if v.schema_id == schema_id
+        ]
+
+    def version_of(self, subject: str, schema_id: int) -> int:
+        """The live version of ``subject`` that holds ``schema_id``."""
+        for v in self.versions(subject):
+            if v.schema_id == schema_id:
+                return v.version
+        raise SchemaNotFoundError(f"schema id {schema_id} is not under subject {subject!r}")
 
     def lookup(self, subject: str, schema_text: str) -> Version:
         text = canonical(schema_text)

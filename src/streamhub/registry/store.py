@@ -154,7 +154,8 @@ class RegistryStore:
                     "schema registered",
                     extra={"subject": subject, "id": schema_id, "version": record[0]["version"]},
                 )
-            return schema_id, self.state.lookup(subject, schema_text).version
+                return schema_id, int(record[0]["version"])
+            return schema_id, self.state.version_of(subject, schema_id)
 
     def delete(self, subject: str, version: str | int | None, permanent: bool) -> list[int]:
         with self._lock:

@@ -43,6 +43,11 @@ class DecodedRecord:
     value: Any
 
 
+def schema_text(schema: Any) -> str:
+    """Canonical JSON text of a schema document: the same schema always gives the same text."""
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def parse(schema: dict[str, Any] | str) -> Any:
     """Parse an Avro schema document with fastavro, as InvalidSchemaError when it is not Avro."""
     try:
@@ -61,7 +66,7 @@ class AvroSerde:
 
     def register(self, subject: str, schema: dict[str, Any]) -> RegisteredWriter:
         """Register (or find) ``schema`` under ``subject``; cached per (subject, schema)."""
-        text = json.dumps(schema, sort_keys=True, separators=(",", ":"))
+        text = schema_text(schema)
         cached = self._registered.get((subject, text))
         if cached is not None:
             return cached

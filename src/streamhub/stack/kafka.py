@@ -143,7 +143,7 @@ class Kafka(Service):
         return len(metadata.brokers) > 0
 
     def up(self) -> str:
-        if process.alive(process.read_pid(self.pid_file)) and self.ready():
+        if self.running_pid() is not None and self.ready():
             return "already running"
         fetched = self.ensure_jars()
         config = self._render_config()
@@ -180,18 +180,12 @@ class Kafka(Service):
         return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
     def down(self) -> str:
-        pid = process.read_pid(self.pid_file)
-        if not process.alive(pid):
-            return "not running"
-        assert pid is not None
-        process.terminate(pid, self.name, grace_s=45)
-        self.pid_file.unlink(missing_ok=True)
-        return "stopped"
+        return self.stop_process(grace_s=45)
 
     def status(self) -> ServiceStatus:
         host, port = self.address
-        pid = process.read_pid(self.pid_file)
-        running = process.alive(pid) and self.ready()
+        pid = self.running_pid()
+        running = pid is not None and self.ready()
         version = "kafka (KRaft)"
         jars = sorted(self.lib.glob("kafka_2.13-*.jar")) if self.lib.exists() else []
         if jars:

@@ -129,17 +129,13 @@ class MariaDB(Service):
         except pymysql.MySQLError:
             return False
 
-    def _pid(self) -> int | None:
-        pid = process.read_pid(self.pid_file)
-        return pid if process.alive(pid) else None
-
     def up(self) -> str:
         self._ensure_installed()
         did = []
         if not (self.data / "mysql").is_dir():
             self._install_db()
             did.append("initialised")
-        if self._pid() is not None and self.ready():
+        if self.running_pid() is not None and self.ready():
             return "already running"
         if process.port_open(self.settings.mariadb_host, self.settings.mariadb_port):
             raise StackError(
@@ -153,24 +149,22 @@ class MariaDB(Service):
         return " and ".join([*did, "started"])
 
     def down(self) -> str:
-        pid = self._pid()
-        if pid is None:
-            return "not running"
-        process.terminate(pid, self.name, grace_s=60)
-        self.pid_file.unlink(missing_ok=True)
-        return "stopped"
+        return self.stop_process(grace_s=60)
 
     def status(self) -> ServiceStatus:
-        pid = self._pid()
-        running = pid is not None and self.ready()
-        detail = ""
-        if running:
-            with contextlib.closing(self.connect()) as conn, conn.cursor() as cur:
-                cur.execute("SELECT @@version, @@binlog_format, @@gtid_strict_mode")
-                version, binlog_format, gtid_strict = cur.fetchone()
+        pid = self.running_pid()
+        running, detail = False, ""
+        if pid is not None:
+            try:
+                with contextlib.closing(self.connect()) as conn, conn.cursor() as cur:
+                    cur.execute("SELECT @@version, @@binlog_format, @@gtid_strict_mode")
+                    version, binlog_format, gtid_strict = cur.fetchone()
+                running = True
                 detail = (
                     f"mariadb {version}, binlog_format={binlog_format}, gtid_strict={gtid_strict}"
                 )
+            except pymysql.MySQLError as exc:
+                detail = f"not answering: {exc}"
         return ServiceStatus(
             self.name,
             running,

@@ -44,6 +44,10 @@ class Postgres(Service):
     def data(self) -> Path:
         return self.home / "data"
 
+    @property
+    def pid_file(self) -> Path:
+        return self.data / "postmaster.pid"  # written by the postmaster itself
+
     def _bin(self) -> Path:
         bin_dir = find_bin_dir()
         if bin_dir is None:
@@ -117,7 +121,7 @@ class Postgres(Service):
         if not (self.data / "PG_VERSION").exists():
             self._initdb(bin_dir)
             did.append("initialised")
-        if self._pid() is not None and self.ready():
+        if self.running_pid() is not None and self.ready():
             return "already running"
         if process.port_open(self.settings.postgres_host, self.settings.postgres_port):
             raise StackError(
@@ -142,13 +146,9 @@ class Postgres(Service):
         process.wait_until(self.ready, "PostgreSQL", 30, self.log_file)
         return " and ".join([*did, "started"])
 
-    def _pid(self) -> int | None:
-        pid = process.read_pid(self.data / "postmaster.pid")
-        return pid if process.alive(pid) else None
-
     def down(self) -> str:
         bin_dir = find_bin_dir()
-        if bin_dir is None or self._pid() is None:
+        if bin_dir is None or self.running_pid() is None:
             return "not running"
         process.run(
             self._pg(bin_dir, "pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"),
@@ -157,16 +157,18 @@ class Postgres(Service):
         return "stopped"
 
     def status(self) -> ServiceStatus:
-        pid = self._pid()
-        running = pid is not None and self.ready()
-        detail = ""
-        if running:
-            with contextlib.closing(self.connect()) as conn, conn.cursor() as cur:
-                cur.execute(
-                    "SELECT current_setting('server_version'), current_setting('wal_level')"
-                )
-                version, wal_level = cur.fetchone()
-                detail = f"postgresql {version}, wal_level={wal_level}"
+        pid = self.running_pid()
+        running, detail = False, ""
+        if pid is not None:
+            try:
+                with contextlib.closing(self.connect()) as conn, conn.cursor() as cur:
+                    cur.execute(
+                        "SELECT current_setting('server_version'), current_setting('wal_level')"
+                    )
+                    version, wal_level = cur.fetchone()
+                running, detail = True, f"postgresql {version}, wal_level={wal_level}"
+            except psycopg2.Error as exc:
+                detail = f"not answering: {exc}".strip()
         return ServiceStatus(
             self.name,
             running,

@@ -29,12 +29,8 @@ class Registry(Service):
         except (urllib.error.URLError, OSError):
             return False
 
-    def _pid(self) -> int | None:
-        pid = process.read_pid(self.pid_file)
-        return pid if process.alive(pid) else None
-
     def up(self) -> str:
-        if self._pid() is not None and self.ready():
+        if self.running_pid() is not None and self.ready():
             return "already running"
         host, port = self.address
         if host not in ("127.0.0.1", "localhost"):
@@ -61,15 +57,10 @@ class Registry(Service):
         return "started"
 
     def down(self) -> str:
-        pid = self._pid()
-        if pid is None:
-            return "not running"
-        process.terminate(pid, self.name, grace_s=15)
-        self.pid_file.unlink(missing_ok=True)
-        return "stopped"
+        return self.stop_process(grace_s=15)
 
     def status(self) -> ServiceStatus:
-        pid = self._pid()
+        pid = self.running_pid()
         running = pid is not None and self.ready()
         return ServiceStatus(
             self.name,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamhub.config import Settings
+from streamhub.stack import process
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,20 @@ class Service(ABC):
     @property
     def pid_file(self) -> Path:
         return self.home / f"{self.name}.pid"
+
+    def running_pid(self) -> int | None:
+        """The service's pid if its process is alive."""
+        pid = process.read_pid(self.pid_file)
+        return pid if process.alive(pid) else None
+
+    def stop_process(self, grace_s: float) -> str:
+        """Stop a process started by ``process.spawn``: SIGTERM, then SIGKILL after grace."""
+        pid = self.running_pid()
+        if pid is None:
+            return "not running"
+        process.terminate(pid, self.name, grace_s=grace_s)
+        self.pid_file.unlink(missing_ok=True)
+        return "stopped"
 
     @abstractmethod
     def up(self) -> str:
