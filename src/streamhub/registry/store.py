@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,6 +61,21 @@ class KafkaLog:
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise StorageError(f"cannot create registry topic {self.topic}: {exc}") from exc
+        self._wait_for_leader(admin)
+
+    def _wait_for_leader(self, admin: AdminClient) -> None:
+        """A just-created topic is not readable until its partition has a leader."""
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            topic = admin.list_topics(self.topic, timeout=self.timeout_s).topics.get(self.topic)
+            ready = topic is not None and topic.error is None and bool(topic.partitions)
+            if ready and all(p.leader >= 0 for p in topic.partitions.values()):
+                return
+            time.sleep(0.1)
+        raise StorageError(
+            f"registry topic {self.topic} has no partition leader after {self.timeout_s:.0f}s; "
+            "check the broker log under <data_dir>/kafka/"
+        )
 
     def replay(self) -> Iterable[Record]:
         """Every record from the start of the topic to its current end."""
