@@ -68,8 +68,8 @@ class KafkaLog:
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             topic = admin.list_topics(self.topic, timeout=self.timeout_s).topics.get(self.topic)
-            ready = topic is not None and topic.error is None and bool(topic.partitions)
-            if ready and all(p.leader >= 0 for p in topic.partitions.values()):
+            partitions = topic.partitions if topic is not None and topic.error is None else {}
+            if partitions and all(p.leader >= 0 for p in partitions.values()):
                 return
             time.sleep(0.1)
         raise StorageError(
