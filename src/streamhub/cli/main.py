@@ -10,6 +10,7 @@ from streamhub import __version__
 from streamhub import log as logs
 from streamhub.cli.config_cmd import config_group
 from streamhub.cli.registry_cmd import registry_group
+from streamhub.cli.simulate_cmd import simulate_group
 from streamhub.cli.stack_cmd import stack_group
 from streamhub.cli.topics_cmd import topics_group
 
@@ -44,6 +45,7 @@ cli.add_command(stack_group)
 cli.add_command(topics_group)
 cli.add_command(registry_group)
 cli.add_command(config_group)
+cli.add_command(simulate_group)
 
 
 def main() -> None:

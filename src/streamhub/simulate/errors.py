@@ -1,0 +1,27 @@
+"""Errors of the simulator, each naming what to fix."""
+
+from streamhub.errors import StreamhubError
+
+
+class SimulatorError(StreamhubError):
+    """The simulator could not do what was asked."""
+
+
+class DialectError(SimulatorError):
+    """A dialect file is malformed or does not cover what the workload produces."""
+
+    exit_code = 2
+
+
+class FaultSpecError(SimulatorError):
+    """A ``--fault`` specification or fault command cannot be parsed."""
+
+    exit_code = 2
+
+
+class SourceWriteError(SimulatorError):
+    """A source database refused a batch; the run stops so the ledger stays true."""
+
+
+class LedgerError(SimulatorError):
+    """A ledger file is missing or unreadable."""

@@ -1,0 +1,113 @@
+"""Faults on command: an institution's outage, a bulk-update burst, a schema change.
+
+A fault is written ``KIND:INSTITUTION[@AT][+FOR][,key=value…]``, with AT and FOR
+in wall-clock seconds (``30s``, ``2m``) from the start of the run:
+
+    outage:h01@30s+20s              h01 writes nothing for 20 s
+    burst:c01@45s,rows=3000         one UPDATE touching 3,000 rows (entity=registration)
+    alter:h02@50s,entity=patient    ALTER TABLE … ADD COLUMN, from the dialect's list
+
+Scheduled faults (``--fault``) happen at a fixed simulated moment, so they are
+part of a deterministic run. ``streamhub simulate fault`` drops the same text
+into the running simulator's control directory; it applies on arrival.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from streamhub.simulate.errors import FaultSpecError
+
+FaultKind = Literal["outage", "burst", "alter"]
+SPEC = re.compile(
+    r"(?P<kind>outage|burst|alter):(?P<institution>[a-z]\d{2})"
+    r"(?:@(?P<at>\d+(?:\.\d+)?[sm]?))?(?:\+(?P<for>\d+(?:\.\d+)?[sm]?))?(?P<rest>(?:,[^,]+)*)"
+)
+DEFAULT_ENTITY = {"burst": "registration"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: FaultKind
+    institution: str
+    at_s: float = 0.0
+    for_s: float = 0.0
+    rows: int = 2000
+    entity: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.kind}:{self.institution}@{self.at_s:g}s" + (
+            f"+{self.for_s:g}s" if self.for_s else ""
+        )
+
+
+def _seconds(text: str | None) -> float:
+    if not text:
+        return 0.0
+    if text.endswith("m"):
+        return float(text[:-1]) * 60
+    return float(text.removesuffix("s"))
+
+
+def parse_fault(text: str) -> Fault:
+    match = SPEC.fullmatch(text.strip())
+    if match is None:
+        raise FaultSpecError(
+            f"cannot read fault {text!r}; write KIND:INSTITUTION[@AT][+FOR][,key=value], "
+            "e.g. outage:h01@30s+20s, burst:c01@45s,rows=3000, alter:h02@50s,entity=patient"
+        )
+    kind: FaultKind = match["kind"]  # type: ignore[assignment]
+    options: dict[str, str] = {}
+    for item in filter(None, match["rest"].split(",")):
+        name, _, value = item.partition("=")
+        if name not in ("rows", "entity") or not value:
+            raise FaultSpecError(f"fault {text!r}: unknown option {item!r} (rows=N, entity=NAME)")
+        options[name] = value
+    duration = _seconds(match["for"])
+    if kind == "outage" and duration <= 0:
+        raise FaultSpecError(f"fault {text!r}: an outage needs a duration, e.g. +20s")
+    try:
+        rows = int(options.get("rows", "2000"))
+    except ValueError as exc:
+        raise FaultSpecError(f"fault {text!r}: rows must be a whole number") from exc
+    return Fault(
+        kind=kind,
+        institution=match["institution"],
+        at_s=_seconds(match["at"]),
+        for_s=duration,
+        rows=rows,
+        entity=options.get("entity", DEFAULT_ENTITY.get(kind)),
+    )
+
+
+class ControlDirectory:
+    """Faults sent to a running simulator as files; each is applied once, then removed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, fault: Fault) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self.path / f"{uuid.uuid4().hex}.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(fault)), encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+    def receive(self) -> list[Fault]:
+        if not self.path.is_dir():
+            return []
+        faults = []
+        for item in sorted(self.path.glob("*.json")):
+            try:
+                faults.append(Fault(**json.loads(item.read_text(encoding="utf-8"))))
+            except (ValueError, TypeError) as exc:
+                raise FaultSpecError(f"unreadable fault command {item}: {exc}") from exc
+            finally:
+                item.unlink(missing_ok=True)
+        return faults
