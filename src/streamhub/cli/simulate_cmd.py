@@ -16,7 +16,7 @@ from streamhub.simulate.bad_records import BAD_KINDS, parse_kinds
 from streamhub.simulate.faults import ControlDirectory, parse_fault
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.runner import Progress, RunReport, Simulation, SimulationOptions
-from streamhub.simulate.verify import verify_ledger
+from streamhub.simulate.verify import drop_databases, verify_ledger
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ENGINE_DIALECTS: dict[str, tuple[str, ...]] = {
@@ -276,6 +276,18 @@ def verify_cmd(ctx: click.Context, ledger_path: Path | None) -> None:
     click.echo(f"{report.checks} checks against {path}: {len(report.problems)} mismatches")
     if not report.ok:
         raise SystemExit(1)
+
+
+@simulate_group.command("drop")
+@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+@fails_cleanly
+def drop_cmd(ctx: click.Context, ledger_path: Path | None) -> None:
+    """Drop the databases of the institutions in a ledger (the last run by default)."""
+    settings = settings_from(ctx)
+    path = ledger_path or sim_dir(settings) / "ledger.json"
+    dropped = drop_databases(settings, read_ledger(path))
+    click.echo(f"dropped {len(dropped)} databases: {', '.join(dropped)}")
 
 
 @simulate_group.command("dialects")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,12 @@ class SimulationOptions:
     db_prefix: str = "sim"
     warm_up: bool = True  # write the hours before start during set-up (steady state at once)
     paced: bool = True  # False: write as fast as the databases take it (benchmarks)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", self.db_prefix):
+            raise SimulatorError(
+                f"database prefix {self.db_prefix!r}: use lower-case letters, digits and _"
+            )
 
     def determining(self) -> dict[str, Any]:
         """The options that decide what is written (pacing only decides when)."""

@@ -179,5 +179,19 @@ class LedgerVerifier:
         self.report.expect(ok, f"{where}: the row is no longer bad: {values!r}")
 
 
+def drop_databases(settings: Settings, ledger: dict[str, Any]) -> list[str]:
+    """Drop the databases a ledger's run created; returns their names."""
+    dropped = []
+    for inst in ledger["institutions"]:
+        source = open_sources(settings, inst["engine"])
+        try:
+            for database in inst["databases"].values():
+                source.drop(database)
+                dropped.append(database)
+        finally:
+            source.close()
+    return dropped
+
+
 def verify_ledger(settings: Settings, ledger: dict[str, Any]) -> VerifyReport:
     return LedgerVerifier(settings, ledger).run()

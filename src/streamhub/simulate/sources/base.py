@@ -42,6 +42,10 @@ class SourceDatabases(ABC):
         """Drop the database if it exists and create it with empty tables."""
 
     @abstractmethod
+    def drop(self, database: str) -> None:
+        """Drop the database if it exists (and, on PostgreSQL, its inactive slots)."""
+
+    @abstractmethod
     def connection(self, database: str) -> Any: ...
 
     def apply(self, database: str, steps: list[Step]) -> None:

@@ -24,6 +24,20 @@ class MariaDBSource(SourceDatabases):
         return conn
 
     def recreate(self, database: str, tables: Sequence[TableSpec], options: str) -> None:
+        self.drop(database)
+        admin = MariaDB(self.settings).connect()
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f"CREATE DATABASE `{database}`")
+                cur.execute(f"USE `{database}`")
+                for table in tables:
+                    cur.execute(self.create_table_sql(table, options))
+            admin.commit()
+        finally:
+            admin.close()
+
+    def drop(self, database: str) -> None:
+        self.quote(database)
         stale = self._connections.pop(database, None)
         if stale is not None:
             stale.close()
@@ -31,11 +45,6 @@ class MariaDBSource(SourceDatabases):
         try:
             with admin.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-                cur.execute(f"CREATE DATABASE `{database}`")
-                cur.execute(f"USE `{database}`")
-                for table in tables:
-                    cur.execute(self.create_table_sql(table, options))
-            admin.commit()
         finally:
             admin.close()
 

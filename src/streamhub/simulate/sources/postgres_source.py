@@ -27,6 +27,21 @@ class PostgresSource(SourceDatabases):
         return conn
 
     def recreate(self, database: str, tables: Sequence[TableSpec], options: str) -> None:
+        self.drop(database)
+        with contextlib.closing(Postgres(self.settings).connect()) as admin:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute(
+                    f"CREATE DATABASE \"{database}\" ENCODING 'UTF8' TEMPLATE template0"
+                )
+        conn = self.connection(database)
+        with conn.cursor() as cur:
+            for table in tables:
+                cur.execute(self.create_table_sql(table, options))
+        conn.commit()
+
+    def drop(self, database: str) -> None:
+        self.quote(database)
         stale = self._connections.pop(database, None)
         if stale is not None:
             stale.close()
@@ -46,14 +61,6 @@ class PostgresSource(SourceDatabases):
                         )
                     cur.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
                 cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-                cur.execute(
-                    f"CREATE DATABASE \"{database}\" ENCODING 'UTF8' TEMPLATE template0"
-                )
-        conn = self.connection(database)
-        with conn.cursor() as cur:
-            for table in tables:
-                cur.execute(self.create_table_sql(table, options))
-        conn.commit()
 
     def insert(self, cur: Any, step: Insert) -> None:
         columns = ", ".join(self.quote(c) for c in step.columns)
