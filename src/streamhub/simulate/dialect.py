@@ -103,8 +103,9 @@ class Dialect(_Strict):
             for needed in (fields[0], *AUDIT_FIELDS):
                 if needed not in mapped:
                     problems.append(f"{table.name}: no column holds {needed!r}")
-            if table.columns.get(table.primary_key, ColumnSpec(field="", type="")).field != (
-                fields[0]
+            if (
+                table.columns.get(table.primary_key, ColumnSpec(field="", type="")).field
+                != (fields[0])
             ):
                 problems.append(f"{table.name}: primary key must hold {fields[0]!r}")
         for code_set, values in CODE_SETS.items():

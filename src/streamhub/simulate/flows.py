@@ -392,8 +392,7 @@ class InstitutionWorkload(WorkloadBase):
                 "encounter_id": encounter.key,
                 "accession_no": f"{self.institution.index % 100:02d}{self.now:%y%m}{serial:08d}",
                 "study_uid": (
-                    f"1.2.156.112605.{self.institution.index + 1}.{self.now:%Y%m%d%H%M%S}"
-                    f".{serial}"
+                    f"1.2.156.112605.{self.institution.index + 1}.{self.now:%Y%m%d%H%M%S}.{serial}"
                 ),
                 "modality": exam.modality,
                 "body_part": exam.body_part,

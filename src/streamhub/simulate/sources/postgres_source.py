@@ -31,9 +31,7 @@ class PostgresSource(SourceDatabases):
         with contextlib.closing(Postgres(self.settings).connect()) as admin:
             admin.autocommit = True
             with admin.cursor() as cur:
-                cur.execute(
-                    f"CREATE DATABASE \"{database}\" ENCODING 'UTF8' TEMPLATE template0"
-                )
+                cur.execute(f"CREATE DATABASE \"{database}\" ENCODING 'UTF8' TEMPLATE template0")
         conn = self.connection(database)
         with conn.cursor() as cur:
             for table in tables:
