@@ -4,8 +4,8 @@ VENV := .venv/bin
 check: lint type test
 
 lint:
-	$(VENV)/ruff check src tests
-	$(VENV)/ruff format --check src tests
+	$(VENV)/ruff check src tests bench
+	$(VENV)/ruff format --check src tests bench
 
 type:
 	$(VENV)/mypy
