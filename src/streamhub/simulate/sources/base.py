@@ -46,7 +46,20 @@ class SourceDatabases(ABC):
         """Drop the database if it exists (and, on PostgreSQL, its inactive slots)."""
 
     @abstractmethod
-    def connection(self, database: str) -> Any: ...
+    def connect(self, database: str) -> Any:
+        """A new DB-API connection to ``database`` (autocommit off)."""
+
+    def connection(self, database: str) -> Any:
+        conn = self._connections.get(database)
+        if conn is None:
+            conn = self._connections[database] = self.connect(database)
+        return conn
+
+    def forget(self, database: str) -> None:
+        """Close our connection to a database about to be dropped."""
+        stale = self._connections.pop(database, None)
+        if stale is not None:
+            stale.close()
 
     def apply(self, database: str, steps: list[Step]) -> None:
         """Write the steps in one transaction."""

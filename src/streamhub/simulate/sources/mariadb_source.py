@@ -17,11 +17,8 @@ class MariaDBSource(SourceDatabases):
     engine = "mariadb"
     quote_char = "`"
 
-    def connection(self, database: str) -> Any:
-        conn = self._connections.get(database)
-        if conn is None:
-            conn = self._connections[database] = MariaDB(self.settings).connect(database)
-        return conn
+    def connect(self, database: str) -> Any:
+        return MariaDB(self.settings).connect(database)
 
     def recreate(self, database: str, tables: Sequence[TableSpec], options: str) -> None:
         self.drop(database)
@@ -38,9 +35,7 @@ class MariaDBSource(SourceDatabases):
 
     def drop(self, database: str) -> None:
         self.quote(database)
-        stale = self._connections.pop(database, None)
-        if stale is not None:
-            stale.close()
+        self.forget(database)
         admin = MariaDB(self.settings).connect()
         try:
             with admin.cursor() as cur:

@@ -20,11 +20,8 @@ class PostgresSource(SourceDatabases):
     engine = "postgres"
     quote_char = '"'
 
-    def connection(self, database: str) -> Any:
-        conn = self._connections.get(database)
-        if conn is None:
-            conn = self._connections[database] = Postgres(self.settings).connect(database)
-        return conn
+    def connect(self, database: str) -> Any:
+        return Postgres(self.settings).connect(database)
 
     def recreate(self, database: str, tables: Sequence[TableSpec], options: str) -> None:
         self.drop(database)
@@ -40,9 +37,7 @@ class PostgresSource(SourceDatabases):
 
     def drop(self, database: str) -> None:
         self.quote(database)
-        stale = self._connections.pop(database, None)
-        if stale is not None:
-            stale.close()
+        self.forget(database)
         with contextlib.closing(Postgres(self.settings).connect()) as admin:
             admin.autocommit = True
             with admin.cursor() as cur:
