@@ -1,0 +1,1 @@
+"""Thin wrappers over confluent-kafka shared by several stages."""

@@ -1,0 +1,141 @@
+"""A single-partition compacted Kafka topic as a small durable key/value log.
+
+Writes are idempotent with acks=all and return only once the broker has
+acknowledged them; a reader replays the topic from its start to its current
+end and keeps the last value per key. The registry keeps its schemas this way;
+the capture agent keeps its connector positions this way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streamhub.errors import StreamhubError
+
+
+def _encode(data: dict[str, Any] | None) -> bytes | None:
+    if data is None:
+        return None
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+class CompactedLog:
+    """JSON key/value records in a single-partition compacted topic: append, then replay."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        *,
+        purpose: str,
+        error: type[StreamhubError],
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.purpose = purpose  # names the log in error messages: "registry", "capture positions"
+        self.error = error
+        self.timeout_s = timeout_s
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 0,
+            }
+        )
+
+    def ensure_topic(self) -> None:
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        metadata = admin.list_topics(timeout=self.timeout_s)
+        if self.topic in metadata.topics:
+            return
+        replication = min(3, len(metadata.brokers))
+        new = NewTopic(
+            self.topic,
+            num_partitions=1,
+            replication_factor=replication,
+            config={"cleanup.policy": "compact", "min.insync.replicas": "1"},
+        )
+        try:
+            admin.create_topics([new])[self.topic].result(self.timeout_s)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise self.error(f"cannot create {self.purpose} topic {self.topic}: {exc}") from exc
+        self._wait_for_leader(admin)
+
+    def _wait_for_leader(self, admin: AdminClient) -> None:
+        """A just-created topic is not readable until its partition has a leader."""
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            topic = admin.list_topics(self.topic, timeout=self.timeout_s).topics.get(self.topic)
+            partitions = topic.partitions if topic is not None and topic.error is None else {}
+            if partitions and all(p.leader >= 0 for p in partitions.values()):
+                return
+            time.sleep(0.1)
+        raise self.error(
+            f"{self.purpose} topic {self.topic} has no partition leader after "
+            f"{self.timeout_s:.0f}s; check the broker log under <data_dir>/kafka/"
+        )
+
+    def replay(self) -> Iterable[tuple[Any, Any]]:
+        """Every record from the start of the topic to its current end."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"streamhub-{self.purpose.replace(' ', '-')}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            }
+        )
+        try:
+            partition = TopicPartition(self.topic, 0)
+            low, high = consumer.get_watermark_offsets(partition, timeout=self.timeout_s)
+            if high <= low:
+                return
+            consumer.assign([TopicPartition(self.topic, 0, low)])
+            position = low
+            while position < high:
+                message = consumer.poll(self.timeout_s)
+                if message is None:
+                    raise self.error(
+                        f"{self.purpose} topic {self.topic}: no data at offset {position} "
+                        f"of {high} within {self.timeout_s}s; is the broker healthy?"
+                    )
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        break
+                    raise self.error(f"{self.purpose} topic {self.topic}: {error}")
+                position = (message.offset() or position) + 1
+                raw_key = message.key()
+                if raw_key is None:
+                    continue
+                raw_value = message.value()
+                yield json.loads(raw_key), (json.loads(raw_value) if raw_value else None)
+        finally:
+            consumer.close()
+
+    def append(self, records: list[tuple[Any, Any]]) -> None:
+        errors: list[str] = []
+
+        def on_delivery(err: Any, _msg: Any) -> None:
+            if err is not None:
+                errors.append(str(err))
+
+        for key, value in records:
+            self._producer.produce(
+                self.topic, key=_encode(key), value=_encode(value), on_delivery=on_delivery
+            )
+        remaining = self._producer.flush(self.timeout_s)
+        if remaining or errors:
+            raise self.error(
+                f"{self.purpose} topic {self.topic}: write not acknowledged "
+                f"({remaining} pending, errors: {errors}); the change was not applied"
+            )
