@@ -1,0 +1,170 @@
+"""Connector files: one YAML per institution source in ``connectors/``.
+
+A connector names the institution (its unified social credit code), the system,
+the engine and how to reach the database, which tables to capture, the mapping
+profile the standardizer applies, and the text encoding of the source. The
+password never sits in the file: it comes from an environment variable, a file,
+or one of streamhub's own secrets.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from streamhub.capture.errors import ConnectorConfigError
+from streamhub.codes import credit_code
+from streamhub.config import Settings
+
+Engine = Literal["postgresql", "mariadb", "mysql"]
+System = Literal["his", "emr", "lis", "pacs"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Connection(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    database: str
+    user: str
+    password_env: str | None = Field(None, description="environment variable holding it")
+    password_file: Path | None = Field(None, description="file holding it (first line)")
+    password_secret: Literal["postgres_password", "mariadb_password"] | None = Field(
+        None, description="one of streamhub's own secrets (local stack)"
+    )
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> Connection:
+        given = [self.password_env, self.password_file, self.password_secret]
+        if sum(x is not None for x in given) != 1:
+            raise ValueError("give exactly one of password_env, password_file or password_secret")
+        return self
+
+
+class SnapshotSettings(_Strict):
+    mode: Literal["initial", "never"] = Field(
+        "initial", description="initial: read every table once, then stream; never: stream only"
+    )
+    chunk_rows: int = Field(2000, ge=10, le=100000)
+
+
+class PostgresSettings(_Strict):
+    slot: str | None = None  # default streamhub_<connector name>
+    publication: str | None = None
+
+
+class MySQLSettings(_Strict):
+    server_id: int = Field(description="unique replica id for this connector's binlog stream")
+
+
+class ConnectorConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,62}$")
+    institution_id: str
+    institution_name: str | None = None
+    system: System
+    engine: Engine
+    connection: Connection
+    tables: list[str] = Field(min_length=1, description="table names; PostgreSQL: schema.table")
+    profile: str = Field(description="mapping profile in connectors/profiles/")
+    encoding: str = "utf-8"
+    snapshot: SnapshotSettings = SnapshotSettings()
+    postgres: PostgresSettings | None = None
+    mysql: MySQLSettings | None = None
+    heartbeat_s: float = Field(5.0, gt=0, le=300)
+
+    @field_validator("institution_id")
+    @classmethod
+    def _credit_code(cls, value: str) -> str:
+        credit_code.validate(value)
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            return codecs.lookup(value).name
+        except LookupError as exc:
+            raise ValueError(f"unknown text encoding {value!r} (utf-8, gbk, gb18030)") from exc
+
+    @model_validator(mode="after")
+    def _engine_block(self) -> ConnectorConfig:
+        if self.engine == "postgresql" and self.mysql is not None:
+            raise ValueError("a postgresql connector takes a postgres: block, not mysql:")
+        if self.engine in ("mariadb", "mysql") and self.mysql is None:
+            raise ValueError("a MySQL/MariaDB connector needs mysql: {server_id: N}")
+        return self
+
+    @property
+    def slot_name(self) -> str:
+        custom = self.postgres.slot if self.postgres else None
+        return custom or "streamhub_" + self.name.replace("-", "_")
+
+    @property
+    def publication_name(self) -> str:
+        custom = self.postgres.publication if self.postgres else None
+        return custom or "streamhub_" + self.name.replace("-", "_")
+
+    @property
+    def topic(self) -> str:
+        return f"cdc.raw.{self.system}"
+
+    def password(self, settings: Settings) -> str:
+        """The database password, from wherever the connector says; never logged."""
+        conn = self.connection
+        if conn.password_env is not None:
+            value = os.environ.get(conn.password_env)
+            if not value:
+                raise ConnectorConfigError(
+                    f"connector {self.name}: environment variable {conn.password_env} is not set"
+                )
+            return value
+        if conn.password_file is not None:
+            path = conn.password_file
+            if not path.is_absolute():
+                path = settings.project_dir / path
+            try:
+                return path.read_text(encoding="utf-8").splitlines()[0]
+            except (OSError, IndexError) as exc:
+                raise ConnectorConfigError(
+                    f"connector {self.name}: cannot read the password file {path}: {exc}"
+                ) from exc
+        assert conn.password_secret is not None
+        return settings.require_secret(conn.password_secret)
+
+
+def load_connector(path: Path) -> ConnectorConfig:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return ConnectorConfig.model_validate(document)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConnectorConfigError(f"cannot read connector file {path}: {exc}") from exc
+    except ValidationError as exc:
+        raise ConnectorConfigError(f"connector file {path} is invalid: {exc}") from exc
+
+
+def load_connectors(directory: Path, names: list[str] | None = None) -> list[ConnectorConfig]:
+    """Every ``*.yaml`` connector under ``directory`` (profiles/ excluded), or the named ones."""
+    found = {
+        c.name: c
+        for c in (
+            load_connector(p)
+            for p in sorted(directory.rglob("*.yaml"))
+            if "profiles" not in p.relative_to(directory).parts
+        )
+    }
+    if names:
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise ConnectorConfigError(
+                f"no connector named {', '.join(missing)} under {directory} "
+                f"(have {', '.join(sorted(found)) or 'none'})"
+            )
+        return [found[n] for n in names]
+    return list(found.values())

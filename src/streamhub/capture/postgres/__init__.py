@@ -1,0 +1,1 @@
+"""PostgreSQL engine of the capture agent: pgoutput over a logical replication slot."""
