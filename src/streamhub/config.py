@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     registry_topic: str = Field(
         default="_schemas", description="Compacted topic where the local registry keeps schemas."
     )
+    capture_positions_topic: str = Field(
+        default="_capture_positions",
+        description="Compacted topic where capture agents keep connector positions.",
+    )
+    capture_group: str = Field(
+        default="streamhub-capture",
+        description="Kafka group of capture agents sharing one connector set (fail-over).",
+    )
+    connectors_dir: Path | None = Field(
+        default=None, description="Connector files; default <project_dir>/connectors."
+    )
     clickhouse_dsn: str = Field(
         default="",
         description="chdb:///abs/path (embedded, default <data_dir>/clickhouse) or http(s)://host:8123.",
@@ -139,6 +150,10 @@ class Settings(BaseSettings):
             elif given is not None:
                 raise ValueError(f"{name}_file: secret file {given} does not exist")
         return self
+
+    @property
+    def connectors_path(self) -> Path:
+        return self.connectors_dir or self.project_dir / "connectors"
 
     @property
     def secrets_dir(self) -> Path:

@@ -8,6 +8,7 @@ import click
 
 from streamhub import __version__
 from streamhub import log as logs
+from streamhub.cli.capture_cmd import capture_group, connectors_group
 from streamhub.cli.config_cmd import config_group
 from streamhub.cli.registry_cmd import registry_group
 from streamhub.cli.simulate_cmd import simulate_group
@@ -46,6 +47,8 @@ cli.add_command(topics_group)
 cli.add_command(registry_group)
 cli.add_command(config_group)
 cli.add_command(simulate_group)
+cli.add_command(capture_group)
+cli.add_command(connectors_group)
 
 
 def main() -> None:

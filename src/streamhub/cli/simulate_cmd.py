@@ -13,6 +13,7 @@ from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.config import Settings
 from streamhub.simulate import dialect as dialects
 from streamhub.simulate.bad_records import BAD_KINDS, parse_kinds
+from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.faults import ControlDirectory, parse_fault
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.runner import Progress, RunReport, Simulation, SimulationOptions
@@ -241,6 +242,15 @@ def simulate_group(
         f"simulating {len(simulation.institutions)} institutions for {options.duration_s:g}s "
         f"at {options.rate:g} changes/s from {options.start:%Y-%m-%d %H:%M} (seed {seed})",
         err=True,
+    )
+    connectors = write_connectors(
+        sim_dir(settings) / "connectors",
+        connector_documents(
+            settings, simulation.institutions, simulation.dialects, options.db_prefix
+        ),
+    )
+    click.echo(
+        f"connector files for capture: {len(connectors)} in {connectors[0].parent}", err=True
     )
     began = datetime.now()
     simulation.setup()

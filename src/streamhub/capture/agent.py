@@ -1,0 +1,99 @@
+"""The capture agent: runs the connectors assigned to it, restarts them when they fail.
+
+Each connector runs in its own thread with its own producer and source
+connections. A failed connector is restarted with backoff from its stored
+position; one connector's trouble never stops the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.membership import Membership
+from streamhub.capture.task import ConnectorTask
+from streamhub.config import Settings
+from streamhub.log import get_logger
+
+log = get_logger(__name__)
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class Running:
+    stop: threading.Event
+    thread: threading.Thread
+    failures: int = 0
+    tasks: list[ConnectorTask] = field(default_factory=list)
+
+
+class CaptureAgent:
+    def __init__(
+        self,
+        settings: Settings,
+        connectors: list[ConnectorConfig],
+        *,
+        coordinated: bool = True,
+        on_change: Callable[[set[str]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.connectors = {c.name: c for c in connectors}
+        self.coordinated = coordinated
+        self.on_change = on_change
+        self.running: dict[str, Running] = {}
+
+    def run(self, stop: threading.Event) -> None:
+        membership = Membership(self.settings, list(self.connectors)) if self.coordinated else None
+        try:
+            while not stop.is_set():
+                wanted = membership.poll() if membership else set(self.connectors)
+                self._reconcile(wanted)
+                if membership is None:
+                    stop.wait(0.5)
+        finally:
+            self._reconcile(set())
+            if membership is not None:
+                membership.close()
+
+    def _reconcile(self, wanted: set[str]) -> None:
+        current = set(self.running)
+        for name in sorted(current - wanted):
+            entry = self.running.pop(name)
+            entry.stop.set()
+            entry.thread.join(60)
+            log.info("connector released", extra={"connector": name})
+        for name in sorted(wanted - current):
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=self._supervise, args=(self.connectors[name], stop), name=name, daemon=True
+            )
+            self.running[name] = Running(stop, thread)
+            thread.start()
+            log.info("connector assigned", extra={"connector": name})
+        if current != wanted and self.on_change is not None:
+            self.on_change(set(wanted))
+
+    def _supervise(self, config: ConnectorConfig, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            task = ConnectorTask(self.settings, config, stop)
+            began = time.monotonic()
+            try:
+                task.run()
+                return
+            except Exception as exc:
+                failures = 0 if time.monotonic() - began > 120 else failures + 1
+                backoff = min(2.0**failures, MAX_BACKOFF_S)
+                log.error(
+                    "connector failed; restarting from its stored position",
+                    extra={
+                        "connector": config.name,
+                        "institution": config.institution_id,
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "retry_in_s": backoff,
+                    },
+                )
+                stop.wait(backoff)
