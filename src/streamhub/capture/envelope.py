@@ -15,6 +15,7 @@ import json
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from streamhub.capture.connector import ConnectorConfig
@@ -61,14 +62,21 @@ def avro_name(name: str) -> str:
 
 
 def namespace(config: ConnectorConfig, table: TableInfo) -> str:
+    return _namespace(
+        config.system, config.institution_id, table.database, table.schema, table.name
+    )
+
+
+@cache
+def _namespace(system: str, institution: str, database: str, schema: str | None, name: str) -> str:
     parts = [
         "streamhub",
         "cdc",
-        config.system,
-        "i" + config.institution_id.lower(),
-        avro_name(table.database),
-        *([avro_name(table.schema)] if table.schema else []),
-        avro_name(table.name),
+        system,
+        "i" + institution.lower(),
+        avro_name(database),
+        *([avro_name(schema)] if schema else []),
+        avro_name(name),
     ]
     return ".".join(parts)
 
@@ -124,23 +132,33 @@ def subject(config: ConnectorConfig, table: TableInfo) -> str:
     return f"{namespace(config, table)}.Envelope"
 
 
-def _row(table: TableInfo, values: dict[str, object] | None) -> dict[str, object] | None:
+@cache
+def _field_names(table: TableInfo) -> tuple[tuple[str, str], ...]:
+    return tuple((column.name, avro_name(column.name)) for column in table.columns)
+
+
+def _row(
+    table: TableInfo, values: dict[str, object] | None, value_record: str
+) -> tuple[str, dict[str, object]] | None:
+    """The row image in fastavro's (branch name, record) notation: the union branch is named,
+    so fastavro need not validate the whole row to choose it (a third of the encoding time)."""
     if values is None:
         return None
     row: dict[str, object] = {}
-    for column in table.columns:
-        value = values.get(column.name)
+    for name, field_name in _field_names(table):
+        value = values.get(name)
         if isinstance(value, Decimal):
             value = format(value, "f")
-        row[avro_name(column.name)] = value
-    return row
+        row[field_name] = value
+    return (value_record, row)
 
 
 def envelope(config: ConnectorConfig, event: RowEvent, now_ms: int) -> dict[str, Any]:
     table = event.table
+    value_record = f"{namespace(config, table)}.Value"
     return {
-        "before": _row(table, event.before),
-        "after": _row(table, event.after),
+        "before": _row(table, event.before, value_record),
+        "after": _row(table, event.after, value_record),
         "op": event.op,
         "ts_ms": now_ms,
         "source": {

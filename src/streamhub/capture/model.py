@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 Op = Literal["c", "u", "d", "r"]
@@ -47,7 +48,15 @@ class TableInfo:
     name: str
     columns: tuple[ColumnInfo, ...]
 
-    @property
+    # cached: asked for every event (frozen dataclasses still allow cached_property)
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.database, self.schema, self.name, self.columns))
+
+    def __hash__(self) -> int:  # an explicit hash: dataclass keeps it, lookups stay cheap
+        return self._hash
+
+    @cached_property
     def key_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.key)
 
@@ -55,10 +64,14 @@ class TableInfo:
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}" if self.schema else self.name
 
-    def fingerprint(self) -> str:
+    @cached_property
+    def layout(self) -> str:
         """Identity of this column layout: equal layouts share one Avro schema version."""
         text = "|".join(f"{c.name}:{c.kind}:{int(c.key)}:{int(c.nullable)}" for c in self.columns)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        return self.layout
 
 
 @dataclass

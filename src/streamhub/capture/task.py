@@ -67,6 +67,7 @@ class ConnectorTask:
         self._last_checkpoint = 0.0
         self._last_heartbeat = 0.0
         self._idle_since: int | None = None
+        self._event_counters: dict[str, Any] = {}
         self._labels = {
             "connector": config.name,
             "institution": config.institution_id,
@@ -180,7 +181,12 @@ class ConnectorTask:
             self.counts.add(name, event.op, event.commit_ts_ms)
             self.last_event_ms = event.commit_ts_ms
         self.events_total += 1
-        self.metrics.events.labels(**self._labels, op=event.op).inc()
+        counter = self._event_counters.get(event.op)
+        if counter is None:
+            counter = self._event_counters[event.op] = self.metrics.events.labels(
+                **self._labels, op=event.op
+            )
+        counter.inc()
 
     def _emit_change(self, name: str, event: RowEvent) -> None:
         if name not in self.stopped_tables:

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from streamhub.capture.alongside import CaptureAlongside
+from streamhub.capture.connector import load_connector
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.config import Settings
 from streamhub.simulate import dialect as dialects
@@ -180,6 +182,11 @@ def _summary(report: RunReport, setup_s: float) -> None:
     is_flag=True,
     help="Write as fast as the databases accept (throughput measurement).",
 )
+@click.option(
+    "--capture",
+    is_flag=True,
+    help="Also run the capture agent on the generated connectors (the demo's pipeline).",
+)
 @click.pass_context
 @fails_cleanly
 def simulate_group(
@@ -201,6 +208,7 @@ def simulate_group(
     db_prefix: str,
     ledger_path: Path | None,
     unpaced: bool,
+    capture: bool,
 ) -> None:
     """Simulated hospitals and clinics writing their day into PostgreSQL and MariaDB.
 
@@ -255,7 +263,13 @@ def simulate_group(
     began = datetime.now()
     simulation.setup()
     setup_s = (datetime.now() - began).total_seconds()
-    _summary(simulation.run(), setup_s)
+    if not capture:
+        _summary(simulation.run(), setup_s)
+        return
+    with CaptureAlongside(settings, [load_connector(path) for path in connectors]) as agent:
+        click.echo(f"capturing {agent.count} sources into Kafka while simulating", err=True)
+        _summary(simulation.run(), setup_s)
+    click.echo(f"capture: {agent.summary()}")
 
 
 @simulate_group.command("fault")

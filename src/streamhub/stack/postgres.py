@@ -16,14 +16,14 @@ from streamhub.stack.service import Service, ServiceStatus
 OS_USER = "postgres"
 SETTINGS = {
     "wal_level": "logical",
-    "max_wal_senders": "20",
-    "max_replication_slots": "20",
+    "max_wal_senders": "64",
+    "max_replication_slots": "64",  # a slot per connector: 4 per simulated PostgreSQL institution
     "max_slot_wal_keep_size": "'4GB'",
     "wal_sender_timeout": "'60s'",
     "unix_socket_directories": "''",
     "max_connections": "200",
     "shared_buffers": "'256MB'",
-    "synchronous_commit": "off",  # a local test stack: speed over durability of the last ms
+    "synchronous_commit": "on",  # as institutions run it: WAL is flushed, so decoded, at commit
     "timezone": "'UTC'",
     "log_timezone": "'UTC'",
 }

@@ -1,0 +1,251 @@
+"""Capture throughput and commit→Kafka latency, per engine, against the local stack.
+
+For each engine (PostgreSQL with the english_pg vendor, MariaDB with pinyin_gbk):
+
+1. backlog: the simulator writes N changes while the agent is stopped; the agent is
+   started and the time until every change is readable from Kafka gives events/s;
+2. latency: the agent runs while the simulator writes at a fixed rate; each insert's
+   commit (wall clock, recorded by the simulator right after COMMIT) is matched with
+   the moment a consumer of cdc.raw.* received its envelope: p50/p99/max.
+
+    .venv/bin/python bench/capture_throughput.py [--rate 1000] [--duration 20]
+
+Needs the local stack and the topic catalog applied (`streamhub topics apply`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from streamhub.capture.connector import ConnectorConfig, load_connectors
+from streamhub.capture.positions import PositionStore
+from streamhub.config import Settings, load_settings
+from streamhub.serde.avro_serde import AvroSerde
+from streamhub.simulate.connectors import connector_documents, write_connectors
+from streamhub.simulate.ledger import read_ledger
+from streamhub.simulate.records import Change
+from streamhub.simulate.runner import Simulation, SimulationOptions
+from streamhub.simulate.verify import drop_databases
+
+START = datetime(2026, 3, 2, 10, 0)
+
+
+class TimedSimulation(Simulation):
+    """Records the wall time at which each insert was committed."""
+
+    committed: dict[tuple[str, str, str], float]
+
+    def _write(self, changes: list[Change]) -> None:
+        super()._write(changes)
+        now = time.time()
+        for change in changes:
+            if change.op == "c":
+                database = self.database_of[(change.institution, change.entity)]
+                table = self.renderers[(change.institution, change.entity)].table.name
+                self.committed[(database, table, str(change.key))] = now
+
+
+class Receiver(threading.Thread):
+    """Consumes cdc.raw.* from the end and notes when each envelope became readable."""
+
+    def __init__(self, settings: Settings, connectors: set[str]) -> None:
+        super().__init__(daemon=True)
+        self.connectors = connectors
+        self.received: dict[tuple[str, str, str], float] = {}
+        self.count = 0
+        self.stop = threading.Event()
+        self.serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "group.id": f"bench-{uuid.uuid4().hex[:6]}",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 5,
+            }
+        )
+        assignment = []
+        for topic in ("cdc.raw.his", "cdc.raw.emr", "cdc.raw.lis", "cdc.raw.pacs"):
+            metadata = self.consumer.list_topics(topic, timeout=10).topics[topic]
+            for partition in metadata.partitions:
+                _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition))
+                assignment.append(TopicPartition(topic, partition, high))
+        self.consumer.assign(assignment)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            message = self.consumer.poll(0.1)
+            if message is None or message.error() is not None:
+                continue
+            now = time.time()
+            record = self.serde.decode(message.value() or b"").value
+            source = record["source"]
+            if source["connector"] not in self.connectors or record["op"] == "r":
+                continue
+            self.count += 1
+            if record["op"] == "c":
+                after = record["after"]
+                key = next(v for k, v in after.items() if k in KEY_COLUMNS)
+                self.received.setdefault((source["database"], source["table"], str(key)), now)
+        self.consumer.close()
+
+
+KEY_COLUMNS = {
+    "patient_id", "reg_id", "admission_id", "diagnosis_id", "order_line_id", "charge_id",
+    "settlement_id", "report_id", "result_id", "exam_id", "BRID", "GHID", "ZYID", "ZDID",
+    "MXID", "FYID", "JSID", "BGDID", "JGID", "JCID",
+}  # fmt: skip
+
+
+def prepare(settings: Settings, dialect: str, rate: float, duration: float, paced: bool,
+            directory: Path) -> tuple[TimedSimulation, list[ConnectorConfig]]:  # fmt: skip
+    options = SimulationOptions(
+        start=START,
+        seed=99,
+        hospitals=1,
+        clinics=0,
+        dialects=(dialect,),
+        rate=rate,
+        duration_s=duration,
+        compression=720.0,  # a day-start warm-up of 12.5 s worth: steady mix from the first second
+        day_shape=False,
+        db_prefix=f"bc{uuid.uuid4().hex[:6]}",
+        paced=paced,
+    )
+    simulation = TimedSimulation(settings, options, directory / "ledger.json")
+    simulation.committed = {}
+    simulation.setup()
+    documents = connector_documents(
+        settings, simulation.institutions, simulation.dialects, options.db_prefix
+    )
+    write_connectors(directory / "connectors", documents)
+    connectors = load_connectors(directory / "connectors")
+    return simulation, connectors
+
+
+class Agent:
+    """`streamhub capture --standalone` in its own process, as it runs beside a database."""
+
+    def __init__(
+        self, settings: Settings, directory: Path, connectors: list[ConnectorConfig]
+    ) -> None:
+        env = {
+            **os.environ,
+            "STREAMHUB_CAPTURE_GROUP": settings.capture_group,
+            "STREAMHUB_CAPTURE_POSITIONS_TOPIC": settings.capture_positions_topic,
+        }
+        command = [sys.executable, "-m", "streamhub", "capture", "--standalone"]
+        self.process = subprocess.Popen(
+            [*command, "--connectors-dir", str(directory / "connectors")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(directory / "agent.log").open("ab"),
+        )
+        positions = PositionStore(settings)
+        deadline = time.monotonic() + 120
+        while not all(positions.load(c.name) for c in connectors):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.process.kill()
+                raise SystemExit(f"the capture agent did not start; see {directory}/agent.log")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(60)
+
+
+def isolated(settings: Settings) -> Settings:
+    tag = uuid.uuid4().hex[:6]
+    return settings.model_copy(
+        update={
+            "capture_group": f"bench-capture-{tag}",
+            "capture_positions_topic": f"_bench_capture_positions_{tag}",
+        }
+    )
+
+
+def backlog(dialect: str, changes: int) -> dict[str, Any]:
+    settings = isolated(load_settings())
+    directory = Path(tempfile.mkdtemp())
+    simulation, connectors = prepare(settings, dialect, changes / 10, 10.0, False, directory)
+    agent = Agent(settings, directory, connectors)  # snapshot of the initial state...
+    time.sleep(10)
+    agent.stop()  # ...then stop: the backlog piles up in the log
+    report = simulation.run()
+    receiver = Receiver(settings, {c.name for c in connectors})
+    receiver.start()
+    began = time.monotonic()
+    agent = Agent(settings, directory, connectors)
+    while receiver.count < report.written and time.monotonic() - began < 600:
+        time.sleep(0.2)
+    elapsed = time.monotonic() - began
+    agent.stop()
+    receiver.stop.set()
+    drop_databases(settings, read_ledger(directory / "ledger.json"))
+    return {"changes": report.written, "drained": receiver.count, "seconds": elapsed}
+
+
+def latency(dialect: str, rate: float, duration: float) -> dict[str, Any]:
+    settings = isolated(load_settings())
+    directory = Path(tempfile.mkdtemp())
+    simulation, connectors = prepare(settings, dialect, rate, duration, True, directory)
+    agent = Agent(settings, directory, connectors)
+    time.sleep(10)  # let the initial snapshot finish: this measures streaming
+    receiver = Receiver(settings, {c.name for c in connectors})
+    receiver.start()
+    report = simulation.run()
+    time.sleep(5)
+    agent.stop()
+    receiver.stop.set()
+    drop_databases(settings, read_ledger(directory / "ledger.json"))
+    lags = sorted(
+        (receiver.received[k] - t) * 1000
+        for k, t in simulation.committed.items()
+        if k in receiver.received
+    )
+    return {
+        "rate": report.rate,
+        "matched": len(lags),
+        "inserts": len(simulation.committed),
+        "p50": statistics.median(lags),
+        "p99": lags[int(len(lags) * 0.99) - 1],
+        "max": lags[-1],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=1000.0, help="latency run, changes/s")
+    parser.add_argument("--duration", type=float, default=20.0, help="latency run, seconds")
+    parser.add_argument("--backlog", type=int, default=40000, help="backlog run, changes")
+    args = parser.parse_args()
+    for engine, dialect in (("postgres", "english_pg"), ("mariadb", "pinyin_gbk")):
+        b = backlog(dialect, args.backlog)
+        print(
+            f"{engine:<8} backlog  {b['drained']:>7,} of {b['changes']:,} changes in "
+            f"{b['seconds']:.1f}s  = {b['drained'] / b['seconds']:>7,.0f} events/s"
+        )
+        lat = latency(dialect, args.rate, args.duration)
+        print(
+            f"{engine:<8} latency  at {lat['rate']:,.0f} changes/s: commit→readable in Kafka "
+            f"p50 {lat['p50']:.0f} ms  p99 {lat['p99']:.0f} ms  max {lat['max']:.0f} ms "
+            f"({lat['matched']:,} of {lat['inserts']:,} inserts matched)"
+        )
+
+
+if __name__ == "__main__":
+    main()
