@@ -78,6 +78,9 @@ class ConnectorConfig(_Strict):
     postgres: PostgresSettings | None = None
     mysql: MySQLSettings | None = None
     heartbeat_s: float = Field(5.0, gt=0, le=300)
+    row_count_s: float = Field(
+        300.0, ge=1, description="how often each table's row count is read at a log position"
+    )
 
     @field_validator("institution_id")
     @classmethod

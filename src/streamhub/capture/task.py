@@ -63,6 +63,8 @@ class ConnectorTask:
         self.stored: dict[str, Any] | None = None
         self.stopped_tables: dict[str, str] = {}
         self._window: ChunkWindow | None = None
+        self._count_probe: tuple[str, dict[str, int]] | None = None
+        self._next_row_count = time.monotonic() + config.row_count_s
         self._at_boundary = True
         self._last_checkpoint = 0.0
         self._last_heartbeat = 0.0
@@ -138,10 +140,12 @@ class ConnectorTask:
     def _step(self) -> None:
         for request in self.signals.poll():
             self._request_snapshot(str(request.get("table")))
-        if self._window is None:
+        if self._window is None and self._count_probe is None:
             table = self.plan.next_table(self.tables)
             if table is not None:
                 self._open_chunk(table)
+            elif time.monotonic() >= self._next_row_count:
+                self._open_count_probe()
         events = self.log_reader.read(READ_BATCH, 0.05 if self._window else 0.2)
         for event in events:
             self._handle(event)
@@ -247,7 +251,32 @@ class ConnectorTask:
         self.snapshot_reader.watermark("high", chunk_id)
         self._window = ChunkWindow.of(chunk_id, chunk, limit)
 
+    def _open_count_probe(self) -> None:
+        """Row counts of every table between two watermarks: a count at a known position."""
+        self._next_row_count = time.monotonic() + self.config.row_count_s
+        probe_id = f"{self.config.name}:n{uuid.uuid4().hex[:11]}"
+        self.snapshot_reader.watermark("low", probe_id)
+        counts = {name: self.snapshot_reader.count(t) for name, t in sorted(self.tables.items())}
+        self.snapshot_reader.watermark("high", probe_id)
+        self._count_probe = (probe_id, counts)
+
+    def _row_counts(self, mark: Watermark) -> None:
+        assert self._count_probe is not None
+        _, counts = self._count_probe
+        self._count_probe = None
+        minute = now_ms() - now_ms() % 60_000
+        for name, rows in counts.items():
+            # the count is of a moment between the two marks; the position is the high
+            # mark's: changes committed between the marks may or may not be in it
+            self._counts_record(
+                WindowCounts(name, minute, 0, 0, 0, 0), rows, f"{self.resume}@{mark.chunk_id}"
+            )
+
     def _watermark(self, mark: Watermark) -> None:
+        if self._count_probe is not None and mark.chunk_id == self._count_probe[0]:
+            if mark.kind == "high":
+                self._row_counts(mark)
+            return
         window = self._window
         if window is None or mark.chunk_id != window.chunk_id:
             return  # another connector's, or a chunk abandoned by a crash
@@ -306,15 +335,15 @@ class ConnectorTask:
         for window in self.counts.due(self._idle_since):
             self._counts_record(window)
 
-    def _counts_record(self, window: WindowCounts) -> None:
+    def _counts_record(
+        self, window: WindowCounts, row_count: int | None = None, at: str | None = None
+    ) -> None:
         database, _, table = window.table.partition(".")
+        key: dict[str, Any] = {"connector": self.config.name, "table": window.table}
+        key |= {"window": window.window_start_ms} if at is None else {"row_count_at": at}
         self.emitter.ops(
             "ops.source_counts",
-            {
-                "connector": self.config.name,
-                "table": window.table,
-                "window": window.window_start_ms,
-            },
+            key,
             {
                 "connector": self.config.name,
                 "institution_id": self.config.institution_id,
@@ -327,8 +356,8 @@ class ConnectorTask:
                 "updates": window.updates,
                 "deletes": window.deletes,
                 "snapshot_reads": window.snapshot_reads,
-                "row_count": None,
-                "row_count_position": None,
+                "row_count": row_count,
+                "row_count_position": at,
                 "emitted_ts_ms": now_ms(),
             },
         )

@@ -23,12 +23,12 @@ from streamhub.simulate.runner import Simulation
 
 
 def write_connector_files(
-    settings: Settings, simulation: Simulation, directory: Path
+    settings: Settings, simulation: Simulation, directory: Path, **overrides: Any
 ) -> list[ConnectorConfig]:
     documents = connector_documents(
         settings, simulation.institutions, simulation.dialects, simulation.options.db_prefix
     )
-    write_connectors(directory, documents)
+    write_connectors(directory, {name: {**d, **overrides} for name, d in documents.items()})
     return load_connectors(directory)
 
 
@@ -140,3 +140,47 @@ def wait_until(check: Callable[[], bool], timeout_s: float, every_s: float = 1.0
             return True
         time.sleep(every_s)
     return check()
+
+
+def _key_columns(settings: Settings, connectors: list[Any]) -> dict[str, tuple[str, ...]]:
+    keys: dict[str, tuple[str, ...]] = {}
+    for config in connectors:
+        _, reader = open_readers(config, config.password(settings))
+        try:
+            keys |= {table_id(t): t.key_columns for t in reader.tables()}
+        finally:
+            reader.close()
+    return keys
+
+
+def _differences(settings: Settings, connectors: list[Any]) -> list[str]:
+    keys = _key_columns(settings, connectors)
+    in_kafka = latest_in_kafka(changes_of(settings, connectors), keys)
+    live = {k: v for k, v in in_kafka.items() if v is not None}
+    in_source: dict[Any, Any] = {}
+    for config in connectors:
+        in_source |= source_rows(settings, config)
+    problems = [f"missing in Kafka: {k}" for k in in_source.keys() - live.keys()]
+    problems += [
+        f"gone from the source, live in Kafka: {k}" for k in live.keys() - in_source.keys()
+    ]
+    for key in in_source.keys() & live.keys():
+        source, kafka = in_source[key], live[key]
+        differing = {c for c in source if c in kafka and source[c] != kafka[c]}
+        if differing:
+            problems.append(f"{key}: {sorted(differing)} differ")
+    return problems
+
+
+def kafka_matches_source(
+    settings: Settings, connectors: list[ConnectorConfig], timeout_s: float
+) -> list[str]:
+    """Wait until every row's latest version in Kafka equals the source; the last differences."""
+    problems: list[str] = []
+
+    def caught_up() -> bool:
+        problems[:] = _differences(settings, connectors)
+        return not problems
+
+    wait_until(caught_up, timeout_s, every_s=3)
+    return problems[:10]

@@ -21,8 +21,7 @@ from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
 
-from .helpers import changes_of, wait_until, write_connector_files
-from .test_capture_pipeline import _differences
+from .helpers import changes_of, kafka_matches_source, wait_until, write_connector_files
 
 START = datetime(2026, 3, 2, 10, 0)
 
@@ -114,13 +113,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
         time.sleep(1)
         second = _agent(settings, connectors_dir, log, "--standalone")
         writer.join(60)
-        problems: list[str] = []
-
-        def caught_up() -> bool:
-            problems[:] = _differences(settings, connectors)
-            return not problems
-
-        assert wait_until(caught_up, 90, every_s=3), problems[:10]
+        assert kafka_matches_source(settings, connectors, 90) == []
         assert _duplicates_identical(changes_of(settings, connectors)) == []
     finally:
         _stop(first, *([second] if second else []))
@@ -160,13 +153,7 @@ def test_fail_over_moves_the_connectors_of_a_dead_agent_to_the_other(
         survivor = logs[1 - victim]
         assert wait_until(lambda: _running(survivor) == names, 45), survivor.read_text()
         writer.join(60)
-        problems: list[str] = []
-
-        def caught_up() -> bool:
-            problems[:] = _differences(settings, connectors)
-            return not problems
-
-        assert wait_until(caught_up, 90, every_s=3), problems[:10]
+        assert kafka_matches_source(settings, connectors, 90) == []
     finally:
         _stop(*agents)
         drop_databases(settings, read_ledger(tmp_path / "ledger.json"))
