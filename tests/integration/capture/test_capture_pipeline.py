@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from prometheus_client import REGISTRY
 
 from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import ConnectorConfig
@@ -140,6 +141,23 @@ def test_snapshot_then_stream_on_both_engines_leaves_kafka_equal_to_the_source(
     assert len(ours) >= len(planted)
     assert all(d["original_value"].endswith(b"\xff\xff") for d in ours)
     assert all("gbk" in d["reason"].lower() for d in ours)
+
+    # ops.heartbeat from every connector, and per-connector Prometheus counters
+    beats = [serde.decode(value).value for _, _, value in read_topic(settings, ["ops.heartbeat"])]
+    for config in connectors:
+        mine = [b for b in beats if b["connector"] == config.name]
+        assert mine and mine[-1]["events_total"] > 0 and mine[-1]["position"]
+        assert mine[-1]["state"] == "streaming"
+        read = REGISTRY.get_sample_value(
+            "streamhub_capture_events_total",
+            {
+                "connector": config.name,
+                "institution": config.institution_id,
+                "system": config.system,
+                "op": "c",
+            },
+        )
+        assert read is not None and read > 0
 
     # ops.source_counts: per table, inserts/updates/deletes equal what the simulator wrote
     # during the run (the initial state arrived as snapshot reads, not log changes)
