@@ -37,6 +37,7 @@ from streamhub.capture.positions import PositionStore
 from streamhub.config import Settings, load_settings
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.simulate.connectors import connector_documents, write_connectors
+from streamhub.simulate.dialect import available, load
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.records import Change
 from streamhub.simulate.runner import Simulation, SimulationOptions
@@ -104,11 +105,7 @@ class Receiver(threading.Thread):
         self.consumer.close()
 
 
-KEY_COLUMNS = {
-    "patient_id", "reg_id", "admission_id", "diagnosis_id", "order_line_id", "charge_id",
-    "settlement_id", "report_id", "result_id", "exam_id", "BRID", "GHID", "ZYID", "ZDID",
-    "MXID", "FYID", "JSID", "BGDID", "JGID", "JCID",
-}  # fmt: skip
+KEY_COLUMNS = {table.primary_key for name in available() for table in load(name).tables.values()}
 
 
 def prepare(settings: Settings, dialect: str, rate: float, duration: float, paced: bool,

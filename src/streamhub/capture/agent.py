@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.membership import Membership
@@ -26,8 +26,6 @@ MAX_BACKOFF_S = 30.0
 class Running:
     stop: threading.Event
     thread: threading.Thread
-    failures: int = 0
-    tasks: list[ConnectorTask] = field(default_factory=list)
 
 
 class CaptureAgent:

@@ -10,11 +10,12 @@ the topic: the group's assignment is the whole protocol.
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from streamhub.capture.errors import CaptureError
 from streamhub.config import Settings
+from streamhub.kafka.topics import ensure_topic
 
 SESSION_TIMEOUT_MS = 6000
 
@@ -43,20 +44,12 @@ class Membership:
 
     def _ensure_partitions(self, settings: Settings) -> None:
         admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-        wanted = max(len(self.connectors), 1)
-        topic = admin.list_topics(timeout=10).topics.get(self.topic)
         try:
-            if topic is None:
-                new = NewTopic(self.topic, num_partitions=wanted, replication_factor=1)
-                admin.create_topics([new])[self.topic].result(15)
-            elif len(topic.partitions) < wanted:
-                grow = NewPartitions(self.topic, wanted)
-                admin.create_partitions([grow])[self.topic].result(15)
-        except Exception as exc:
-            if "ALREADY_EXISTS" not in str(exc) and "INVALID_PARTITIONS" not in str(exc):
-                raise CaptureError(
-                    f"cannot prepare the coordination topic {self.topic}: {exc}"
-                ) from exc
+            ensure_topic(admin, self.topic, partitions=max(len(self.connectors), 1))
+        except KafkaException as exc:
+            raise CaptureError(
+                f"cannot prepare the coordination topic {self.topic}: {exc}"
+            ) from exc
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned = {

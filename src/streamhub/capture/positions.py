@@ -8,9 +8,9 @@ agent that takes the connector over resumes without a gap.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from streamhub.capture.emitter import now_ms
 from streamhub.capture.errors import CaptureError
 from streamhub.config import Settings
 from streamhub.kafka.compacted_log import CompactedLog
@@ -40,12 +40,8 @@ class PositionStore:
 
     def save(self, connector: str, state: dict[str, Any]) -> None:
         """Store the state; returns once the broker has acknowledged it."""
-        self._log.append([({"connector": connector}, {**state, "saved_ms": _now_ms()})])
+        self._log.append([({"connector": connector}, {**state, "saved_ms": now_ms()})])
 
     def forget(self, connector: str) -> None:
         """Drop the connector's position: the next start snapshots again."""
         self._log.append([({"connector": connector}, None)])
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

@@ -11,11 +11,12 @@ import json
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from streamhub.capture.errors import CaptureError
 from streamhub.config import Settings
+from streamhub.kafka.topics import ensure_topic
 
 TOPIC_SUFFIX = "_signals"
 
@@ -26,14 +27,10 @@ def signal_topic(settings: Settings) -> str:
 
 def _ensure(settings: Settings, topic: str) -> None:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    if topic in admin.list_topics(timeout=10).topics:
-        return
-    futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     try:
-        futures[topic].result(15)
-    except Exception as exc:
-        if "TOPIC_ALREADY_EXISTS" not in str(exc):
-            raise CaptureError(f"cannot create the signal topic {topic}: {exc}") from exc
+        ensure_topic(admin, topic)
+    except KafkaException as exc:
+        raise CaptureError(f"cannot create the signal topic {topic}: {exc}") from exc
 
 
 def send_snapshot_request(settings: Settings, connector: str, table: str) -> None:

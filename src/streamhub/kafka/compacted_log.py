@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from streamhub.errors import StreamhubError
+from streamhub.kafka.topics import ensure_topic
 
 
 def _encode(data: dict[str, Any] | None) -> bytes | None:
@@ -53,22 +54,13 @@ class CompactedLog:
 
     def ensure_topic(self) -> None:
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        metadata = admin.list_topics(timeout=self.timeout_s)
-        if self.topic in metadata.topics:
-            return
-        replication = min(3, len(metadata.brokers))
-        new = NewTopic(
-            self.topic,
-            num_partitions=1,
-            replication_factor=replication,
-            config={"cleanup.policy": "compact", "min.insync.replicas": "1"},
-        )
+        config = {"cleanup.policy": "compact", "min.insync.replicas": "1"}
         try:
-            admin.create_topics([new])[self.topic].result(self.timeout_s)
+            created = ensure_topic(admin, self.topic, config=config, timeout_s=self.timeout_s)
         except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise self.error(f"cannot create {self.purpose} topic {self.topic}: {exc}") from exc
-        self._wait_for_leader(admin)
+            raise self.error(f"cannot create {self.purpose} topic {self.topic}: {exc}") from exc
+        if created:
+            self._wait_for_leader(admin)
 
     def _wait_for_leader(self, admin: AdminClient) -> None:
         """A just-created topic is not readable until its partition has a leader."""

@@ -9,7 +9,7 @@ its own follow-ups.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from math import ceil
 
@@ -467,6 +467,3 @@ class InstitutionWorkload(WorkloadBase):
         self.charge(encounter, self.charge_by_category["bed"], days)
         self.charge(encounter, self.charge_by_category["nursing"], days)
         self.after(self.activity.settle_delay, self.settle, encounter)  # billing comes later
-
-    def seeded_before(self, moment: datetime) -> bool:
-        return moment < self.now
