@@ -26,6 +26,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from streamhub.catalog.errors import ApplyError
 from streamhub.catalog.load import load_schema
 from streamhub.catalog.model import TopicSpec
+from streamhub.kafka.topics import wait_for_leaders
 from streamhub.serde.avro_serde import AvroSerde, schema_text
 from streamhub.serde.errors import SerdeError
 
@@ -150,6 +151,9 @@ def _create(admin: AdminClient, topic: NewTopic) -> None:
     except KafkaException as exc:
         if "TOPIC_ALREADY_EXISTS" not in str(exc):
             raise ApplyError(f"creating topic {topic.topic} failed: {exc}") from exc
+    # apply is idempotent only if the next run sees what this one created
+    if not wait_for_leaders(admin, topic.topic, TIMEOUT_S):
+        raise ApplyError(f"topic {topic.topic} was created but has no leader after {TIMEOUT_S}s")
 
 
 def _alter(admin: AdminClient, name: str, diffs: dict[str, str]) -> None:

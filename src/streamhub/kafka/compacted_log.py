@@ -9,7 +9,6 @@ the capture agent keeps its connector positions this way.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +16,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 
 from streamhub.errors import StreamhubError
-from streamhub.kafka.topics import ensure_topic
+from streamhub.kafka.topics import ensure_topic, wait_for_leaders
 
 
 def _encode(data: dict[str, Any] | None) -> bytes | None:
@@ -59,22 +58,11 @@ class CompactedLog:
             created = ensure_topic(admin, self.topic, config=config, timeout_s=self.timeout_s)
         except KafkaException as exc:
             raise self.error(f"cannot create {self.purpose} topic {self.topic}: {exc}") from exc
-        if created:
-            self._wait_for_leader(admin)
-
-    def _wait_for_leader(self, admin: AdminClient) -> None:
-        """A just-created topic is not readable until its partition has a leader."""
-        deadline = time.monotonic() + self.timeout_s
-        while time.monotonic() < deadline:
-            topic = admin.list_topics(self.topic, timeout=self.timeout_s).topics.get(self.topic)
-            partitions = topic.partitions if topic is not None and topic.error is None else {}
-            if partitions and all(p.leader >= 0 for p in partitions.values()):
-                return
-            time.sleep(0.1)
-        raise self.error(
-            f"{self.purpose} topic {self.topic} has no partition leader after "
-            f"{self.timeout_s:.0f}s; check the broker log under <data_dir>/kafka/"
-        )
+        if created and not wait_for_leaders(admin, self.topic, self.timeout_s):
+            raise self.error(
+                f"{self.purpose} topic {self.topic} has no partition leader after "
+                f"{self.timeout_s:.0f}s; check the broker log under <data_dir>/kafka/"
+            )
 
     def replay(self) -> Iterable[tuple[Any, Any]]:
         """Every record from the start of the topic to its current end."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
@@ -35,3 +37,19 @@ def ensure_topic(
         if not any(race in str(exc) for race in _RACES):
             raise
     return existing is None
+
+
+def wait_for_leaders(admin: AdminClient, name: str, timeout_s: float = 15.0) -> bool:
+    """Wait until a just-created topic is in the metadata with a leader for every partition.
+
+    Creation returns before every broker's metadata shows the topic; readers, writers and a
+    second `topics apply` would not see it yet. Returns False on timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        topic = admin.list_topics(name, timeout=timeout_s).topics.get(name)
+        partitions = topic.partitions if topic is not None and topic.error is None else {}
+        if partitions and all(p.leader >= 0 for p in partitions.values()):
+            return True
+        time.sleep(0.1)
+    return False
