@@ -20,6 +20,9 @@ from streamhub.simulate.records import ENTITIES, Change
 Action = Callable[..., None]
 
 
+KEY_SPACES = {"admission": "registration"}
+
+
 class WorkloadBase:
     def __init__(
         self,
@@ -44,6 +47,9 @@ class WorkloadBase:
         self._queue: list[tuple[datetime, int, Action, tuple[object, ...]]] = []
         self._sequence = 0
         self._next_key = dict.fromkeys(ENTITIES, 1)
+        # registrations and admissions share one visit number space (one 就诊ID, as JZID in
+        # many HIS products), so an encounter_id on a charge or report names one encounter
+        self._key_space = {entity: KEY_SPACES.get(entity, entity) for entity in ENTITIES}
         self._out: list[Change] = []
         self._paused_until = start
         self.rows = 0
@@ -111,8 +117,9 @@ class WorkloadBase:
     # --- row changes -----------------------------------------------------------------
 
     def insert(self, entity: str, values: dict[str, object], at: datetime | None = None) -> int:
-        key = self._next_key[entity]
-        self._next_key[entity] = key + 1
+        space = self._key_space[entity]
+        key = self._next_key[space]
+        self._next_key[space] = key + 1
         when = at or self.now
         row = {ENTITIES[entity][0]: key, **values, "created_at": when, "updated_at": when}
         self._out.append(Change(self.institution.key, entity, "c", key, when, row))

@@ -1,0 +1,1 @@
+"""Landing: std.* and ops.* topics -> ClickHouse, batched and idempotent."""

@@ -1,0 +1,400 @@
+"""The regional canonical model: one pydantic model per standard entity.
+
+What lands on ``std.<entity>`` and in ClickHouse. No field holds a personal
+identifier in clear: ID numbers become a keyed pseudonym (``person_key``), names,
+phones and ID numbers appear only masked, birth dates only as a year and an age
+band, addresses only as their county. Every field names its WS/T 363 data element
+(where DOMAIN.md confirms one; ``None`` otherwise), its GB/T 39725-2020 category
+and its security level (1 public … 5 strictly controlled).
+
+``avro_schemas/std/<entity>.avsc`` is generated from these models
+(``streamhub schemas std --write``) and a test keeps the two in agreement.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Category = Literal["个人属性", "健康状况", "医疗应用", "医疗支付", "卫生资源", "公共卫生"]
+Operation = Literal["c", "u", "d", "r"]
+
+PERSONAL: Category = "个人属性"
+HEALTH: Category = "健康状况"
+CLINICAL: Category = "医疗应用"
+PAYMENT: Category = "医疗支付"
+RESOURCES: Category = "卫生资源"
+
+
+def element(
+    doc: str,
+    *,
+    category: Category,
+    level: int,
+    de: str | None = None,
+    scale: int | None = None,
+    required: bool = False,
+) -> Any:
+    """A canonical field: its description, data element, category, level and (for money and
+    amounts) the decimal scale. ``required`` marks what the completeness check demands."""
+    extra: dict[str, Any] = {"de": de, "category": category, "level": level}
+    if scale is not None:
+        extra["scale"] = scale
+    if required:
+        extra["required"] = True
+    return Field(None, description=doc, json_schema_extra=extra)
+
+
+class StdRecord(BaseModel):
+    """Fields every standard record carries: where it came from, when, and its version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    entity: ClassVar[str]
+
+    record_id: str = Field(
+        description="Deterministic id: hash of institution, source database, table and key",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    institution_id: str = Field(
+        description="Unified social credit code (统一社会信用代码) of the institution",
+        json_schema_extra={"de": "DE08.10.013.00", "category": RESOURCES, "level": 1},
+    )
+    source_system: str = Field(
+        description="his, emr, lis or pacs",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 1},
+    )
+    source_database: str = Field(
+        description="Source database name",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    source_table: str = Field(
+        description="Source table (schema.table on PostgreSQL)",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    source_key: str = Field(
+        description="Source primary key as compact JSON",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 3},
+    )
+    operation: Operation = Field(
+        description="c insert, u update, d delete, r snapshot read",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    deleted: bool = Field(
+        description="The source row was deleted; the record's last known values are kept",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    source_position: str = Field(
+        description="Source log position (PostgreSQL LSN or MariaDB/MySQL GTID)",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    source_position_seq: int = Field(
+        description="The log position as an increasing number: the record's version",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    business_time: datetime | None = Field(
+        None,
+        description="When it happened in the institution (UTC); the entity's main time",
+        json_schema_extra={"de": None, "category": CLINICAL, "level": 2},
+    )
+    commit_time: datetime = Field(
+        description="Source commit time (UTC)",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    received_time: datetime = Field(
+        description="When the capture agent read the change (UTC)",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    standardized_time: datetime = Field(
+        description="When the standardizer produced this record (UTC)",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    cancelled: bool = Field(
+        False,
+        description="Withdrawn, cancelled or refunded at the source (作废/退号): not counted",
+        json_schema_extra={"de": None, "category": CLINICAL, "level": 2},
+    )
+    quality_issues: list[str] = Field(
+        default_factory=list,
+        description="Ids of the quality rules this record failed (see ops.quality)",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
+    )
+    profile: str = Field(
+        description="Mapping profile (name@version) that produced the record",
+        json_schema_extra={"de": None, "category": RESOURCES, "level": 1},
+    )
+
+
+class Patient(StdRecord):
+    entity: ClassVar[str] = "patient"
+
+    patient_id: str | None = element(
+        "Patient id within the institution", category=PERSONAL, level=3, required=True
+    )
+    person_key: str | None = element(
+        "Keyed HMAC pseudonym of ID type + number: the same person in every institution",
+        category=PERSONAL,
+        level=3,
+        de="DE02.01.030.00",
+    )
+    id_type: str | None = element(
+        "ID document type, CV02.01.101", category=PERSONAL, level=2, de="DE02.01.031.00"
+    )
+    id_number_masked: str | None = element(
+        "ID number masked like 110105********002X",
+        category=PERSONAL,
+        level=3,
+        de="DE02.01.030.00",
+        required=True,
+    )
+    name_masked: str | None = element(
+        "Name masked to its first character", category=PERSONAL, level=3, de="DE02.01.039.00",
+        required=True,
+    )
+    sex_code: str | None = element(
+        "Sex, GB/T 2261.1 (0 unknown, 1 male, 2 female, 9 not stated)",
+        category=PERSONAL,
+        level=2,
+        de="DE02.01.040.00",
+        required=True,
+    )
+    birth_year: int | None = element(
+        "Year of birth (the date itself is not kept)", category=PERSONAL, level=2,
+        de="DE02.01.005.01",
+    )
+    age_band: str | None = element(
+        "Age at the business time in ten-year bands: 0-9, 10-19 … 80+", category=PERSONAL,
+        level=2,
+    )
+    phone_masked: str | None = element("Phone masked like 135****0001", category=PERSONAL, level=3)
+    region_code: str | None = element(
+        "County-level administrative division code (GB/T 2260) of the address",
+        category=PERSONAL,
+        level=2,
+    )
+    region_name: str | None = element("County of the address", category=PERSONAL, level=2)
+
+
+EncounterType = Literal["outpatient", "emergency", "inpatient"]
+
+
+class Encounter(StdRecord):
+    entity: ClassVar[str] = "encounter"
+
+    encounter_id: str | None = element(
+        "Visit id within the institution (registration or admission)", category=CLINICAL,
+        level=2, required=True,
+    )
+    patient_id: str | None = element(
+        "Patient id within the institution", category=PERSONAL, level=3, required=True
+    )
+    encounter_type: EncounterType | None = element(
+        "outpatient, emergency or inpatient", category=CLINICAL, level=2, required=True
+    )
+    visit_no: str | None = element(
+        "Outpatient/emergency number or inpatient number", category=CLINICAL, level=3,
+        de="DE01.00.010.00",
+    )
+    admission_count: int | None = element("Nth admission of the patient", category=CLINICAL,
+                                          level=2)
+    department_code: str | None = element(
+        "Department, 诊疗科目 code like 03.01", category=RESOURCES, level=1, required=True
+    )
+    department_name: str | None = element("Department name from the catalogue",
+                                          category=RESOURCES, level=1)
+    local_department_code: str | None = element(
+        "The institution's own department code", category=RESOURCES, level=1
+    )
+    ward: str | None = element("Ward", category=RESOURCES, level=1)
+    bed: str | None = element("Bed number", category=RESOURCES, level=2)
+    doctor_key: str | None = element("Keyed pseudonym of the doctor", category=RESOURCES,
+                                     level=2)
+    registered_time: datetime | None = element("Registration or admission time (UTC)",
+                                               category=CLINICAL, level=2, required=True)
+    visit_time: datetime | None = element("Visit time (outpatient) (UTC)", category=CLINICAL,
+                                          level=2)
+    discharge_time: datetime | None = element("Discharge time (inpatient) (UTC)",
+                                              category=CLINICAL, level=2)
+    status: str | None = element(
+        "active, withdrawn, in_hospital or discharged", category=CLINICAL, level=2
+    )
+    fee: Decimal | None = element("Registration fee (CNY)", category=PAYMENT, level=2, scale=2)
+
+
+class Diagnosis(StdRecord):
+    entity: ClassVar[str] = "diagnosis"
+
+    diagnosis_id: str | None = element("Diagnosis id", category=CLINICAL, level=2, required=True)
+    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
+                                     level=3, required=True)
+    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2, required=True)
+    encounter_type: str | None = element("outpatient or inpatient", category=CLINICAL, level=2)
+    diagnosis_type: str | None = element("outpatient, admission or discharge", category=HEALTH,
+                                         level=3)
+    seq: int | None = element("Order of the diagnosis (1 = principal)", category=HEALTH, level=3)
+    icd_code: str | None = element("ICD-10 code (national clinical 2.0)", category=HEALTH,
+                                   level=3, de="DE05.01.024.00", required=True)
+    icd_name: str | None = element("Diagnosis name", category=HEALTH, level=3, required=True)
+    local_code: str | None = element("The institution's own diagnosis code", category=HEALTH,
+                                     level=3)
+    diagnosed_time: datetime | None = element("Diagnosis time (UTC)", category=HEALTH, level=3,
+                                              required=True)
+
+
+class Order(StdRecord):
+    entity: ClassVar[str] = "order"
+
+    order_id: str | None = element("Order line id", category=CLINICAL, level=2, required=True)
+    order_no: str | None = element("Prescription/order number", category=CLINICAL, level=2)
+    line_no: int | None = element("Line within the order", category=CLINICAL, level=2)
+    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
+                                     level=3, required=True)
+    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2, required=True)
+    order_kind: str | None = element("long_term or one_off", category=CLINICAL, level=2)
+    drug_code: str | None = element("Drug code", category=CLINICAL, level=2, required=True)
+    drug_name: str | None = element("Drug name", category=CLINICAL, level=2)
+    drug_category: str | None = element("western, patent_chinese or tcm_pieces",
+                                        category=CLINICAL, level=2)
+    dose: Decimal | None = element("Dose per administration", category=CLINICAL, level=2,
+                                   scale=3)
+    dose_unit: str | None = element("Dose unit", category=CLINICAL, level=2)
+    route: str | None = element("Route of administration", category=CLINICAL, level=2)
+    frequency: str | None = element("Frequency", category=CLINICAL, level=2)
+    quantity: Decimal | None = element("Quantity dispensed", category=CLINICAL, level=2, scale=2)
+    ordered_time: datetime | None = element("Order time (UTC)", category=CLINICAL, level=2,
+                                            required=True)
+
+
+ChargeKind = Literal["fee", "settlement"]
+
+
+class Charge(StdRecord):
+    entity: ClassVar[str] = "charge"
+
+    charge_id: str | None = element("Fee line or settlement id", category=PAYMENT, level=2,
+                                    required=True)
+    charge_kind: ChargeKind | None = element("fee (a fee line) or settlement", category=PAYMENT,
+                                             level=2, required=True)
+    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
+                                     level=3, required=True)
+    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2)
+    item_code: str | None = element("Charge item code (fee lines)", category=PAYMENT, level=2)
+    item_name: str | None = element("Charge item name (fee lines)", category=PAYMENT, level=2)
+    category: str | None = element(
+        "registration, examination, lab, treatment, bed, nursing, material, surgery, western, "
+        "patent_chinese or tcm_pieces",
+        category=PAYMENT,
+        level=2,
+    )
+    is_drug: bool | None = element(
+        "Counts as drug revenue for 药占比 (western and patent Chinese medicine, not TCM pieces)",
+        category=PAYMENT,
+        level=2,
+    )
+    quantity: Decimal | None = element("Quantity", category=PAYMENT, level=2, scale=2)
+    unit_price: Decimal | None = element("Unit price (CNY)", category=PAYMENT, level=2, scale=2)
+    amount: Decimal | None = element("Fee line amount (CNY)", category=PAYMENT, level=2, scale=2)
+    settlement_id: str | None = element("Settlement the fee line was settled in",
+                                        category=PAYMENT, level=2)
+    total: Decimal | None = element("Settlement total (CNY; negative for a refund)",
+                                    category=PAYMENT, level=2, scale=2)
+    fund_paid: Decimal | None = element("Paid by the insurance fund", category=PAYMENT, level=2,
+                                        scale=2)
+    self_paid: Decimal | None = element("Paid by the patient", category=PAYMENT, level=2, scale=2)
+    refund_of: str | None = element("Settlement this one refunds", category=PAYMENT, level=2)
+    charged_time: datetime | None = element("Charge or settlement time (UTC)", category=PAYMENT,
+                                            level=2, required=True)
+
+
+class LabReport(StdRecord):
+    entity: ClassVar[str] = "lab_report"
+
+    report_id: str | None = element("Lab report id", category=CLINICAL, level=2, required=True)
+    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
+                                     level=3, required=True)
+    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2)
+    request_no: str | None = element("Request number", category=CLINICAL, level=2)
+    panel: str | None = element("Panel name", category=CLINICAL, level=2)
+    department_code: str | None = element("Performing department, 诊疗科目 code",
+                                          category=RESOURCES, level=1)
+    requested_time: datetime | None = element("Request time (UTC)", category=CLINICAL, level=2,
+                                              required=True)
+    sampled_time: datetime | None = element("Sample time (UTC)", category=CLINICAL, level=2)
+    reported_time: datetime | None = element("Report time (UTC)", category=CLINICAL, level=2)
+    status: str | None = element("requested, reported or verified", category=CLINICAL, level=2)
+    verifier_key: str | None = element("Keyed pseudonym of the verifier", category=RESOURCES,
+                                       level=2)
+
+
+class LabResult(StdRecord):
+    entity: ClassVar[str] = "lab_result"
+
+    result_id: str | None = element("Result item id", category=HEALTH, level=3, required=True)
+    report_id: str | None = element("Lab report id", category=CLINICAL, level=2, required=True)
+    item_code: str | None = element("Lab item code", category=HEALTH, level=3,
+                                    de="DE04.30.019.00", required=True)
+    item_name: str | None = element("Lab item name", category=HEALTH, level=3)
+    value_text: str | None = element("Result as reported", category=HEALTH, level=3)
+    value_num: float | None = element("Numeric result, when the text is a number",
+                                      category=HEALTH, level=3)
+    unit: str | None = element("Unit, normalized", category=HEALTH, level=3)
+    ref_low: float | None = element("Reference range low", category=HEALTH, level=2)
+    ref_high: float | None = element("Reference range high", category=HEALTH, level=2)
+    ref_text: str | None = element("Reference range as text", category=HEALTH, level=2)
+    abnormal_flag: str | None = element("H high, L low, N normal", category=HEALTH, level=3)
+
+
+class Exam(StdRecord):
+    entity: ClassVar[str] = "exam"
+
+    exam_id: str | None = element("Exam report id", category=CLINICAL, level=2, required=True)
+    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
+                                     level=3, required=True)
+    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2)
+    accession_no: str | None = element("DICOM AccessionNumber (≤ 16)", category=CLINICAL,
+                                       level=2)
+    study_uid: str | None = element("DICOM StudyInstanceUID", category=CLINICAL, level=2)
+    modality: str | None = element("DICOM modality (CT, MR, US, DX …)", category=CLINICAL,
+                                   level=2, required=True)
+    body_part: str | None = element("Body part", category=CLINICAL, level=2)
+    item_name: str | None = element("Exam item", category=CLINICAL, level=2)
+    findings: str | None = element("Findings (影像所见)", category=HEALTH, level=3)
+    impression: str | None = element("Impression (诊断意见)", category=HEALTH, level=3)
+    requested_time: datetime | None = element("Request time (UTC)", category=CLINICAL, level=2,
+                                              required=True)
+    reported_time: datetime | None = element("Report time (UTC)", category=CLINICAL, level=2)
+    status: str | None = element("requested, reported or verified", category=CLINICAL, level=2)
+
+
+ENTITY_MODELS: dict[str, type[StdRecord]] = {
+    model.entity: model
+    for model in (Patient, Encounter, Diagnosis, Order, Charge, LabReport, LabResult, Exam)
+}
+
+
+def std_topic(entity: str) -> str:
+    return f"std.{entity}"
+
+
+def field_meta(model: type[StdRecord], name: str) -> dict[str, Any]:
+    """The data element, category, level (and scale, required) of one field."""
+    extra = model.model_fields[name].json_schema_extra
+    assert isinstance(extra, dict)
+    return dict(extra)
+
+
+def required_fields(model: type[StdRecord]) -> tuple[str, ...]:
+    return tuple(n for n in model.model_fields if field_meta(model, n).get("required"))
+
+
+# Fields the mapper fills in clear that never leave the standardizer: the pseudonymizer
+# turns them into the protected fields above (name -> name_masked, id_number -> person_key
+# and id_number_masked, phone -> phone_masked, birth_date -> birth_year and age_band,
+# address -> dropped (region_code carries the county), doctor/verifier -> a staff key).
+CLEAR_FIELDS: dict[str, tuple[str, ...]] = {
+    "patient": ("name", "id_number", "phone", "address", "birth_date"),
+    "encounter": ("doctor",),
+    "lab_report": ("verifier",),
+}
