@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     connectors_dir: Path | None = Field(
         default=None, description="Connector files; default <project_dir>/connectors."
     )
+    profiles_dir: Path | None = Field(
+        default=None, description="Mapping profiles; default <connectors_path>/profiles."
+    )
+    standardize_group: str = Field(
+        default="streamhub-standardize", description="Kafka group (Faust app id) of the standardizer."
+    )
+    lander_group: str = Field(
+        default="streamhub-lander", description="Kafka group of the ClickHouse lander."
+    )
     clickhouse_dsn: str = Field(
         default="",
         description="chdb:///abs/path (embedded, default <data_dir>/clickhouse) or http(s)://host:8123.",
@@ -154,6 +163,10 @@ class Settings(BaseSettings):
     @property
     def connectors_path(self) -> Path:
         return self.connectors_dir or self.project_dir / "connectors"
+
+    @property
+    def profiles_path(self) -> Path:
+        return self.profiles_dir or self.connectors_path / "profiles"
 
     @property
     def secrets_dir(self) -> Path:
