@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         default=None, description="Mapping profiles; default <connectors_path>/profiles."
     )
     standardize_group: str = Field(
-        default="streamhub-standardize", description="Kafka group (Faust app id) of the standardizer."
+        default="streamhub-standardize", description="Faust app id of the standardizer."
     )
     lander_group: str = Field(
         default="streamhub-lander", description="Kafka group of the ClickHouse lander."
