@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         default=None, description="Connector files; default <project_dir>/connectors."
     )
     profiles_dir: Path | None = Field(
-        default=None, description="Mapping profiles; default <connectors_path>/profiles."
+        default=None, description="Mapping profiles; default <project_dir>/connectors/profiles."
     )
     standardize_group: str = Field(
         default="streamhub-standardize", description="Faust app id of the standardizer."
@@ -166,7 +166,7 @@ class Settings(BaseSettings):
 
     @property
     def profiles_path(self) -> Path:
-        return self.profiles_dir or self.connectors_path / "profiles"
+        return self.profiles_dir or self.project_dir / "connectors" / "profiles"
 
     @property
     def secrets_dir(self) -> Path:

@@ -10,6 +10,7 @@ import time
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.stack.secrets import stack_secret
 from streamhub.stack.services import SERVICE_TYPES, services
 
 SERVICE_NAMES = click.Choice(list(SERVICE_TYPES))
@@ -33,6 +34,7 @@ def up(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Install what is missing, then start services (all by default). Idempotent."""
     settings = settings_from(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stack_secret(settings, "pseudonym_key")  # no service owns it: the standardizer reads it
     for service in services(settings, names):
         tty = sys.stdout.isatty()
         if tty:

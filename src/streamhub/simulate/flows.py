@@ -370,7 +370,8 @@ class InstitutionWorkload(WorkloadBase):
     def lab_value(self, item: catalogue.LabItem) -> tuple[float, str]:
         span = item.high - item.low
         if self.rng.random() < self.activity.abnormal_result_share:
-            if self.rng.random() < 0.6:
+            # an item whose range starts at 0 (CRP 0-10) cannot be abnormally low
+            if self.rng.random() < 0.6 or item.low <= 0:
                 return round(item.high + span * self.rng.uniform(0.05, 0.8), 2), "high"
             return round(max(item.low - span * self.rng.uniform(0.05, 0.5), 0.01), 2), "low"
         return round(self.rng.uniform(item.low, item.high), 2), "normal"

@@ -1,0 +1,293 @@
+"""The standardizer: a batch of raw change envelopes -> std records, quality events, dead letters.
+
+Per message: decode the envelope, find the connector that captured it and that
+connector's mapping profile, map the row, run the checks on the clear values,
+pseudonymize, and encode the standard record. Every input yields at least one
+output; what cannot be standardized at all becomes a dead letter with the raw
+envelope and the reason. Exceptions that are not about the record (registry or
+broker down) propagate, so the batch is retried rather than dead-lettered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from pydantic import ValidationError
+
+from streamhub.capture.connector import ConnectorConfig, load_connectors
+from streamhub.config import Settings
+from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
+from streamhub.serde.errors import (
+    CorruptMessageError,
+    UnknownSchemaError,
+    UnsupportedWireFormatError,
+)
+from streamhub.serde.wire import MessageRef
+from streamhub.standardize.avro_schema import std_schema
+from streamhub.standardize.checks import check
+from streamhub.standardize.errors import (
+    StandardizeError,
+    UnknownConnectorError,
+    UnreadableEnvelopeError,
+)
+from streamhub.standardize.issues import Issue
+from streamhub.standardize.mapper import map_row
+from streamhub.standardize.messages import OutMessage, RawMessage
+from streamhub.standardize.metrics import STANDARDIZE_METRICS
+from streamhub.standardize.model import ENTITY_MODELS, StdRecord, std_topic
+from streamhub.standardize.profile import Profile, load_profiles
+from streamhub.standardize.pseudonym import Pseudonymizer
+
+log = logging.getLogger(__name__)
+
+QUALITY_TOPIC = "ops.quality"
+DLQ_TOPIC = "dlq.standardize"
+Clock = Callable[[], float]
+
+
+def record_id(institution_id: str, database: str, table: str, source_key: str) -> str:
+    """Deterministic: the same source row always gets the same id, across replays and hosts."""
+    text = "\x1f".join((institution_id, database, table, source_key))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+class Standardizer:
+    """Implements :class:`~streamhub.standardize.messages.BatchProcessor`."""
+
+    def __init__(
+        self,
+        serde: AvroSerde,
+        connectors_dir: Path,
+        profiles: dict[str, Profile],
+        pseudonymizer: Pseudonymizer,
+        project_dir: Path,
+        clock: Clock = time.time,
+    ) -> None:
+        self._serde = serde
+        self._connectors_dir = connectors_dir
+        self._connectors: dict[str, ConnectorConfig] = {}
+        self._profiles = profiles
+        self._pseudonymizer = pseudonymizer
+        self._clock = clock
+        self._writers: dict[str, RegisteredWriter] = {
+            entity: serde.register(f"{std_topic(entity)}-value", std_schema(model))
+            for entity, model in ENTITY_MODELS.items()
+        }
+        ops = project_dir / "avro_schemas" / "ops"
+        self._quality = serde.register(f"{QUALITY_TOPIC}-value", _load(ops / "quality.avsc"))
+        self._dead = serde.register(f"{DLQ_TOPIC}-value", _load(ops / "dead_letter.avsc"))
+        self._reload_connectors()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Standardizer:
+        registry = SchemaRegistryClient({"url": settings.registry_url})
+        return cls(
+            AvroSerde(registry),
+            settings.connectors_path,
+            load_profiles(settings.profiles_path),
+            Pseudonymizer.from_settings(settings),
+            settings.project_dir,
+        )
+
+    def _reload_connectors(self) -> None:
+        if self._connectors_dir.is_dir():
+            self._connectors = {c.name: c for c in load_connectors(self._connectors_dir)}
+
+    # --- the batch ---------------------------------------------------------------------------
+
+    def process(self, batch: Sequence[RawMessage]) -> list[OutMessage]:
+        out: list[OutMessage] = []
+        for message in batch:
+            try:
+                out.extend(self._standardize(message))
+            except StandardizeError as exc:
+                out.append(self._dead_letter(message, exc))
+        return out
+
+    def _standardize(self, message: RawMessage) -> list[OutMessage]:
+        envelope = self._decode(message)
+        source = envelope["source"]
+        profile = self._profile_for(source["connector"])
+        op = envelope["op"]
+        row = envelope["before"] if op == "d" else envelope["after"]
+        if row is None:
+            raise UnreadableEnvelopeError(f"{_ref(message)}: op {op} envelope has no row image")
+        mapped = map_row(profile, source["table"], row)
+        source_key = _source_key(message)
+        table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
+        # a delete carries the last image (on PostgreSQL perhaps only its key): nothing to judge
+        issues: list[Issue] = []
+        if op != "d":
+            issues = [*mapped.issues, *check(mapped.entity, mapped.values)]
+        institution = source["institution_id"]
+        values = self._pseudonymizer.protect(
+            mapped.entity, mapped.values, mapped.business_time, institution_id=institution
+        )
+        model = ENTITY_MODELS[mapped.entity]
+        try:
+            record = model(
+                record_id=record_id(institution, source["database"], table, source_key),
+                institution_id=institution,
+                source_system=source["system"],
+                source_database=source["database"],
+                source_table=table,
+                source_key=source_key,
+                operation=op,
+                deleted=op == "d",
+                source_position=source["position"],
+                source_position_seq=source["position_seq"],
+                business_time=mapped.business_time,
+                commit_time=_ms(source["commit_ts_ms"]),
+                received_time=_ms(envelope["ts_ms"]),
+                standardized_time=_ms(int(self._clock() * 1000)),
+                cancelled=mapped.cancelled,
+                quality_issues=sorted({issue.rule for issue in issues}),
+                profile=profile.ref,
+                **values,
+            )
+        except ValidationError as exc:
+            raise StandardizeError(
+                f"{_ref(message)}: profile {profile.ref} maps {table} to values the {model.entity} "
+                f"model refuses: {exc.errors(include_url=False, include_input=False)}"
+            ) from exc
+        STANDARDIZE_METRICS.records.labels(
+            institution=institution,
+            entity=model.entity,
+            outcome="flagged" if issues else "standardized",
+        ).inc()
+        return [self._std_message(record), *self._quality_messages(record, issues)]
+
+    def _decode(self, message: RawMessage) -> dict[str, Any]:
+        if message.value is None:
+            raise UnreadableEnvelopeError(f"{_ref(message)}: empty message (tombstone)")
+        where = MessageRef(message.topic, message.partition, message.offset)
+        try:
+            value = self._serde.decode(message.value, where).value
+        except (CorruptMessageError, UnsupportedWireFormatError, UnknownSchemaError) as exc:
+            raise UnreadableEnvelopeError(str(exc)) from exc
+        if not isinstance(value, dict) or not {"source", "op"} <= value.keys():
+            raise UnreadableEnvelopeError(f"{_ref(message)}: not a change envelope")
+        return value
+
+    def _profile_for(self, connector_name: str) -> Profile:
+        connector = self._connectors.get(connector_name)
+        if connector is None:  # onboarded since start: look again before giving up
+            self._reload_connectors()
+            connector = self._connectors.get(connector_name)
+        if connector is None:
+            raise UnknownConnectorError(
+                f"connector {connector_name} has no file under {self._connectors_dir}; add it "
+                "(its profile names the mapping) and replay dlq.standardize"
+            )
+        profile = self._profiles.get(connector.profile)
+        if profile is None:
+            raise UnknownConnectorError(
+                f"connector {connector_name} names profile {connector.profile}, which is not "
+                f"among the loaded profiles ({', '.join(sorted(self._profiles))})"
+            )
+        return profile
+
+    # --- outputs ---------------------------------------------------------------------------
+
+    def _std_message(self, record: StdRecord) -> OutMessage:
+        writer = self._writers[record.entity]
+        value = self._serde.encode(writer, record.model_dump())
+        return OutMessage(std_topic(record.entity), record.record_id.encode(), value)
+
+    def _quality_messages(self, record: StdRecord, issues: list[Issue]) -> list[OutMessage]:
+        now_ms = int(self._clock() * 1000)
+        key = f"{record.institution_id}|{record.source_table}".encode()
+        out = []
+        for issue in issues:
+            event = {
+                "institution_id": record.institution_id,
+                "system": record.source_system,
+                "table": record.source_table,
+                "record_key": record.source_key,
+                "entity": record.entity,
+                "field": issue.field,
+                "rule": issue.rule,
+                "dimension": issue.dimension,
+                "severity": issue.severity,
+                "message": issue.message,
+                "observed": issue.observed,
+                "position": record.source_position,
+                "event_ts_ms": now_ms,
+            }
+            out.append(OutMessage(QUALITY_TOPIC, key, self._serde.encode(self._quality, event)))
+        return out
+
+    def _dead_letter(self, message: RawMessage, exc: StandardizeError) -> OutMessage:
+        institution, table = _key_parts(message.key)
+        log.warning(
+            "record dead-lettered",
+            extra={"institution": institution, "table": table, "error": type(exc).__name__},
+        )
+        STANDARDIZE_METRICS.records.labels(
+            institution=institution or "unknown", entity="unknown", outcome="dead_letter"
+        ).inc()
+        letter = {
+            "stage": "standardize",
+            "reason": str(exc),
+            "error_type": type(exc).__name__,
+            "institution_id": institution,
+            "table": table,
+            "original_topic": message.topic,
+            "original_partition": message.partition,
+            "original_offset": message.offset,
+            "original_key": message.key,
+            "original_value": message.value,
+            "failed_ts_ms": int(self._clock() * 1000),
+        }
+        return OutMessage(DLQ_TOPIC, message.key, self._serde.encode(self._dead, letter))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+def _ref(message: RawMessage) -> str:
+    return f"{message.topic}[{message.partition}]@{message.offset}"
+
+
+def _key_document(key: bytes | None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    try:
+        document = json.loads(key)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _key_parts(key: bytes | None) -> tuple[str | None, str | None]:
+    document = _key_document(key) or {}
+    institution, table = document.get("institution_id"), document.get("table")
+    return (
+        institution if isinstance(institution, str) else None,
+        table if isinstance(table, str) else None,
+    )
+
+
+def _source_key(message: RawMessage) -> str:
+    """The row's primary key from the capture agent's message key, as canonical JSON."""
+    document = _key_document(message.key)
+    if document is None or not isinstance(document.get("key"), dict):
+        raise UnreadableEnvelopeError(
+            f"{_ref(message)}: message key is not the capture agent's "
+            "{institution_id, table, key} JSON; cannot identify the row"
+        )
+    return json.dumps(document["key"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)

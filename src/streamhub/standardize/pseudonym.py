@@ -1,0 +1,183 @@
+"""Personal identifiers -> keyed pseudonyms, masks and generalizations (GB/T 37964 techniques).
+
+The person key is an HMAC over ID type + normalized number, not a plain hash: the space of
+resident ID numbers is small enough to enumerate, so only holders of the platform key can
+link a pseudonym back. The same key everywhere makes one person link across institutions.
+Masks are for display and quality events; they never carry enough to re-identify alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+
+from streamhub.codes import citizen_id
+from streamhub.config import Settings
+from streamhub.errors import ConfigError
+from streamhub.standardize.model import CLEAR_FIELDS
+
+MIN_KEY_BYTES = 16  # below this an HMAC key is guessable; the stack generates 32 characters
+AGE_BAND_WIDTH = 10
+AGE_BAND_TOP = 80  # everyone from 80 up shares one band: old ages are rare enough to identify
+_OBSERVED_MAX = 80  # quality events carry a hint of the value, not a document
+
+
+def mask_name(name: str) -> str:
+    """First character and a ``*`` per remaining one; a one-character name is masked whole."""
+    text = name.strip()
+    if len(text) <= 1:
+        return "*" * len(text)
+    return text[0] + "*" * (len(text) - 1)
+
+
+def mask_id_number(number: str) -> str:
+    """``110105********002X``; a number too short to keep 10 characters is all ``*``."""
+    return citizen_id.mask(number.strip().upper())
+
+
+def mask_phone(phone: str) -> str:
+    """``135****0001``: first 3 and last 4 kept; a number shorter than 8 is all ``*``."""
+    text = phone.strip()
+    if len(text) < 8:
+        return "*" * len(text)
+    return text[:3] + "*" * (len(text) - 7) + text[-4:]
+
+
+def age_band(birth_date: date, on: date) -> str | None:
+    """``0-9`` … ``70-79``, ``80+`` at ``on``; None when born after ``on`` (bad data)."""
+    age = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+    if age < 0:
+        return None
+    if age >= AGE_BAND_TOP:
+        return f"{AGE_BAND_TOP}+"
+    low = age - age % AGE_BAND_WIDTH
+    return f"{low}-{low + AGE_BAND_WIDTH - 1}"
+
+
+def _birth_year(value: object) -> str:
+    return str(value.year) if isinstance(value, date) else "****"
+
+
+# Clear fields as they appear in quality events; address shows nothing (region_code says
+# where), a birth date only its year.
+_OBSERVED_MASKS: dict[str, Callable[[object], str | None]] = {
+    "name": lambda v: mask_name(str(v)),
+    "doctor": lambda v: mask_name(str(v)),
+    "verifier": lambda v: mask_name(str(v)),
+    "id_number": lambda v: mask_id_number(str(v)),
+    "phone": lambda v: mask_phone(str(v)),
+    "address": lambda v: None,
+    "birth_date": _birth_year,
+}
+
+
+def mask_observed(field: str | None, value: object) -> str | None:
+    """The offending value as an ``ops.quality`` event may show it: masked when ``field`` is a
+    personal identifier, shortened otherwise."""
+    if value is None:
+        return None
+    mask = _OBSERVED_MASKS.get(field or "")
+    if mask is not None:
+        return mask(value)
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    return text if len(text) <= _OBSERVED_MAX else text[: _OBSERVED_MAX - 1] + "…"
+
+
+def _text(values: Mapping[str, object], name: str) -> str | None:
+    value = values.get(name)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+class Pseudonymizer:
+    """Keyed pseudonyms and masks; the key is kept private and never printed."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise ValueError(f"a pseudonym key needs at least {MIN_KEY_BYTES} bytes")
+        self._key = key
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pseudonymizer:
+        key = settings.require_secret("pseudonym_key").encode("utf-8")
+        if len(key) < MIN_KEY_BYTES:
+            raise ConfigError(
+                f"pseudonym_key is shorter than {MIN_KEY_BYTES} bytes: use a random key "
+                "(the local stack generates one on `streamhub stack up`)"
+            )
+        return cls(key)
+
+    def __repr__(self) -> str:
+        return "Pseudonymizer(key=<hidden>)"
+
+    def _hmac(self, message: str) -> str:
+        return hmac.new(self._key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def person_key(self, id_type: str, id_number: str) -> str:
+        """The same person gets the same key in every institution (for the same document)."""
+        return self._hmac(f"{id_type.strip()}:{id_number.strip().upper()}")
+
+    def staff_key(self, institution_id: str, name: str) -> str:
+        """Doctors and verifiers are known by name within one institution only: scope by it."""
+        return self._hmac(f"staff:{institution_id.strip()}:{name.strip()}")
+
+    def protect(
+        self,
+        entity: str,
+        values: Mapping[str, object],
+        at: datetime | None,
+        *,
+        institution_id: str | None = None,
+    ) -> dict[str, object]:
+        """``values`` with every clear field of ``entity`` replaced by its protected fields.
+
+        ``at`` (the business time) dates the age band; ``institution_id`` scopes staff keys and
+        is needed when the values name a doctor or verifier.
+        """
+        clear = CLEAR_FIELDS.get(entity, ())
+        out = {name: value for name, value in values.items() if name not in clear}
+        if entity == "patient":
+            out.update(self._patient(values, at))
+        elif entity == "encounter":
+            out["doctor_key"] = self._staff(values, "doctor", institution_id)
+        elif entity == "lab_report":
+            out["verifier_key"] = self._staff(values, "verifier", institution_id)
+        return out
+
+    def _patient(self, values: Mapping[str, object], at: datetime | None) -> dict[str, object]:
+        name = _text(values, "name")
+        number = _text(values, "id_number")
+        id_type = _text(values, "id_type")
+        phone = _text(values, "phone")
+        birth = values.get("birth_date")
+        if isinstance(birth, datetime):
+            birth = birth.date()
+        birth_date = birth if isinstance(birth, date) else None
+        return {
+            "name_masked": mask_name(name) if name else None,
+            # without its type a number is ambiguous (a passport may equal another's ID)
+            "person_key": self.person_key(id_type, number) if number and id_type else None,
+            "id_number_masked": mask_id_number(number) if number else None,
+            "phone_masked": mask_phone(phone) if phone else None,
+            "birth_year": birth_date.year if birth_date else None,
+            "age_band": age_band(birth_date, at.date()) if birth_date and at else None,
+        }
+
+    def _staff(
+        self, values: Mapping[str, object], field: str, institution_id: str | None
+    ) -> str | None:
+        name = _text(values, field)
+        if name is None:
+            return None
+        if not institution_id:
+            raise ValueError(
+                f"protect() needs institution_id= to key the {field} name (staff keys are "
+                "scoped to their institution)"
+            )
+        return self.staff_key(institution_id, name)
