@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         default="",
         description="chdb:///abs/path (embedded, default <data_dir>/clickhouse) or http(s)://host:8123.",
     )
+    clickhouse_database: str = Field(
+        default="streamhub", description="ClickHouse database of the std_* and ops_* tables."
+    )
     postgres_host: str = "127.0.0.1"
     postgres_port: int = Field(default=35432, ge=1, le=65535)
     postgres_user: str = "streamhub"

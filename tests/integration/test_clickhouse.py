@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import clickhouse_connect
 
 
-def test_chdb_create_insert_select(tmp_path_factory: object) -> None:
-    # one embedded engine per process: this is the only test that opens one
-    path: Path = tmp_path_factory.mktemp("chdb")  # type: ignore[attr-defined]
-    client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
-    client.command("CREATE DATABASE IF NOT EXISTS smoke")
+def test_chdb_create_insert_select(chdb_path: Path, unique: Callable[[str], str]) -> None:
+    # one embedded engine per process: every chDB test shares chdb_path, each its own database
+    database = unique("smoke").replace("-", "_")
+    client = clickhouse_connect.get_client(dsn=f"chdb://{chdb_path}")
+    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     client.command(
-        "CREATE TABLE smoke.visits (institution_id String, visit_id UInt64, dept String) "
+        f"CREATE TABLE {database}.visits (institution_id String, visit_id UInt64, dept String) "
         "ENGINE = MergeTree ORDER BY (institution_id, visit_id)"
     )
     rows = [
@@ -22,13 +23,13 @@ def test_chdb_create_insert_select(tmp_path_factory: object) -> None:
         ["91350200776049653A", 1, "急诊科"],
     ]
     client.insert(
-        "smoke.visits",
+        f"{database}.visits",
         rows,
         column_names=["institution_id", "visit_id", "dept"],
         settings={"async_insert": 0},
     )
     result = client.query(
-        "SELECT institution_id, count(), groupArray(dept) FROM smoke.visits "
+        f"SELECT institution_id, count(), groupArray(dept) FROM {database}.visits "
         "GROUP BY institution_id ORDER BY institution_id"
     )
     assert result.result_rows == [

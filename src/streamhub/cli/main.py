@@ -9,10 +9,15 @@ import click
 from streamhub import __version__
 from streamhub import log as logs
 from streamhub.cli.capture_cmd import capture_group, connectors_group
+from streamhub.cli.clickhouse_cmd import clickhouse_group
 from streamhub.cli.config_cmd import config_group
+from streamhub.cli.demo_cmd import demo_cmd
+from streamhub.cli.land_cmd import land_cmd
 from streamhub.cli.registry_cmd import registry_group
+from streamhub.cli.schemas_cmd import schemas_group
 from streamhub.cli.simulate_cmd import simulate_group
 from streamhub.cli.stack_cmd import stack_group
+from streamhub.cli.standardize_cmd import standardize_cmd
 from streamhub.cli.topics_cmd import topics_group
 
 
@@ -49,6 +54,11 @@ cli.add_command(config_group)
 cli.add_command(simulate_group)
 cli.add_command(capture_group)
 cli.add_command(connectors_group)
+cli.add_command(clickhouse_group)
+cli.add_command(land_cmd)
+cli.add_command(schemas_group)
+cli.add_command(standardize_cmd)
+cli.add_command(demo_cmd)
 
 
 def main() -> None:

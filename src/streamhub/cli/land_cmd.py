@@ -1,0 +1,83 @@
+"""``streamhub land``: the ClickHouse lander (std.* and ops topics → ClickHouse)."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import click
+from prometheus_client import start_http_server
+
+from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.sink.lander import Lander, LanderConfig
+from streamhub.sink.targets import DEFAULT_ROUTES, parse_route
+
+
+@click.command("land")
+@click.option("--topic", "topics", multiple=True, metavar="TOPIC[=TARGET]",
+              help="Topic to land (repeatable); TARGET is an entity (encounter…) or an ops "
+                   "table (ops_quality…). Default: every std.* and ops/dlq topic it knows.")
+@click.option("--group", help="Kafka consumer group (default: settings.lander_group).")
+@click.option("--dsn", help="chdb:///abs/path or http(s)://host:8123 (default: settings).")
+@click.option("--database", help="Database (default: settings.clickhouse_database).")
+@click.option("--until-idle", type=float, metavar="SECONDS",
+              help="Stop after no new message for SECONDS (tests, backfills).")
+@click.option("--flush-rows", type=int, default=5_000, show_default=True,
+              help="Flush when this many messages are buffered.")
+@click.option("--flush-ms", type=int, default=200, show_default=True,
+              help="Flush when the oldest buffered message is this old.")
+@click.option("--landed-counts-topic", default="ops.landed_counts", show_default=True)
+@click.option("--dlq-topic", default="dlq.land", show_default=True)
+@click.option("--metrics-port", type=int, default=0, show_default=True,
+              help="Serve Prometheus /metrics on this port (0: off).")
+@click.option("--progress-every", type=float, default=10.0, show_default=True,
+              help="Seconds between progress lines on stderr.")
+@click.pass_context
+@fails_cleanly
+def land_cmd(
+    ctx: click.Context,
+    topics: tuple[str, ...],
+    group: str | None,
+    dsn: str | None,
+    database: str | None,
+    until_idle: float | None,
+    flush_rows: int,
+    flush_ms: int,
+    landed_counts_topic: str,
+    dlq_topic: str,
+    metrics_port: int,
+    progress_every: float,
+) -> None:
+    """Land std.* and ops topics into ClickHouse: batched inserts, commit after insert.
+
+    Run `streamhub clickhouse migrate` first. Rows are buffered per table and inserted when
+    --flush-rows or --flush-ms is reached; offsets are committed only after the insert and
+    the batch's ops.landed_counts and dead letters are acknowledged, so a crash re-lands
+    (idempotently) rather than loses. Undecodable messages and rows ClickHouse refuses go to
+    --dlq-topic with the reason. SIGTERM/SIGINT flush, commit and stop. With chDB this
+    process owns the engine directory: nothing else may open it while it runs.
+    """
+    settings = settings_from(ctx)
+    try:
+        routes = dict(parse_route(t) for t in topics) if topics else dict(DEFAULT_ROUTES)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--topic") from exc
+    overrides = {"dsn": dsn} if dsn else {}
+    if group:
+        overrides["group"] = group
+    config = LanderConfig.from_settings(
+        settings, database or settings.clickhouse_database, routes=routes,
+        until_idle_s=until_idle, flush_rows=flush_rows, flush_ms=flush_ms,
+        landed_counts_topic=landed_counts_topic, dlq_topic=dlq_topic,
+        progress_every_s=progress_every, **overrides,
+    )
+    lander = Lander(config)
+    if metrics_port:
+        start_http_server(metrics_port)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        lander.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    lander.run()

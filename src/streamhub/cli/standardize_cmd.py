@@ -1,0 +1,51 @@
+"""``streamhub standardize``: the standardize worker (cdc.raw.* → std.*) in the foreground."""
+
+from __future__ import annotations
+
+import click
+
+from streamhub.cli.context import fails_cleanly, settings_from
+
+
+@click.command("standardize")
+@click.option("--metrics-port", type=int, default=0, help="Serve Prometheus /metrics on this port.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Largest batch handed to the standardizer.",
+)
+@click.option(
+    "--within-ms",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Hand over a smaller batch once this long has passed (bounds latency).",
+)
+@click.pass_context
+@fails_cleanly
+def standardize_cmd(ctx: click.Context, metrics_port: int, batch_size: int, within_ms: int) -> None:
+    """Standardize raw change envelopes into std.* topics until stopped (SIGTERM/Ctrl-C).
+
+    At-least-once: offsets are committed only after every output of a batch was
+    delivered, so a crash re-processes at most the last seconds (the lander is idempotent).
+    """
+    # imported here: the standardizer pulls in profiles, codes and Avro schemas, which
+    # `streamhub --help` should not pay for
+    from streamhub.standardize.app import RAW_TOPICS, build_app
+    from streamhub.standardize.pipeline import Standardizer
+    from streamhub.standardize.worker import run_worker
+
+    settings = settings_from(ctx)
+    processor = Standardizer.from_settings(settings)
+    app = build_app(settings, processor, batch_size=batch_size, within_s=within_ms / 1000)
+    click.echo(
+        f"standardize: {', '.join(RAW_TOPICS)} → std.*, ops.quality, dlq.standardize "
+        f"(group {settings.standardize_group}, Kafka {settings.kafka_bootstrap}, "
+        f"batches of ≤{batch_size} within {within_ms} ms"
+        + (f", metrics on 127.0.0.1:{metrics_port}" if metrics_port else "")
+        + ")",
+        err=True,
+    )
+    run_worker(app, loglevel=settings.log_level, metrics_port=metrics_port)

@@ -1,0 +1,102 @@
+"""The pipeline's worker processes as the demo and benchmarks start them.
+
+`streamhub standardize` and `streamhub land` run as child processes, each serving
+its Prometheus metrics on 127.0.0.1, logging to ``<data_dir>/demo/<name>.log``.
+The lander owns the embedded ClickHouse engine; nothing else here opens it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streamhub.config import Settings
+from streamhub.demo.errors import WorkerError
+
+METRICS_PORTS = {"standardize": 39101, "land": 39102}
+STOP_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Workers:
+    settings: Settings
+    connectors_dir: Path
+    log_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "STREAMHUB_PROJECT_DIR": str(self.settings.project_dir),
+            "STREAMHUB_DATA_DIR": str(self.settings.data_dir),
+            "STREAMHUB_CONNECTORS_DIR": str(self.connectors_dir),
+            "STREAMHUB_PROFILES_DIR": str(self.settings.profiles_path),
+            **self.extra_env,
+        }
+
+    def run_once(self, *args: str) -> str:
+        """A one-shot command (e.g. `clickhouse migrate`); its output, or WorkerError."""
+        done = subprocess.run(
+            [sys.executable, "-m", "streamhub", *args],
+            env=self.env(),
+            cwd=self.settings.project_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise WorkerError(f"`streamhub {' '.join(args)}` failed: {done.stderr.strip()[-800:]}")
+        return done.stdout
+
+    def start(self, name: str, *args: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{name}.log").open("ab")
+        command = [
+            sys.executable,
+            "-m",
+            "streamhub",
+            "--log-level",
+            "info",
+            name,
+            "--metrics-port",
+            str(METRICS_PORTS[name]),
+            *args,
+        ]
+        self.processes[name] = subprocess.Popen(
+            command,
+            env=self.env(),
+            cwd=self.settings.project_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def metrics_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{METRICS_PORTS[name]}/metrics" for name in self.processes]
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise WorkerError(
+                    f"`streamhub {name}` exited with {process.returncode}; "
+                    f"see {self.log_dir / (name + '.log')}"
+                )
+
+    def stop(self) -> dict[str, int]:
+        """SIGTERM each (they flush and commit), then wait; the exit codes."""
+        codes: dict[str, int] = {}
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name, process in self.processes.items():
+            try:
+                codes[name] = process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes[name] = process.wait()
+        self.processes.clear()
+        return codes

@@ -1,0 +1,153 @@
+"""One way to open ClickHouse, embedded (chDB) or a server, with the same code after it.
+
+``connect`` returns a clickhouse-connect client whose inserts are synchronous
+(``async_insert=0``: chDB defaults to asynchronous inserts, which would let the lander
+commit offsets before the rows are stored). ClickHouse errors become sink errors that
+say whether waiting helps (:func:`classify`).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from enum import Enum
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, Error, OperationalError
+
+from streamhub.sink.errors import (
+    ClickHouseQueryError,
+    ClickHouseUnavailableError,
+    EngineInUseError,
+    SinkError,
+)
+
+SESSION_SETTINGS = {"async_insert": 0}
+_UNKNOWN_DATABASE = 81
+_DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Server codes after which the same statement can succeed later.
+TRANSIENT_CODES = frozenset({
+    3,    # UNEXPECTED_END_OF_FILE (connection cut)
+    159,  # TIMEOUT_EXCEEDED
+    164,  # READONLY (a replica recovering)
+    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+    209,  # SOCKET_TIMEOUT
+    210,  # NETWORK_ERROR
+    241,  # MEMORY_LIMIT_EXCEEDED
+    242,  # TABLE_IS_READ_ONLY
+    252,  # TOO_MANY_PARTS: merges are behind, back off
+    285,  # TOO_FEW_LIVE_REPLICAS
+    319,  # UNKNOWN_STATUS_OF_INSERT
+    425,  # SYSTEM_ERROR
+    999,  # KEEPER_EXCEPTION
+})
+# Server codes that blame the inserted values: another row of the batch may be fine.
+ROW_CODES = frozenset({
+    6, 27, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 349, 407, 469, 1001,
+})
+# Client-side conversions (a Python value that does not fit the column type) fail with these.
+ROW_EXCEPTIONS: tuple[type[Exception], ...] = (
+    ValueError, TypeError, OverflowError, KeyError, struct.error, AttributeError,
+)
+
+
+class Failure(Enum):
+    TRANSIENT = "transient"  # retry the same statement later
+    ROW = "row"  # some rows of the batch are bad: isolate them
+    FATAL = "fatal"  # table missing, bad SQL...: an operator must act
+
+
+def classify(exc: BaseException) -> Failure:
+    if isinstance(exc, SinkError):
+        return Failure.TRANSIENT if exc.transient else Failure.FATAL
+    if isinstance(exc, Error):
+        if exc.code in TRANSIENT_CODES:
+            return Failure.TRANSIENT
+        if exc.code in ROW_CODES:
+            return Failure.ROW
+        if isinstance(exc, OperationalError) and exc.code is None:
+            return Failure.TRANSIENT  # transport failure: no server answer at all
+        return Failure.FATAL
+    if isinstance(exc, ROW_EXCEPTIONS):
+        return Failure.ROW
+    return Failure.FATAL
+
+
+def as_sink_error(exc: Exception, what: str) -> SinkError:
+    """The sink error for a failed ClickHouse call, with what we were doing."""
+    if isinstance(exc, SinkError):
+        return exc
+    code = getattr(exc, "code", None)
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if classify(exc) is Failure.TRANSIENT:
+        return ClickHouseUnavailableError(
+            f"{what}: ClickHouse is unavailable or overloaded ({detail}); retry later"
+        )
+    return ClickHouseQueryError(f"{what}: {detail}", code)
+
+
+def check_database_name(database: str) -> str:
+    if not _DATABASE_NAME.match(database):
+        raise ClickHouseQueryError(
+            f"database name {database!r}: use letters, digits and underscores only"
+        )
+    return database
+
+
+def connect(dsn: str, database: str | None = None, *, create: bool = False) -> Client:
+    """A client on ``dsn`` (``chdb:///abs/path`` or ``http(s)://host:8123``) using ``database``.
+
+    ``create`` creates the database first (migrations do; the lander expects it migrated).
+    """
+    if database is not None:
+        check_database_name(database)
+    try:
+        if create and database is not None:
+            bootstrap = _open(dsn, None)
+            try:
+                bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            finally:
+                bootstrap.close()
+        return _open(dsn, database)
+    except (ClickHouseError, OSError) as exc:
+        if getattr(exc, "code", None) == _UNKNOWN_DATABASE:
+            raise ClickHouseQueryError(
+                f"database {database} does not exist on {dsn}; create it with "
+                f"`streamhub clickhouse migrate --database {database}`", _UNKNOWN_DATABASE
+            ) from exc
+        raise as_sink_error(exc, f"connecting to {dsn} (database {database})") from exc
+
+
+def _open(dsn: str, database: str | None) -> Client:
+    kwargs: dict[str, Any] = {"dsn": dsn, "settings": dict(SESSION_SETTINGS)}
+    if database is not None:
+        kwargs["database"] = database
+    try:
+        return clickhouse_connect.get_client(**kwargs)
+    except Error as exc:
+        if dsn.startswith("chdb:") and "path" in str(exc).lower():
+            raise EngineInUseError(
+                f"{dsn}: this process already opened another chDB directory; chDB runs one "
+                "embedded engine per process — use one path, or a ClickHouse server URL"
+            ) from exc
+        raise
+
+
+def database_exists(client: Client, database: str) -> bool:
+    rows = client.query(
+        "SELECT count() FROM system.databases WHERE name = {db:String}", parameters={"db": database}
+    ).result_rows
+    return bool(rows[0][0])
+
+
+def table_columns(client: Client, database: str, table: str) -> dict[str, str]:
+    """Column name → type of one table (empty when the table does not exist)."""
+    rows = client.query(
+        "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} "
+        "ORDER BY position",
+        parameters={"db": database, "t": table},
+    ).result_rows
+    return {str(name): str(type_) for name, type_ in rows}

@@ -1,0 +1,404 @@
+"""The ClickHouse lander: std.* and ops topics → ClickHouse, batched, at-least-once, idempotent.
+
+Guarantees: a consumed message is committed only after its row is stored in ClickHouse (or
+its dead letter acknowledged by Kafka) and the flush's ops.landed_counts are acknowledged.
+A crash at any point re-delivers the uncommitted batch; landing it again changes nothing
+(ReplacingMergeTree keeps one row per record version; ops tables dedupe on their key).
+Transient failures (ClickHouse or Kafka unavailable) are retried with backoff for
+``retry_for_s``, then the lander stops without committing. A message that does not decode,
+or a row ClickHouse refuses, goes to the dead-letter topic; the rest of the batch lands.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from streamhub.config import Settings
+from streamhub.log import get_logger
+from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
+from streamhub.serde.errors import RegistryUnavailableError, SerdeError
+from streamhub.serde.wire import MessageRef
+from streamhub.sink.batch import Batch, DeadLetter, Origin, PendingRow
+from streamhub.sink.clickhouse import Failure, classify, connect, table_columns
+from streamhub.sink.errors import LandError, SchemaMismatchError, SinkError
+from streamhub.sink.kafka_out import Outbox
+from streamhub.sink.landed_counts import LandedCounts, epoch_ms, load_schema
+from streamhub.sink.metrics import land_metrics
+from streamhub.sink.progress import Progress
+from streamhub.sink.targets import DEFAULT_ROUTES, TARGETS, Target
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class LanderConfig:
+    bootstrap: str
+    registry_url: str
+    dsn: str
+    database: str
+    group: str
+    avro_dir: Path  # avro_schemas/: dead letter and landed counts schemas
+    routes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
+    landed_counts_topic: str = "ops.landed_counts"
+    dlq_topic: str = "dlq.land"
+    flush_rows: int = 5_000
+    flush_ms: int = 200
+    until_idle_s: float | None = None
+    progress_every_s: float = 10.0
+    consume_batch: int = 1_000
+    retry_for_s: float = 60.0
+    auto_offset_reset: str = "earliest"
+    record_latencies: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, database: str, **overrides: Any) -> LanderConfig:
+        values: dict[str, Any] = {
+            "bootstrap": settings.kafka_bootstrap, "registry_url": settings.registry_url,
+            "dsn": settings.clickhouse_dsn, "database": database, "group": settings.lander_group,
+            "avro_dir": settings.project_dir / "avro_schemas",
+        }
+        return cls(**{**values, **overrides})
+
+
+@dataclass
+class LanderStats:
+    messages: int = 0
+    rows: int = 0
+    rows_by_target: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    batches: int = 0
+    retries: int = 0
+    started: float = field(default_factory=time.monotonic)
+    # commit -> queryable of every landed std record, when the config asks (benchmarks)
+    latencies_s: list[float] | None = None
+
+
+class _RowsRefused(Exception):
+    """Internal: ClickHouse refused some rows of an insert; never leaves the lander."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class Lander:
+    """Run with :meth:`run` (blocking; in a thread for tests), end with :meth:`stop`."""
+
+    def __init__(
+        self,
+        config: LanderConfig,
+        progress_out: TextIO | None = sys.stderr,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        unknown = sorted(t for t, target in config.routes.items() if target not in TARGETS)
+        if unknown:
+            raise LandError(f"topics {', '.join(unknown)} route to no known target table")
+        self.config = config
+        self.stats = LanderStats(latencies_s=[] if config.record_latencies else None)
+        self._newest_commit_ms: dict[str, int] = {}
+        self._clock = clock
+        self._stop = threading.Event()
+        self._progress = Progress(self.stats, progress_out, config.progress_every_s, clock)
+        self._metrics = land_metrics()
+        self._batch = Batch()
+        self._assigned_at: float | None = None
+        self._last_message_at: float | None = None
+
+    def stop(self) -> None:
+        """Ask the loop to flush, commit and return; safe from any thread or signal handler."""
+        self._stop.set()
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _open(self) -> tuple[Client, Consumer]:
+        cfg = self.config
+        client = connect(cfg.dsn, cfg.database)
+        for target in {TARGETS[name] for name in cfg.routes.values()}:
+            have = table_columns(client, cfg.database, target.table)
+            missing = [c for c in target.columns if c not in have]
+            if missing:
+                raise SchemaMismatchError(
+                    f"{cfg.database}.{target.table} lacks column(s) {', '.join(missing)}; run "
+                    f"`streamhub clickhouse migrate --database {cfg.database}` first"
+                )
+        serde = AvroSerde(SchemaRegistryClient({"url": cfg.registry_url}))
+        self._serde = serde
+        self._dlq_writer = self._register(serde, cfg.dlq_topic, Path("ops/dead_letter.avsc"))
+        self._counts_writer = self._register(
+            serde, cfg.landed_counts_topic, Path("ops/landed_counts.avsc")
+        )
+        self._outbox = Outbox(cfg.bootstrap, serde)
+        consumer = Consumer({
+            "bootstrap.servers": cfg.bootstrap,
+            "group.id": cfg.group,
+            "enable.auto.commit": False,  # commit only after ClickHouse stored the batch
+            "auto.offset.reset": cfg.auto_offset_reset,
+            "enable.partition.eof": False,
+        })
+        consumer.subscribe(list(cfg.routes), on_assign=self._on_assign, on_revoke=self._on_revoke)
+        return client, consumer
+
+    def _register(self, serde: AvroSerde, topic: str, schema: Path) -> RegisteredWriter:
+        try:
+            return serde.register(f"{topic}-value", load_schema(self.config.avro_dir, schema))
+        except SerdeError as exc:
+            raise LandError(f"registering the schema of {topic}: {exc}") from exc
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned_at = self._assigned_at or self._clock()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self._flush(consumer)
+        except SinkError as exc:  # the new owner re-reads the uncommitted messages
+            log.warning("flush on revoke failed; dropping the uncommitted batch", extra={
+                "error": str(exc)})
+            self._batch.forget_partitions({(tp.topic, tp.partition) for tp in partitions})
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self) -> LanderStats:
+        """Land until :meth:`stop` (or idle past ``until_idle_s``); flush and commit on the way
+        out. Raises LandError (and commits nothing more) on a failure retries cannot fix."""
+        self._client, consumer = self._open()
+        cfg = self.config
+        failed = False
+        try:
+            while not self._stop.is_set() and not self._idle():
+                wait = max(0.01, min(0.5, cfg.flush_ms / 1000))
+                messages = consumer.consume(num_messages=cfg.consume_batch, timeout=wait)
+                now = self._clock()
+                for message in messages:
+                    self._take(message, now)
+                if self._batch.due(self._clock(), cfg.flush_rows, cfg.flush_ms / 1000):
+                    self._flush(consumer)
+                self._progress.maybe_report(consumer)
+            self._flush(consumer)
+        except Exception:
+            failed = True
+            self._metrics.errors.labels("fatal").inc()
+            raise
+        finally:
+            consumer.close()  # auto-commit is off: closing commits nothing
+            self._outbox.close()
+            self._client.close()
+            self._progress.summary(failed)
+        return self.stats
+
+    def _idle(self) -> bool:
+        limit = self.config.until_idle_s
+        if limit is None:
+            return False
+        since = self._last_message_at or self._assigned_at
+        if since is None:  # never assigned: give the group join its time, then give up
+            return self._clock() - self.stats.started > limit + 30
+        return self._clock() - since > limit
+
+    def _take(self, message: Message, now: float) -> None:
+        error = message.error()
+        if error is not None:
+            if error.fatal():
+                raise LandError(f"Kafka consumer failed: {error}")
+            log.warning("consumer error", extra={"error": str(error)})
+            return
+        self._last_message_at = now
+        self.stats.messages += 1
+        topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset()
+        origin = Origin(topic, partition, offset or 0, message.key(), message.value())
+        target = TARGETS[self.config.routes[topic]]
+        try:
+            record = self._decode(origin)
+            values = target.row(record, *origin_position(origin))
+            self._batch.add_row(target, PendingRow(values, record, origin), now)
+        except (SerdeError, KeyError, TypeError, ValueError) as exc:
+            self._batch.add_dead(self._dead_letter(origin, exc, None), now)
+
+    def _decode(self, origin: Origin) -> dict[str, Any]:
+        if origin.value is None:
+            raise ValueError("empty value (a tombstone); std and ops topics carry records only")
+        ref = MessageRef(origin.topic, origin.partition, origin.offset)
+        value = self._retrying(
+            lambda: self._serde.decode(origin.value or b"", ref).value,
+            f"decoding {ref}", (RegistryUnavailableError,),
+        )
+        if not isinstance(value, dict):
+            raise TypeError(f"{ref}: decoded a {type(value).__name__}, not a record")
+        return value
+
+    # -- flush: insert, produce, commit ------------------------------------------------------
+    def _flush(self, consumer: Consumer) -> None:
+        batch = self._batch
+        if not batch.offsets:
+            return
+        dead = list(batch.dead)
+        counts = LandedCounts()
+        landed: list[tuple[Target, list[PendingRow]]] = []
+        for target, rows in batch.rows.values():
+            if not rows:
+                continue
+            refused = self._insert(target, rows)
+            dead.extend(refused)
+            kept = [r for r in rows if r.origin not in {d.origin for d in refused}]
+            landed.append((target, kept))
+            if target.entity is not None:
+                for row in kept:
+                    counts.add(target.entity, row.record)
+        now_ms = int(time.time() * 1000)
+        if dead:
+            self._outbox.send_all(
+                self._dlq_writer, self.config.dlq_topic,
+                [(d.origin.key, d.value(now_ms)) for d in dead], self.config.retry_for_s,
+            )
+        if counts:
+            self._outbox.send_all(
+                self._counts_writer, self.config.landed_counts_topic, list(counts.events(now_ms)),
+                self.config.retry_for_s,
+            )
+        self._commit(consumer, batch.offsets)
+        self._account(landed, dead, now_ms)
+        self._batch = Batch()
+
+    def _insert(self, target: Target, rows: list[PendingRow]) -> list[DeadLetter]:
+        """Insert rows in one statement; when ClickHouse refuses some, bisect to find them."""
+        try:
+            self._insert_once(target, rows)
+            return []
+        except _RowsRefused as refused:
+            if len(rows) == 1:
+                return [self._dead_letter(rows[0].origin, refused.cause, rows[0].record)]
+        middle = len(rows) // 2
+        return self._insert(target, rows[:middle]) + self._insert(target, rows[middle:])
+
+    def _insert_once(self, target: Target, rows: list[PendingRow]) -> None:
+        columns = [list(col) for col in zip(*(r.values for r in rows), strict=True)]
+
+        def insert() -> None:
+            try:
+                self._client.insert(
+                    target.table, columns, column_names=list(target.columns),
+                    column_oriented=True,
+                )
+            except Exception as exc:
+                if classify(exc) is Failure.ROW:
+                    raise _RowsRefused(exc) from exc
+                raise
+
+        self._retrying(insert, f"inserting into {self.config.database}.{target.table}", ())
+
+    def _retrying(self, call: Callable[[], Any], what: str, transient: tuple[type, ...]) -> Any:
+        """Retry transient failures with backoff for retry_for_s; anything else is fatal."""
+        deadline = self._clock() + self.config.retry_for_s
+        delay = 0.1
+        while True:
+            try:
+                return call()
+            except _RowsRefused:
+                raise
+            except Exception as exc:
+                is_transient = isinstance(exc, transient) or classify(exc) is Failure.TRANSIENT
+                if isinstance(exc, SerdeError) and not is_transient:
+                    raise
+                if not is_transient or self._clock() + delay > deadline:
+                    raise LandError(
+                        f"{what}: {exc}; nothing of the current batch was committed — fix the "
+                        "cause and restart the lander, it resumes from the last commit"
+                    ) from exc
+                self.stats.retries += 1
+                self._metrics.errors.labels("transient").inc()
+                log.warning("transient failure, retrying", extra={"what": what, "error": str(exc)})
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _commit(self, consumer: Consumer, offsets: dict[tuple[str, int], int]) -> None:
+        partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+
+        def commit() -> None:
+            try:
+                consumer.commit(offsets=partitions, asynchronous=False)
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if error.retriable():
+                    raise _KafkaRetriable(str(error)) from exc
+                if error.code() in (KafkaError.REBALANCE_IN_PROGRESS,
+                                    KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID):
+                    # The partitions moved on: their new owner re-lands from the last commit.
+                    log.warning("commit refused after a rebalance", extra={"error": str(error)})
+                    return
+                raise
+
+        self._retrying(commit, "committing offsets", (_KafkaRetriable,))
+
+    def _account(
+        self, landed: list[tuple[Target, list[PendingRow]]], dead: list[DeadLetter], now_ms: int
+    ) -> None:
+        stats, metrics = self.stats, self._metrics
+        for target, rows in landed:
+            stats.rows += len(rows)
+            stats.rows_by_target[target.name] = stats.rows_by_target.get(target.name, 0)
+            stats.rows_by_target[target.name] += len(rows)
+            metrics.rows.labels(target.name).inc(len(rows))
+            if target.entity is not None:
+                self._account_records(target.entity, rows, now_ms)
+        stats.dead_letters += len(dead)
+        stats.batches += 1
+        metrics.batches.inc()
+        if dead:
+            metrics.errors.labels("dead_letter").inc(len(dead))
+
+    def _account_records(self, entity: str, rows: list[PendingRow], now_ms: int) -> None:
+        metrics, latencies = self._metrics, self.stats.latencies_s
+        histogram = metrics.commit_to_queryable.labels(entity)
+        newest: dict[str, int] = {}
+        per_institution: dict[str, int] = {}
+        for row in rows:
+            commit_ms = epoch_ms(row.record["commit_time"])
+            latency = max(0.0, (now_ms - commit_ms) / 1000)
+            histogram.observe(latency)
+            if latencies is not None:
+                latencies.append(latency)
+            institution = row.record["institution_id"]
+            per_institution[institution] = per_institution.get(institution, 0) + 1
+            newest[institution] = max(newest.get(institution, 0), commit_ms)
+        for institution, count in per_institution.items():
+            metrics.records.labels(institution).inc(count)
+            known = max(self._newest_commit_ms.get(institution, 0), newest[institution])
+            self._newest_commit_ms[institution] = known
+            metrics.newest_commit.labels(institution).set(known / 1000)
+
+    def _dead_letter(
+        self, origin: Origin, exc: BaseException, record: dict[str, Any] | None
+    ) -> DeadLetter:
+        route = self.config.routes.get(origin.topic, "?")
+        if isinstance(exc, KeyError):
+            reason = (f"record has no field {exc}: not a record of {route}; check the topic's "
+                      "producer and schema")
+        else:
+            reason = f"{route}: {exc}".strip()
+        log.warning("dead letter", extra={"topic": origin.topic, "partition": origin.partition,
+                                          "offset": origin.offset, "reason": reason[:500]})
+        record = record or {}
+        return DeadLetter(
+            origin, reason[:4000], type(exc).__name__,
+            _str_or_none(record.get("institution_id")),
+            _str_or_none(record.get("source_table", record.get("table"))),
+        )
+
+
+class _KafkaRetriable(Exception):
+    """Internal: a commit failed in a way Kafka says is worth retrying."""
+
+
+def origin_position(origin: Origin) -> tuple[str, int, int]:
+    return origin.topic, origin.partition, origin.offset
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,325 @@
+"""Run the whole pipeline as an operator would: capture, `streamhub standardize`, `streamhub land`.
+
+Workers run as subprocesses (so a test can kill -9 them) with their own Kafka groups,
+pinned at the topics' current ends so earlier tests' messages are not replayed. The
+embedded ClickHouse belongs to the lander; the test reads it with `streamhub clickhouse
+query` once the lander has stopped (one process per engine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.envelope import avro_name, row_key
+from streamhub.capture.source import open_readers
+from streamhub.config import Settings
+from streamhub.serde.avro_serde import AvroSerde
+
+from ..capture.helpers import _key_columns, latest_in_kafka, source_rows, wait_until
+
+RAW_TOPICS = ["cdc.raw.his", "cdc.raw.emr", "cdc.raw.lis", "cdc.raw.pacs"]
+
+
+def landed_topics(settings: Settings) -> list[str]:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    names = admin.list_topics(timeout=10).topics
+    return sorted(n for n in names if n.startswith(("std.", "ops.", "dlq.")))
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    workdir: Path
+    connectors_dir: Path
+    tag: str
+    database: str = "e2e"
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # where each topic partition ended when the run began: this run's messages follow
+    starts: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    @property
+    def standardize_group(self) -> str:
+        return f"test-standardize-{self.tag}"
+
+    @property
+    def lander_group(self) -> str:
+        return f"test-lander-{self.tag}"
+
+    @property
+    def dsn(self) -> str:
+        return f"chdb://{self.workdir / 'clickhouse'}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "STREAMHUB_PROJECT_DIR": str(self.settings.project_dir),
+            "STREAMHUB_DATA_DIR": str(self.settings.data_dir),
+            "STREAMHUB_CONNECTORS_DIR": str(self.connectors_dir),
+            "STREAMHUB_PROFILES_DIR": str(self.settings.profiles_path),
+            "STREAMHUB_STANDARDIZE_GROUP": self.standardize_group,
+            "STREAMHUB_LANDER_GROUP": self.lander_group,
+            "STREAMHUB_CLICKHOUSE_DSN": self.dsn,
+            "STREAMHUB_CLICKHOUSE_DATABASE": self.database,
+        }
+
+    def streamhub(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "streamhub", *args],
+            env=self.env(),
+            cwd=self.settings.project_dir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    # --- workers ---------------------------------------------------------------------------
+
+    def pin_groups_to_end(self) -> None:
+        """Both groups start where the topics end now: earlier tests' messages are not ours."""
+        self.starts |= _commit_ends(self.settings, self.standardize_group, RAW_TOPICS)
+        self.starts |= _commit_ends(self.settings, self.lander_group, landed_topics(self.settings))
+
+    def read(self, topics: list[str]) -> list[tuple[str, bytes, bytes]]:
+        """(topic, key, value) of the messages written to ``topics`` since the run began."""
+        consumer = _consumer(self.settings, f"test-reader-{self.tag}")
+        try:
+            wanted: dict[tuple[str, int], int] = {}
+            assignment = []
+            for tp in _partitions(consumer, topics):
+                start = self.starts.get((tp.topic, tp.partition), 0)
+                _, high = consumer.get_watermark_offsets(tp, timeout=10)
+                if high > start:
+                    wanted[(tp.topic, tp.partition)] = high
+                    assignment.append(TopicPartition(tp.topic, tp.partition, start))
+            consumer.assign(assignment)
+            out: list[tuple[str, bytes, bytes]] = []
+            deadline = time.monotonic() + 120
+            while wanted and time.monotonic() < deadline:
+                for message in consumer.consume(1000, timeout=1.0):
+                    where = (message.topic() or "", message.partition() or 0)
+                    if message.error() is not None or where not in wanted:
+                        continue
+                    out.append((where[0], message.key() or b"", message.value() or b""))
+                    if (message.offset() or 0) + 1 >= wanted[where]:
+                        del wanted[where]
+            assert not wanted, f"could not read {sorted(wanted)} to their ends"
+            return out
+        finally:
+            consumer.close()
+
+    def start(self, name: str) -> None:
+        command = {"standardize": ["standardize"], "land": ["land"]}[name]
+        log = (self.workdir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "streamhub", "--log-level", "info", *command],
+            env=self.env(),
+            cwd=self.settings.project_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+
+    def stop(self, name: str) -> int:
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            if self.processes[name].poll() is None:
+                self.stop(name)
+            else:
+                self.processes.pop(name)
+
+    def alive(self, name: str) -> bool:
+        return self.processes[name].poll() is None
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.workdir / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def lag(self) -> int:
+        """Messages not yet committed by the standardizer or the lander."""
+        return _group_lag(self.settings, self.standardize_group, RAW_TOPICS) + _group_lag(
+            self.settings, self.lander_group, landed_topics(self.settings)
+        )
+
+    def wait_drained(self, timeout_s: float, quiet_s: float = 6.0) -> bool:
+        """Lag zero on both groups, and still zero ``quiet_s`` later (outputs of the last
+        standardized batch reach the lander's topics before its offsets commit)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for name in self.processes:
+                if not self.alive(name):
+                    raise AssertionError(f"{name} exited:\n{self.log_tail(name)}")
+            if self.lag() == 0:
+                time.sleep(quiet_s)
+                if self.lag() == 0:
+                    return True
+            time.sleep(1)
+        return False
+
+    # --- reading ClickHouse --------------------------------------------------------------------
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        done = self.streamhub("clickhouse", "query", "--format", "json", sql)
+        if done.returncode != 0:
+            raise AssertionError(f"clickhouse query failed: {done.stderr[-2000:]}")
+        return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def _partitions(consumer: Consumer, topics: list[str]) -> list[TopicPartition]:
+    metadata = consumer.list_topics(timeout=10)
+    return [
+        TopicPartition(topic, partition)
+        for topic in topics
+        if topic in metadata.topics
+        for partition in metadata.topics[topic].partitions
+    ]
+
+
+def _consumer(settings: Settings, group: str) -> Consumer:
+    return Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+        }
+    )
+
+
+def _commit_ends(settings: Settings, group: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    consumer = _consumer(settings, group)
+    try:
+        ends = []
+        for tp in _partitions(consumer, topics):
+            _, high = consumer.get_watermark_offsets(tp, timeout=10)
+            ends.append(TopicPartition(tp.topic, tp.partition, high))
+        if ends:
+            consumer.commit(offsets=ends, asynchronous=False)
+        return {(tp.topic, tp.partition): tp.offset for tp in ends}
+    finally:
+        consumer.close()
+
+
+def _group_lag(settings: Settings, group: str, topics: list[str]) -> int:
+    consumer = _consumer(settings, group)
+    try:
+        partitions = _partitions(consumer, topics)
+        committed = consumer.committed(partitions, timeout=10)
+        lag = 0
+        for tp in committed:
+            _, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), 10)
+            position = tp.offset if tp.offset >= 0 else 0
+            lag += max(0, high - position)
+        return lag
+    finally:
+        consumer.close()
+
+
+def envelope_value(value: object) -> object:
+    """A source value as the capture envelope carries it (decimals as exact text)."""
+    return format(value, "f") if isinstance(value, Decimal) else value
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    connector: str
+    database: str
+    qualified: str  # schema.table on PostgreSQL, the table on MariaDB
+    table: str
+    key_json: str
+    image: dict[str, object]
+
+
+def source_final_state(settings: Settings, connectors: list[ConnectorConfig]) -> list[SourceRow]:
+    """Every row of the connectors' tables, read now, as an envelope image."""
+    rows: list[SourceRow] = []
+    for config in connectors:
+        _, reader = open_readers(config, config.password(settings))
+        try:
+            for table in reader.tables():
+                after = None
+                while True:
+                    chunk = reader.chunk(table, after, 5000)
+                    for row in chunk.rows:
+                        key_json = json.dumps(
+                            row_key(table, row),
+                            sort_keys=True,
+                            separators=(",", ":"),
+                            ensure_ascii=False,
+                        )
+                        image = {avro_name(k): envelope_value(v) for k, v in row.items()}
+                        rows.append(
+                            SourceRow(
+                                config.name,
+                                table.database,
+                                table.qualified,
+                                table.name,
+                                key_json,
+                                image,
+                            )
+                        )
+                    if len(chunk.rows) < 5000:
+                        break
+                    after = chunk.last_key
+        finally:
+            reader.close()
+    return rows
+
+
+def capture_caught_up(
+    pipeline: Pipeline, connectors: list[ConnectorConfig], timeout_s: float
+) -> list[str]:
+    """Wait until every source row's latest version is in Kafka (this run's messages only);
+    the remaining differences, empty when caught up."""
+    serde = AvroSerde(SchemaRegistryClient({"url": pipeline.settings.registry_url}))
+    names = {c.name for c in connectors}
+    keys = _key_columns(pipeline.settings, connectors)
+    problems: list[str] = []
+
+    def caught_up() -> bool:
+        changes = [
+            envelope
+            for _, _, value in pipeline.read(RAW_TOPICS)
+            if (envelope := serde.decode(value).value)["source"]["connector"] in names
+        ]
+        live = {k: v for k, v in latest_in_kafka(changes, keys).items() if v is not None}
+        source: dict[Any, Any] = {}
+        for config in connectors:
+            source |= source_rows(pipeline.settings, config)
+        problems[:] = [f"missing in Kafka: {k}" for k in source.keys() - live.keys()]
+        problems.extend(f"deleted at the source: {k}" for k in live.keys() - source.keys())
+        problems.extend(
+            f"{k}: differs"
+            for k in source.keys() & live.keys()
+            if any(live[k].get(c, v) != v for c, v in source[k].items())
+        )
+        return not problems
+
+    wait_until(caught_up, timeout_s, every_s=2)
+    return problems[:10]
