@@ -18,6 +18,14 @@ COMMANDS = [
     ["registry", "serve"],
     ["config"],
     ["config", "show"],
+    ["schemas"],
+    ["schemas", "std"],
+    ["standardize"],
+    ["land"],
+    ["clickhouse"],
+    ["clickhouse", "migrate"],
+    ["clickhouse", "query"],
+    ["demo"],
 ]
 
 

@@ -11,7 +11,7 @@ import click
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from streamhub.cli.context import fails_cleanly, settings_from
-from streamhub.sink.clickhouse import as_sink_error, connect
+from streamhub.sink.clickhouse import as_sink_error, check_database_name, connect
 from streamhub.sink.migrations import migrate
 
 _TARGET_OPTIONS = [
@@ -33,9 +33,14 @@ def clickhouse_group() -> None:
 
 @clickhouse_group.command("migrate")
 @_target
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Drop the database first (the demo re-creates its institutions on every run).",
+)
 @click.pass_context
 @fails_cleanly
-def migrate_cmd(ctx: click.Context, dsn: str | None, database: str | None) -> None:
+def migrate_cmd(ctx: click.Context, dsn: str | None, database: str | None, reset: bool) -> None:
     """Create or update the std_*/ops_* tables and dashboard views. Idempotent.
 
     Applies the packaged migrations not yet recorded in <database>.schema_migrations; a
@@ -44,6 +49,14 @@ def migrate_cmd(ctx: click.Context, dsn: str | None, database: str | None) -> No
     settings = settings_from(ctx)
     dsn = dsn or settings.clickhouse_dsn
     database = database or settings.clickhouse_database
+    if reset:
+        check_database_name(database)
+        admin = connect(dsn)
+        try:
+            admin.command(f"DROP DATABASE IF EXISTS `{database}`")
+        finally:
+            admin.close()
+        click.echo(f"dropped database {database} on {dsn}")
     client = connect(dsn, database, create=True)
     try:
         result = migrate(client)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
@@ -10,6 +13,10 @@ from streamhub.demo.run import DemoOptions, run_demo
 from streamhub.simulate.bad_records import BAD_KINDS
 from streamhub.simulate.faults import parse_fault
 from streamhub.simulate.runner import SimulationOptions
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 @click.command("demo")
@@ -72,6 +79,8 @@ def demo_cmd(
     the commit time of the newest landed change), until everything has landed.
     """
     settings = settings_from(ctx)
+    # SIGTERM ends the demo like Ctrl-C: the child workers are stopped on the way out
+    signal.signal(signal.SIGTERM, _interrupt)
     simulation = SimulationOptions(
         start=parse_start(start),
         seed=seed,

@@ -19,10 +19,13 @@ from streamhub.config import Settings
 from streamhub.demo.errors import WorkerError
 from streamhub.demo.summary import Summary, collect
 from streamhub.demo.workers import Workers
+from streamhub.kafka.groups import pin_to_end, topics_with_prefix
 from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.runner import Simulation, SimulationOptions
+from streamhub.standardize.app import RAW_TOPICS
 
 Echo = Callable[[str], None]
+DEMO_GROUPS = {"standardize": "streamhub-demo-standardize", "land": "streamhub-demo-lander"}
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,20 @@ def run_demo(
         ),
     )
     names = {inst.credit_code: inst.name for inst in simulation.institutions}
-    workers = Workers(settings, sim_dir / "connectors", settings.data_dir / "demo")
-    echo(workers.run_once("clickhouse", "migrate").strip())
+    # the demo's own groups, pinned where the topics end now: this run's changes only, even
+    # on a machine whose topics hold earlier runs (simulated databases are re-created)
+    workers = Workers(
+        settings,
+        sim_dir / "connectors",
+        settings.data_dir / "demo",
+        extra_env={
+            "STREAMHUB_STANDARDIZE_GROUP": DEMO_GROUPS["standardize"],
+            "STREAMHUB_LANDER_GROUP": DEMO_GROUPS["land"],
+        },
+    )
+    pin_to_end(settings, DEMO_GROUPS["standardize"], list(RAW_TOPICS))
+    pin_to_end(settings, DEMO_GROUPS["land"], topics_with_prefix(settings, "std.", "ops.", "dlq."))
+    echo(workers.run_once("clickhouse", "migrate", "--reset").strip())
     workers.start("standardize")
     workers.start("land")
     echo(f"workers started; logs in {workers.log_dir}")
@@ -70,7 +85,7 @@ def run_demo(
             while runner.is_alive():
                 runner.join(options.every_s)
                 workers.check_alive()
-                echo(collect(workers.metrics_urls()).render(names))
+                echo(collect(workers.metrics_urls(), names).render(names))
         summary = _until_drained(workers, names, options, echo)
     finally:
         codes = workers.stop()
@@ -85,7 +100,7 @@ def _until_drained(
     while True:
         time.sleep(options.every_s)
         workers.check_alive()
-        summary = collect(workers.metrics_urls())
+        summary = collect(workers.metrics_urls(), names)
         echo(summary.render(names))
         if options.until_stopped:
             continue  # Ctrl-C ends it

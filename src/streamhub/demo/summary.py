@@ -97,9 +97,14 @@ class Summary:
         return "\n".join(lines)
 
 
-def collect(urls: list[str], local: Callable[[], Samples] = local_samples) -> Summary:
+def collect(
+    urls: list[str],
+    institutions: Iterable[str] | None = None,
+    local: Callable[[], Samples] = local_samples,
+) -> Summary:
+    """The figures of ``institutions`` (all that report, when None)."""
+    wanted = None if institutions is None else set(institutions)
     summary = Summary()
-    summary.add(local())
-    for url in urls:
-        summary.add(scrape(url))
+    for samples in (local(), *(scrape(url) for url in urls)):
+        summary.add(s for s in samples if wanted is None or s[1].get("institution") in wanted)
     return summary

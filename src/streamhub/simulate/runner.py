@@ -115,7 +115,9 @@ class Simulation:
         self.control = control
         self.on_progress = on_progress
         self.clock = SimClock(options.start, options.compression)
-        self.dialects: dict[str, Dialect] = {name: load(name) for name in options.dialects}
+        # by the dialect's own name (what institutions record), also when given as a file path
+        loaded = [load(name) for name in options.dialects]
+        self.dialects: dict[str, Dialect] = {dialect.name: dialect for dialect in loaded}
         self.institutions = plan_institutions(
             hospitals=options.hospitals,
             clinics=options.clinics,

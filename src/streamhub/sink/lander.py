@@ -362,8 +362,8 @@ class Lander:
             commit_ms = epoch_ms(row.record["commit_time"])
             latency = max(0.0, (now_ms - commit_ms) / 1000)
             histogram.observe(latency)
-            if latencies is not None:
-                latencies.append(latency)
+            if latencies is not None and row.record["operation"] != "r":
+                latencies.append(latency)  # snapshot reads carry the read time, not a commit
             institution = row.record["institution_id"]
             per_institution[institution] = per_institution.get(institution, 0) + 1
             newest[institution] = max(newest.get(institution, 0), commit_ms)

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.envelope import avro_name, row_key
 from streamhub.capture.source import open_readers
 from streamhub.config import Settings
+from streamhub.kafka.groups import group_lag, pin_to_end, topic_ends, topics_with_prefix
 from streamhub.serde.avro_serde import AvroSerde
 
 from ..capture.helpers import _key_columns, latest_in_kafka, source_rows, wait_until
@@ -35,9 +35,7 @@ RAW_TOPICS = ["cdc.raw.his", "cdc.raw.emr", "cdc.raw.lis", "cdc.raw.pacs"]
 
 
 def landed_topics(settings: Settings) -> list[str]:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    names = admin.list_topics(timeout=10).topics
-    return sorted(n for n in names if n.startswith(("std.", "ops.", "dlq.")))
+    return topics_with_prefix(settings, "std.", "ops.", "dlq.")
 
 
 @dataclass
@@ -91,22 +89,21 @@ class Pipeline:
 
     def pin_groups_to_end(self) -> None:
         """Both groups start where the topics end now: earlier tests' messages are not ours."""
-        self.starts |= _commit_ends(self.settings, self.standardize_group, RAW_TOPICS)
-        self.starts |= _commit_ends(self.settings, self.lander_group, landed_topics(self.settings))
+        self.starts |= pin_to_end(self.settings, self.standardize_group, RAW_TOPICS)
+        self.starts |= pin_to_end(self.settings, self.lander_group, landed_topics(self.settings))
 
     def read(self, topics: list[str]) -> list[tuple[str, bytes, bytes]]:
         """(topic, key, value) of the messages written to ``topics`` since the run began."""
-        consumer = _consumer(self.settings, f"test-reader-{self.tag}")
+        wanted = {
+            where: high
+            for where, high in topic_ends(self.settings, topics).items()
+            if high > self.starts.get(where, 0)
+        }
+        consumer = Consumer(
+            {"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": f"read-{self.tag}"}
+        )
         try:
-            wanted: dict[tuple[str, int], int] = {}
-            assignment = []
-            for tp in _partitions(consumer, topics):
-                start = self.starts.get((tp.topic, tp.partition), 0)
-                _, high = consumer.get_watermark_offsets(tp, timeout=10)
-                if high > start:
-                    wanted[(tp.topic, tp.partition)] = high
-                    assignment.append(TopicPartition(tp.topic, tp.partition, start))
-            consumer.assign(assignment)
+            consumer.assign([TopicPartition(t, p, self.starts.get((t, p), 0)) for t, p in wanted])
             out: list[tuple[str, bytes, bytes]] = []
             deadline = time.monotonic() + 120
             while wanted and time.monotonic() < deadline:
@@ -164,7 +161,7 @@ class Pipeline:
 
     def lag(self) -> int:
         """Messages not yet committed by the standardizer or the lander."""
-        return _group_lag(self.settings, self.standardize_group, RAW_TOPICS) + _group_lag(
+        return group_lag(self.settings, self.standardize_group, RAW_TOPICS) + group_lag(
             self.settings, self.lander_group, landed_topics(self.settings)
         )
 
@@ -190,55 +187,6 @@ class Pipeline:
         if done.returncode != 0:
             raise AssertionError(f"clickhouse query failed: {done.stderr[-2000:]}")
         return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-
-
-def _partitions(consumer: Consumer, topics: list[str]) -> list[TopicPartition]:
-    metadata = consumer.list_topics(timeout=10)
-    return [
-        TopicPartition(topic, partition)
-        for topic in topics
-        if topic in metadata.topics
-        for partition in metadata.topics[topic].partitions
-    ]
-
-
-def _consumer(settings: Settings, group: str) -> Consumer:
-    return Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-        }
-    )
-
-
-def _commit_ends(settings: Settings, group: str, topics: list[str]) -> dict[tuple[str, int], int]:
-    consumer = _consumer(settings, group)
-    try:
-        ends = []
-        for tp in _partitions(consumer, topics):
-            _, high = consumer.get_watermark_offsets(tp, timeout=10)
-            ends.append(TopicPartition(tp.topic, tp.partition, high))
-        if ends:
-            consumer.commit(offsets=ends, asynchronous=False)
-        return {(tp.topic, tp.partition): tp.offset for tp in ends}
-    finally:
-        consumer.close()
-
-
-def _group_lag(settings: Settings, group: str, topics: list[str]) -> int:
-    consumer = _consumer(settings, group)
-    try:
-        partitions = _partitions(consumer, topics)
-        committed = consumer.committed(partitions, timeout=10)
-        lag = 0
-        for tp in committed:
-            _, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), 10)
-            position = tp.offset if tp.offset >= 0 else 0
-            lag += max(0, high - position)
-        return lag
-    finally:
-        consumer.close()
 
 
 def envelope_value(value: object) -> object:
