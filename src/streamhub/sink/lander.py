@@ -58,7 +58,6 @@ class LanderConfig:
     consume_batch: int = 1_000
     retry_for_s: float = 60.0
     auto_offset_reset: str = "earliest"
-    record_latencies: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, database: str, **overrides: Any) -> LanderConfig:
@@ -79,8 +78,6 @@ class LanderStats:
     batches: int = 0
     retries: int = 0
     started: float = field(default_factory=time.monotonic)
-    # commit -> queryable of every landed std record, when the config asks (benchmarks)
-    latencies_s: list[float] | None = None
 
 
 class _RowsRefused(Exception):
@@ -104,7 +101,7 @@ class Lander:
         if unknown:
             raise LandError(f"topics {', '.join(unknown)} route to no known target table")
         self.config = config
-        self.stats = LanderStats(latencies_s=[] if config.record_latencies else None)
+        self.stats = LanderStats()
         self._newest_commit_ms: dict[str, int] = {}
         self._clock = clock
         self._stop = threading.Event()
@@ -354,7 +351,7 @@ class Lander:
             metrics.errors.labels("dead_letter").inc(len(dead))
 
     def _account_records(self, entity: str, rows: list[PendingRow], now_ms: int) -> None:
-        metrics, latencies = self._metrics, self.stats.latencies_s
+        metrics = self._metrics
         histogram = metrics.commit_to_queryable.labels(entity)
         newest: dict[str, int] = {}
         per_institution: dict[str, int] = {}
@@ -362,8 +359,6 @@ class Lander:
             commit_ms = epoch_ms(row.record["commit_time"])
             latency = max(0.0, (now_ms - commit_ms) / 1000)
             histogram.observe(latency)
-            if latencies is not None and row.record["operation"] != "r":
-                latencies.append(latency)  # snapshot reads carry the read time, not a commit
             institution = row.record["institution_id"]
             per_institution[institution] = per_institution.get(institution, 0) + 1
             newest[institution] = max(newest.get(institution, 0), commit_ms)

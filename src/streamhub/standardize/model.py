@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -385,6 +386,7 @@ def field_meta(model: type[StdRecord], name: str) -> dict[str, Any]:
     return dict(extra)
 
 
+@cache  # asked for every record by the completeness check
 def required_fields(model: type[StdRecord]) -> tuple[str, ...]:
     return tuple(n for n in model.model_fields if field_meta(model, n).get("required"))
 

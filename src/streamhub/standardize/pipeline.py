@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 QUALITY_TOPIC = "ops.quality"
 DLQ_TOPIC = "dlq.standardize"
 Clock = Callable[[], float]
+RELOAD_EVERY_S = 10.0
 
 
 def record_id(institution_id: str, database: str, table: str, source_key: str) -> str:
@@ -78,6 +79,7 @@ class Standardizer:
         self._serde = serde
         self._connectors_dir = connectors_dir
         self._connectors: dict[str, ConnectorConfig] = {}
+        self._connectors_read_at = float("-inf")
         self._profiles = profiles
         self._pseudonymizer = pseudonymizer
         self._clock = clock
@@ -102,6 +104,7 @@ class Standardizer:
         )
 
     def _reload_connectors(self) -> None:
+        self._connectors_read_at = self._clock()
         if self._connectors_dir.is_dir():
             self._connectors = {c.name: c for c in load_connectors(self._connectors_dir)}
 
@@ -183,7 +186,9 @@ class Standardizer:
 
     def _profile_for(self, connector_name: str) -> Profile:
         connector = self._connectors.get(connector_name)
-        if connector is None:  # onboarded since start: look again before giving up
+        if connector is None and self._clock() - self._connectors_read_at >= RELOAD_EVERY_S:
+            # onboarded since the last look: read the files again, but not once per message
+            # of a stream nobody onboarded
             self._reload_connectors()
             connector = self._connectors.get(connector_name)
         if connector is None:

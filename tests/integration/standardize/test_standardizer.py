@@ -18,7 +18,7 @@ from streamhub.codes import citizen_id
 from streamhub.config import Settings
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.messages import OutMessage, RawMessage
-from streamhub.standardize.pipeline import Standardizer, record_id
+from streamhub.standardize.pipeline import RELOAD_EVERY_S, Standardizer, record_id
 from streamhub.standardize.profile import load_profiles
 from streamhub.standardize.pseudonym import Pseudonymizer
 
@@ -26,6 +26,7 @@ INSTITUTION = "123502001549897397"
 COLUMNS = ("BRID", "XM", "XB", "CSRQ", "ZJLX", "SFZH", "LXDH", "JTDZ", "XZQH", "CJSJ", "XGSJ")
 GOOD_ID = "11010519491231002X"  # female, born 1949-12-31
 KEY = Pseudonymizer(b"test-key-of-at-least-16-bytes")
+NOW = [1_772_420_100.0]
 
 
 def _connector(directory: Path, name: str) -> ConnectorConfig:
@@ -94,7 +95,7 @@ def standardizer(settings: Settings, tmp_path: Path, unique: Any) -> tuple[Stand
         load_profiles(settings.profiles_path),
         KEY,
         settings.project_dir,
-        clock=lambda: 1_772_420_100.0,
+        clock=lambda: NOW[0],
     )
     return standardizer, tmp_path
 
@@ -123,7 +124,7 @@ def test_envelopes_become_std_records_quality_events_and_dead_letters(
     stranger = _connector(directory, unique("gone").replace("_", "-"))
     batch.append(_message(serde, stranger, _event(table, "c", _row("P3", GOOD_ID), 4), 14))
     (directory / f"{stranger.name}.yaml").unlink()
-    processor._connectors.pop(stranger.name, None)
+    NOW[0] += RELOAD_EVERY_S  # the connector files are read again at most this often
 
     out = _decode(serde, processor.process(batch))
     topics = [topic for topic, _ in out]
