@@ -8,13 +8,12 @@ first migration and writes the statement a new entity's migration starts from.
 
 from __future__ import annotations
 
-import types
 import typing
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from streamhub.standardize.avro_schema import DECIMAL_PRECISION
+from streamhub.standardize.avro_schema import DECIMAL_PRECISION, optional_type
 from streamhub.standardize.model import ENTITY_MODELS, StdRecord, field_meta
 
 # Code sets with few distinct values per table: dictionary-encoded columns are smaller and
@@ -38,15 +37,6 @@ LANDING_COLUMNS = {
 # Filled by ClickHouse when the insert is stored: when the row became queryable.
 LANDED_TIME = ("_landed_time", "DateTime64(3, 'UTC') DEFAULT now64(3)")
 ORDER_BY = ("institution_id", "record_id")
-
-
-def _optional(annotation: Any) -> tuple[Any, bool]:
-    """(inner type, nullable) of ``X | None``."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return annotation, False
 
 
 def table_name(entity: str) -> str:
@@ -75,7 +65,7 @@ def _scalar(name: str, annotation: Any, meta: dict[str, Any]) -> str:
 
 def column_type(model: type[StdRecord], name: str) -> str:
     info = model.model_fields[name]
-    inner, nullable = _optional(info.annotation)
+    inner, nullable = optional_type(info.annotation)
     if typing.get_origin(inner) is list:
         (item,) = typing.get_args(inner)
         item_type = "LowCardinality(String)" if item is str else _scalar(name, item, {})

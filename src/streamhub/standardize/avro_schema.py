@@ -54,7 +54,7 @@ def _base_type(annotation: Any, meta: dict[str, Any]) -> Any:
     raise TypeError(f"no Avro type for {annotation!r}")
 
 
-def _optional(annotation: Any) -> tuple[Any, bool]:
+def optional_type(annotation: Any) -> tuple[Any, bool]:
     """(inner type, nullable) of ``X | None``."""
     origin = typing.get_origin(annotation)
     if origin is typing.Union or origin is types.UnionType:
@@ -68,7 +68,7 @@ def std_schema(model: type[StdRecord]) -> dict[str, Any]:
     fields: list[dict[str, Any]] = []
     for name, info in model.model_fields.items():
         meta = field_meta(model, name)
-        inner, nullable = _optional(info.annotation)
+        inner, nullable = optional_type(info.annotation)
         avro_type = _base_type(inner, meta)
         field: dict[str, Any] = {"name": name}
         if nullable:
