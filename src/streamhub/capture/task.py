@@ -179,8 +179,9 @@ class ConnectorTask:
         if self._window is not None:
             self._window.observe(event)
         self._emit_change(name, event)
-        if event.op == "r":  # snapshot reads count in the minute they were read
-            self.counts.add(name, "r", now_ms())
+        if event.op == "r":  # snapshot reads count in the minute they were read: the time
+            # stamped on the event, which downstream stages see as its commit time
+            self.counts.add(name, "r", event.commit_ts_ms)
         else:
             self.counts.add(name, event.op, event.commit_ts_ms)
             self.last_event_ms = event.commit_ts_ms
@@ -264,7 +265,8 @@ class ConnectorTask:
         assert self._count_probe is not None
         _, counts = self._count_probe
         self._count_probe = None
-        minute = now_ms() - now_ms() % 60_000
+        now = now_ms()
+        minute = now - now % 60_000  # one reading: two could straddle a minute boundary
         for name, rows in counts.items():
             # the count is of a moment between the two marks; the position is the high
             # mark's: changes committed between the marks may or may not be in it
