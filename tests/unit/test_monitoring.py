@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from streamhub.capture.metrics import CaptureMetrics
 from streamhub.registry import server
+from streamhub.sink.metrics import land_metrics
+from streamhub.standardize.metrics import STANDARDIZE_METRICS
 
 METRIC = re.compile(r"\bstreamhub_[a-z_]+")
 SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum")
@@ -21,6 +23,9 @@ def _exported() -> set[str]:
     CaptureMetrics.create(registry)
     names = {m.name for m in registry.collect()}
     names |= {server.REQUESTS._name, server.SCHEMAS._name}
+    land = land_metrics()
+    names |= {m._name for m in (land.rows, land.batches, land.errors, land.records)}
+    names |= {land.newest_commit._name, STANDARDIZE_METRICS.records._name}
     return names
 
 
