@@ -1,0 +1,34 @@
+"""Traffic anomalies: each feed's events per minute against its own seasonal baseline.
+
+A feed is (institution, system, table) as one connector captures it. The baseline
+(:mod:`.baseline`) learns what a commit minute usually holds; the detector
+(:mod:`.detector`) turns ops.source_counts and ops.heartbeat into opened, updated and
+closed anomalies shaped like ``avro_schemas/ops/anomaly.avsc``. Pure logic with an
+injected clock: the Faust agent that feeds it lives elsewhere.
+"""
+
+from streamhub.anomaly.baseline import Baseline, BaselineConfig, Expectation, SeasonalClock
+from streamhub.anomaly.detector import Clock, DetectorConfig, TrafficDetector
+from streamhub.anomaly.errors import AnomalyError, InvalidRecordError, InvalidSuppressionError
+from streamhub.anomaly.events import AnomalyEvent, FeedKey, Kind, Severity
+from streamhub.anomaly.suppression import Acknowledgement, MaintenanceWindow, Suppressions
+
+__all__ = [
+    "Acknowledgement",
+    "AnomalyError",
+    "AnomalyEvent",
+    "Baseline",
+    "BaselineConfig",
+    "Clock",
+    "DetectorConfig",
+    "Expectation",
+    "FeedKey",
+    "InvalidRecordError",
+    "InvalidSuppressionError",
+    "Kind",
+    "MaintenanceWindow",
+    "SeasonalClock",
+    "Severity",
+    "Suppressions",
+    "TrafficDetector",
+]

@@ -1,0 +1,207 @@
+"""A feed's robust seasonal baseline of events per commit minute.
+
+Why this shape: traffic follows the business day (a hospital at 09:00 is twenty times
+busier than at 03:00), so a fixed threshold either misses a night-time outage or pages
+every morning. The expected count for a minute is
+
+    expected = slot_level × level_factor
+
+``slot_level`` is the median, over the last few *periods* (days, or weeks), of the
+per-period median count in this minute's seasonal slot (hour of the business day by
+default): robust to one bad day. ``level_factor`` is the median ratio of the last few
+minutes to their slot levels, clamped, so today's overall level (growth, a holiday, the
+ramp inside an hour) moves the expectation without letting an anomaly drag it along.
+Until a slot has seen ``min_periods`` periods the baseline falls back to the robust recent
+level (median of the last minutes) and, to stay quiet at cold start, judges only
+silence against the *quietest* recent minute and large spikes; before ``min_history``
+minutes it judges nothing.
+
+Seasonality is keyed by *business* time. In production commit time is business time
+(compression 1). The simulator compresses a day into minutes (360× → a day every 4
+wall minutes), so :class:`SeasonalClock` maps a wall commit minute to business time with
+the same compression; each wall minute then lands in a stable phase of the compressed day
+and the slots learn that phase's level after a couple of compressed days. Nothing else
+changes: the detector always works on wall-clock commit minutes.
+
+Dispersion is learned too: sigma² = expected + (cv·expected)², Poisson noise plus an
+overdispersion ``cv`` estimated from the MAD of recent ratios (never below ``min_cv``).
+Only minutes judged normal are learned, clipped to the band, so faults do not leak in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Literal
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+SHANGHAI_OFFSET_MS = 8 * HOUR_MS
+MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × this = its standard deviation
+
+Mode = Literal["cold", "recent", "seasonal"]
+
+
+@dataclass(frozen=True)
+class SeasonalClock:
+    """Maps a wall-clock commit minute to a slot of the business day (or week).
+
+    ``compression`` is business seconds per wall second: 1 in production, the simulator's
+    144 or 360 in a demo. ``origin_ms``/``business_origin_ms`` pin wall time to business
+    time (the simulator's run start); left at 0 the slots are still consistent phases,
+    merely not labelled with the true business hour.
+    """
+
+    compression: float = 1.0
+    origin_ms: int = 0
+    business_origin_ms: int = 0
+    slot_ms: int = 15 * MINUTE_MS  # short enough that a morning ramp is flat within a slot
+    weekly: bool = False
+    utc_offset_ms: int = SHANGHAI_OFFSET_MS
+
+    @property
+    def period_ms(self) -> int:
+        return DAY_MS * (7 if self.weekly else 1)
+
+    def business_ms(self, wall_ms: int) -> int:
+        return self.business_origin_ms + round((wall_ms - self.origin_ms) * self.compression)
+
+    def slot(self, window_start_ms: int) -> int:
+        local = self.business_ms(window_start_ms) + self.utc_offset_ms
+        return (local % self.period_ms) // self.slot_ms
+
+    def period(self, window_start_ms: int) -> int:
+        return (self.business_ms(window_start_ms) + self.utc_offset_ms) // self.period_ms
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    seasonal: SeasonalClock = field(default_factory=SeasonalClock)
+    min_history: int = 5  # minutes seen before anything is judged (cold start stays quiet)
+    recent_minutes: int = 10  # window of the recent level (the cold-start fallback)
+    level_minutes: int = 20  # window of the level factor: longer, as it multiplies everything
+    periods_kept: int = 7  # per-period slot medians kept (a week of days)
+    min_periods: int = 2  # periods a slot needs before the seasonal profile is trusted
+    level_clamp: tuple[float, float] = (0.5, 2.0)  # how far today may move the slot level
+    min_cv: float = 0.15  # overdispersion floor: real traffic is burstier than Poisson
+    z: float = 4.0  # half-width of the learning band, in sigmas
+
+
+@dataclass(frozen=True)
+class Expectation:
+    mode: Mode
+    expected: float
+    sigma: float
+    lower: float
+    upper: float
+    silence_rate: float  # a conservative events/minute: evidence per silent minute
+
+    @property
+    def judged(self) -> bool:
+        return self.mode != "cold"
+
+
+class _Slot:
+    """Per-period medians of one seasonal slot, plus the current period's values."""
+
+    def __init__(self, periods_kept: int) -> None:
+        self.medians: deque[float] = deque(maxlen=periods_kept)
+        self.period: int | None = None
+        self.values: list[float] = []
+
+    def add(self, period: int, value: float) -> None:
+        if period != self.period:
+            self.close()
+            self.period = period
+        self.values.append(value)
+
+    def close(self) -> None:
+        if self.values:
+            self.medians.append(median(self.values))
+        self.values = []
+
+    def level(self, period: int, min_periods: int) -> float | None:
+        past = list(self.medians)
+        if self.period is not None and self.period != period and self.values:
+            past.append(median(self.values))  # that period is over: it counts already
+        return median(past) if len(past) >= min_periods else None
+
+
+class Baseline:
+    """The learned traffic of one feed; feed it judged minutes in commit-time order."""
+
+    def __init__(self, config: BaselineConfig | None = None) -> None:
+        self.config = config or BaselineConfig()
+        self.minutes_seen = 0
+        self._recent: deque[float] = deque(maxlen=self.config.recent_minutes)
+        self._ratios: deque[float] = deque(maxlen=self.config.level_minutes)
+        self._slots: dict[int, _Slot] = {}
+
+    def expect(self, window_start_ms: int) -> Expectation:
+        cfg = self.config
+        if self.minutes_seen < cfg.min_history or not self._recent:
+            return Expectation("cold", 0.0, 0.0, 0.0, math.inf, 0.0)
+        slot_level = self._slot_level(window_start_ms)
+        if slot_level is not None:
+            factor = median(self._ratios) if len(self._ratios) >= 3 else 1.0
+            factor = min(max(factor, cfg.level_clamp[0]), cfg.level_clamp[1])
+            expected = slot_level * factor
+            cv = _robust_cv(list(self._ratios), factor, cfg.min_cv)
+            silence_rate = _silence_evidence(expected, cv)
+            return self._band("seasonal", expected, cv, silence_rate)
+        recent = list(self._recent)
+        expected = median(recent)
+        cv = _robust_cv(recent, expected, cfg.min_cv)
+        # without a profile the quietest recent minute is what silence is measured against
+        return self._band("recent", expected, cv, min(recent))
+
+    def learn(self, window_start_ms: int, observed: float, seen: Expectation) -> None:
+        """Add a minute judged normal; clipped to the band it was judged against."""
+        value = min(max(observed, seen.lower), seen.upper) if seen.judged else observed
+        clock = self.config.seasonal
+        slot = self._slots.setdefault(clock.slot(window_start_ms), _Slot(self.config.periods_kept))
+        slot_level = self._slot_level(window_start_ms)
+        if slot_level is not None and slot_level > 0:
+            self._ratios.append(value / slot_level)
+        slot.add(clock.period(window_start_ms), value)
+        self._recent.append(value)
+        self.minutes_seen += 1
+
+    def _slot_level(self, window_start_ms: int) -> float | None:
+        clock = self.config.seasonal
+        slot = self._slots.get(clock.slot(window_start_ms))
+        if slot is None:
+            return None
+        return slot.level(clock.period(window_start_ms), self.config.min_periods)
+
+    def _band(self, mode: Mode, expected: float, cv: float, silence_rate: float) -> Expectation:
+        # Poisson variance never below one event: a learned zero must not pin the band at zero
+        sigma = math.sqrt(max(expected, 1.0) + (cv * expected) ** 2)
+        z = self.config.z
+        return Expectation(
+            mode, expected, sigma, max(expected - z * sigma, 0.0), expected + z * sigma,
+            silence_rate,
+        )
+
+
+def _robust_cv(values: list[float], centre: float, floor: float) -> float:
+    """Relative spread (MAD-based) of values around centre, never below floor."""
+    if centre <= 0 or len(values) < 3:
+        return floor
+    mad = median(abs(v - centre) for v in values)
+    return max(MAD_TO_SIGMA * mad / centre, floor)
+
+
+def _silence_evidence(expected: float, cv: float) -> float:
+    """-ln P(no event in the minute) for a negative-binomial (overdispersed Poisson) count.
+
+    The spread beyond Poisson, c² = cv² - 1/expected, makes a silent minute less telling
+    than e^-expected: P(0) = (1 + expected·c²)^(-1/c²), which tends to e^-expected as c → 0.
+    """
+    extra_sq = max(cv**2 - 1 / max(expected, 1.0), 0.0)
+    if extra_sq < 1e-6:
+        return expected
+    return math.log1p(expected * extra_sq) / extra_sq
