@@ -2,10 +2,11 @@
 
 Three figures from one run against the local stack, on this machine:
 
-1. fixed rate: simulated institutions write at ``--rate`` changes/s for ``--duration`` s
-   while capture, `streamhub standardize` (a child process) and the lander (in this
-   process, which owns the embedded ClickHouse) run; prints the sustained landed rate and
-   source commit -> queryable latency p50/p99 (from the lander's insert acknowledgements);
+1. fixed rate: after the initial snapshot has landed, simulated institutions write at
+   ``--rate`` changes/s for ``--duration`` s while capture (in this process),
+   `streamhub standardize` and `streamhub land` (child processes, the lander owning its
+   embedded ClickHouse) run; prints source commit -> queryable latency p50/p99, read
+   afterwards from each row's insert time (``_landed_time``);
 2. backlog: the same raw changes are standardized and landed again by fresh groups as fast
    as they go: the pipeline's end-to-end rate;
 3. bare loop, the ratio's denominator: confluent-kafka consume -> fastavro decode ->
@@ -40,7 +41,6 @@ from streamhub.kafka.groups import (
     group_lag,
     pin_to_end,
     topic_ends,
-    topics_with_prefix,
 )
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.simulate.connectors import connector_documents, write_connectors
@@ -48,13 +48,15 @@ from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
 from streamhub.sink.clickhouse import connect
+from streamhub.sink.targets import DEFAULT_ROUTES
+from streamhub.standardize.app import RAW_TOPICS
 
 START = datetime(2026, 3, 2, 9, 30)
-RAW = ["cdc.raw.his", "cdc.raw.emr", "cdc.raw.lis", "cdc.raw.pacs"]
+RAW = list(RAW_TOPICS)
 
 
-def landed_topics(settings: Settings) -> list[str]:
-    return topics_with_prefix(settings, "std.", "ops.", "dlq.")
+# what the lander consumes
+LANDED_TOPICS = list(DEFAULT_ROUTES)
 
 
 def wait_drained(settings: Settings, groups: dict[str, list[str]], timeout_s: float) -> float:
@@ -90,13 +92,13 @@ class Pipeline:
 
     def start(self, raw_from: Offsets) -> None:
         commit_offsets(self.settings, self.std_group, raw_from)
-        pin_to_end(self.settings, self.land_group, landed_topics(self.settings))
+        pin_to_end(self.settings, self.land_group, LANDED_TOPICS)
         self.workers.run_once("clickhouse", "migrate")
         self.workers.start("standardize")
         self.workers.start("land")
 
     def drained_after(self, timeout_s: float) -> float:
-        groups = {self.std_group: RAW, self.land_group: landed_topics(self.settings)}
+        groups = {self.std_group: RAW, self.land_group: LANDED_TOPICS}
         return wait_drained(self.settings, groups, timeout_s)
 
     def stop(self) -> None:

@@ -52,6 +52,7 @@ SOURCE_FIELDS: list[dict[str, Any]] = [
 ]
 
 
+@cache  # per column per row in the mapper; column names are few
 def avro_name(name: str) -> str:
     """A valid Avro name for a source identifier (Chinese or dashed names get a stable hash)."""
     if AVRO_NAME.fullmatch(name):

@@ -19,9 +19,10 @@ from streamhub.config import Settings
 from streamhub.demo.errors import WorkerError
 from streamhub.demo.summary import Summary, collect
 from streamhub.demo.workers import Workers
-from streamhub.kafka.groups import pin_to_end, topics_with_prefix
+from streamhub.kafka.groups import pin_to_end
 from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.runner import Simulation, SimulationOptions
+from streamhub.sink.targets import DEFAULT_ROUTES
 from streamhub.standardize.app import RAW_TOPICS
 
 Echo = Callable[[str], None]
@@ -71,7 +72,7 @@ def run_demo(
         },
     )
     pin_to_end(settings, DEMO_GROUPS["standardize"], list(RAW_TOPICS))
-    pin_to_end(settings, DEMO_GROUPS["land"], topics_with_prefix(settings, "std.", "ops.", "dlq."))
+    pin_to_end(settings, DEMO_GROUPS["land"], list(DEFAULT_ROUTES))
     echo(workers.run_once("clickhouse", "migrate", "--reset").strip())
     workers.start("standardize")
     workers.start("land")

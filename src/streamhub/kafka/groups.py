@@ -77,12 +77,3 @@ def group_lag(settings: Settings, group: str, topics: list[str]) -> int:
         return lag
     finally:
         consumer.close()
-
-
-def topics_with_prefix(settings: Settings, *prefixes: str) -> list[str]:
-    consumer = _consumer(settings, "streamhub-offsets-reader")
-    try:
-        names = consumer.list_topics(timeout=10).topics
-        return sorted(name for name in names if name.startswith(prefixes))
-    finally:
-        consumer.close()

@@ -8,19 +8,11 @@ on the ClickHouse side when the two disagree.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 MINUTE_MS = 60_000
-SCHEMA_FILE = Path("ops") / "landed_counts.avsc"
-
-
-def load_schema(avro_dir: Path, relative: Path = SCHEMA_FILE) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((avro_dir / relative).read_text(encoding="utf-8"))
-    return schema
 
 
 def epoch_ms(value: datetime) -> int:
@@ -55,9 +47,20 @@ class LandedCounts:
             self._counts.items()
         ):
             key = f"{institution}|{table}|{start}".encode()
-            out.append((key, {
-                "institution_id": institution, "system": system, "table": table,
-                "entity": entity, "window_start_ms": start, "window_ms": MINUTE_MS,
-                "upserts": upserts, "deletes": deletes, "landed_ts_ms": landed_ts_ms,
-            }))
+            out.append(
+                (
+                    key,
+                    {
+                        "institution_id": institution,
+                        "system": system,
+                        "table": table,
+                        "entity": entity,
+                        "window_start_ms": start,
+                        "window_ms": MINUTE_MS,
+                        "upserts": upserts,
+                        "deletes": deletes,
+                        "landed_ts_ms": landed_ts_ms,
+                    },
+                )
+            )
         return out

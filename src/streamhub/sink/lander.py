@@ -23,6 +23,8 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from streamhub.catalog.errors import CatalogError
+from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
@@ -32,7 +34,7 @@ from streamhub.sink.batch import Batch, DeadLetter, Origin, PendingRow
 from streamhub.sink.clickhouse import Failure, classify, connect, table_columns
 from streamhub.sink.errors import LandError, SchemaMismatchError, SinkError
 from streamhub.sink.kafka_out import Outbox
-from streamhub.sink.landed_counts import LandedCounts, epoch_ms, load_schema
+from streamhub.sink.landed_counts import LandedCounts, epoch_ms
 from streamhub.sink.metrics import land_metrics
 from streamhub.sink.progress import Progress
 from streamhub.sink.targets import DEFAULT_ROUTES, TARGETS, Target
@@ -129,9 +131,9 @@ class Lander:
                 )
         serde = AvroSerde(SchemaRegistryClient({"url": cfg.registry_url}))
         self._serde = serde
-        self._dlq_writer = self._register(serde, cfg.dlq_topic, Path("ops/dead_letter.avsc"))
+        self._dlq_writer = self._register(serde, cfg.dlq_topic, "ops/dead_letter.avsc")
         self._counts_writer = self._register(
-            serde, cfg.landed_counts_topic, Path("ops/landed_counts.avsc")
+            serde, cfg.landed_counts_topic, "ops/landed_counts.avsc"
         )
         self._outbox = Outbox(cfg.bootstrap, serde)
         consumer = Consumer({
@@ -144,10 +146,10 @@ class Lander:
         consumer.subscribe(list(cfg.routes), on_assign=self._on_assign, on_revoke=self._on_revoke)
         return client, consumer
 
-    def _register(self, serde: AvroSerde, topic: str, schema: Path) -> RegisteredWriter:
+    def _register(self, serde: AvroSerde, topic: str, schema: str) -> RegisteredWriter:
         try:
             return serde.register(f"{topic}-value", load_schema(self.config.avro_dir, schema))
-        except SerdeError as exc:
+        except (SerdeError, CatalogError) as exc:
             raise LandError(f"registering the schema of {topic}: {exc}") from exc
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import ValidationError
 
 from streamhub.capture.connector import ConnectorConfig, load_connectors
+from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import (
@@ -80,6 +82,8 @@ class Standardizer:
         self._connectors_dir = connectors_dir
         self._connectors: dict[str, ConnectorConfig] = {}
         self._connectors_read_at = float("-inf")
+        # (institution, entity, outcome) -> records of the batch in hand, for the metric
+        self._outcomes: Counter[tuple[str, str, str]] = Counter()
         self._profiles = profiles
         self._pseudonymizer = pseudonymizer
         self._clock = clock
@@ -87,9 +91,13 @@ class Standardizer:
             entity: serde.register(f"{std_topic(entity)}-value", std_schema(model))
             for entity, model in ENTITY_MODELS.items()
         }
-        ops = project_dir / "avro_schemas" / "ops"
-        self._quality = serde.register(f"{QUALITY_TOPIC}-value", _load(ops / "quality.avsc"))
-        self._dead = serde.register(f"{DLQ_TOPIC}-value", _load(ops / "dead_letter.avsc"))
+        schemas = project_dir / "avro_schemas"
+        self._quality = serde.register(
+            f"{QUALITY_TOPIC}-value", load_schema(schemas, "ops/quality.avsc")
+        )
+        self._dead = serde.register(
+            f"{DLQ_TOPIC}-value", load_schema(schemas, "ops/dead_letter.avsc")
+        )
         self._reload_connectors()
 
     @classmethod
@@ -112,11 +120,17 @@ class Standardizer:
 
     def process(self, batch: Sequence[RawMessage]) -> list[OutMessage]:
         out: list[OutMessage] = []
+        self._outcomes.clear()
         for message in batch:
             try:
                 out.extend(self._standardize(message))
             except StandardizeError as exc:
                 out.append(self._dead_letter(message, exc))
+        # one metric update per (institution, entity, outcome) of the batch, not per record
+        for (institution, entity, outcome), count in self._outcomes.items():
+            STANDARDIZE_METRICS.records.labels(
+                institution=institution, entity=entity, outcome=outcome
+            ).inc(count)
         return out
 
     def _standardize(self, message: RawMessage) -> list[OutMessage]:
@@ -165,11 +179,7 @@ class Standardizer:
                 f"{_ref(message)}: profile {profile.ref} maps {table} to values the {model.entity} "
                 f"model refuses: {exc.errors(include_url=False, include_input=False)}"
             ) from exc
-        STANDARDIZE_METRICS.records.labels(
-            institution=institution,
-            entity=model.entity,
-            outcome="flagged" if issues else "standardized",
-        ).inc()
+        self._outcomes[(institution, model.entity, "flagged" if issues else "standardized")] += 1
         return [self._std_message(record), *self._quality_messages(record, issues)]
 
     def _decode(self, message: RawMessage) -> dict[str, Any]:
@@ -240,9 +250,7 @@ class Standardizer:
             "record dead-lettered",
             extra={"institution": institution, "table": table, "error": type(exc).__name__},
         )
-        STANDARDIZE_METRICS.records.labels(
-            institution=institution or "unknown", entity="unknown", outcome="dead_letter"
-        ).inc()
+        self._outcomes[(institution or "unknown", "unknown", "dead_letter")] += 1
         letter = {
             "stage": "standardize",
             "reason": str(exc),
@@ -257,11 +265,6 @@ class Standardizer:
             "failed_ts_ms": int(self._clock() * 1000),
         }
         return OutMessage(DLQ_TOPIC, message.key, self._serde.encode(self._dead, letter))
-
-
-def _load(path: Path) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return document
 
 
 def _ref(message: RawMessage) -> str:

@@ -150,7 +150,7 @@ class TableMapping(_Strict):
         default_factory=list, description="source columns knowingly not mapped"
     )
 
-    @property
+    @cached_property  # asked for every row
     def key_field(self) -> str:
         if self.key is not None:
             return self.key

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +14,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.envelope import avro_name
+from streamhub.capture.model import TableInfo
 from streamhub.capture.snapshotting import key_of, table_id
 from streamhub.capture.source import open_readers
 from streamhub.config import Settings
@@ -91,26 +92,35 @@ def plain(value: object) -> object:
     return value
 
 
-def source_rows(
+def table_rows(
     settings: Settings, config: ConnectorConfig
-) -> dict[tuple[str, tuple[Any, ...]], dict[str, Any]]:
-    """Every row of the connector's tables, read now, keyed like the envelopes."""
+) -> Iterator[tuple[TableInfo, dict[str, object]]]:
+    """Every row of the connector's tables, read now through its snapshot reader."""
     _, reader = open_readers(config, config.password(settings))
-    rows: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}
     try:
         for table in reader.tables():
             after = None
             while True:
                 chunk = reader.chunk(table, after, 5000)
                 for row in chunk.rows:
-                    key = tuple(plain(v) for v in key_of(table, row))
-                    rows[(table_id(table), key)] = {avro_name(k): plain(v) for k, v in row.items()}
+                    yield table, row
                 if len(chunk.rows) < 5000:
                     break
                 after = chunk.last_key
     finally:
         reader.close()
-    return rows
+
+
+def source_rows(
+    settings: Settings, config: ConnectorConfig
+) -> dict[tuple[str, tuple[Any, ...]], dict[str, Any]]:
+    """Every row of the connector's tables, read now, keyed like the envelopes."""
+    return {
+        (table_id(table), tuple(plain(v) for v in key_of(table, row))): {
+            avro_name(k): plain(v) for k, v in row.items()
+        }
+        for table, row in table_rows(settings, config)
+    }
 
 
 def latest_in_kafka(

@@ -9,7 +9,6 @@ query` once the lander has stopped (one process per engine).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -24,18 +23,26 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.envelope import avro_name, row_key
-from streamhub.capture.source import open_readers
 from streamhub.config import Settings
-from streamhub.kafka.groups import group_lag, pin_to_end, topic_ends, topics_with_prefix
+from streamhub.demo.workers import Workers
+from streamhub.kafka.groups import group_lag, pin_to_end, topic_ends
 from streamhub.serde.avro_serde import AvroSerde
+from streamhub.sink.targets import DEFAULT_ROUTES
+from streamhub.standardize.app import RAW_TOPICS as APP_RAW_TOPICS
 
-from ..capture.helpers import _key_columns, latest_in_kafka, source_rows, wait_until
+from ..capture.helpers import (
+    _key_columns,
+    latest_in_kafka,
+    source_rows,
+    table_rows,
+    wait_until,
+)
 
-RAW_TOPICS = ["cdc.raw.his", "cdc.raw.emr", "cdc.raw.lis", "cdc.raw.pacs"]
+RAW_TOPICS = list(APP_RAW_TOPICS)
 
 
-def landed_topics(settings: Settings) -> list[str]:
-    return topics_with_prefix(settings, "std.", "ops.", "dlq.")
+# what the lander consumes: its group is pinned and its lag measured over these
+LANDED_TOPICS = list(DEFAULT_ROUTES)
 
 
 @dataclass
@@ -62,17 +69,14 @@ class Pipeline:
         return f"chdb://{self.workdir / 'clickhouse'}"
 
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "STREAMHUB_PROJECT_DIR": str(self.settings.project_dir),
-            "STREAMHUB_DATA_DIR": str(self.settings.data_dir),
-            "STREAMHUB_CONNECTORS_DIR": str(self.connectors_dir),
-            "STREAMHUB_PROFILES_DIR": str(self.settings.profiles_path),
+        """The demo's worker environment, with this run's groups and ClickHouse."""
+        run = {
             "STREAMHUB_STANDARDIZE_GROUP": self.standardize_group,
             "STREAMHUB_LANDER_GROUP": self.lander_group,
             "STREAMHUB_CLICKHOUSE_DSN": self.dsn,
             "STREAMHUB_CLICKHOUSE_DATABASE": self.database,
         }
+        return Workers(self.settings, self.connectors_dir, self.workdir, extra_env=run).env()
 
     def streamhub(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -90,7 +94,7 @@ class Pipeline:
     def pin_groups_to_end(self) -> None:
         """Both groups start where the topics end now: earlier tests' messages are not ours."""
         self.starts |= pin_to_end(self.settings, self.standardize_group, RAW_TOPICS)
-        self.starts |= pin_to_end(self.settings, self.lander_group, landed_topics(self.settings))
+        self.starts |= pin_to_end(self.settings, self.lander_group, LANDED_TOPICS)
 
     def read(self, topics: list[str]) -> list[tuple[str, bytes, bytes]]:
         """(topic, key, value) of the messages written to ``topics`` since the run began."""
@@ -162,7 +166,7 @@ class Pipeline:
     def lag(self) -> int:
         """Messages not yet committed by the standardizer or the lander."""
         return group_lag(self.settings, self.standardize_group, RAW_TOPICS) + group_lag(
-            self.settings, self.lander_group, landed_topics(self.settings)
+            self.settings, self.lander_group, LANDED_TOPICS
         )
 
     def wait_drained(self, timeout_s: float, quiet_s: float = 6.0) -> bool:
@@ -206,38 +210,20 @@ class SourceRow:
 
 def source_final_state(settings: Settings, connectors: list[ConnectorConfig]) -> list[SourceRow]:
     """Every row of the connectors' tables, read now, as an envelope image."""
-    rows: list[SourceRow] = []
-    for config in connectors:
-        _, reader = open_readers(config, config.password(settings))
-        try:
-            for table in reader.tables():
-                after = None
-                while True:
-                    chunk = reader.chunk(table, after, 5000)
-                    for row in chunk.rows:
-                        key_json = json.dumps(
-                            row_key(table, row),
-                            sort_keys=True,
-                            separators=(",", ":"),
-                            ensure_ascii=False,
-                        )
-                        image = {avro_name(k): envelope_value(v) for k, v in row.items()}
-                        rows.append(
-                            SourceRow(
-                                config.name,
-                                table.database,
-                                table.qualified,
-                                table.name,
-                                key_json,
-                                image,
-                            )
-                        )
-                    if len(chunk.rows) < 5000:
-                        break
-                    after = chunk.last_key
-        finally:
-            reader.close()
-    return rows
+    return [
+        SourceRow(
+            config.name,
+            table.database,
+            table.qualified,
+            table.name,
+            json.dumps(
+                row_key(table, row), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ),
+            {avro_name(k): envelope_value(v) for k, v in row.items()},
+        )
+        for config in connectors
+        for table, row in table_rows(settings, config)
+    ]
 
 
 def capture_caught_up(
