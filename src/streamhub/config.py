@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     lander_group: str = Field(
         default="streamhub-lander", description="Kafka group of the ClickHouse lander."
     )
+    reconcile_group: str = Field(
+        default="streamhub-reconcile",
+        description="Kafka group (and Faust app id) of the reconciliation app.",
+    )
+    anomaly_group: str = Field(
+        default="streamhub-anomaly",
+        description="Kafka group (and Faust app id) of the traffic-anomaly app.",
+    )
     clickhouse_dsn: str = Field(
         default="",
         description="chdb:///abs/path (embedded, default <data_dir>/clickhouse) or http(s)://host:8123.",

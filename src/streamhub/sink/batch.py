@@ -38,9 +38,12 @@ class DeadLetter:
     error_type: str
     institution_id: str | None = None
     table: str | None = None
+    placement: dict[str, Any] = field(default_factory=dict)  # system, commit time, version
 
     def value(self, failed_ts_ms: int) -> dict[str, Any]:
         return {
+            "system": None, "database": None, "commit_ts_ms": None, "record_id": None,
+            "version": None, **self.placement,
             "stage": "land", "reason": self.reason, "error_type": self.error_type,
             "institution_id": self.institution_id, "table": self.table,
             "original_topic": self.origin.topic, "original_partition": self.origin.partition,

@@ -2,8 +2,8 @@
 
 Each event is the increment of one flush (consumers sum them): upserts are c/u/r versions,
 deletes are d. A batch landed twice (a replay after a crash before the commit) is counted
-twice here though ClickHouse keeps one version: reconciliation compares distinct versions
-on the ClickHouse side when the two disagree.
+twice in the sums though ClickHouse keeps one version, so every event also lists the
+``version_id`` of each record it counts: reconciliation counts distinct versions.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
+
+from streamhub.reconcile.versions import version_id
 
 MINUTE_MS = 60_000
 
@@ -21,9 +23,12 @@ def epoch_ms(value: datetime) -> int:
 
 class LandedCounts:
     def __init__(self) -> None:
-        # (institution, system, table, entity, window start) -> [upserts, deletes]
-        self._counts: defaultdict[tuple[str, str, str, str, int], list[int]] = defaultdict(
+        # (institution, system, database, table, entity, window start) -> [upserts, deletes]
+        self._counts: defaultdict[tuple[str, str, str, str, str, int], list[int]] = defaultdict(
             lambda: [0, 0]
+        )
+        self._versions: defaultdict[tuple[str, str, str, str, str, int], list[int]] = (
+            defaultdict(list)
         )
 
     def add(self, entity: str, record: dict[str, Any]) -> None:
@@ -31,11 +36,13 @@ class LandedCounts:
         key = (
             record["institution_id"],
             record["source_system"],
+            record["source_database"],
             record["source_table"],
             entity,
             commit_ms - commit_ms % MINUTE_MS,
         )
         self._counts[key][1 if record["operation"] == "d" else 0] += 1
+        self._versions[key].append(version_id(record["record_id"], record["source_position_seq"]))
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -43,9 +50,8 @@ class LandedCounts:
     def events(self, landed_ts_ms: int) -> list[tuple[bytes, dict[str, Any]]]:
         """(key, value) per window; key = institution id + source table + window start."""
         out = []
-        for (institution, system, table, entity, start), (upserts, deletes) in sorted(
-            self._counts.items()
-        ):
+        for group, (upserts, deletes) in sorted(self._counts.items()):
+            institution, system, database, table, entity, start = group
             key = f"{institution}|{table}|{start}".encode()
             out.append(
                 (
@@ -60,6 +66,9 @@ class LandedCounts:
                         "upserts": upserts,
                         "deletes": deletes,
                         "landed_ts_ms": landed_ts_ms,
+                        "database": database,
+                        "versions": self._versions[group],
+                        "repair_id": None,
                     },
                 )
             )

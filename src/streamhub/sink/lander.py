@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,6 +28,7 @@ from streamhub.catalog.errors import CatalogError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.log import get_logger
+from streamhub.reconcile.versions import version_id
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
@@ -386,6 +388,7 @@ class Lander:
             origin, reason[:4000], type(exc).__name__,
             _str_or_none(record.get("institution_id")),
             _str_or_none(record.get("source_table", record.get("table"))),
+            _placement(record),
         )
 
 
@@ -395,6 +398,22 @@ class _KafkaRetriable(Exception):
 
 def origin_position(origin: Origin) -> tuple[str, int, int]:
     return origin.topic, origin.partition, origin.offset
+
+
+def _placement(record: dict[str, Any]) -> dict[str, Any]:
+    """A refused std record's system, commit time and version, for reconciliation."""
+    rid, seq, commit = (
+        record.get("record_id"), record.get("source_position_seq"), record.get("commit_time")
+    )
+    if not isinstance(rid, str) or not isinstance(seq, int):
+        return {}
+    return {
+        "system": _str_or_none(record.get("source_system")),
+        "database": _str_or_none(record.get("source_database")),
+        "commit_ts_ms": epoch_ms(commit) if isinstance(commit, datetime) else None,
+        "record_id": rid,
+        "version": version_id(rid, seq),
+    }
 
 
 def _str_or_none(value: Any) -> str | None:

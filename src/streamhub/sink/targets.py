@@ -8,7 +8,7 @@ without original_key/original_value: those hold personal data in clear and stay 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamhub.sink.tables import entity_columns, table_name
@@ -32,12 +32,38 @@ OPS_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "ops_landed_counts": (
         "institution_id", "system", "table", "entity", "window_start_ms", "window_ms",
-        "upserts", "deletes", "landed_ts_ms",
+        "upserts", "deletes", "landed_ts_ms", "database", "repair_id",
     ),
     "ops_dead_letters": (
         "stage", "reason", "error_type", "institution_id", "table", "original_topic",
-        "original_partition", "original_offset", "failed_ts_ms",
+        "original_partition", "original_offset", "failed_ts_ms", "system", "database",
+        "commit_ts_ms", "record_id", "version",
     ),
+    "ops_reconciliation": (
+        "institution_id", "system", "database", "table", "window_start_ms", "window_end_ms",
+        "source_changes", "standardized", "dead_lettered", "landed", "status", "difference",
+        "detail", "checked_ts_ms", "duplicates", "revision", "repaired",
+    ),
+    "ops_anomaly": (
+        "anomaly_id", "institution_id", "system", "table", "metric", "kind", "observed",
+        "expected", "lower", "upper", "score", "window_start_ms", "detected_ts_ms", "connector",
+        "severity", "start_ms", "end_ms", "recovered_kind", "suppressed", "suppression",
+        "detail",
+    ),
+}
+# Fields added to an ops schema after records were written without them: such records land
+# with the schema's default. Every other field is required (a missing one is a dead letter).
+OPTIONAL_FIELDS: dict[str, dict[str, Any]] = {
+    "ops_landed_counts": {"database": None, "repair_id": None},
+    "ops_dead_letters": {
+        "system": None, "database": None, "commit_ts_ms": None, "record_id": None,
+        "version": None,
+    },
+    "ops_reconciliation": {"database": None, "duplicates": 0, "revision": 0, "repaired": 0},
+    "ops_anomaly": {
+        "connector": None, "severity": None, "start_ms": None, "end_ms": None,
+        "recovered_kind": None, "suppressed": False, "suppression": None, "detail": None,
+    },
 }
 # Dead-letter fields deliberately not landed (personal data in clear, level 4).
 NOT_LANDED = {"ops_dead_letters": ("original_key", "original_value")}
@@ -51,6 +77,8 @@ DEFAULT_ROUTES: dict[str, str] = {
     "dlq.capture": "ops_dead_letters",
     "dlq.standardize": "ops_dead_letters",
     "dlq.land": "ops_dead_letters",
+    "ops.reconciliation": "ops_reconciliation",
+    "ops.anomaly": "ops_anomaly",
 }
 
 
@@ -60,14 +88,20 @@ class Target:
     table: str
     fields: tuple[str, ...]  # record fields, in column order
     entity: str | None  # set for std entities: their landings are counted in ops.landed_counts
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # see OPTIONAL_FIELDS
 
     @property
     def columns(self) -> tuple[str, ...]:
         return (*self.fields, *KAFKA_COLUMNS)
 
     def row(self, value: Mapping[str, Any], topic: str, partition: int, offset: int) -> list[Any]:
-        """The row of one decoded record; KeyError when the record lacks a column's field."""
-        return [*(value[name] for name in self.fields), topic, partition, offset]
+        """The row of one decoded record; KeyError when it lacks a required column's field."""
+        defaults = self.defaults
+        return [
+            *(value[name] if name in value or name not in defaults else defaults[name]
+              for name in self.fields),
+            topic, partition, offset,
+        ]
 
 
 def _entity_target(entity: str) -> Target:
@@ -77,7 +111,10 @@ def _entity_target(entity: str) -> Target:
 
 TARGETS: dict[str, Target] = {
     **{entity: _entity_target(entity) for entity in ENTITY_MODELS},
-    **{name: Target(name, name, fields, None) for name, fields in OPS_FIELDS.items()},
+    **{
+        name: Target(name, name, fields, None, OPTIONAL_FIELDS.get(name, {}))
+        for name, fields in OPS_FIELDS.items()
+    },
 }
 
 

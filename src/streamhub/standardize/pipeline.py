@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.reconcile.versions import version_id
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import (
     CorruptMessageError,
@@ -263,8 +264,29 @@ class Standardizer:
             "original_key": message.key,
             "original_value": message.value,
             "failed_ts_ms": int(self._clock() * 1000),
+            **self._placement(message),
         }
         return OutMessage(DLQ_TOPIC, message.key, self._serde.encode(self._dead, letter))
+
+    def _placement(self, message: RawMessage) -> dict[str, Any]:
+        """Where the rejected change sits (system, commit time, version), when it decodes:
+        reconciliation counts it as rejected in its own window, not as missing."""
+        empty: dict[str, Any] = {
+            "system": None, "database": None, "commit_ts_ms": None, "record_id": None,
+            "version": None,
+        }
+        try:
+            source = self._decode(message)["source"]
+            table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
+            rid = record_id(source["institution_id"], source["database"], table,
+                            _source_key(message))
+            return {
+                "system": source["system"], "database": source["database"],
+                "commit_ts_ms": source["commit_ts_ms"], "record_id": rid,
+                "version": version_id(rid, source["position_seq"]),
+            }
+        except (StandardizeError, KeyError, TypeError):
+            return empty
 
 
 def _ref(message: RawMessage) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
+from streamhub.reconcile.versions import version_id
 from streamhub.sink.batch import Batch, DeadLetter, Origin, PendingRow
 from streamhub.sink.clickhouse import Failure, classify
 from streamhub.sink.errors import ClickHouseUnavailableError, LandError
@@ -25,18 +26,19 @@ def test_classify_separates_retry_row_and_fatal() -> None:
 
 
 def _record(
-    op: str, minute: int, second: int = 5, table: str = "public.visit"
+    op: str, minute: int, second: int = 5, table: str = "public.visit", seq: int = 1
 ) -> dict[str, object]:
     return {
         "institution_id": "123502001549897397", "source_system": "his", "source_table": table,
+        "source_database": "his", "record_id": f"r-{table}", "source_position_seq": seq,
         "operation": op, "commit_time": datetime(2026, 11, 25, 8, minute, second, tzinfo=UTC),
     }
 
 
 def test_landed_counts_per_table_and_commit_minute() -> None:
     counts = LandedCounts()
-    for op, minute in (("c", 1), ("u", 1), ("r", 1), ("d", 1), ("c", 2)):
-        counts.add("encounter", _record(op, minute))
+    for seq, (op, minute) in enumerate((("c", 1), ("u", 1), ("r", 1), ("d", 1), ("c", 2))):
+        counts.add("encounter", _record(op, minute, seq=seq))
     counts.add("encounter", _record("c", 1, table="public.admission"))
     events = counts.events(landed_ts_ms=123)
     start = int(datetime(2026, 11, 25, 8, 1, tzinfo=UTC).timestamp() * 1000)
@@ -49,6 +51,9 @@ def test_landed_counts_per_table_and_commit_minute() -> None:
     key, value = events[1]
     assert key == f"123502001549897397|public.visit|{start}".encode()
     assert value["window_ms"] == 60_000 and value["landed_ts_ms"] == 123
+    assert value["database"] == "his" and value["repair_id"] is None
+    # every counted record's version, so the reconciler counts a replayed flush once
+    assert value["versions"] == [version_id("r-public.visit", seq) for seq in range(4)]
 
 
 def test_batch_tracks_next_offsets_and_age() -> None:

@@ -1,0 +1,115 @@
+-- The operator's plane (issue 6): reconciliation results and traffic anomalies, plus the new
+-- optional fields of ops.landed_counts and the dead letters. Columns added here are Nullable
+-- or defaulted: records written before the fields existed land with NULL/0.
+
+ALTER TABLE ops_landed_counts ADD COLUMN IF NOT EXISTS `database` LowCardinality(Nullable(String));
+ALTER TABLE ops_landed_counts ADD COLUMN IF NOT EXISTS `repair_id` Nullable(String);
+
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `system` LowCardinality(Nullable(String));
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `database` LowCardinality(Nullable(String));
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `commit_ts_ms` Nullable(Int64);
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `record_id` Nullable(String);
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `version` Nullable(Int64);
+
+-- ops.reconciliation: a window is re-judged whenever its evidence changes; the highest
+-- revision is its verdict (FINAL). `database` is NULL only in results from before it existed.
+CREATE TABLE IF NOT EXISTS ops_reconciliation
+(
+    `institution_id`  LowCardinality(String),
+    `system`          LowCardinality(String),
+    `database`        LowCardinality(Nullable(String)),
+    `table`           LowCardinality(String),
+    `window_start_ms` Int64,
+    `window_end_ms`   Int64,
+    `source_changes`  Int64,
+    `standardized`    Int64,
+    `dead_lettered`   Int64,
+    `landed`          Int64,
+    `status`          LowCardinality(String),
+    `difference`      Int64,
+    `detail`          Nullable(String),
+    `checked_ts_ms`   Int64,
+    `duplicates`      Int64,
+    `revision`        Int64,
+    `repaired`        Int64,
+    `_topic`          LowCardinality(String),
+    `_partition`      UInt32,
+    `_offset`         UInt64,
+    `_landed_time`    DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(revision)
+ORDER BY (institution_id, system, ifNull(database, ''), table, window_start_ms);
+
+-- ops.anomaly: every event of an anomaly's story (opened, escalated, recovered) is kept;
+-- a replayed event replaces itself.
+CREATE TABLE IF NOT EXISTS ops_anomaly
+(
+    `anomaly_id`      String,
+    `institution_id`  LowCardinality(String),
+    `system`          LowCardinality(String),
+    `table`           LowCardinality(Nullable(String)),
+    `metric`          LowCardinality(String),
+    `kind`            LowCardinality(String),
+    `observed`        Float64,
+    `expected`        Float64,
+    `lower`           Float64,
+    `upper`           Float64,
+    `score`           Float64,
+    `window_start_ms` Int64,
+    `detected_ts_ms`  Int64,
+    `connector`       LowCardinality(Nullable(String)),
+    `severity`        LowCardinality(Nullable(String)),
+    `start_ms`        Nullable(Int64),
+    `end_ms`          Nullable(Int64),
+    `recovered_kind`  LowCardinality(Nullable(String)),
+    `suppressed`      Bool,
+    `suppression`     Nullable(String),
+    `detail`          Nullable(String),
+    `_topic`          LowCardinality(String),
+    `_partition`      UInt32,
+    `_offset`         UInt64,
+    `_landed_time`    DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (institution_id, anomaly_id, detected_ts_ms, kind);
+
+-- The verdict of every window (its highest revision).
+CREATE OR REPLACE VIEW v_reconciliation_current AS
+SELECT institution_id, system, database, table, window_start_ms, window_end_ms,
+       source_changes, standardized, dead_lettered, landed, status, difference, detail,
+       checked_ts_ms, duplicates, revision, repaired
+FROM ops_reconciliation FINAL;
+
+-- Totals per institution and Shanghai day (数据对账日汇总).
+CREATE OR REPLACE VIEW v_reconciliation_daily AS
+SELECT institution_id,
+       toDate(fromUnixTimestamp64Milli(window_start_ms, 'Asia/Shanghai')) AS day,
+       count() AS windows,
+       countIf(status IN ('MATCH', 'LATE')) AS matched_windows,
+       countIf(status = 'MISSING') AS missing_windows,
+       countIf(status = 'EXCESS') AS excess_windows,
+       sum(source_changes) AS source_changes,
+       sum(landed) AS landed,
+       sum(dead_lettered) AS rejected,
+       sum(repaired) AS repaired,
+       sum(difference) AS difference
+FROM v_reconciliation_current
+GROUP BY institution_id, day;
+
+-- Each anomaly as it stands now: its latest event; open unless that event is RECOVERED.
+CREATE OR REPLACE VIEW v_anomaly_current AS
+SELECT anomaly_id,
+       any(institution_id) AS institution_id,
+       any(system) AS system,
+       argMax(`table`, detected_ts_ms) AS table,
+       argMax(connector, detected_ts_ms) AS connector,
+       argMaxIf(kind, detected_ts_ms, kind != 'RECOVERED') AS kind,
+       argMax(kind, detected_ts_ms) = 'RECOVERED' AS recovered,
+       argMax(severity, detected_ts_ms) AS severity,
+       min(coalesce(start_ms, window_start_ms)) AS start_ms,
+       max(end_ms) AS end_ms,
+       argMax(suppressed, detected_ts_ms) AS suppressed,
+       argMax(detail, detected_ts_ms) AS detail,
+       max(detected_ts_ms) AS last_event_ts_ms
+FROM ops_anomaly FINAL
+GROUP BY anomaly_id;
