@@ -40,9 +40,9 @@ OPS_FIELDS: dict[str, tuple[str, ...]] = {
         "commit_ts_ms", "record_id", "version",
     ),
     "ops_reconciliation": (
-        "institution_id", "system", "database", "table", "window_start_ms", "window_end_ms",
+        "institution_id", "system", "table", "window_start_ms", "window_end_ms",
         "source_changes", "standardized", "dead_lettered", "landed", "status", "difference",
-        "detail", "checked_ts_ms", "duplicates", "revision", "repaired",
+        "detail", "checked_ts_ms", "database", "duplicates", "revision", "repaired",
     ),
     "ops_anomaly": (
         "anomaly_id", "institution_id", "system", "table", "metric", "kind", "observed",
@@ -65,8 +65,12 @@ OPTIONAL_FIELDS: dict[str, dict[str, Any]] = {
         "recovered_kind": None, "suppressed": False, "suppression": None, "detail": None,
     },
 }
-# Dead-letter fields deliberately not landed (personal data in clear, level 4).
-NOT_LANDED = {"ops_dead_letters": ("original_key", "original_value")}
+# Fields deliberately not landed: dead letters' originals hold personal data in clear (level 4).
+NOT_LANDED = {
+    "ops_dead_letters": ("original_key", "original_value"),
+    # version ids: thousands per event; the reconciler reads them on Kafka
+    "ops_landed_counts": ("versions",),
+}
 
 DEFAULT_ROUTES: dict[str, str] = {
     **{std_topic(entity): entity for entity in ENTITY_MODELS},
@@ -88,7 +92,7 @@ class Target:
     table: str
     fields: tuple[str, ...]  # record fields, in column order
     entity: str | None  # set for std entities: their landings are counted in ops.landed_counts
-    defaults: Mapping[str, Any] = field(default_factory=dict)  # see OPTIONAL_FIELDS
+    defaults: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -19,11 +19,13 @@ VIEWS = {
     "v_encounter_current", "v_encounter_events", "v_encounters_by_minute",
     "v_encounters_by_day", "v_inpatients_on_hand", "v_charge_current", "v_fees_by_day",
     "v_outpatient_cost_by_day", "v_lab_exam_by_day", "v_dashboard_today",
+    "v_reconciliation_current", "v_reconciliation_daily", "v_anomaly_current",
 }
 OPS_AVSC = {
     "ops_quality": "quality.avsc", "ops_source_counts": "source_counts.avsc",
     "ops_heartbeat": "heartbeat.avsc", "ops_landed_counts": "landed_counts.avsc",
-    "ops_dead_letters": "dead_letter.avsc",
+    "ops_dead_letters": "dead_letter.avsc", "ops_reconciliation": "reconciliation.avsc",
+    "ops_anomaly": "anomaly.avsc",
 }
 
 

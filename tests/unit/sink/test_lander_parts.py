@@ -83,3 +83,20 @@ def test_routes_from_catalog_names_or_explicit_targets() -> None:
 def test_dead_letter_table_never_gets_the_original_bytes() -> None:
     assert "original_value" not in TARGETS["ops_dead_letters"].columns
     assert "original_key" not in TARGETS["ops_dead_letters"].columns
+
+
+def test_ops_rows_default_only_fields_added_later() -> None:
+    target = TARGETS["ops_landed_counts"]
+    old = {  # written before database/versions/repair_id existed
+        "institution_id": "h01", "system": "his", "table": "public.visit", "entity": "encounter",
+        "window_start_ms": 60_000, "window_ms": 60_000, "upserts": 2, "deletes": 0,
+        "landed_ts_ms": 1,
+    }
+    row = target.row(old, "ops.landed_counts", 0, 7)
+    assert row[target.columns.index("database")] is None
+    assert row[target.columns.index("repair_id")] is None
+    assert row[-3:] == ["ops.landed_counts", 0, 7]
+    with pytest.raises(KeyError, match="upserts"):  # a required field is never defaulted
+        target.row({k: v for k, v in old.items() if k != "upserts"}, "t", 0, 0)
+    anomaly = TARGETS["ops_anomaly"]
+    assert "suppressed" in anomaly.defaults and "kind" not in anomaly.defaults

@@ -1,15 +1,16 @@
 -- The operator's plane (issue 6): reconciliation results and traffic anomalies, plus the new
 -- optional fields of ops.landed_counts and the dead letters. Columns added here are Nullable
--- or defaulted: records written before the fields existed land with NULL/0.
+-- or defaulted: records written before the fields existed land with NULL/0. The version ids of
+-- ops.landed_counts stay on Kafka (thousands per event; reconciliation reads them there).
 
-ALTER TABLE ops_landed_counts ADD COLUMN IF NOT EXISTS `database` LowCardinality(Nullable(String));
-ALTER TABLE ops_landed_counts ADD COLUMN IF NOT EXISTS `repair_id` Nullable(String);
+ALTER TABLE ops_landed_counts ADD COLUMN IF NOT EXISTS `database` LowCardinality(Nullable(String)) AFTER landed_ts_ms;
+ALTER TABLE ops_landed_counts ADD COLUMN IF NOT EXISTS `repair_id` Nullable(String) AFTER database;
 
-ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `system` LowCardinality(Nullable(String));
-ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `database` LowCardinality(Nullable(String));
-ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `commit_ts_ms` Nullable(Int64);
-ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `record_id` Nullable(String);
-ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `version` Nullable(Int64);
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `system` LowCardinality(Nullable(String)) AFTER failed_ts_ms;
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `database` LowCardinality(Nullable(String)) AFTER system;
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `commit_ts_ms` Nullable(Int64) AFTER database;
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `record_id` Nullable(String) AFTER commit_ts_ms;
+ALTER TABLE ops_dead_letters ADD COLUMN IF NOT EXISTS `version` Nullable(Int64) AFTER record_id;
 
 -- ops.reconciliation: a window is re-judged whenever its evidence changes; the highest
 -- revision is its verdict (FINAL). `database` is NULL only in results from before it existed.
@@ -17,7 +18,6 @@ CREATE TABLE IF NOT EXISTS ops_reconciliation
 (
     `institution_id`  LowCardinality(String),
     `system`          LowCardinality(String),
-    `database`        LowCardinality(Nullable(String)),
     `table`           LowCardinality(String),
     `window_start_ms` Int64,
     `window_end_ms`   Int64,
@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS ops_reconciliation
     `difference`      Int64,
     `detail`          Nullable(String),
     `checked_ts_ms`   Int64,
+    `database`        LowCardinality(Nullable(String)),
     `duplicates`      Int64,
     `revision`        Int64,
     `repaired`        Int64,
@@ -96,20 +97,28 @@ SELECT institution_id,
 FROM v_reconciliation_current
 GROUP BY institution_id, day;
 
--- Each anomaly as it stands now: its latest event; open unless that event is RECOVERED.
+-- Each anomaly as it stands now: its latest event; open unless that event is RECOVERED. The
+-- inner query renames the columns so the outer aliases cannot shadow them inside aggregates.
 CREATE OR REPLACE VIEW v_anomaly_current AS
 SELECT anomaly_id,
-       any(institution_id) AS institution_id,
-       any(system) AS system,
-       argMax(`table`, detected_ts_ms) AS table,
-       argMax(connector, detected_ts_ms) AS connector,
-       argMaxIf(kind, detected_ts_ms, kind != 'RECOVERED') AS kind,
-       argMax(kind, detected_ts_ms) = 'RECOVERED' AS recovered,
-       argMax(severity, detected_ts_ms) AS severity,
-       min(coalesce(start_ms, window_start_ms)) AS start_ms,
-       max(end_ms) AS end_ms,
-       argMax(suppressed, detected_ts_ms) AS suppressed,
-       argMax(detail, detected_ts_ms) AS detail,
-       max(detected_ts_ms) AS last_event_ts_ms
-FROM ops_anomaly FINAL
+       any(e_institution) AS institution_id,
+       any(e_system) AS system,
+       argMax(e_table, e_at) AS table,
+       argMax(e_connector, e_at) AS connector,
+       argMaxIf(e_kind, e_at, e_kind != 'RECOVERED') AS kind,
+       argMax(e_kind, e_at) = 'RECOVERED' AS recovered,
+       argMax(e_severity, e_at) AS severity,
+       min(e_start) AS start_ms,
+       max(e_end) AS end_ms,
+       argMax(e_suppressed, e_at) AS suppressed,
+       argMax(e_detail, e_at) AS detail,
+       max(e_at) AS last_event_ts_ms
+FROM
+(
+    SELECT anomaly_id, institution_id AS e_institution, system AS e_system, `table` AS e_table,
+           connector AS e_connector, kind AS e_kind, severity AS e_severity,
+           coalesce(start_ms, window_start_ms) AS e_start, end_ms AS e_end,
+           suppressed AS e_suppressed, detail AS e_detail, detected_ts_ms AS e_at
+    FROM ops_anomaly FINAL
+)
 GROUP BY anomaly_id;
