@@ -65,6 +65,14 @@ class Pipeline:
         return f"test-lander-{self.tag}"
 
     @property
+    def reconcile_group(self) -> str:
+        return f"test-reconcile-{self.tag}"
+
+    @property
+    def anomaly_group(self) -> str:
+        return f"test-anomaly-{self.tag}"
+
+    @property
     def dsn(self) -> str:
         return f"chdb://{self.workdir / 'clickhouse'}"
 
@@ -73,6 +81,8 @@ class Pipeline:
         run = {
             "STREAMHUB_STANDARDIZE_GROUP": self.standardize_group,
             "STREAMHUB_LANDER_GROUP": self.lander_group,
+            "STREAMHUB_RECONCILE_GROUP": self.reconcile_group,
+            "STREAMHUB_ANOMALY_GROUP": self.anomaly_group,
             "STREAMHUB_CLICKHOUSE_DSN": self.dsn,
             "STREAMHUB_CLICKHOUSE_DATABASE": self.database,
         }
@@ -123,8 +133,10 @@ class Pipeline:
         finally:
             consumer.close()
 
-    def start(self, name: str) -> None:
-        command = {"standardize": ["standardize"], "land": ["land"]}[name]
+    def start(self, name: str, *command: str) -> None:
+        """Start a worker: ``start("land")``, or a named command line, e.g.
+        ``start("reconcile", "reconcile", "run", "--metrics-port", "39103")``."""
+        command = command or {"standardize": ("standardize",), "land": ("land",)}[name]
         log = (self.workdir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "streamhub", "--log-level", "info", *command],
