@@ -54,6 +54,10 @@ class AckTracker:
     def checkpoint(self, state: dict[str, Any]) -> None:
         self._checkpoints.append(Checkpoint(self.sent, state))
 
+    def covers(self, number: int) -> bool:
+        """Every message numbered up to ``number`` is acknowledged."""
+        return number <= self._acked_through
+
     @property
     def pending(self) -> int:
         return self.sent - self._acked_through

@@ -27,3 +27,37 @@ class UnrepresentableChangeError(CaptureError):
 
 class PositionLostError(CaptureError):
     """The stored position is no longer in the source log (retention, slot dropped)."""
+
+
+class SnapshotRequestError(CaptureError):
+    """A re-snapshot request is malformed and was not sent (the message says what to fix)."""
+
+    exit_code = 2
+
+
+class SnapshotRejectedError(CaptureError):
+    """The agent running the connector refused a re-snapshot request; ``reason`` says why."""
+
+    def __init__(self, connector: str, request_id: str, reason: str) -> None:
+        self.connector = connector
+        self.request_id = request_id
+        self.reason = reason
+        super().__init__(
+            f"connector {connector} refused re-snapshot request {request_id}: {reason}"
+        )
+
+
+class SnapshotTimeoutError(CaptureError):
+    """No answer to a re-snapshot request in time: the connector may not be running."""
+
+    def __init__(self, connector: str, request_id: str, timeout_s: float, topic: str) -> None:
+        self.connector = connector
+        self.request_id = request_id
+        who = f"connector {connector}" if connector else "its connector"
+        super().__init__(
+            f"no answer to re-snapshot request {request_id} from {who} within {timeout_s:g}s "
+            f"(signal topic {topic}): check that a capture agent runs {connector or 'it'} "
+            "(`streamhub capture`, log event 'connector assigned') and its log for "
+            "'targeted re-snapshot'; a request sent while the connector restarts is dropped, "
+            "send it again"
+        )

@@ -18,6 +18,7 @@ class CaptureMetrics:
     snapshot_active: Gauge
     lag_bytes: Gauge
     lag_seconds: Gauge
+    resnapshots: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CaptureMetrics:
@@ -56,6 +57,12 @@ class CaptureMetrics:
                 "streamhub_capture_lag_seconds",
                 "Wall time since the commit of the last change read, while behind.",
                 LABELS,
+                registry=registry,
+            ),
+            resnapshots=Counter(
+                "streamhub_capture_resnapshot_requests_total",
+                "Targeted re-snapshot requests answered (outcome answered) or refused.",
+                (*LABELS, "outcome"),
                 registry=registry,
             ),
         )

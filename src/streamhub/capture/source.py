@@ -73,6 +73,14 @@ class SnapshotReader(ABC):
         """Up to ``rows`` rows with key > ``after`` (all when None), ordered by key."""
 
     @abstractmethod
+    def rows_by_key(self, table: TableInfo, keys: list[tuple[object, ...]]) -> Chunk:
+        """The rows of ``keys`` that exist (any order; absent keys are simply not there).
+
+        Keys follow ``table.key_columns`` order, with values as ``chunk`` returns them.
+        Read like a chunk: same columns, same decoding, undecodable values listed.
+        """
+
+    @abstractmethod
     def watermark(self, kind: Literal["low", "high"], chunk_id: str) -> None:
         """Write a watermark into the source log; the LogReader yields it as ``Watermark``."""
 

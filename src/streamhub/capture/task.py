@@ -14,6 +14,7 @@ import json
 import threading
 import time
 import uuid
+from collections import deque
 from typing import Any
 
 from streamhub.capture.connector import ConnectorConfig
@@ -21,7 +22,11 @@ from streamhub.capture.counts import SourceCounts, WindowCounts
 from streamhub.capture.delivery import AckTracker
 from streamhub.capture.emitter import Emitter, now_ms
 from streamhub.capture.envelope import row_key
-from streamhub.capture.errors import UnrepresentableChangeError
+from streamhub.capture.errors import (
+    CaptureError,
+    SourceUnavailableError,
+    UnrepresentableChangeError,
+)
 from streamhub.capture.metrics import CaptureMetrics
 from streamhub.capture.model import (
     Event,
@@ -32,7 +37,13 @@ from streamhub.capture.model import (
     Watermark,
 )
 from streamhub.capture.positions import PositionStore
-from streamhub.capture.signals import SignalListener
+from streamhub.capture.resnapshot import (
+    InvalidKeyError,
+    KeyedReadWindow,
+    coerce_key,
+    resolve_table,
+)
+from streamhub.capture.signals import ReRead, SignalListener, SnapshotDone, SnapshotRequest
 from streamhub.capture.snapshotting import ChunkWindow, SnapshotPlan, table_id
 from streamhub.capture.source import LogReader, SnapshotReader, open_readers
 from streamhub.config import Settings
@@ -63,6 +74,10 @@ class ConnectorTask:
         self.stored: dict[str, Any] | None = None
         self.stopped_tables: dict[str, str] = {}
         self._window: ChunkWindow | None = None
+        self._reread: KeyedReadWindow | None = None
+        self._keyed: deque[SnapshotRequest] = deque()  # targeted re-reads waiting their turn
+        self._table_requests: dict[str, list[str]] = {}  # whole-table request ids by table
+        self._replies: list[tuple[int, SnapshotDone]] = []  # sent once Kafka acked through n
         self._count_probe: tuple[str, dict[str, int]] | None = None
         self._next_row_count = time.monotonic() + config.row_count_s
         self._at_boundary = True
@@ -130,6 +145,7 @@ class ConnectorTask:
                     self.tracker.checkpoint(self._state())
                 emitter.flush(15)
                 self._store_safe()
+                self._answer_acknowledged()
         finally:
             for reader in ("log_reader", "snapshot_reader", "signals"):
                 if hasattr(self, reader):
@@ -139,17 +155,24 @@ class ConnectorTask:
 
     def _step(self) -> None:
         for request in self.signals.poll():
-            self._request_snapshot(str(request.get("table")))
-        if self._window is None and self._count_probe is None:
+            if request.keys is None:
+                self._request_snapshot(request)
+            else:
+                self._keyed.append(request)
+        if self._window is None and self._count_probe is None and self._reread is None:
             table = self.plan.next_table(self.tables)
-            if table is not None:
+            if self._keyed:  # a few rows someone waits for go before the next chunk
+                self._open_keyed_read(self._keyed.popleft())
+            elif table is not None:
                 self._open_chunk(table)
             elif time.monotonic() >= self._next_row_count:
                 self._open_count_probe()
-        events = self.log_reader.read(READ_BATCH, 0.05 if self._window else 0.2)
+        windowed = self._window is not None or self._reread is not None
+        events = self.log_reader.read(READ_BATCH, 0.05 if windowed else 0.2)
         for event in events:
             self._handle(event)
         self.emitter.poll()
+        self._answer_acknowledged()
         now = time.monotonic()
         self._idle_since = None if events else (self._idle_since or now_ms())
         if self._at_boundary and (not events or now - self._last_checkpoint >= CHECKPOINT_EVERY_S):
@@ -178,6 +201,8 @@ class ConnectorTask:
         self.tables.setdefault(name, event.table)
         if self._window is not None:
             self._window.observe(event)
+        if self._reread is not None:
+            self._reread.observe(event)
         self._emit_change(name, event)
         if event.op == "r":  # snapshot reads count in the minute they were read: the time
             # stamped on the event, which downstream stages see as its commit time
@@ -228,18 +253,138 @@ class ConnectorTask:
 
     # --- snapshot chunks ----------------------------------------------------------------
 
-    def _request_snapshot(self, table: str) -> None:
-        matches = [n for n in self.tables if n == table or n.endswith("." + table)]
-        if len(matches) != 1:
-            log.error(
-                "snapshot request names no single captured table",
-                extra={**self._log_fields(), "table": table, "tables": sorted(self.tables)},
+    def _request_snapshot(self, request: SnapshotRequest) -> None:
+        name = resolve_table(self.tables, request.table)
+        if name is None:
+            self._refuse(request, self._no_such_table(request.table))
+            return
+        self.plan.request(name)
+        self.stopped_tables.pop(name, None)  # a fresh snapshot restarts a stopped table
+        self.state_name = "snapshotting"
+        if request.request_id:
+            self._table_requests.setdefault(name, []).append(request.request_id)
+        log.info(
+            "table re-snapshot requested",
+            extra={**self._log_fields(), "table": name, "request_id": request.request_id},
+        )
+
+    def _no_such_table(self, table: str) -> str:
+        return (
+            f"table {table!r} names no single table captured by {self.config.name} "
+            f"(captured: {', '.join(sorted(self.tables))})"
+        )
+
+    # --- targeted re-snapshot (resnapshot.py) ---------------------------------------------
+
+    def _open_keyed_read(self, request: SnapshotRequest) -> None:
+        """Read the requested rows between two watermarks; a refused request is answered."""
+        assert request.keys is not None
+        name = resolve_table(self.tables, request.table)
+        if name is None:
+            self._refuse(request, self._no_such_table(request.table))
+            return
+        if name in self.stopped_tables:
+            self._refuse(
+                request,
+                f"table {name} is stopped ({self.stopped_tables[name]}); "
+                "re-snapshot the whole table instead",
             )
             return
-        self.plan.request(matches[0])
-        self.stopped_tables.pop(matches[0], None)  # a fresh snapshot restarts a stopped table
-        self.state_name = "snapshotting"
-        log.info("table re-snapshot requested", extra={**self._log_fields(), "table": matches[0]})
+        fresh = {table_id(t): t for t in self.snapshot_reader.tables()}
+        table = fresh.get(name, self.tables[name])  # the current layout, as for chunks
+        try:
+            requested = {coerce_key(table, key): key for key in request.keys}
+        except InvalidKeyError as exc:
+            self._refuse(request, str(exc), name)
+            return
+        window = KeyedReadWindow(
+            f"{self.config.name}:k{uuid.uuid4().hex[:11]}", request.request_id, table, requested
+        )
+        self.snapshot_reader.watermark("low", window.chunk_id)
+        try:
+            window.hold(self.snapshot_reader.rows_by_key(table, list(requested)))
+        except SourceUnavailableError:
+            raise  # the task restarts; the waiter times out and may ask again
+        except CaptureError as exc:  # e.g. a key value the column's type refuses
+            self._refuse(request, str(exc), name)
+            return
+        self.snapshot_reader.watermark("high", window.chunk_id)
+        self._reread = window
+        log.info(
+            "targeted re-snapshot started",
+            extra={
+                **self._log_fields(),
+                "table": name,
+                "request_id": request.request_id,
+                "keys": len(requested),
+            },
+        )
+
+    def _finish_keyed_read(self, window: KeyedReadWindow, mark: Watermark) -> None:
+        """At the high mark: emit the rows no logged change replaced, then answer after the acks."""
+        self._reread = None
+        outcome = window.finish()
+        for bad in outcome.undecodable:
+            bad.position, bad.position_seq = self.resume or "", mark.position_seq
+            self._undecodable(bad)
+        for row in outcome.rows:
+            self._row(
+                RowEvent(
+                    table=window.table,
+                    op="r",
+                    before=None,
+                    after=row,
+                    position=self.resume or "",
+                    position_seq=mark.position_seq,
+                    txid=None,
+                    commit_ts_ms=now_ms(),
+                    snapshot="true",
+                )
+            )
+        self.metrics.snapshot_rows.labels(**self._labels).inc(len(outcome.rows))
+        read = [ReRead(row_key(window.table, row), mark.position_seq) for row in outcome.rows]
+        read += [ReRead(key, seq) for key, seq in outcome.from_log]
+        done = SnapshotDone(
+            window.request_id,
+            self.config.name,
+            table_id(window.table),
+            read,
+            outcome.not_found,
+            len(outcome.rows),
+        )
+        self._replies.append((self.tracker.sent, done))
+
+    def _refuse(self, request: SnapshotRequest, reason: str, table: str | None = None) -> None:
+        log.error(
+            "re-snapshot request refused",
+            extra={
+                **self._log_fields(),
+                "table": table or request.table,
+                "request_id": request.request_id,
+                "reason": reason,
+            },
+        )
+        done = SnapshotDone(request.request_id, self.config.name, table or request.table)
+        self.signals.reply(done, reason)
+        self.metrics.resnapshots.labels(**self._labels, outcome="refused").inc()
+
+    def _answer_acknowledged(self) -> None:
+        """Answer requests whose envelopes Kafka has acknowledged (in request order)."""
+        while self._replies and self.tracker.covers(self._replies[0][0]):
+            _, done = self._replies.pop(0)
+            self.signals.reply(done)
+            self.metrics.resnapshots.labels(**self._labels, outcome="answered").inc()
+            log.info(
+                "targeted re-snapshot answered",
+                extra={
+                    **self._log_fields(),
+                    "table": done.table,
+                    "request_id": done.request_id,
+                    "rows": done.rows,
+                    "read": len(done.read),
+                    "not_found": len(done.not_found),
+                },
+            )
 
     def _open_chunk(self, table: TableInfo) -> None:
         name = table_id(table)
@@ -279,6 +424,13 @@ class ConnectorTask:
             if mark.kind == "high":
                 self._row_counts(mark)
             return
+        reread = self._reread
+        if reread is not None and mark.chunk_id == reread.chunk_id:
+            if mark.kind == "low":
+                reread.seen_low = True
+            else:
+                self._finish_keyed_read(reread, mark)
+            return
         window = self._window
         if window is None or mark.chunk_id != window.chunk_id:
             return  # another connector's, or a chunk abandoned by a crash
@@ -310,6 +462,12 @@ class ConnectorTask:
         self.plan.finished_chunk(window, len(rows))
         self.metrics.snapshot_rows.labels(**self._labels).inc(len(rows))
         self._window = None
+        name = table_id(window.table)
+        if self.plan.progress[name]["done"]:  # whole-table requests are answered when it ends
+            for request_id in self._table_requests.pop(name, []):
+                rows_read = int(self.plan.progress[name]["rows"])
+                done = SnapshotDone(request_id, self.config.name, name, rows=rows_read)
+                self._replies.append((self.tracker.sent, done))
         if not self.plan.active and self.state_name == "snapshotting":
             self.state_name = "streaming"
             log.info("snapshot finished", extra=self._log_fields())

@@ -6,13 +6,14 @@ import json
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 from prometheus_client import start_http_server
 
 from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import ConnectorConfig, load_connectors
-from streamhub.capture.signals import send_snapshot_request
+from streamhub.capture.signals import send_snapshot_request, wait_for_snapshot_done
 from streamhub.capture.source import check_source
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.config import Settings
@@ -88,8 +89,65 @@ def capture_group(
 @fails_cleanly
 def snapshot_cmd(ctx: click.Context, connector: str, table: str) -> None:
     """Ask the running agent that holds CONNECTOR to re-snapshot one table (backfill)."""
-    send_snapshot_request(settings_from(ctx), connector, table)
-    click.echo(f"snapshot of {table} requested from {connector}")
+    request_id = send_snapshot_request(settings_from(ctx), connector, table)
+    click.echo(f"snapshot of {table} requested from {connector} (request {request_id})")
+
+
+def _json_key(text: str) -> dict[str, Any]:
+    try:
+        key = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not JSON: {exc}", param_hint="--key") from exc
+    if not isinstance(key, dict):
+        raise click.BadParameter(f'{text!r} is not an object like {{"id": 5}}', param_hint="--key")
+    return key
+
+
+@capture_group.command("resnapshot")
+@click.argument("connector")
+@click.argument("table")
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="JSON",
+    help="A primary key as JSON, e.g. '{\"id\": 5}' (repeatable); none: the whole table.",
+)
+@click.option("--wait", is_flag=True, help="Wait for the agent's answer and print it.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait.")
+@click.pass_context
+@fails_cleanly
+def resnapshot_cmd(
+    ctx: click.Context,
+    connector: str,
+    table: str,
+    keys: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Re-read rows of TABLE by primary key through the agent running CONNECTOR (repair).
+
+    The rows are emitted again as snapshot reads (op r), consistent with the log. With
+    --wait, prints each re-read key with the position_seq of its envelope, and the keys
+    the source no longer has.
+    """
+    settings = settings_from(ctx)
+    wanted = [_json_key(k) for k in keys] or None
+    request_id = send_snapshot_request(settings, connector, table, wanted)
+    what = f"{len(wanted)} keys of {table}" if wanted else f"all of {table}"
+    click.echo(f"re-snapshot request {request_id} sent to {connector}: {what}")
+    if not wait:
+        return
+    done = wait_for_snapshot_done(settings, request_id, timeout)
+    for reread in done.read:
+        key = json.dumps(reread.key, ensure_ascii=False, sort_keys=True)
+        click.echo(f"re-read      {key}  position_seq {reread.position_seq}")
+    for absent in done.not_found:
+        click.echo(f"not in source {json.dumps(absent, ensure_ascii=False, sort_keys=True)}")
+    click.echo(
+        f"{done.table}: {len(done.read)} re-read ({done.rows} as snapshot reads), "
+        f"{len(done.not_found)} not in the source"
+    )
 
 
 @click.group("connectors")

@@ -32,6 +32,7 @@ _WATERMARK_DDL = (
     "connector VARCHAR(64), kind VARCHAR(8), created_at DATETIME(3)) DEFAULT CHARSET=utf8mb4"
 )
 _ID_SUFFIX = 9  # "/" + 8 hex: every watermark row is a fresh INSERT, retries never collide
+KEY_BATCH = 500  # keys per statement of a targeted re-read
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")  # charset and collation names from information_schema
 
 _DESCRIBE = """
@@ -193,28 +194,68 @@ class MySQLSnapshotReader(SnapshotReader):
     def tables(self) -> list[TableInfo]:
         return [self._layout(name).info for name in self.config.tables]
 
-    def chunk(self, table: TableInfo, after: tuple[object, ...] | None, rows: int) -> Chunk:
+    def _current(self, table: TableInfo) -> tuple[_Layout, list[types.ValuePlan]]:
+        """The catalog layout (re-read when ``table`` has columns it lacks) and value plans."""
         layout = self._layouts.get(table.name)
         known = {c.name for c in layout.columns} if layout else set()
         if layout is None or any(c.name not in known for c in table.columns):
             layout = self._layout(table.name)
         by_name = {c.name: c for c in layout.columns}
-        plans = [by_name[c.name].plan(self.config.encoding) for c in table.columns]
-        sql, params = self._chunk_query(layout, plans, after, rows)
+        return layout, [by_name[c.name].plan(self.config.encoding) for c in table.columns]
+
+    def _fetch(self, table: TableInfo, sql: str, params: list[object]) -> list[Any]:
         try:
             with self._cursor() as cur:
                 cur.execute("START TRANSACTION READ ONLY")
                 cur.execute(sql, params)
-                fetched = cur.fetchall()
+                fetched: list[Any] = cur.fetchall()
                 cur.execute("COMMIT")
         except pymysql.MySQLError as exc:
-            raise self._fail(f"reading a chunk of {self._database}.{table.name}", exc) from exc
+            raise self._fail(f"reading rows of {self._database}.{table.name}", exc) from exc
+        return fetched
+
+    def chunk(self, table: TableInfo, after: tuple[object, ...] | None, rows: int) -> Chunk:
+        layout, plans = self._current(table)
+        sql, params = self._chunk_query(layout, plans, after, rows)
+        fetched = self._fetch(table, sql, params)
         result = Chunk(table=table)
         key_names = table.key_columns
         for values in fetched:
             row, raw_keys = self._convert(table, plans, values, result.undecodable)
             result.rows.append(row)
             result.last_key = tuple(raw_keys.get(k, row[k]) for k in key_names)
+        return result
+
+    def rows_by_key(self, table: TableInfo, keys: list[tuple[object, ...]]) -> Chunk:
+        """Rows whose primary key is one of ``keys``, read in batches of KEY_BATCH keys.
+
+        A composite key is matched as ORed equalities, which MariaDB reads as index ranges.
+        """
+        layout, plans = self._current(table)
+        select = ", ".join(
+            f"CAST({quote(p.name)} AS BINARY) AS {quote(p.name)}" if p.codec else quote(p.name)
+            for p in plans
+        )
+        source = f"{quote(self._database)}.{quote(layout.info.name)}"
+        by_name = {c.name: c for c in layout.columns}
+        columns = [by_name[name] for name in table.key_columns]
+        one_key = " AND ".join(f"{quote(c.name)} = {self._key_param(c)}" for c in columns)
+        result = Chunk(table=table)
+        for start in range(0, len(keys), KEY_BATCH):
+            params: list[object] = []
+            for key in keys[start : start + KEY_BATCH]:
+                try:
+                    params += [self._key_value(c, v) for c, v in zip(columns, key, strict=True)]
+                except UnicodeEncodeError:
+                    continue  # text the column's charset cannot hold: no such row
+            wanted = len(params) // len(columns)
+            if not wanted:
+                continue
+            where = " OR ".join([f"({one_key})"] * wanted)
+            sql = f"SELECT {select} FROM {source} WHERE {where}"  # noqa: S608 (quoted identifiers)
+            for values in self._fetch(table, sql, params):
+                row, _ = self._convert(table, plans, values, result.undecodable)
+                result.rows.append(row)
         return result
 
     def _chunk_query(

@@ -26,6 +26,7 @@ from streamhub.capture.postgres.types import SESSION_OPTIONS, BadValue, convert,
 from streamhub.capture.source import SnapshotReader
 
 WATERMARK_PREFIX = "streamhub.watermark"
+KEY_BATCH = 500  # keys per statement of a targeted re-read
 
 Connection = Any  # psycopg2 ships no type information
 
@@ -263,6 +264,35 @@ class PostgresSnapshotReader(SnapshotReader):
         for raw in fetched:
             chunk.rows.append(self._row(table, raw, chunk))
         chunk.last_key = tuple(chunk.rows[-1][k] for k in keys) if chunk.rows else after
+        return chunk
+
+    def rows_by_key(self, table: TableInfo, keys: list[tuple[object, ...]]) -> Chunk:
+        """Rows whose primary key is one of ``keys``, read in batches of KEY_BATCH keys."""
+        schema = table.schema or "public"
+        by_name = {c.name: c for c in table.columns}
+        names = table.key_columns
+        columns = sql.SQL(", ").join(
+            sql.SQL("{}::text").format(sql.Identifier(c.name)) for c in table.columns
+        )
+        # each value cast to its column's catalog type, as in chunk(): text or numbers given
+        one_key = sql.SQL("({})").format(
+            sql.SQL(", ").join(sql.SQL("%s::" + by_name[k].source_type) for k in names)
+        )
+        chunk = Chunk(table)
+        what = f"re-reading rows of {table.qualified} by key"
+        with translated(self.config, what), self._cursor() as cur:
+            psycopg2.extensions.register_type(psycopg2.extensions.BYTES, cur)
+            for start in range(0, len(keys), KEY_BATCH):
+                batch = keys[start : start + KEY_BATCH]
+                query = sql.SQL("SELECT {cols} FROM {table} WHERE ({key}) IN ({wanted})").format(
+                    cols=columns,
+                    table=sql.Identifier(schema, table.name),
+                    key=sql.SQL(", ").join(sql.Identifier(k) for k in names),
+                    wanted=sql.SQL(", ").join([one_key] * len(batch)),
+                )
+                cur.execute(query, [value for key in batch for value in key])
+                for raw in cur.fetchall():
+                    chunk.rows.append(self._row(table, raw, chunk))
         return chunk
 
     def _row(
