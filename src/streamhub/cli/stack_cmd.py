@@ -10,6 +10,7 @@ import time
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.stack.prometheus import ensure_installed as ensure_prometheus
 from streamhub.stack.secrets import stack_secret
 from streamhub.stack.services import SERVICE_TYPES, services
 
@@ -35,6 +36,8 @@ def up(ctx: click.Context, names: tuple[str, ...]) -> None:
     settings = settings_from(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stack_secret(settings, "pseudonym_key")  # no service owns it: the standardizer reads it
+    # not a service: promtool checks the alert rules, tests scrape with the server
+    click.echo(f"prometheus (package): {ensure_prometheus()[1]}")
     for service in services(settings, names):
         tty = sys.stdout.isatty()
         if tty:
