@@ -4,7 +4,10 @@ A feed is (institution, system, table) as one connector captures it. The baselin
 (:mod:`.baseline`) learns what a commit minute usually holds; the detector
 (:mod:`.detector`) turns ops.source_counts and ops.heartbeat into opened, updated and
 closed anomalies shaped like ``avro_schemas/ops/anomaly.avsc``. Pure logic with an
-injected clock: the Faust agent that feeds it lives elsewhere.
+injected clock. Around it, `streamhub anomaly run`: :mod:`.service` (records in, events
+out, metrics, the warm start's replay), :mod:`.startup` (suppressions loaded, history
+replayed), :mod:`.app` (the Faust transport), :mod:`.suppression_log` (acknowledgements
+and maintenance windows on a compacted topic) and :mod:`.report` (`anomaly show`).
 """
 
 from streamhub.anomaly.baseline import Baseline, BaselineConfig, Expectation, SeasonalClock

@@ -17,3 +17,19 @@ class InvalidRecordError(AnomalyError):
 
 class InvalidSuppressionError(AnomalyError):
     """A maintenance window or acknowledgement is malformed (e.g. it ends before it starts)."""
+
+
+class HistoryReadError(AnomalyError):
+    """Kafka could not be read back (the warm start's replay, `anomaly show`)."""
+
+
+class SuppressionLogError(AnomalyError):
+    """The suppressions topic could not be created, read or written; nothing was changed."""
+
+
+class UnknownAnomalyError(AnomalyError):
+    """An acknowledgement names an anomaly id that ops.anomaly does not hold."""
+
+
+class PublishError(AnomalyError):
+    """Anomaly events could not be delivered to ops.anomaly."""

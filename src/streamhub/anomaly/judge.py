@@ -58,6 +58,7 @@ class FeedJudge:
     silence_sum: float = 0.0
     silence_start: int | None = None
     open: OpenAnomaly | None = None
+    started: bool = False  # the feed has had traffic (its history begins there)
 
     @classmethod
     def new(cls, key: FeedKey, config: JudgeConfig, baseline: BaselineConfig) -> FeedJudge:
@@ -71,6 +72,13 @@ class FeedJudge:
     def judge(
         self, minute: int, observed: int, connector_active: bool, now_ms: int
     ) -> AnomalyEvent | None:
+        if not self.started:
+            # a feed's history begins with its first traffic: the empty minutes before it
+            # (a connector snapshotting, a source not yet writing) would teach the
+            # cold-start baseline a zero, and silence is judged against the quietest minute
+            self.started = observed > 0
+            if not self.started:
+                return None
         seen = self.baseline.expect(minute)
         if not seen.judged:
             self.baseline.learn(minute, observed, seen)

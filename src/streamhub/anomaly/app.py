@@ -1,0 +1,118 @@
+"""The anomaly Faust app: ops.source_counts + ops.heartbeat → TrafficDetector → ops.anomaly.
+
+A transport like the standardize app (same driver and settings, see its module
+docstring): one agent takes batches of input records, hands them to the
+:class:`~streamhub.anomaly.service.AnomalyService` and awaits the delivery of every
+event they caused before the batch is acked, so an offset is committed only after its
+anomalies are on Kafka. A timer ticks the detector on the wall clock (a dead agent sends
+nothing, so staleness needs a clock) and applies new suppressions. Sending is retried
+with backoff; when the retries are exhausted the process exits 75 without acking, and
+restarts warm (the replay re-finds what was not published).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import faust
+
+from streamhub.anomaly.codec import ANOMALY_TOPIC, INPUT_TOPICS
+from streamhub.anomaly.errors import PublishError
+from streamhub.anomaly.events import AnomalyEvent
+from streamhub.anomaly.service import AnomalyService
+from streamhub.anomaly.suppression_log import SuppressionFollower
+from streamhub.config import Settings
+from streamhub.serde.errors import RegistryUnavailableError
+from streamhub.serde.wire import MessageRef
+from streamhub.standardize.app import EXIT_BATCH_FAILED, RetryPolicy, faust_settings
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    """Send anomaly events with the app's producer, awaiting delivery, retrying."""
+
+    def __init__(self, app: faust.App, service: AnomalyService, retry: RetryPolicy) -> None:
+        self.app = app
+        self.service = service
+        self.retry = retry
+
+    async def send(self, events: list[AnomalyEvent]) -> None:
+        if not events:
+            return
+        encoded = [self.service.codec.encode(e) for e in events]
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                producer = self.app.producer
+                pending = [
+                    await producer.send(ANOMALY_TOPIC, key, value, None, None, None)
+                    for key, value in encoded
+                ]
+                await asyncio.gather(*pending)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # whatever it is, an unpublished anomaly is worse
+                if attempt == self.retry.attempts:
+                    self._give_up(events, exc)
+                delay = self.retry.delay(attempt)
+                log.warning(
+                    "anomaly events not delivered, retrying",
+                    extra={
+                        "events": len(events),
+                        "attempt": attempt,
+                        "delay_s": delay,
+                        "error": repr(exc),
+                    },
+                )
+                await asyncio.sleep(delay)
+
+    def _give_up(self, events: list[AnomalyEvent], exc: Exception) -> None:
+        error = PublishError(
+            f"{len(events)} anomaly events (first {events[0].anomaly_id} of "
+            f"{events[0].feed.institution_id}) undelivered to {ANOMALY_TOPIC} after "
+            f"{self.retry.attempts} attempts: {exc!r}; exiting to restart warm"
+        )
+        log.critical("%s", error, exc_info=exc)
+        logging.shutdown()
+        os._exit(EXIT_BATCH_FAILED)  # not raise: take_events would ack the batch
+
+
+def build_app(
+    settings: Settings,
+    service: AnomalyService,
+    follower: SuppressionFollower,
+    *,
+    tick_s: float = 5.0,
+    batch_size: int = 1000,
+    within_s: float = 0.5,
+    retry: RetryPolicy | None = None,
+) -> faust.App:
+    """A Faust app (id ``settings.anomaly_group``): one agent over the inputs, one timer."""
+    app = faust.App(settings.anomaly_group, **faust_settings(settings))
+    publisher = Publisher(app, service, retry or RetryPolicy())
+
+    async def detect(stream: Any) -> None:
+        async for events in stream.take_events(batch_size, within=within_s):
+            out: list[AnomalyEvent] = []
+            try:
+                for event in events:
+                    message = event.message
+                    where = MessageRef(message.topic, message.partition, message.offset)
+                    out += service.on_message(message.topic, message.key, message.value, where)
+            except RegistryUnavailableError as exc:
+                # the detector has taken part of the batch: restart warm rather than retry
+                log.critical("schema registry unreachable, exiting: %s", exc)
+                logging.shutdown()
+                os._exit(EXIT_BATCH_FAILED)
+            await publisher.send(out)
+
+    async def tick() -> None:
+        await publisher.send(service.tick(follower.poll()))
+
+    app.agent(app.topic(*INPUT_TOPICS), name="detect")(detect)
+    app.timer(interval=tick_s, name="anomaly-tick")(tick)
+    return app

@@ -1,0 +1,223 @@
+"""The anomaly app minus its transport: records in, anomaly events out, metrics kept.
+
+Warm start, and why replay rather than persisted state: the detector's memory is a
+function of its inputs, and both inputs are retained on Kafka (ops.source_counts 30
+days, ops.heartbeat 7). Replaying a horizon of them through the same detector, with the
+clock set to each record's timestamp, rebuilds every feed's baseline, its open
+anomalies and its debounce state exactly as a detector that had run all along would hold
+them, with no second copy of state that could drift from the code (a new baseline rule
+applies to history at the next start) and nothing to migrate. The cost is reading the
+horizon at start: about a minute of decoding per few days of a large region, bounded by
+``--history``. Events the replay finds are published only if ops.anomaly lacks them
+(same id, kind, severity and open/closed), so a restart neither repeats alerts nor
+loses those that fell in the gap while the app was down.
+
+Only one instance may run per group: a feed's counts and its connector's heartbeats are
+keyed differently, so two members would each see half of what judging a minute needs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from streamhub.anomaly.codec import COUNTS_TOPIC, HEARTBEAT_TOPIC, connector_of_key
+from streamhub.anomaly.detector import TrafficDetector
+from streamhub.anomaly.errors import AnomalyError
+from streamhub.anomaly.events import AnomalyEvent, Kind
+from streamhub.anomaly.history import Message
+from streamhub.anomaly.metrics import AnomalyMetrics
+from streamhub.anomaly.suppression_log import Change, apply_change
+from streamhub.serde.errors import RegistryUnavailableError, SerdeError
+from streamhub.serde.wire import MessageRef
+
+log = logging.getLogger(__name__)
+
+
+class RecordCodec(Protocol):
+    """Decodes input values and encodes events (:class:`~streamhub.anomaly.codec.OpsCodec`)."""
+
+    def decode(self, value: bytes, where: MessageRef | None = None) -> dict[str, Any]: ...
+
+    def encode(self, event: AnomalyEvent) -> tuple[bytes, bytes]: ...
+
+
+class SettableClock:
+    """The detector's clock: a record's timestamp while replaying, the wall clock live."""
+
+    def __init__(self) -> None:
+        self.fixed_ms: int | None = None
+
+    def now_ms(self) -> int:
+        return self.fixed_ms if self.fixed_ms is not None else int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Connectors to watch, as shell patterns on their names; empty watches all."""
+
+    patterns: tuple[str, ...] = ()
+
+    def watches(self, connector: str | None) -> bool:
+        if not self.patterns:
+            return True
+        return connector is not None and any(
+            fnmatch.fnmatchcase(connector, p) for p in self.patterns
+        )
+
+
+Signature = tuple[str, str, str, bool]
+
+
+def signature(record: dict[str, Any]) -> Signature:
+    """What makes an anomaly event news: its id, kind, severity and whether it closed."""
+    return (
+        str(record["anomaly_id"]),
+        str(record["kind"]),
+        str(record.get("severity")),
+        record.get("end_ms") is not None,
+    )
+
+
+class AnomalyService:
+    def __init__(
+        self,
+        detector: TrafficDetector,
+        clock: SettableClock,
+        codec: RecordCodec,
+        metrics: AnomalyMetrics,
+        scope: Scope | None = None,
+        tick_ms: int = 5_000,
+    ) -> None:
+        self.detector = detector
+        self.clock = clock
+        self.codec = codec
+        self.metrics = metrics
+        self.scope = scope or Scope()
+        self.tick_ms = tick_ms
+        self.open: dict[str, AnomalyEvent] = {}  # latest event of every open anomaly
+
+    # --- input ------------------------------------------------------------------------------
+
+    def on_message(
+        self, topic: str, key: bytes | None, value: bytes | None, where: MessageRef | None = None
+    ) -> list[AnomalyEvent]:
+        """One ops.source_counts or ops.heartbeat message; the events it causes."""
+        if value is None or not self.scope.watches(connector_of_key(key)):
+            self.metrics.inputs.labels(topic, "skipped").inc()
+            return []
+        try:
+            record = self.codec.decode(value, where)
+            if not self.scope.watches(str(record.get("connector"))):
+                self.metrics.inputs.labels(topic, "skipped").inc()
+                return []
+            if topic == COUNTS_TOPIC:
+                late = self.detector.late_records
+                events = self.detector.on_counts(record)
+                outcome = "late" if self.detector.late_records > late else "accepted"
+            elif topic == HEARTBEAT_TOPIC:
+                events, outcome = self.detector.on_heartbeat(record), "accepted"
+            else:
+                return []
+        except RegistryUnavailableError:
+            raise  # not the record's fault: skipping it would read as a silent minute
+        except (AnomalyError, SerdeError) as exc:
+            self.metrics.inputs.labels(topic, "invalid").inc()
+            log.warning("anomaly input skipped", extra={"topic": topic, "error": str(exc)})
+            return []
+        self.metrics.inputs.labels(topic, outcome).inc()
+        return self._observe(events)
+
+    def tick(self, changes: Iterable[Change] = ()) -> list[AnomalyEvent]:
+        """Apply new suppressions, check heartbeats, and re-emit open anomalies whose
+        suppression changed (acknowledged, expired, entered or left maintenance)."""
+        for change in changes:
+            apply_change(self.detector.suppressions, change)
+            log.info("suppression received", extra={"change": repr(change)})
+        events = self._observe(self.detector.tick())
+        now = self.clock.now_ms()
+        for anomaly_id, latest in list(self.open.items()):
+            suppression = self.suppression_of(latest, now)
+            if suppression != latest.suppression:
+                event = replace(
+                    latest,
+                    suppressed=suppression is not None,
+                    suppression=suppression,
+                    detected_ts_ms=now,
+                )
+                events += self._observe([event])
+                log.info(
+                    "anomaly suppression changed",
+                    extra={
+                        "anomaly_id": anomaly_id,
+                        "institution": latest.feed.institution_id,
+                        "table": latest.feed.table,
+                        "suppression": suppression,
+                    },
+                )
+        self.refresh_metrics(now)
+        return events
+
+    def suppression_of(self, event: AnomalyEvent, now_ms: int) -> str | None:
+        suppressions = self.detector.suppressions
+        ack = suppressions.acknowledged(event.anomaly_id, now_ms)
+        if ack is not None:
+            return f"ack:{ack.by}"
+        window = suppressions.maintenance(event.feed, now_ms)
+        return f"maintenance:{window.window_id}" if window is not None else None
+
+    # --- warm start -------------------------------------------------------------------------
+
+    def replay(self, messages: list[Message]) -> list[AnomalyEvent]:
+        """Feed history through the detector in timestamp order, ticking on record time."""
+        events: list[AnomalyEvent] = []
+        next_tick: int | None = None
+        for message in sorted(messages, key=lambda m: (m.timestamp_ms, m.topic, m.offset)):
+            self.clock.fixed_ms = message.timestamp_ms
+            if next_tick is None or message.timestamp_ms >= next_tick:
+                events += self.tick()
+                next_tick = message.timestamp_ms + self.tick_ms
+            events += self.on_message(message.topic, message.key, message.value)
+        self.clock.fixed_ms = None
+        return events
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    def _observe(self, events: list[AnomalyEvent]) -> list[AnomalyEvent]:
+        for event in events:
+            self.metrics.events.labels(event.feed.institution_id, event.kind.value).inc()
+            if event.kind == Kind.RECOVERED:
+                self.open.pop(event.anomaly_id, None)
+            else:
+                self.open[event.anomaly_id] = event
+            log.info(
+                "anomaly event",
+                extra={
+                    "anomaly_id": event.anomaly_id,
+                    "institution": event.feed.institution_id,
+                    "system": event.feed.system,
+                    "table": event.feed.table,
+                    "kind": event.kind.value,
+                    "severity": event.severity.value,
+                    "observed": event.observed,
+                    "expected": round(event.expected, 1),
+                    "suppressed": event.suppressed,
+                },
+            )
+        return events
+
+    def refresh_metrics(self, now_ms: int) -> None:
+        opened: dict[tuple[str, str, str], int] = {}
+        suppressed: dict[str, int] = {}
+        for event in self.open.values():
+            institution = event.feed.institution_id
+            if self.suppression_of(event, now_ms) is not None:
+                suppressed[institution] = suppressed.get(institution, 0) + 1
+            else:
+                labels = (institution, event.kind.value, event.severity.value)
+                opened[labels] = opened.get(labels, 0) + 1
+        self.metrics.set_open(opened, suppressed, self.detector.feed_count)

@@ -1,0 +1,160 @@
+"""Start the anomaly app warm: suppressions loaded, history replayed, the gap published.
+
+See :mod:`streamhub.anomaly.service` for why the warm start replays history rather than
+persisting state. The input group's offsets are then set to where the replay stopped, so
+the live app continues from exactly there: nothing is judged twice or skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaException, Producer
+
+from streamhub.anomaly.codec import (
+    ANOMALY_TOPIC,
+    HEARTBEAT_TOPIC,
+    INPUT_TOPICS,
+    OpsCodec,
+    connector_of_key,
+)
+from streamhub.anomaly.detector import DetectorConfig, TrafficDetector
+from streamhub.anomaly.errors import AnomalyError, PublishError
+from streamhub.anomaly.events import AnomalyEvent
+from streamhub.anomaly.history import read_since
+from streamhub.anomaly.metrics import anomaly_metrics
+from streamhub.anomaly.service import AnomalyService, Scope, SettableClock, signature
+from streamhub.anomaly.suppression_log import (
+    SUPPRESSIONS_TOPIC,
+    SuppressionFollower,
+    apply_change,
+)
+from streamhub.config import Settings
+from streamhub.kafka.groups import commit_offsets
+
+log = logging.getLogger(__name__)
+
+# heartbeats come every few seconds; one per connector per this many ms is enough to
+# replay how far each connector had read and when it went quiet (stale after a minute)
+REPLAY_HEARTBEAT_EVERY_MS = 15_000
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    history_ms: int = 3 * 86_400_000  # a 1x seasonal slot needs two days (min_periods)
+    scope: Scope = field(default_factory=Scope)
+    suppressions_topic: str = SUPPRESSIONS_TOPIC
+    tick_ms: int = 5_000
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    replayed: int
+    events: int
+    published: int
+    open: int
+    seconds: float
+
+    def describe(self) -> str:
+        return (
+            f"warm start: replayed {self.replayed} records in {self.seconds:.1f}s, "
+            f"{self.events} anomaly events found, {self.published} missing from "
+            f"{ANOMALY_TOPIC} published, {self.open} open"
+        )
+
+
+def start(
+    settings: Settings, options: StartOptions
+) -> tuple[AnomalyService, SuppressionFollower, WarmStart]:
+    started = time.monotonic()
+    clock = SettableClock()
+    detector = TrafficDetector(clock, options.detector)
+    follower = SuppressionFollower(settings.kafka_bootstrap, options.suppressions_topic)
+    for change in follower.catch_up():
+        apply_change(detector.suppressions, change)
+    codec = OpsCodec(settings)
+    service = AnomalyService(
+        detector, clock, codec, anomaly_metrics(), options.scope, options.tick_ms
+    )
+    since = int(time.time() * 1000) - options.history_ms if options.history_ms > 0 else None
+    history = read_since(settings, list(INPUT_TOPICS), since, keep=_replay_filter(options.scope))
+    events = service.replay(history.messages)
+    missing = _not_yet_published(settings, events, since)
+    publish(settings, codec, missing)
+    # the live app continues exactly where the replay stopped (the group has no member yet)
+    try:
+        commit_offsets(settings, settings.anomaly_group, history.ends)
+    except KafkaException as exc:
+        raise AnomalyError(
+            f"cannot set group {settings.anomaly_group}'s offsets ({exc}); is another "
+            "`streamhub anomaly run` in that group? Only one may run per group"
+        ) from exc
+    service.refresh_metrics(clock.now_ms())
+    report = WarmStart(
+        len(history.messages),
+        len(events),
+        len(missing),
+        len(service.open),
+        time.monotonic() - started,
+    )
+    log.info("anomaly warm start", extra=report.__dict__)
+    return service, follower, report
+
+
+def _replay_filter(scope: Scope) -> Callable[[str, bytes | None, int], bool]:
+    last_heartbeat: dict[str, int] = {}
+
+    def keep(topic: str, key: bytes | None, timestamp_ms: int) -> bool:
+        connector = connector_of_key(key)
+        if not scope.watches(connector):
+            return False
+        if topic != HEARTBEAT_TOPIC or connector is None:
+            return True
+        if timestamp_ms - last_heartbeat.get(connector, -(2**62)) < REPLAY_HEARTBEAT_EVERY_MS:
+            return False
+        last_heartbeat[connector] = timestamp_ms
+        return True
+
+    return keep
+
+
+def _not_yet_published(
+    settings: Settings, events: list[AnomalyEvent], since_ms: int | None
+) -> list[AnomalyEvent]:
+    if not events or since_ms is None:
+        return []
+    codec = OpsCodec(settings)
+    published = {
+        signature(codec.decode(m.value))
+        for m in read_since(settings, [ANOMALY_TOPIC], since_ms).messages
+        if m.value is not None
+    }
+    return [e for e in events if signature(e.to_record()) not in published]
+
+
+def publish(settings: Settings, codec: OpsCodec, events: list[AnomalyEvent]) -> None:
+    """Deliver events to ops.anomaly before returning (outside Faust: the warm start)."""
+    if not events:
+        return
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "acks": "all"}
+    )
+    errors: list[str] = []
+
+    def delivered(err: object, _msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    for event in events:
+        key, value = codec.encode(event)
+        producer.produce(ANOMALY_TOPIC, key=key, value=value, on_delivery=delivered)
+    remaining = producer.flush(30)
+    if remaining or errors:
+        raise PublishError(
+            f"{ANOMALY_TOPIC}: {remaining} of {len(events)} anomaly events undelivered "
+            f"(errors: {errors[:3]}); check `streamhub stack status` and start again"
+        )
