@@ -49,15 +49,16 @@ class SourceCounts:
         if op != "r":
             self.latest_commit_ms = max(self.latest_commit_ms, commit_ts_ms)
 
-    def due(self, idle_since_ms: int | None = None, everything: bool = False) -> list[WindowCounts]:
-        """Windows to emit now: past the log's latest commit time, or past while idle.
+    def due(self, idle_at_ms: int | None = None, everything: bool = False) -> list[WindowCounts]:
+        """Windows to emit now: past the log's latest commit time, or, when the source is
+        idle (its log read to the head) at ``idle_at_ms``, past that moment.
 
         ``everything`` emits the open windows too (on shutdown); they stay known, so a
         later change to one of them re-emits it with the full total.
         """
         horizon = self.latest_commit_ms - self.grace_ms
-        if idle_since_ms is not None:
-            horizon = max(horizon, idle_since_ms - self.grace_ms)
+        if idle_at_ms is not None:
+            horizon = max(horizon, idle_at_ms - self.grace_ms)
         closing = [w for w in self._open if everything or w[1] + MINUTE_MS <= horizon]
         emitted = []
         for window in sorted(closing, key=lambda w: (w[1], w[0])):

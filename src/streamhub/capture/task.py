@@ -492,7 +492,9 @@ class ConnectorTask:
         self.stored = safe
 
     def _emit_counts(self) -> None:
-        for window in self.counts.due(self._idle_since):
+        # idle means the log is read to its head: every minute that ended before now (minus
+        # the grace) is complete, including the one the last events fell in
+        for window in self.counts.due(now_ms() if self._idle_since is not None else None):
             self._counts_record(window)
 
     def _counts_record(

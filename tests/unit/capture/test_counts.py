@@ -22,8 +22,8 @@ def test_counts_per_table_and_minute_close_once_the_log_moves_on():
 def test_an_idle_source_still_closes_its_windows():
     counts = SourceCounts()
     counts.add("db.t", "c", T0 + 1_000)
-    assert counts.due(idle_since_ms=T0 + 30_000) == []
-    assert [w.inserts for w in counts.due(idle_since_ms=T0 + MINUTE_MS + 10_000)] == [1]
+    assert counts.due(idle_at_ms=T0 + 30_000) == []
+    assert [w.inserts for w in counts.due(idle_at_ms=T0 + MINUTE_MS + 10_000)] == [1]
 
 
 def test_a_late_change_reemits_its_window_with_the_full_total():
