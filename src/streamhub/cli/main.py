@@ -8,16 +8,19 @@ import click
 
 from streamhub import __version__
 from streamhub import log as logs
+from streamhub.cli.anomaly_cmd import anomaly_group
 from streamhub.cli.capture_cmd import capture_group, connectors_group
 from streamhub.cli.clickhouse_cmd import clickhouse_group
 from streamhub.cli.config_cmd import config_group
 from streamhub.cli.demo_cmd import demo_cmd
 from streamhub.cli.land_cmd import land_cmd
+from streamhub.cli.reconcile_cmd import reconcile_group
 from streamhub.cli.registry_cmd import registry_group
 from streamhub.cli.schemas_cmd import schemas_group
 from streamhub.cli.simulate_cmd import simulate_group
 from streamhub.cli.stack_cmd import stack_group
 from streamhub.cli.standardize_cmd import standardize_cmd
+from streamhub.cli.status_cmd import status_cmd
 from streamhub.cli.topics_cmd import topics_group
 
 
@@ -58,7 +61,10 @@ cli.add_command(clickhouse_group)
 cli.add_command(land_cmd)
 cli.add_command(schemas_group)
 cli.add_command(standardize_cmd)
+cli.add_command(status_cmd)
 cli.add_command(demo_cmd)
+cli.add_command(anomaly_group)
+cli.add_command(reconcile_group)
 
 
 def main() -> None:

@@ -65,6 +65,8 @@ class StageCounts:
     ``database`` is None in today's ``ops.landed_counts`` (resolved from what the
     source counts taught). ``versions``, when given, are the :func:`version_id` of
     every record counted; a window whose increments all carry them is counted exactly.
+    ``repair_id`` marks a repair credit: ``versions`` are changes of this (older) window
+    that a targeted re-snapshot restored (``streamhub reconcile diff --repair``).
     """
 
     institution_id: str
@@ -76,6 +78,7 @@ class StageCounts:
     database: str | None = None
     versions: frozenset[int] | None = None
     window_ms: int = 60_000
+    repair_id: str | None = None
 
     @property
     def records(self) -> int:
@@ -100,6 +103,7 @@ def landed_from_avro(value: dict[str, Any]) -> StageCounts:
         int(value["upserts"]), int(value["deletes"]), value.get("database"),
         None if versions is None else frozenset(int(v) for v in versions),
         int(value.get("window_ms", 60_000)),
+        value.get("repair_id"),
     )
 
 

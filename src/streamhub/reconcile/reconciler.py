@@ -97,7 +97,8 @@ class Reconciler:
         return outcome
 
     def apply_landed(self, counts: StageCounts) -> Outcome:
-        """One ``ops.landed_counts`` increment (at-least-once: replays are expected)."""
+        """One ``ops.landed_counts`` increment (at-least-once: replays are expected), or a
+        repair credit (``repair_id`` set): versions of this window a re-snapshot restored."""
         return self._apply_stage(counts, landed=True)
 
     def apply_standardized(self, counts: StageCounts) -> Outcome:
@@ -122,6 +123,26 @@ class Reconciler:
         state.rejected.apply(rejection)
         state.dirty = True
         return Outcome.APPLIED
+
+    def remember(self, result: Result) -> bool:
+        """Take a result published before a restart as its window's last judgement, so
+        revisions continue and an unchanged verdict is not published again. False when
+        the window is past the retention horizon."""
+        key = WindowKey(
+            TableKey(result.institution_id, result.database, result.table),
+            result.window_start_ms,
+        )
+        state = self._window(key, result.system)
+        if state is None:
+            return False
+        known = state.judged
+        if known is not None and known.revision >= result.revision:
+            return True
+        state.judged = result
+        # LATE follows a MISSING/EXCESS judgement, so it also says there was one
+        state.ever_unmatched |= result.status in (Status.MISSING, Status.EXCESS, Status.LATE)
+        state.dirty = True  # judged again on the replayed evidence; published only if changed
+        return True
 
     # --- judgement ------------------------------------------------------------------------
 
@@ -189,7 +210,12 @@ class Reconciler:
         if state is None:
             self.stale_inputs += 1
             return Outcome.STALE
-        (state.landed if landed else state.standardized).apply(counts)
+        if not landed:
+            state.standardized.apply(counts)
+        elif counts.repair_id is not None:
+            state.repairs.apply(counts)
+        else:
+            state.landed.apply(counts)
         state.dirty = True
         return Outcome.APPLIED
 

@@ -23,8 +23,8 @@ class Status(StrEnum):
     LATE = "LATE"  # proposed: appended to the enum's symbols (BACKWARD-compatible)
 
 
-# Fields the committed reconciliation.avsc lacks; proposed as optional additions.
-PROPOSED_FIELDS = ("database", "duplicates", "revision")
+# Fields added to reconciliation.avsc after its first version (optional, with defaults).
+PROPOSED_FIELDS = ("database", "duplicates", "revision", "repaired")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,7 @@ class Result:
     checked_ts_ms: int
     duplicates: int = 0  # landed events beyond the distinct versions (replayed flushes)
     revision: int = 0  # 0 for the first judgement of the window, +1 per re-judgement
+    repaired: int = 0  # changes credited by targeted re-snapshots (counted in landed)
 
     def to_avro(self) -> dict[str, Any]:
         """The ``ops.reconciliation`` value (with :data:`PROPOSED_FIELDS`)."""
@@ -54,7 +55,11 @@ class Result:
 
     @classmethod
     def from_avro(cls, data: dict[str, Any]) -> Result:
-        return cls(**{**data, "status": Status(data["status"])})
+        """From a decoded value; fields a newer writer added are ignored, missing ones
+        take their defaults (``database`` empty when an old writer did not send it)."""
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        known["database"] = known.get("database") or ""
+        return cls(**{**known, "status": Status(data["status"])})
 
     def same_verdict(self, other: Result) -> bool:
         """Equal apart from when it was checked and its revision: no need to emit again."""

@@ -26,6 +26,7 @@ class DailyTotal:
     dead_lettered: int = 0
     landed: int = 0
     duplicates: int = 0
+    repaired: int = 0  # of landed: restored by targeted re-snapshots
     difference: int = 0  # sum of the windows' differences: they may cancel, see statuses
     statuses: dict[Status, int] = field(default_factory=dict)  # windows per latest status
 
@@ -36,6 +37,7 @@ class DailyTotal:
         self.dead_lettered += result.dead_lettered
         self.landed += result.landed
         self.duplicates += result.duplicates
+        self.repaired += result.repaired
         self.difference += result.difference
         self.statuses[result.status] = self.statuses.get(result.status, 0) + 1
 

@@ -19,11 +19,13 @@ def judge(
     """The window's result now; ``pending`` when its grace period has not passed yet.
 
     The revision is the next one after the last emitted judgement; MATCH becomes
-    LATE when any earlier judgement of the window was not a match.
+    LATE when any earlier judgement of the window was not a match, unless repair
+    credits made it match (MATCH with ``repaired`` > 0 and the repair ids in the detail).
     """
     source = state.source.changes if state.source is not None else 0
-    landed = state.landed.distinct
-    rejected = state.rejected.count(state.landed.versions)
+    repaired = state.repairs.credited(state.landed.versions)
+    landed = state.landed.distinct + repaired
+    rejected = state.rejected.count(state.landed.versions | state.repairs.versions)
     difference = landed + rejected - source
     if pending:
         status = Status.PENDING
@@ -31,6 +33,8 @@ def judge(
         status = Status.MISSING
     elif difference > 0:
         status = Status.EXCESS
+    elif repaired:
+        status = Status.MATCH  # matched by an operator's repair, not by late arrivals
     else:
         status = Status.LATE if state.ever_unmatched else Status.MATCH
     return Result(
@@ -50,6 +54,7 @@ def judge(
         checked_ts_ms=now_ms,
         duplicates=state.landed.duplicates,
         revision=0 if state.judged is None else state.judged.revision + 1,
+        repaired=repaired,
     )
 
 
@@ -64,6 +69,11 @@ def _detail(state: WindowState, status: Status, rejected: int, unplaced: int) ->
         notes.append(
             f"source window re-emitted from zero {src.restarts} time(s) after the capture "
             "agent forgot it; totals were added"
+        )
+    if state.repairs.ids:
+        notes.append(
+            f"{state.repairs.credited(state.landed.versions)} change(s) restored by targeted "
+            f"re-snapshot {', '.join(sorted(state.repairs.ids))}"
         )
     if state.landed.duplicates:
         notes.append(f"{state.landed.duplicates} replayed landing(s) not counted")

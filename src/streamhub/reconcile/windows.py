@@ -122,12 +122,46 @@ class RejectTally:
 
 
 @dataclass
+class RepairTally:
+    """Repair credits of one window: versions restored by targeted re-snapshots.
+
+    A credit names the versions ``reconcile diff`` found missing; the re-read rows
+    themselves landed (and are counted) in the window of the re-read. A credit without
+    versions is counted by its records, as it comes.
+    """
+
+    versions: set[int] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    anonymous: int = 0
+
+    def apply(self, counts: StageCounts) -> None:
+        self.ids.add(counts.repair_id or "?")
+        if counts.versions is None:
+            self.anonymous += counts.records
+        else:
+            self.versions |= counts.versions
+
+    def credited(self, landed_versions: set[int]) -> int:
+        # a version that landed after all (a late flush) is landed, not repaired
+        return len(self.versions - landed_versions) + self.anonymous
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"versions": sorted(self.versions), "ids": sorted(self.ids),
+                "anonymous": self.anonymous}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RepairTally:
+        return cls(set(data["versions"]), set(data["ids"]), int(data["anonymous"]))
+
+
+@dataclass
 class WindowState:
     system: str
     source: SourceTotals | None = None
     landed: StageTally = field(default_factory=StageTally)
     standardized: StageTally = field(default_factory=StageTally)
     rejected: RejectTally = field(default_factory=RejectTally)
+    repairs: RepairTally = field(default_factory=RepairTally)
     # the judgement so far
     judged: Result | None = None  # the last result emitted
     ever_unmatched: bool = False
@@ -138,6 +172,7 @@ class WindowState:
         return {
             "system": self.system, "source": source, "landed": self.landed.to_dict(),
             "standardized": self.standardized.to_dict(), "rejected": self.rejected.to_dict(),
+            "repairs": self.repairs.to_dict(),
             "judged": None if self.judged is None else self.judged.to_avro(),
             "ever_unmatched": self.ever_unmatched, "dirty": self.dirty,
         }
@@ -151,6 +186,9 @@ class WindowState:
             landed=StageTally.from_dict(data["landed"]),
             standardized=StageTally.from_dict(data["standardized"]),
             rejected=RejectTally.from_dict(data["rejected"]),
+            # absent in snapshots written before repair credits existed
+            repairs=RepairTally.from_dict(data.get("repairs") or {
+                "versions": [], "ids": [], "anonymous": 0}),
             judged=None if data["judged"] is None else Result.from_avro(data["judged"]),
             ever_unmatched=bool(data["ever_unmatched"]), dirty=bool(data["dirty"]),
         )

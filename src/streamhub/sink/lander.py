@@ -11,6 +11,7 @@ or a row ClickHouse refuses, goes to the dead-letter topic; the rest of the batc
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -114,6 +115,7 @@ class Lander:
         self._batch = Batch()
         self._assigned_at: float | None = None
         self._last_message_at: float | None = None
+        self._drop_every = drop_every_from_env()
 
     def stop(self) -> None:
         """Ask the loop to flush, commit and return; safe from any thread or signal handler."""
@@ -243,6 +245,8 @@ class Lander:
         counts = LandedCounts()
         landed: list[tuple[Target, list[PendingRow]]] = []
         for target, rows in batch.rows.values():
+            if target.entity is not None and self._drop_every:
+                rows = _drop_for_drill(rows, self._drop_every)
             if not rows:
                 continue
             refused = self._insert(target, rows)
@@ -390,6 +394,39 @@ class Lander:
             _str_or_none(record.get("source_table", record.get("table"))),
             _placement(record),
         )
+
+
+#: FAULT INJECTION for drills and tests only: ``STREAMHUB_FAULT_DROP_VERSIONS=N`` makes the
+#: lander silently lose every std record whose ``version_id(record_id, source_position_seq)
+#: % N == 0`` (Python's modulo, so never negative): no insert, no landed count, offsets
+#: committed as if landed. It produces the "lost rows" reconciliation must report as MISSING
+#: and ``streamhub reconcile diff`` must name. Never set it in production.
+FAULT_DROP_ENV = "STREAMHUB_FAULT_DROP_VERSIONS"
+
+
+def drop_every_from_env() -> int:
+    text = os.environ.get(FAULT_DROP_ENV, "").strip()
+    if not text:
+        return 0
+    if not text.isdigit() or int(text) < 1:
+        raise LandError(f"{FAULT_DROP_ENV}={text!r}: expected a whole number >= 1 (or unset)")
+    log.warning("FAULT INJECTION: dropping std records", extra={
+        "env": FAULT_DROP_ENV, "every": int(text)})
+    return int(text)
+
+
+def _drop_for_drill(rows: list[PendingRow], every: int) -> list[PendingRow]:
+    kept = []
+    for row in rows:
+        record = row.record
+        version = version_id(record["record_id"], record["source_position_seq"])
+        if version % every:
+            kept.append(row)
+            continue
+        log.warning("FAULT INJECTION: std record dropped", extra={
+            "institution": record["institution_id"], "table": record["source_table"],
+            "source_key": record["source_key"], "version": version})
+    return kept
 
 
 class _KafkaRetriable(Exception):

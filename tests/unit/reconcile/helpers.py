@@ -58,6 +58,7 @@ def source(
 def landed(
     start: int = T0, *, upserts: int = 0, deletes: int = 0, table: str = "public.patient",
     versions: list[int] | None = None, database: str | None = None, system: str = "his",
+    repair_id: str | None = None,
 ) -> StageCounts:
     value: dict[str, Any] = {
         "institution_id": INST, "system": system, "table": table, "entity": "patient",
@@ -68,6 +69,8 @@ def landed(
         value["versions"] = versions
     if database is not None:
         value["database"] = database
+    if repair_id is not None:
+        value["repair_id"] = repair_id
     return landed_from_avro(value)
 
 

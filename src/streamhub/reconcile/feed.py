@@ -1,0 +1,80 @@
+"""Kafka messages → reconciler inputs: decode (Avro via the registry), route by topic, apply.
+
+Shared by the live app and its start-up replay, so both fold exactly the same way.
+A message that does not decode, or that the reconciler refuses (a window of another
+length, a table two databases could hold), is logged and counted, never fatal: one bad
+record must not stop every institution's reconciliation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from streamhub.log import get_logger
+from streamhub.reconcile.errors import ReconcileError
+from streamhub.reconcile.inputs import landed_from_avro, rejection_from_avro, source_from_avro
+from streamhub.reconcile.metrics import ReconcileMetrics
+from streamhub.reconcile.reconciler import Reconciler
+from streamhub.serde.avro_serde import AvroSerde
+from streamhub.serde.errors import RegistryUnavailableError, SerdeError
+from streamhub.serde.wire import MessageRef
+
+log = get_logger(__name__)
+
+SOURCE_TOPIC = "ops.source_counts"
+LANDED_TOPIC = "ops.landed_counts"
+DEAD_LETTER_TOPICS = ("dlq.standardize", "dlq.land")
+RESULTS_TOPIC = "ops.reconciliation"
+INPUT_TOPICS: tuple[str, ...] = (SOURCE_TOPIC, LANDED_TOPIC, *DEAD_LETTER_TOPICS)
+
+KIND = {SOURCE_TOPIC: "source", LANDED_TOPIC: "landed", **dict.fromkeys(DEAD_LETTER_TOPICS,
+                                                                        "rejection")}
+
+
+@dataclass
+class Feed:
+    reconciler: Reconciler
+    serde: AvroSerde
+    metrics: ReconcileMetrics
+
+    def decode(self, topic: str, partition: int, offset: int, value: bytes | None
+               ) -> dict[str, Any] | None:
+        """The decoded record, or None (counted) when it is not one. A registry outage
+        raises: the caller retries rather than skipping inputs."""
+        if value is None:
+            return None
+        try:
+            decoded = self.serde.decode(value, MessageRef(topic, partition, offset)).value
+        except RegistryUnavailableError:
+            raise
+        except SerdeError as exc:
+            self.metrics.inputs.labels(KIND.get(topic, topic), "undecodable").inc()
+            log.warning("reconcile input does not decode", extra={
+                "topic": topic, "partition": partition, "offset": offset, "error": str(exc)})
+            return None
+        return decoded if isinstance(decoded, dict) else None
+
+    def apply(self, topic: str, value: dict[str, Any]) -> str:
+        """Fold one decoded input in; the outcome label it was counted under."""
+        kind = KIND[topic]
+        try:
+            outcome = self._apply(topic, value)
+        except (ReconcileError, KeyError, TypeError, ValueError) as exc:
+            outcome = "refused"
+            log.warning("reconcile input refused", extra={
+                "topic": topic, "institution": value.get("institution_id"),
+                "table": value.get("table"), "error": str(exc)})
+        self.metrics.inputs.labels(kind, outcome).inc()
+        return outcome
+
+    def _apply(self, topic: str, value: dict[str, Any]) -> str:
+        rec = self.reconciler
+        if topic == SOURCE_TOPIC:
+            return rec.apply_source(source_from_avro(value)).value
+        if topic == LANDED_TOPIC:
+            return rec.apply_landed(landed_from_avro(value)).value
+        rejection = rejection_from_avro(value)
+        if rejection is None:
+            return "ignored"  # not a record withheld from ClickHouse (e.g. no institution)
+        return rec.apply_rejection(rejection).value

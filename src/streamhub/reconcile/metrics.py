@@ -1,0 +1,81 @@
+"""Prometheus metrics of the reconcile app (names fixed by the operator plane's contract).
+
+Labels are bounded: institution by the connector set, status by the verdicts, kind and
+outcome by the input kinds; never a table or window.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+
+from streamhub.reconcile.reconciler import Reconciler
+from streamhub.reconcile.result import Result, Status
+
+
+@dataclass(frozen=True)
+class ReconcileMetrics:
+    judgements: Counter
+    windows: Gauge
+    missing_changes: Gauge
+    inputs: Counter
+    last_judged: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> ReconcileMetrics:
+        return cls(
+            judgements=Counter(
+                "streamhub_reconcile_judgements_total",
+                "Reconciliation results emitted to ops.reconciliation, by verdict.",
+                ("institution", "status"), registry=registry,
+            ),
+            windows=Gauge(
+                "streamhub_reconcile_windows",
+                "Retained windows by their current verdict (PENDING: not judged yet).",
+                ("institution", "status"), registry=registry,
+            ),
+            missing_changes=Gauge(
+                "streamhub_reconcile_missing_changes",
+                "Source changes neither landed nor rejected, summed over MISSING windows.",
+                ("institution",), registry=registry,
+            ),
+            inputs=Counter(
+                "streamhub_reconcile_inputs_total",
+                "Input records by kind (source|landed|standardized|rejection) and outcome "
+                "(applied, parked, stale, ignored, undecodable, refused).",
+                ("kind", "outcome"), registry=registry,
+            ),
+            last_judged=Gauge(
+                "streamhub_reconcile_last_judged_timestamp_seconds",
+                "When the app last judged its windows (epoch seconds).", registry=registry,
+            ),
+        )
+
+    def emitted(self, results: list[Result]) -> None:
+        for result in results:
+            self.judgements.labels(result.institution_id, result.status.value).inc()
+
+    def observe(self, reconciler: Reconciler, now_s: float) -> None:
+        """Refresh the gauges from the reconciler's retained windows."""
+        windows: Tally[tuple[str, str]] = Tally()
+        missing: Tally[str] = Tally()
+        for key, state in reconciler.windows.items():
+            institution = key.table.institution_id
+            judged = state.judged
+            status = judged.status if judged is not None else Status.PENDING
+            windows[(institution, status.value)] += 1
+            missing[institution] += 0
+            if judged is not None and judged.status is Status.MISSING:
+                missing[institution] += -judged.difference
+        self.windows.clear()
+        for (institution, verdict), count in windows.items():
+            self.windows.labels(institution, verdict).set(count)
+        self.missing_changes.clear()
+        for institution, count in missing.items():
+            self.missing_changes.labels(institution).set(count)
+        self.last_judged.set(now_s)
+
+
+RECONCILE_METRICS = ReconcileMetrics.create(REGISTRY)

@@ -1,0 +1,113 @@
+"""`reconcile show`: the published results of a span, latest revision per window, as a table.
+
+Reads ``ops.reconciliation`` (not ClickHouse: the lander owns the embedded engine while
+it runs). A window is re-judged whenever its evidence changes, so only its highest
+revision counts; the daily totals come from those with :func:`daily_totals`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from streamhub.reconcile.result import Result, Status
+from streamhub.reconcile.times import local_minute
+from streamhub.reconcile.totals import DailyTotal, daily_totals
+
+COLUMNS = ("window", "table", "source", "standardized", "rejected", "landed", "repaired",
+           "status", "detail")
+
+
+def latest_per_window(results: Iterable[Result]) -> list[Result]:
+    """The highest revision of each window (ties: the later check), in window order."""
+    latest: dict[tuple[str, str, str, int], Result] = {}
+    for result in results:
+        key = (result.institution_id, result.database, result.table, result.window_start_ms)
+        known = latest.get(key)
+        if known is None or (result.revision, result.checked_ts_ms) > (
+            known.revision, known.checked_ts_ms
+        ):
+            latest[key] = result
+    return sorted(latest.values(), key=lambda r: (r.window_start_ms, r.database, r.table))
+
+
+@dataclass(frozen=True)
+class Selection:
+    institution_id: str
+    since_ms: int
+    status: Status | None = None
+
+    def keep(self, result: Result) -> bool:
+        return (
+            result.institution_id == self.institution_id
+            and result.window_start_ms >= self.since_ms
+        )
+
+    def show(self, result: Result) -> bool:
+        return self.status is None or result.status is self.status
+
+
+def select(
+    results: Iterable[Result], selection: Selection
+) -> tuple[list[Result], list[DailyTotal]]:
+    """Rows to print (status filter applied) and daily totals (over every status)."""
+    latest = latest_per_window(r for r in results if selection.keep(r))
+    return [r for r in latest if selection.show(r)], daily_totals(latest)
+
+
+def row(result: Result) -> list[str]:
+    table = f"{result.database}.{result.table}" if result.database else result.table
+    return [
+        local_minute(result.window_start_ms), table, str(result.source_changes),
+        str(result.standardized), str(result.dead_lettered), str(result.landed),
+        str(result.repaired), result.status.value, result.detail or "",
+    ]
+
+
+def render_table(rows: list[list[str]], headers: tuple[str, ...] | list[str]) -> str:
+    widths = [len(h) for h in headers]
+    for cells in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        for cells in rows
+    ]
+    return "\n".join(lines)
+
+
+def total_rows(totals: list[DailyTotal]) -> list[list[str]]:
+    return [
+        [
+            str(t.day), t.institution_id, str(t.windows), str(t.source_changes),
+            str(t.dead_lettered), str(t.landed), str(t.repaired), str(t.difference),
+            " ".join(f"{s.value}={n}" for s, n in sorted(t.statuses.items())),
+        ]
+        for t in totals
+    ]
+
+
+TOTAL_COLUMNS = ("day", "institution", "windows", "source", "rejected", "landed",
+                 "repaired", "difference", "statuses")
+
+
+def as_json(rows: list[Result], totals: list[DailyTotal]) -> str:
+    """One JSON document per line: ``{"window": …}`` rows, then ``{"day": …}`` totals."""
+    lines = [
+        json.dumps({"window": local_minute(r.window_start_ms), **r.to_avro()},
+                   ensure_ascii=False)
+        for r in rows
+    ]
+    lines += [
+        json.dumps({
+            "day": str(t.day), "institution_id": t.institution_id, "windows": t.windows,
+            "source_changes": t.source_changes, "standardized": t.standardized,
+            "dead_lettered": t.dead_lettered, "landed": t.landed, "repaired": t.repaired,
+            "duplicates": t.duplicates,
+            "difference": t.difference,
+            "statuses": {s.value: n for s, n in sorted(t.statuses.items())},
+        }, ensure_ascii=False)
+        for t in totals
+    ]
+    return "\n".join(lines)

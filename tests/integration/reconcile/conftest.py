@@ -1,0 +1,5 @@
+"""The reconcile tests run the pipeline like the pipeline tests: same isolated settings."""
+
+from ..capture.conftest import capture_settings, catalog_topics
+
+__all__ = ["capture_settings", "catalog_topics"]
