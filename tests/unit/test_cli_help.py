@@ -26,6 +26,18 @@ COMMANDS = [
     ["clickhouse", "migrate"],
     ["clickhouse", "query"],
     ["demo"],
+    ["capture", "resnapshot"],
+    ["reconcile"],
+    ["reconcile", "run"],
+    ["reconcile", "show"],
+    ["reconcile", "diff"],
+    ["anomaly"],
+    ["anomaly", "run"],
+    ["anomaly", "ack"],
+    ["anomaly", "maintenance"],
+    ["anomaly", "cancel-maintenance"],
+    ["anomaly", "show"],
+    ["status"],
 ]
 
 

@@ -29,9 +29,9 @@ from streamhub.anomaly.codec import COUNTS_TOPIC, HEARTBEAT_TOPIC, connector_of_
 from streamhub.anomaly.detector import TrafficDetector
 from streamhub.anomaly.errors import AnomalyError
 from streamhub.anomaly.events import AnomalyEvent, Kind
-from streamhub.anomaly.history import Message
 from streamhub.anomaly.metrics import AnomalyMetrics
 from streamhub.anomaly.suppression_log import Change, apply_change
+from streamhub.kafka.reading import Message
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
 

@@ -132,7 +132,7 @@ def run_cmd(
     from streamhub.anomaly.detector import DetectorConfig
     from streamhub.anomaly.service import Scope
     from streamhub.anomaly.startup import StartOptions, start
-    from streamhub.anomaly.worker import run_worker
+    from streamhub.kafka.faust_worker import run_worker
 
     settings = settings_from(ctx)
     if (business_origin is None) != (wall_origin is None):

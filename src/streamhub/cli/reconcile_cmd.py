@@ -33,11 +33,11 @@ def run_cmd(ctx: click.Context, metrics_port: int, grace: str, retention: str,
     On start the state is rebuilt from the topics (the retention's inputs and published
     results), so a restart or kill -9 loses nothing. Run exactly one.
     """
+    from streamhub.kafka.faust_worker import run_worker
     from streamhub.reconcile.app import Runtime, build_app, rebuild
     from streamhub.reconcile.feed import INPUT_TOPICS, RESULTS_TOPIC
     from streamhub.reconcile.reconciler import ReconcileSettings
     from streamhub.reconcile.times import parse_duration_ms
-    from streamhub.standardize.worker import run_worker
 
     settings = settings_from(ctx)
     reconcile = ReconcileSettings(grace_ms=parse_duration_ms(grace),
@@ -71,33 +71,25 @@ def show_cmd(ctx: click.Context, institution: str, since: str, status: str | Non
              fmt: str) -> None:
     """Print the latest verdict of every window of an institution (times in Asia/Shanghai),
     then totals per day. Reads ops.reconciliation."""
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-
     from streamhub.reconcile.feed import RESULTS_TOPIC
-    from streamhub.reconcile.reading import read_since
     from streamhub.reconcile.report import (
         COLUMNS,
         TOTAL_COLUMNS,
         Selection,
         as_json,
+        read_results,
         render_table,
         row,
         select,
         total_rows,
     )
-    from streamhub.reconcile.result import Result, Status
+    from streamhub.reconcile.result import Status
     from streamhub.reconcile.times import local_minute, parse_since_ms
-    from streamhub.serde.avro_serde import AvroSerde
 
     settings = settings_from(ctx)
     since_ms = parse_since_ms(since, int(time.time() * 1000))
-    serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
     selection = Selection(institution, since_ms, None if status is None else Status(status))
-    results = [
-        Result.from_avro(serde.decode(m.value).value)
-        for m in read_since(settings, [RESULTS_TOPIC], since_ms)
-        if m.value is not None
-    ]
+    results = read_results(settings, since_ms)
     rows, totals = select(results, selection)
     if fmt == "json":
         if rows or totals:

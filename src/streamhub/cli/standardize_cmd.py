@@ -33,9 +33,9 @@ def standardize_cmd(ctx: click.Context, metrics_port: int, batch_size: int, with
     """
     # imported here: the standardizer pulls in profiles, codes and Avro schemas, which
     # `streamhub --help` should not pay for
+    from streamhub.kafka.faust_worker import run_worker
     from streamhub.standardize.app import RAW_TOPICS, build_app
     from streamhub.standardize.pipeline import Standardizer
-    from streamhub.standardize.worker import run_worker
 
     settings = settings_from(ctx)
     processor = Standardizer.from_settings(settings)

@@ -1,9 +1,10 @@
 """The demo: simulated institutions -> capture -> Kafka -> standardize -> ClickHouse, live.
 
-The simulation and the capture agent run in this process; the standardizer and
-the lander are child processes (the lander owns the embedded ClickHouse). A
-per-institution summary is printed every few seconds until the pipeline has
-drained (or until Ctrl-C with ``until_stopped``).
+The simulation and the capture agent run in this process; the standardizer, the
+lander (it owns the embedded ClickHouse) and the operator plane (reconciliation,
+traffic anomalies, link health) are child processes. A per-institution summary is
+printed every few seconds until the pipeline has drained (or until Ctrl-C with
+``until_stopped``); then the reconciliation of the run's windows and the link health.
 """
 
 from __future__ import annotations
@@ -19,14 +20,32 @@ from streamhub.config import Settings
 from streamhub.demo.errors import WorkerError
 from streamhub.demo.summary import Summary, collect
 from streamhub.demo.workers import Workers
+from streamhub.health.evaluate import evaluate
+from streamhub.health.gather import gather
+from streamhub.health.render import table
+from streamhub.health.thresholds import Thresholds
 from streamhub.kafka.groups import pin_to_end
+from streamhub.reconcile.report import (
+    TOTAL_COLUMNS,
+    Selection,
+    read_results,
+    render_table,
+    select,
+    total_rows,
+)
 from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.sink.targets import DEFAULT_ROUTES
 from streamhub.standardize.app import RAW_TOPICS
 
 Echo = Callable[[str], None]
-DEMO_GROUPS = {"standardize": "streamhub-demo-standardize", "land": "streamhub-demo-lander"}
+DEMO_GROUPS = {
+    "standardize": "streamhub-demo-standardize",
+    "land": "streamhub-demo-lander",
+    "reconcile": "streamhub-demo-reconcile",
+    "anomaly": "streamhub-demo-anomaly",
+}
+RECONCILE_GRACE_S = 20  # the demo's windows are judged 20 s after their minute ends
 
 
 @dataclass(frozen=True)
@@ -69,13 +88,27 @@ def run_demo(
         extra_env={
             "STREAMHUB_STANDARDIZE_GROUP": DEMO_GROUPS["standardize"],
             "STREAMHUB_LANDER_GROUP": DEMO_GROUPS["land"],
+            "STREAMHUB_RECONCILE_GROUP": DEMO_GROUPS["reconcile"],
+            "STREAMHUB_ANOMALY_GROUP": DEMO_GROUPS["anomaly"],
         },
     )
+    started_ms = int(time.time() * 1000)
+    # the settings as the children see them: link health reads the demo's groups and sources
+    child_settings = settings.model_copy(update={
+        "connectors_dir": sim_dir / "connectors",
+        "standardize_group": DEMO_GROUPS["standardize"],
+        "lander_group": DEMO_GROUPS["land"],
+    })
     pin_to_end(settings, DEMO_GROUPS["standardize"], list(RAW_TOPICS))
     pin_to_end(settings, DEMO_GROUPS["land"], list(DEFAULT_ROUTES))
     echo(workers.run_once("clickhouse", "migrate", "--reset").strip())
     workers.start("standardize")
     workers.start("land")
+    # the operator plane: both apps rebuild their state from the retained ops topics
+    workers.start("reconcile", "--grace", f"{RECONCILE_GRACE_S}s", "--retention", "1h")
+    workers.start("anomaly", "--compression", f"{simulation_options.compression:g}",
+                  "--history", "1h")
+    workers.start("status")
     echo(f"workers started; logs in {workers.log_dir}")
     try:
         simulation.setup()
@@ -88,6 +121,8 @@ def run_demo(
                 workers.check_alive()
                 echo(collect(workers.metrics_urls(), names).render(names))
         summary = _until_drained(workers, names, options, echo)
+        echo(reconciliation(settings, set(names), started_ms, workers, echo))
+        echo(link_health(child_settings))
     finally:
         codes = workers.stop()
         echo(f"workers stopped: {codes}")
@@ -113,3 +148,29 @@ def _until_drained(
                 f"the pipeline did not drain within {options.drain_timeout_s:g} s; see the logs "
                 f"in {workers.log_dir}"
             )
+
+
+def reconciliation(
+    settings: Settings, institutions: set[str], since_ms: int, workers: Workers, echo: Echo
+) -> str:
+    """Totals per institution and day of the run's windows, once the last one is judged."""
+    last_window_end = (int(time.time() * 1000) // 60_000 + 1) * 60_000
+    wait_s = (last_window_end - time.time() * 1000) / 1000 + RECONCILE_GRACE_S + 10
+    echo(f"waiting {wait_s:.0f} s for the last minute's reconciliation (grace "
+         f"{RECONCILE_GRACE_S} s after the minute ends)")
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        time.sleep(min(5.0, max(deadline - time.monotonic(), 0)))
+        workers.check_alive()
+    results = [r for r in read_results(settings, since_ms) if r.institution_id in institutions]
+    _, totals = select(results, Selection(None, since_ms, None))
+    if not totals:
+        return "reconciliation: no verdicts yet (see .streamhub/demo/reconcile.log)"
+    return "reconciliation (数据对账), per institution and day:\n" + render_table(
+        total_rows(totals), TOTAL_COLUMNS
+    )
+
+
+def link_health(settings: Settings) -> str:
+    observation = gather(settings, Thresholds())
+    return "link health (采集链路):\n" + table(evaluate(observation, Thresholds()))

@@ -1,8 +1,10 @@
 """The pipeline's worker processes as the demo and benchmarks start them.
 
-`streamhub standardize` and `streamhub land` run as child processes, each serving
-its Prometheus metrics on 127.0.0.1, logging to ``<data_dir>/demo/<name>.log``.
-The lander owns the embedded ClickHouse engine; nothing else here opens it.
+`streamhub standardize`, `streamhub land` and the operator plane (`reconcile run`,
+`anomaly run`, `status --serve`) run as child processes, each serving its Prometheus
+metrics on 127.0.0.1 (the ports of monitoring/prometheus.yml), logging to
+``<data_dir>/demo/<name>.log``. The lander owns the embedded ClickHouse engine;
+nothing else here opens it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from pathlib import Path
 from streamhub.config import Settings
 from streamhub.demo.errors import WorkerError
 
-METRICS_PORTS = {"standardize": 39101, "land": 39102}
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "standardize": ("standardize",),
+    "land": ("land",),
+    "reconcile": ("reconcile", "run"),
+    "anomaly": ("anomaly", "run"),
+    "status": ("status", "--serve"),
+}
+METRICS_PORTS = {"standardize": 39101, "land": 39102, "reconcile": 39103, "anomaly": 39104,
+                 "status": 39105}
 STOP_TIMEOUT_S = 60.0
 
 
@@ -62,7 +72,7 @@ class Workers:
             "streamhub",
             "--log-level",
             "info",
-            name,
+            *COMMANDS[name],
             "--metrics-port",
             str(METRICS_PORTS[name]),
             *args,

@@ -33,11 +33,11 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.kafka.groups import commit_offsets
+from streamhub.kafka.reading import Offsets, read_since
 from streamhub.log import get_logger
 from streamhub.reconcile.errors import ReconcileError
 from streamhub.reconcile.feed import INPUT_TOPICS, RESULTS_TOPIC, Feed
 from streamhub.reconcile.metrics import RECONCILE_METRICS, ReconcileMetrics
-from streamhub.reconcile.reading import Offsets, read_since
 from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
 from streamhub.reconcile.result import Result
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter

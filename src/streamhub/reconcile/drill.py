@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamhub.config import Settings
+from streamhub.kafka.reading import read_since
 from streamhub.reconcile.errors import ReconcileError
 from streamhub.reconcile.feed import DEAD_LETTER_TOPICS, LANDED_TOPIC, RESULTS_TOPIC
 from streamhub.reconcile.inputs import StageCounts, landed_from_avro, rejection_from_avro
 from streamhub.reconcile.keys import TableKey, window_start
-from streamhub.reconcile.reading import read_since
 from streamhub.reconcile.result import Result
 from streamhub.reconcile.versions import record_id_of, version_id
 from streamhub.serde.avro_serde import AvroSerde

@@ -11,9 +11,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from streamhub.config import Settings
+from streamhub.kafka.reading import read_since
+from streamhub.reconcile.feed import RESULTS_TOPIC
 from streamhub.reconcile.result import Result, Status
 from streamhub.reconcile.times import local_minute
 from streamhub.reconcile.totals import DailyTotal, daily_totals
+from streamhub.serde.avro_serde import AvroSerde
 
 COLUMNS = ("window", "table", "source", "standardized", "rejected", "landed", "repaired",
            "status", "detail")
@@ -34,18 +40,28 @@ def latest_per_window(results: Iterable[Result]) -> list[Result]:
 
 @dataclass(frozen=True)
 class Selection:
-    institution_id: str
+    institution_id: str | None  # None: every institution
     since_ms: int
     status: Status | None = None
 
     def keep(self, result: Result) -> bool:
         return (
-            result.institution_id == self.institution_id
+            self.institution_id in (None, result.institution_id)
             and result.window_start_ms >= self.since_ms
         )
 
     def show(self, result: Result) -> bool:
         return self.status is None or result.status is self.status
+
+
+def read_results(settings: Settings, since_ms: int) -> list[Result]:
+    """Every verdict published on ops.reconciliation from ``since_ms`` on (all revisions)."""
+    serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+    return [
+        Result.from_avro(serde.decode(m.value).value)
+        for m in read_since(settings, [RESULTS_TOPIC], since_ms)
+        if m.value is not None
+    ]
 
 
 def select(

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from streamhub.config import load_settings
+from streamhub.kafka.faust_worker import run_worker
 from streamhub.standardize.app import RetryPolicy, build_app
 from streamhub.standardize.messages import OutMessage, RawMessage
-from streamhub.standardize.worker import run_worker
 
 
 class InjectedFailureError(RuntimeError):

@@ -17,11 +17,11 @@ from streamhub.anomaly import (
     TrafficDetector,
 )
 from streamhub.anomaly.events import AnomalyEvent
-from streamhub.anomaly.history import Message
 from streamhub.anomaly.metrics import AnomalyMetrics
 from streamhub.anomaly.report import AnomalyState, render
 from streamhub.anomaly.service import AnomalyService, Scope, SettableClock, signature
 from streamhub.anomaly.suppression_log import parse_change
+from streamhub.kafka.reading import Message
 from streamhub.serde.wire import MessageRef
 
 from .scenario import MINUTE, T0

@@ -1,8 +1,9 @@
 """Reading topics by time: every message from a moment on, up to where the topics end now.
 
-The reconcile app rebuilds its state this way on start, and the operator commands
-(`reconcile show`, `reconcile diff`) read ops.* and raw topics this way, since the
-embedded ClickHouse belongs to the lander while it runs.
+The reconcile and anomaly apps rebuild their state this way on start, and the operator
+commands (`reconcile show|diff`, `anomaly show`) read ops.* and raw topics this way, since
+the embedded ClickHouse belongs to the lander while it runs. Nothing joins a consumer
+group or commits: partitions are assigned.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streamhub.config import Settings
-from streamhub.reconcile.errors import ReconcileError
+from streamhub.errors import StreamhubError
 
 Offsets = dict[tuple[str, int], int]
 
 
-class TopicReadError(ReconcileError):
+class TopicReadError(StreamhubError):
     """A topic could not be read to its end (broker down or too slow): retry, or check
     `streamhub stack status`."""
 
@@ -39,7 +40,7 @@ def _consumer(settings: Settings) -> Consumer:
     # a throw-away group: nothing is committed, the reader only assigns partitions
     return Consumer({
         "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": f"streamhub-reconcile-reader-{uuid.uuid4().hex[:8]}",
+        "group.id": f"streamhub-reader-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
         "enable.partition.eof": True,
     })

@@ -1,8 +1,8 @@
-"""Run the anomaly app as a Faust worker in the foreground until SIGTERM/SIGINT.
+"""Run a Faust app (standardize, reconcile, anomaly) as a worker in the foreground.
 
-Like the standardize worker, except that Faust's own log set-up is given streamhub's JSON
-formatter: the anomaly events' fields (institution, table, kind…) stay in the log line
-instead of being dropped by Faust's plain-text format.
+Faust's own log set-up is given streamhub's JSON formatter: an event's fields
+(institution, table, kind…) stay in the log line instead of being dropped by Faust's
+plain-text format.
 """
 
 from __future__ import annotations
@@ -32,8 +32,14 @@ def json_logging(level: str) -> dict[str, Any]:
 
 
 def run_worker(app: faust.App, *, loglevel: str = "info", metrics_port: int = 0) -> None:
-    """Start ``app`` and block until it stops; exits the process (``SystemExit``)."""
+    """Start ``app`` and block until it stops; exits the process (``SystemExit``).
+
+    faust.Worker installs SIGTERM/SIGINT handlers on its loop that stop the app cleanly:
+    the batch in hand is finished (``stream_wait_empty``), the producer flushed and the
+    acked offsets committed, so a stop re-delivers nothing. A crash exits non-zero.
+    """
     if metrics_port:
+        # one scrape target per worker process (STACK-NOTES: no multiprocess mode needed)
         start_http_server(metrics_port, addr="127.0.0.1")
     worker = faust.Worker(
         app,
