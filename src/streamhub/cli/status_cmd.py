@@ -60,7 +60,8 @@ def status_cmd(
 
     Reads Kafka only (heartbeats, consumer offsets, dead letters, source and landed
     counts), never ClickHouse, so it runs beside the lander. Institutions are those of the
-    connector files plus any heard of through heartbeats in the horizon (15 min).
+    connector files (with exactly their connectors) plus any other heard of through
+    heartbeats in the horizon (15 min).
 
     \b
     source      database reachable (probed only when the heartbeat is late),

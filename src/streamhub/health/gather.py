@@ -70,7 +70,13 @@ def gather(settings: Settings, limits: Thresholds, now_ms: int | None = None) ->
             return [_decode(serde, m) for m in reader.since(topics, since)]
 
         beats, heard = _beats(values(["ops.heartbeat"], since_ms))
-        connectors = {c.name: c for c in heard} | {c.name: c for c in configured}
+        # an institution's connector files are its truth: a connector heard of only through
+        # old heartbeats (renamed, removed) is not its connector any more; heartbeats do add
+        # institutions whose files live elsewhere (another agent's host)
+        filed = {c.institution_id for c in configured}
+        connectors = {c.name: c for c in heard if c.institution_id not in filed} | {
+            c.name: c for c in configured
+        }
         recent_ms = now_ms - int(limits.recent_s * 1000)
         observation = Observation(
             **base,
