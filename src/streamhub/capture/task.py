@@ -320,17 +320,20 @@ class ConnectorTask:
             },
         )
 
-    def _finish_keyed_read(self, window: KeyedReadWindow, mark: Watermark) -> None:
-        """At the high mark: emit the rows no logged change replaced, then answer after the acks."""
-        self._reread = None
-        outcome = window.finish()
-        for bad in outcome.undecodable:
+    def _emit_reads(
+        self, table: TableInfo, rows: list[dict[str, object]],
+        undecodable: list[UndecodableValue], mark: Watermark, *, last: bool,
+    ) -> None:
+        """Snapshot reads at the high mark's position (the newest version of each row); the
+        final row of the whole snapshot is marked ``last``."""
+        for bad in undecodable:
             bad.position, bad.position_seq = self.resume or "", mark.position_seq
             self._undecodable(bad)
-        for row in outcome.rows:
+        for index, row in enumerate(rows):
+            final = last and index == len(rows) - 1
             self._row(
                 RowEvent(
-                    table=window.table,
+                    table=table,
                     op="r",
                     before=None,
                     after=row,
@@ -338,10 +341,16 @@ class ConnectorTask:
                     position_seq=mark.position_seq,
                     txid=None,
                     commit_ts_ms=now_ms(),
-                    snapshot="true",
+                    snapshot="last" if final else "true",
                 )
             )
-        self.metrics.snapshot_rows.labels(**self._labels).inc(len(outcome.rows))
+        self.metrics.snapshot_rows.labels(**self._labels).inc(len(rows))
+
+    def _finish_keyed_read(self, window: KeyedReadWindow, mark: Watermark) -> None:
+        """At the high mark: emit the rows no logged change replaced, then answer after the acks."""
+        self._reread = None
+        outcome = window.finish()
+        self._emit_reads(window.table, outcome.rows, outcome.undecodable, mark, last=False)
         read = [ReRead(row_key(window.table, row), mark.position_seq) for row in outcome.rows]
         read += [ReRead(key, seq) for key, seq in outcome.from_log]
         done = SnapshotDone(
@@ -438,29 +447,11 @@ class ConnectorTask:
             window.seen_low = True
             return
         rows = window.remaining()
-        for bad in window.remaining_undecodable():
-            bad.position, bad.position_seq = self.resume or "", mark.position_seq
-            self._undecodable(bad)
         last = not window.full and not any(
             not p["done"] for n, p in self.plan.progress.items() if n != table_id(window.table)
         )
-        for index, row in enumerate(rows):
-            final = last and index == len(rows) - 1
-            self._row(
-                RowEvent(
-                    table=window.table,
-                    op="r",
-                    before=None,
-                    after=row,
-                    position=self.resume or "",
-                    position_seq=mark.position_seq,
-                    txid=None,
-                    commit_ts_ms=now_ms(),
-                    snapshot="last" if final else "true",
-                )
-            )
+        self._emit_reads(window.table, rows, window.remaining_undecodable(), mark, last=last)
         self.plan.finished_chunk(window, len(rows))
-        self.metrics.snapshot_rows.labels(**self._labels).inc(len(rows))
         self._window = None
         name = table_id(window.table)
         if self.plan.progress[name]["done"]:  # whole-table requests are answered when it ends

@@ -18,24 +18,11 @@ from streamhub.kafka.reading import read_since
 from streamhub.reconcile.feed import RESULTS_TOPIC
 from streamhub.reconcile.result import Result, Status
 from streamhub.reconcile.times import local_minute
-from streamhub.reconcile.totals import DailyTotal, daily_totals
+from streamhub.reconcile.totals import DailyTotal, daily_totals, latest_per_window
 from streamhub.serde.avro_serde import AvroSerde
 
 COLUMNS = ("window", "table", "source", "standardized", "rejected", "landed", "repaired",
            "status", "detail")
-
-
-def latest_per_window(results: Iterable[Result]) -> list[Result]:
-    """The highest revision of each window (ties: the later check), in window order."""
-    latest: dict[tuple[str, str, str, int], Result] = {}
-    for result in results:
-        key = (result.institution_id, result.database, result.table, result.window_start_ms)
-        known = latest.get(key)
-        if known is None or (result.revision, result.checked_ts_ms) > (
-            known.revision, known.checked_ts_ms
-        ):
-            latest[key] = result
-    return sorted(latest.values(), key=lambda r: (r.window_start_ms, r.database, r.table))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,19 @@ class DailyTotal:
         self.statuses[result.status] = self.statuses.get(result.status, 0) + 1
 
 
+def latest_per_window(results: Iterable[Result]) -> list[Result]:
+    """The highest revision of each window (ties: the later check), in window order."""
+    latest: dict[tuple[str, str, str, int], Result] = {}
+    for result in results:
+        key = (result.institution_id, result.database, result.table, result.window_start_ms)
+        known = latest.get(key)
+        if known is None or (result.revision, result.checked_ts_ms) > (
+            known.revision, known.checked_ts_ms
+        ):
+            latest[key] = result
+    return sorted(latest.values(), key=lambda r: (r.window_start_ms, r.database, r.table))
+
+
 def shanghai_day(epoch_ms: int) -> date:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone(SHANGHAI).date()
 
@@ -51,16 +64,8 @@ def daily_totals(results: Iterable[Result]) -> list[DailyTotal]:
 
     Only the latest result of each window counts (highest revision, then latest check).
     """
-    latest: dict[tuple[str, str, str, int], Result] = {}
-    for result in results:
-        key = (result.institution_id, result.database, result.table, result.window_start_ms)
-        known = latest.get(key)
-        if known is None or (result.revision, result.checked_ts_ms) > (
-            known.revision, known.checked_ts_ms
-        ):
-            latest[key] = result
     totals: dict[tuple[str, date], DailyTotal] = {}
-    for result in latest.values():
+    for result in latest_per_window(results):
         day = shanghai_day(result.window_start_ms)
         total = totals.setdefault(
             (result.institution_id, day), DailyTotal(result.institution_id, day)
