@@ -27,7 +27,7 @@ from streamhub.errors import ConfigError
 
 ENV_PREFIX = "STREAMHUB_"
 CONFIG_ENV = "STREAMHUB_CONFIG"
-SECRET_FIELDS = ("postgres_password", "mariadb_password", "pseudonym_key")
+SECRET_FIELDS = ("postgres_password", "mariadb_password", "pseudonym_key", "query_token")
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
@@ -110,6 +110,32 @@ class Settings(BaseSettings):
         default=None, description="HMAC key for personal-identifier pseudonyms."
     )
     pseudonym_key_file: Path | None = None
+    query_url: str = Field(
+        default="http://127.0.0.1:39106",
+        description="The lander's read-only query endpoint (`streamhub land --query-port`): how "
+        "other processes read an embedded chDB engine that only the lander may open.",
+    )
+    query_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the lander's query endpoint."
+    )
+    query_token_file: Path | None = None
+    web_users_file: Path | None = Field(
+        default=None, description="Web users and roles (hashed passwords); default "
+        "<data_dir>/web/users.yaml, written by `streamhub users add`."
+    )
+    web_session_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="Web sessions expire after this idle time."
+    )
+    audit_log: Path | None = Field(
+        default=None, description="Audit trail of the web app (JSON lines); default "
+        "<data_dir>/logs/audit.jsonl."
+    )
+    freshness_amber_s: float = Field(
+        default=30.0, gt=0, description="Dashboard data older than this shows amber."
+    )
+    freshness_red_s: float = Field(
+        default=120.0, gt=0, description="Dashboard data older than this shows red."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @classmethod
@@ -139,9 +165,9 @@ class Settings(BaseSettings):
             raise ValueError(f"expected host:port[,host:port...], got {value!r}")
         return ",".join(servers)
 
-    @field_validator("registry_url")
+    @field_validator("registry_url", "query_url")
     @classmethod
-    def _check_registry_url(cls, value: str) -> str:
+    def _check_http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"expected http(s)://host:port, got {value!r}")
         return value.rstrip("/")
@@ -160,6 +186,11 @@ class Settings(BaseSettings):
         object.__setattr__(self, "project_dir", self.project_dir.expanduser().resolve())
         if not self.clickhouse_dsn:
             object.__setattr__(self, "clickhouse_dsn", f"chdb://{data_dir / 'clickhouse'}")
+        if self.freshness_red_s <= self.freshness_amber_s:
+            raise ValueError(
+                f"freshness_red_s ({self.freshness_red_s}) must exceed freshness_amber_s "
+                f"({self.freshness_amber_s})"
+            )
         for name in SECRET_FIELDS:
             if getattr(self, name) is not None:
                 continue
@@ -178,6 +209,14 @@ class Settings(BaseSettings):
     @property
     def profiles_path(self) -> Path:
         return self.profiles_dir or self.project_dir / "connectors" / "profiles"
+
+    @property
+    def web_users_path(self) -> Path:
+        return self.web_users_file or self.data_dir / "web" / "users.yaml"
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.audit_log or self.data_dir / "logs" / "audit.jsonl"
 
     @property
     def secrets_dir(self) -> Path:

@@ -9,8 +9,12 @@ import click
 from prometheus_client import start_http_server
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.query.service import QUERY_SETTINGS, QueryService
+from streamhub.query.source import DirectQueries
+from streamhub.sink.clickhouse import connect
 from streamhub.sink.lander import Lander, LanderConfig
 from streamhub.sink.targets import DEFAULT_ROUTES, parse_route
+from streamhub.stack.secrets import stack_secret
 
 
 @click.command("land")
@@ -32,6 +36,9 @@ from streamhub.sink.targets import DEFAULT_ROUTES, parse_route
               help="Serve Prometheus /metrics on this port (0: off).")
 @click.option("--progress-every", type=float, default=10.0, show_default=True,
               help="Seconds between progress lines on stderr.")
+@click.option("--query-port", type=int, default=0, show_default=True,
+              help="Serve read-only queries on 127.0.0.1:PORT (0: off) for processes that "
+                   "cannot open the embedded engine themselves (`streamhub serve`).")
 @click.pass_context
 @fails_cleanly
 def land_cmd(
@@ -47,6 +54,7 @@ def land_cmd(
     dlq_topic: str,
     metrics_port: int,
     progress_every: float,
+    query_port: int,
 ) -> None:
     """Land std.* and ops topics into ClickHouse: batched inserts, commit after insert.
 
@@ -55,7 +63,8 @@ def land_cmd(
     the batch's ops.landed_counts and dead letters are acknowledged, so a crash re-lands
     (idempotently) rather than loses. Undecodable messages and rows ClickHouse refuses go to
     --dlq-topic with the reason. SIGTERM/SIGINT flush, commit and stop. With chDB this
-    process owns the engine directory: nothing else may open it while it runs.
+    process owns the engine directory: nothing else may open it while it runs, so
+    --query-port lets others read through it (bearer token: the query_token secret).
     """
     settings = settings_from(ctx)
     try:
@@ -74,10 +83,20 @@ def land_cmd(
     lander = Lander(config)
     if metrics_port:
         start_http_server(metrics_port)
+    service = None
+    if query_port:
+        readonly = connect(config.dsn, config.database, readonly=True)
+        service = QueryService(DirectQueries(readonly, QUERY_SETTINGS),
+                               stack_secret(settings, "query_token"), query_port)
+        service.start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         lander.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    lander.run()
+    try:
+        lander.run()
+    finally:
+        if service is not None:
+            service.stop()

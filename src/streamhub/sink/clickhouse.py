@@ -25,6 +25,9 @@ from streamhub.sink.errors import (
 )
 
 SESSION_SETTINGS = {"async_insert": 0}
+# readonly=2: reads and per-query settings only. It must be a client of its own: with chDB a
+# per-query readonly setting stays on that client's session and would fail its later inserts.
+READONLY_SETTINGS = {"readonly": 2}
 _UNKNOWN_DATABASE = 81
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -97,10 +100,13 @@ def check_database_name(database: str) -> str:
     return database
 
 
-def connect(dsn: str, database: str | None = None, *, create: bool = False) -> Client:
+def connect(
+    dsn: str, database: str | None = None, *, create: bool = False, readonly: bool = False
+) -> Client:
     """A client on ``dsn`` (``chdb:///abs/path`` or ``http(s)://host:8123``) using ``database``.
 
     ``create`` creates the database first (migrations do; the lander expects it migrated).
+    ``readonly`` refuses every write on this client (query endpoints, dashboards).
     """
     if database is not None:
         check_database_name(database)
@@ -111,7 +117,7 @@ def connect(dsn: str, database: str | None = None, *, create: bool = False) -> C
                 bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
             finally:
                 bootstrap.close()
-        return _open(dsn, database)
+        return _open(dsn, database, READONLY_SETTINGS if readonly else SESSION_SETTINGS)
     except (ClickHouseError, OSError) as exc:
         if getattr(exc, "code", None) == _UNKNOWN_DATABASE:
             raise ClickHouseQueryError(
@@ -121,8 +127,10 @@ def connect(dsn: str, database: str | None = None, *, create: bool = False) -> C
         raise as_sink_error(exc, f"connecting to {dsn} (database {database})") from exc
 
 
-def _open(dsn: str, database: str | None) -> Client:
-    kwargs: dict[str, Any] = {"dsn": dsn, "settings": dict(SESSION_SETTINGS)}
+def _open(
+    dsn: str, database: str | None, settings: dict[str, int] = SESSION_SETTINGS
+) -> Client:
+    kwargs: dict[str, Any] = {"dsn": dsn, "settings": dict(settings)}
     if database is not None:
         kwargs["database"] = database
     try:
