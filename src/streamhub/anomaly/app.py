@@ -92,7 +92,7 @@ def build_app(
     retry: RetryPolicy | None = None,
 ) -> faust.App:
     """A Faust app (id ``settings.anomaly_group``): one agent over the inputs, one timer."""
-    app = faust.App(settings.anomaly_group, **faust_settings(settings))
+    app = faust.App(settings.anomaly_group, **faust_settings(settings, settings.anomaly_group))
     publisher = Publisher(app, service, retry or RetryPolicy())
 
     async def detect(stream: Any) -> None:

@@ -170,12 +170,8 @@ def build_app(
     """A Faust app (id ``settings.reconcile_group``): one agent over the input topics, one
     timer that judges and publishes."""
     settings = runtime.settings
-    options: dict[str, Any] = faust_settings(settings)
-    # Faust writes its app directory under datadir (not the working directory)
-    datadir = settings.data_dir / "faust" / settings.reconcile_group
-    datadir.mkdir(parents=True, exist_ok=True)
-    options["datadir"] = str(datadir)
-    app = faust.App(settings.reconcile_group, **options)
+    app = faust.App(settings.reconcile_group,
+                    **faust_settings(settings, settings.reconcile_group))
 
     async def reconcile(stream: Any) -> None:
         async for events in stream.take_events(batch_size, within=within_s):

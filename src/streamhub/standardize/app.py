@@ -79,11 +79,15 @@ class RetryPolicy:
         return float(min(self.max_s, self.first_s * 2 ** (attempt - 1)))
 
 
-def faust_settings(settings: Settings) -> dict[str, Any]:
+def faust_settings(settings: Settings, app_id: str) -> dict[str, Any]:
     """Faust options for a quick, loss-free restart; the driver chosen in
     docs/decisions/standardize.md (aiokafka: the confluent driver gets no assignment and
     swaps key and value on send)."""
+    # Faust writes its app directory under datadir, by default in the working directory
+    datadir = settings.data_dir / "faust" / app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     return {
+        "datadir": str(datadir),
         "broker": ";".join(f"kafka://{s}" for s in settings.kafka_bootstrap.split(",")),
         "value_serializer": "raw",
         "key_serializer": "raw",
@@ -202,7 +206,8 @@ def build_app(
     to ``processor`` and sends its outputs before the batch's offsets can be committed."""
     if batch_size < 1 or within_s <= 0:
         raise ValueError("batch_size must be >= 1 and within_s > 0")
-    app = faust.App(settings.standardize_group, **faust_settings(settings))
+    app = faust.App(settings.standardize_group,
+                    **faust_settings(settings, settings.standardize_group))
     runner = BatchRunner(app, processor, retry or RetryPolicy())
 
     async def standardize(stream: Any) -> None:
