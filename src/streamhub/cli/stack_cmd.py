@@ -10,6 +10,7 @@ import time
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.stack.chromium import ensure_installed as ensure_chromium
 from streamhub.stack.prometheus import ensure_installed as ensure_prometheus
 from streamhub.stack.secrets import stack_secret
 from streamhub.stack.services import SERVICE_TYPES, services
@@ -29,15 +30,20 @@ def stack_group() -> None:
 
 @stack_group.command("up")
 @click.argument("names", nargs=-1, type=SERVICE_NAMES)
+@click.option("--browser", is_flag=True,
+              help="Also install Debian's Chromium (the web app's browser test drives it).")
 @click.pass_context
 @fails_cleanly
-def up(ctx: click.Context, names: tuple[str, ...]) -> None:
+def up(ctx: click.Context, names: tuple[str, ...], browser: bool) -> None:
     """Install what is missing, then start services (all by default). Idempotent."""
     settings = settings_from(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stack_secret(settings, "pseudonym_key")  # no service owns it: the standardizer reads it
+    stack_secret(settings, "query_token")  # shared by the lander's query endpoint and its readers
     # not a service: promtool checks the alert rules, tests scrape with the server
     click.echo(f"prometheus (package): {ensure_prometheus()[1]}")
+    if browser:
+        click.echo(f"chromium (package): {ensure_chromium()[1]}")
     for service in services(settings, names):
         tty = sys.stdout.isatty()
         if tty:
