@@ -38,6 +38,10 @@ COMMANDS = [
     ["anomaly", "cancel-maintenance"],
     ["anomaly", "show"],
     ["status"],
+    ["serve"],
+    ["users"],
+    ["users", "add"],
+    ["users", "list"],
 ]
 
 

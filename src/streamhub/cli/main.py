@@ -17,6 +17,7 @@ from streamhub.cli.land_cmd import land_cmd
 from streamhub.cli.reconcile_cmd import reconcile_group
 from streamhub.cli.registry_cmd import registry_group
 from streamhub.cli.schemas_cmd import schemas_group
+from streamhub.cli.serve_cmd import serve_cmd, users_group
 from streamhub.cli.simulate_cmd import simulate_group
 from streamhub.cli.stack_cmd import stack_group
 from streamhub.cli.standardize_cmd import standardize_cmd
@@ -65,6 +66,8 @@ cli.add_command(status_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(anomaly_group)
 cli.add_command(reconcile_group)
+cli.add_command(serve_cmd)
+cli.add_command(users_group)
 
 
 def main() -> None:

@@ -1,0 +1,153 @@
+"""The FastAPI app: pages, JSON API, audit trail; built around one :class:`QuerySource`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from streamhub.config import Settings
+from streamhub.log import get_logger
+from streamhub.query import QueryRefusedError, QuerySource, QueryUnavailableError
+from streamhub.web import catalog_api, console, dashboard, pages
+from streamhub.web.audit import SESSION_COOKIE, AuditMiddleware, AuditTrail
+from streamhub.web.auth import Session, SessionStore, UserStore
+from streamhub.web.context import WebContext, context, signed_in, viewed
+from streamhub.web.errors import BadParameterError, NotFoundError, ServiceUnavailableError
+from streamhub.web.institutions import Directory
+
+log = get_logger(__name__)
+
+WRONG_LOGIN = "用户名或密码错误 (wrong user name or password)"
+
+
+def create_app(
+    settings: Settings,
+    queries: QuerySource,
+    *,
+    clock: Callable[[], float] = time.time,
+    directory: Directory | None = None,
+    suppressions_topic: str = "_anomaly_suppressions",
+) -> FastAPI:
+    """The web app reading ClickHouse through ``queries`` (closed when the app shuts down)."""
+    sessions = SessionStore(settings.web_session_minutes * 60, clock)
+    trail = AuditTrail(settings.audit_log_path)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        queries.close()
+
+    app = FastAPI(
+        title="streamhub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.state.web = WebContext(
+        settings=settings,
+        queries=queries,
+        users=UserStore(settings.web_users_path),
+        sessions=sessions,
+        directory=directory or Directory.from_settings(settings),
+        trail=trail,
+        clock=clock,
+        suppressions_topic=suppressions_topic,
+    )
+    app.add_middleware(AuditMiddleware, trail=trail, sessions=sessions, clock=clock)
+    _add_error_handlers(app)
+    app.include_router(_session_router())
+    app.include_router(dashboard.router)
+    app.include_router(console.router)
+    app.include_router(catalog_api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), "static")
+    return app
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+def _session_router() -> APIRouter:
+    router = APIRouter(prefix="/api")
+
+    @router.post("/login")
+    def login(request: Request, credentials: Credentials, response: Response) -> dict[str, Any]:
+        ctx = context(request)
+        user = ctx.users.authenticate(credentials.username, credentials.password)
+        if user is None:
+            viewed(request, f"sign-in refused for {credentials.username!r}")
+            raise HTTPException(401, WRONG_LOGIN)
+        session = ctx.sessions.open(user.name, user.role)
+        request.state.user, request.state.role = user.name, user.role
+        viewed(request, "sign-in")
+        response.set_cookie(
+            SESSION_COOKIE,
+            session.token,
+            httponly=True,
+            samesite="strict",
+            path="/",
+            secure=request.url.scheme == "https",  # behind TLS, never sent in clear
+        )
+        return {
+            "user": user.name,
+            "role": user.role,
+            "pages": list(session.pages),
+            "expires_at_ms": int(ctx.sessions.expires_at(session) * 1000),
+        }
+
+    @router.post("/logout", status_code=204)
+    def logout(request: Request) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        session = context(request).sessions.peek(token)
+        if session is not None:
+            request.state.user, request.state.role = session.user, session.role
+        context(request).sessions.close(token)
+        viewed(request, "sign-out")
+        response = Response(status_code=204)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    @router.get("/me")
+    def me(request: Request, session: Session = Depends(signed_in)) -> dict[str, Any]:  # noqa: B008
+        viewed(request, "own session")
+        return {"user": session.user, "role": session.role, "pages": list(session.pages)}
+
+    return router
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def answer(status: int) -> Callable[[Request, Exception], JSONResponse]:
+        def handler(request: Request, exc: Exception) -> JSONResponse:
+            if status >= 500:
+                log.warning("request failed", extra={"path": request.url.path, "error": str(exc)})
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+
+        return handler
+
+    app.add_exception_handler(BadParameterError, answer(400))
+    app.add_exception_handler(NotFoundError, answer(404))
+    app.add_exception_handler(ServiceUnavailableError, answer(503))
+    app.add_exception_handler(QueryUnavailableError, answer(503))
+    # a refused query is our bug, not the caller's: say what ClickHouse said
+    app.add_exception_handler(QueryRefusedError, answer(500))
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 list of errors as one readable sentence, e.g. ``query hours: …``."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    parts = []
+    for error in errors:
+        where = " ".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return JSONResponse(
+        {"detail": "; ".join(parts) or "invalid request"},
+        status_code=422,
+    )

@@ -1,0 +1,227 @@
+"""Who may sign in and see what: roles, the users file, password hashes, sessions.
+
+Passwords are stored as ``pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>`` in a YAML
+users file (written by ``streamhub users add``), re-read when it changes so that a user
+added while the server runs can sign in. Sessions live in memory only: a restart signs
+everybody out, which is acceptable for a console and keeps no tokens on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streamhub.web.errors import InvalidUserError, UsersFileError
+
+Clock = Callable[[], float]  # seconds since the epoch
+
+# The pages each role may open, in the order of its navigation (the first is its home).
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "official": ("dashboard",),
+    "operator": ("dashboard", "console"),
+    "developer": ("catalog",),
+}
+ROLES = tuple(ROLE_PAGES)
+PAGES = ("dashboard", "console", "catalog")
+
+SCHEME = "pbkdf2_sha256"
+ITERATIONS = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
+MIN_PASSWORD_LENGTH = 8
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def allowed(role: str, page: str) -> bool:
+    return page in ROLE_PAGES.get(role, ())
+
+
+def hash_password(password: str, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
+    salt = salt if salt is not None else os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    encode = base64.b64encode
+    return f"{SCHEME}${iterations}${encode(salt).decode()}${encode(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True when ``password`` matches; a malformed ``stored`` value matches nothing."""
+    try:
+        scheme, iterations, salt, expected = stored.split("$")
+        if scheme != SCHEME:
+            return False
+        digest = hashlib.pbkdf2_hmac(
+            "sha256", password.encode("utf-8"), base64.b64decode(salt), int(iterations)
+        )
+        return hmac.compare_digest(digest, base64.b64decode(expected))
+    except ValueError:  # also binascii.Error
+        return False
+
+
+def check_new_user(name: str, role: str, password: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidUserError(f"user name {name!r}: use 1-64 letters, digits, '_', '.' or '-'")
+    if role not in ROLE_PAGES:
+        raise InvalidUserError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidUserError(
+            f"the password of {name} is {len(password)} characters; use at least "
+            f"{MIN_PASSWORD_LENGTH}"
+        )
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    password_hash: str
+
+
+class UserStore:
+    """The users file, re-read when its modification time changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._users: dict[str, User] = {}
+
+    def users(self) -> dict[str, User]:
+        with self._lock:
+            try:
+                stat = self.path.stat()
+            except FileNotFoundError:
+                self._stamp, self._users = None, {}
+                return {}
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                self._users = read_users(self.path)
+                self._stamp = stamp
+            return dict(self._users)
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        users = self.users()
+        user = users.get(name)
+        if user is None:
+            # as slow as a wrong password (same hash cost), so names cannot be probed by timing
+            for decoy in list(users.values())[:1]:
+                verify_password(password, decoy.password_hash)
+            return None
+        return user if verify_password(password, user.password_hash) else None
+
+
+def read_users(path: Path) -> dict[str, User]:
+    try:
+        document: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsersFileError(f"cannot read the users file {path}: {exc}") from exc
+    entries = document.get("users") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise UsersFileError(f"{path}: expected a top-level 'users:' list")
+    users: dict[str, User] = {}
+    for index, entry in enumerate(entries, start=1):
+        try:
+            user = User(str(entry["name"]), str(entry["role"]), str(entry["password_hash"]))
+        except (KeyError, TypeError) as exc:
+            raise UsersFileError(
+                f"{path}: user #{index} needs name, role and password_hash "
+                "(add users with `streamhub users add`)"
+            ) from exc
+        if user.role not in ROLE_PAGES:
+            raise UsersFileError(
+                f"{path}: user {user.name} has role {user.role!r}; expected one of "
+                f"{', '.join(ROLES)}"
+            )
+        users[user.name] = user
+    return users
+
+
+def write_users(path: Path, users: dict[str, User]) -> None:
+    """Replace the file atomically, readable by its owner only (it holds password hashes)."""
+    document = {
+        "users": [
+            {"name": u.name, "role": u.role, "password_hash": u.password_hash}
+            for u in sorted(users.values(), key=lambda u: u.name)
+        ]
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            yaml.safe_dump(document, out, allow_unicode=True, sort_keys=False)
+        temporary.replace(path)
+    except OSError as exc:
+        raise UsersFileError(f"cannot write the users file {path}: {exc}") from exc
+
+
+@dataclass
+class Session:
+    token: str
+    user: str
+    role: str
+    last_seen: float
+
+    @property
+    def pages(self) -> tuple[str, ...]:
+        return ROLE_PAGES[self.role]
+
+
+class SessionStore:
+    """Server-side sessions by random token, expiring after ``idle_s`` without a request."""
+
+    def __init__(self, idle_s: float, clock: Clock = time.time) -> None:
+        self.idle_s = idle_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+
+    def open(self, user: str, role: str) -> Session:
+        session = Session(secrets.token_urlsafe(32), user, role, self.clock())
+        with self._lock:
+            self._drop_expired()
+            self._sessions[session.token] = session
+        return session
+
+    def touch(self, token: str | None) -> Session | None:
+        """The live session of ``token``, its idle time restarted; None when gone or expired."""
+        with self._lock:
+            session = self._live(token)
+            if session is not None:
+                session.last_seen = self.clock()
+            return session
+
+    def peek(self, token: str | None) -> Session | None:
+        """Like :meth:`touch` without counting as activity (the audit trail's look-up)."""
+        with self._lock:
+            return self._live(token)
+
+    def close(self, token: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(token or "", None)
+
+    def expires_at(self, session: Session) -> float:
+        return session.last_seen + self.idle_s
+
+    def _live(self, token: str | None) -> Session | None:
+        session = self._sessions.get(token or "")
+        if session is None:
+            return None
+        if self.clock() >= self.expires_at(session):
+            del self._sessions[session.token]
+            return None
+        return session
+
+    def _drop_expired(self) -> None:
+        now = self.clock()
+        for token in [t for t, s in self._sessions.items() if now >= self.expires_at(s)]:
+            del self._sessions[token]

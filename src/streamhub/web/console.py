@@ -1,0 +1,278 @@
+"""运维控制台 API: link health, reconciliation, anomalies (with acknowledge), DLQ and quality.
+
+Health is :mod:`streamhub.health` (Kafka), cached for a few seconds because gathering reads
+every ops topic; the rest comes from the ClickHouse ops tables and views (migration 0004).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from streamhub.anomaly.errors import AnomalyError
+from streamhub.anomaly.suppression import Acknowledgement
+from streamhub.anomaly.suppression_log import SuppressionLog
+from streamhub.health.errors import HealthError
+from streamhub.health.evaluate import evaluate
+from streamhub.health.gather import gather
+from streamhub.health.model import HOPS, InstitutionHealth, Status
+from streamhub.health.thresholds import Thresholds
+from streamhub.log import get_logger
+from streamhub.web.context import WebContext, context, require, viewed
+from streamhub.web.errors import NotFoundError, ServiceUnavailableError
+
+log = get_logger(__name__)
+
+HEALTH_CACHE_S = 5.0
+MAX_ROWS = 1000
+NEIGHBOUR_MS = 10 * 60_000
+_HOP_STATUS = {Status.HEALTHY: "ok", Status.DEGRADED: "degraded", Status.DOWN: "down"}
+
+ReconStatus = Literal["MATCH", "MISSING", "EXCESS", "LATE", "PENDING"]
+Hours = Query(24, ge=1, le=24 * 31, description="How far back, in hours (1..744)")
+
+router = APIRouter(prefix="/api/console", dependencies=[Depends(require("console"))])
+
+
+class HealthCache:
+    """The latest health document; a stale one is served while a fresh one is gathered.
+
+    Gathering reads every ops topic and takes seconds: the console polls every few seconds,
+    so requests must not wait for it (only the very first one does).
+    """
+
+    def __init__(self, build: Callable[[], dict[str, Any]], clock: Callable[[], float]) -> None:
+        self._build = build
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._first = threading.Lock()
+        self._document: dict[str, Any] | None = None
+        self._at = 0.0
+        self._refreshing = False
+
+    def get(self) -> dict[str, Any]:
+        with self._lock:
+            document = self._document
+            if document is not None and self._clock() - self._at >= HEALTH_CACHE_S:
+                self._start_refresh()
+        if document is not None:
+            return document
+        with self._first:  # one gather for all the first requests
+            with self._lock:
+                current = self._document
+            return current if current is not None else self._store(self._build())
+
+    def _start_refresh(self) -> None:
+        if not self._refreshing:
+            self._refreshing = True
+            threading.Thread(target=self._refresh, name="health-refresh", daemon=True).start()
+
+    def _refresh(self) -> None:
+        try:
+            self._store(self._build())
+        except Exception:  # keep serving the last document; the next request tries again
+            log.exception("link health refresh failed")
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def _store(self, document: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._document, self._at = document, self._clock()
+        return document
+
+
+_cache_lock = threading.Lock()
+
+
+@router.get("/health")
+def health(request: Request) -> dict[str, Any]:
+    ctx = context(request)
+    viewed(request, "console link health")
+    with _cache_lock:
+        cache = ctx.state.get("health")
+        if cache is None:
+            cache = ctx.state["health"] = HealthCache(lambda: _health_document(ctx), ctx.clock)
+    document: dict[str, Any] = cache.get()
+    return document
+
+
+def _health_document(ctx: WebContext) -> dict[str, Any]:
+    limits = Thresholds()
+    try:
+        healths = evaluate(gather(ctx.settings, limits, ctx.now_ms()), limits)
+    except HealthError as exc:  # e.g. the schema registry is down: nothing can be judged
+        reason = f"状态未知 (cannot judge link health: {exc})"
+        unknown = {"status": "unknown", "reason": reason}
+        return {
+            "generated_at_ms": ctx.now_ms(),
+            "hops": list(HOPS),
+            "error": str(exc),
+            "institutions": [
+                {
+                    "institution_id": i,
+                    "name": ctx.directory.name(i),
+                    "overall": unknown,
+                    "hops": dict.fromkeys(HOPS, unknown),
+                }
+                for i in ctx.directory.known_ids()
+            ],
+        }
+    return {
+        "generated_at_ms": ctx.now_ms(),
+        "hops": list(HOPS),
+        "error": None,
+        "institutions": [_institution_health(ctx, h) for h in healths],
+    }
+
+
+def _institution_health(ctx: WebContext, health: InstitutionHealth) -> dict[str, Any]:
+    return {
+        "institution_id": health.institution_id,
+        "name": health.name or ctx.directory.name(health.institution_id),
+        "overall": {"status": _HOP_STATUS[health.overall], "reason": health.reason},
+        "hops": {
+            hop: {
+                "status": _HOP_STATUS[h.status],
+                "reason": "; ".join(h.reasons) if h.reasons else None,
+            }
+            for hop in HOPS
+            for h in [health.hop(hop)]
+        },
+    }
+
+
+def _named(ctx: WebContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**row, "name": ctx.directory.name(str(row["institution_id"]))} for row in rows]
+
+
+@router.get("/reconciliation")
+def reconciliation(
+    request: Request,
+    institution: str | None = None,
+    status: ReconStatus | None = None,
+    hours: int = Hours,
+) -> dict[str, Any]:
+    ctx = context(request)
+    viewed(request, "console reconciliation")
+    since_ms = ctx.now_ms() - hours * 3_600_000
+    conditions = ["window_start_ms >= {since:Int64}"]
+    parameters: dict[str, Any] = {"since": since_ms, "limit": MAX_ROWS}
+    if institution is not None:
+        conditions.append("institution_id = {institution:String}")
+        parameters["institution"] = institution
+    daily_where = " AND ".join(
+        ["day >= toDate(fromUnixTimestamp64Milli({since:Int64}), 'Asia/Shanghai')",
+         *conditions[1:]]
+    )  # fmt: skip
+    if status is not None:
+        conditions.append("status = {status:String}")
+        parameters["status"] = status
+    windows = ctx.queries.rows(
+        f"SELECT * FROM v_reconciliation_current WHERE {' AND '.join(conditions)} "  # noqa: S608 - fixed conditions, values are parameters
+        "ORDER BY window_start_ms DESC, institution_id, system, table LIMIT {limit:UInt32}",
+        parameters,
+    )
+    daily = ctx.queries.rows(
+        f"SELECT * FROM v_reconciliation_daily WHERE {daily_where} "  # noqa: S608 - as above
+        "ORDER BY day DESC, institution_id",
+        parameters,
+    )
+    return {"windows": _named(ctx, windows), "daily": _named(ctx, daily)}
+
+
+@router.get("/reconciliation/window")
+def reconciliation_window(
+    request: Request, institution: str, system: str, table: str, window_start_ms: int
+) -> dict[str, Any]:
+    ctx = context(request)
+    viewed(request, f"console reconciliation window {institution} {system} {table}")
+    parameters = {
+        "institution": institution,
+        "system": system,
+        "table": table,
+        "start": window_start_ms,
+        "from": window_start_ms - NEIGHBOUR_MS,
+        "to": window_start_ms + NEIGHBOUR_MS,
+    }
+    rows = ctx.queries.rows(
+        "SELECT * FROM v_reconciliation_current WHERE institution_id = {institution:String} "
+        "AND system = {system:String} AND table = {table:String} "
+        "AND window_start_ms BETWEEN {from:Int64} AND {to:Int64} ORDER BY window_start_ms",
+        parameters,
+    )
+    window = next((r for r in rows if r["window_start_ms"] == window_start_ms), None)
+    if window is None:
+        raise NotFoundError(
+            f"no reconciliation window of {institution} {system} {table} starting at "
+            f"{window_start_ms}; pick one from /api/console/reconciliation"
+        )
+    named = _named(ctx, rows)
+    return {
+        "window": next(r for r in named if r["window_start_ms"] == window_start_ms),
+        "neighbours": [r for r in named if r["window_start_ms"] != window_start_ms],
+    }
+
+
+@router.get("/anomalies")
+def anomalies(request: Request, open: bool = False) -> dict[str, Any]:
+    ctx = context(request)
+    viewed(request, f"console anomalies{' (open)' if open else ''}")
+    where = "WHERE NOT recovered" if open else ""
+    rows = ctx.queries.rows(
+        f"SELECT * FROM v_anomaly_current {where} "  # noqa: S608 - a fixed condition
+        "ORDER BY last_event_ts_ms DESC LIMIT {limit:UInt32}",
+        {"limit": MAX_ROWS},
+    )
+    return {"anomalies": _named(ctx, rows)}
+
+
+class AckBody(BaseModel):
+    note: str = Field(default="", max_length=500)
+
+
+@router.post("/anomalies/{anomaly_id}/ack")
+def acknowledge(request: Request, anomaly_id: str, body: AckBody) -> dict[str, Any]:
+    ctx = context(request)
+    viewed(request, f"console acknowledge anomaly {anomaly_id}")
+    known = ctx.queries.rows(
+        "SELECT anomaly_id FROM v_anomaly_current WHERE anomaly_id = {id:String}",
+        {"id": anomaly_id},
+    )
+    if not known:
+        raise NotFoundError(
+            f"no anomaly {anomaly_id} in ops_anomaly; list them with /api/console/anomalies"
+        )
+    user = str(request.state.user)
+    ack = Acknowledgement(anomaly_id, by=user, at_ms=ctx.now_ms(), note=body.note)
+    try:  # the same record `streamhub anomaly ack` writes; the anomaly app applies it
+        SuppressionLog(ctx.settings.kafka_bootstrap, ctx.suppressions_topic).acknowledge(ack)
+    except AnomalyError as exc:
+        raise ServiceUnavailableError(
+            f"acknowledgement of {anomaly_id} not recorded: {exc}; try again when Kafka is up"
+        ) from exc
+    return {"anomaly_id": anomaly_id, "acknowledged_by": user}
+
+
+@router.get("/quality")
+def quality(request: Request, hours: int = Hours) -> dict[str, Any]:
+    ctx = context(request)
+    viewed(request, "console dead letters and quality")
+    parameters = {"since": ctx.now_ms() - hours * 3_600_000}
+    dead = ctx.queries.rows(
+        "SELECT ifNull(institution_id, '') AS institution_id, stage, error_type, "
+        "count() AS count FROM ops_dead_letters FINAL WHERE failed_ts_ms >= {since:Int64} "
+        "GROUP BY institution_id, stage, error_type ORDER BY count DESC",
+        parameters,
+    )
+    issues = ctx.queries.rows(
+        "SELECT institution_id, rule, dimension, severity, count() AS count "
+        "FROM ops_quality FINAL WHERE event_ts_ms >= {since:Int64} "
+        "GROUP BY institution_id, rule, dimension, severity ORDER BY count DESC",
+        parameters,
+    )
+    return {"dead_letters": _named(ctx, dead), "quality": _named(ctx, issues)}

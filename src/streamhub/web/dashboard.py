@@ -1,0 +1,185 @@
+"""区域实时看板 API: today's figures, the per-minute trend and the data's freshness.
+
+Definitions live in the ClickHouse views of migration 0003 (DOMAIN.md); this module only
+sums them per district and region and hides small cells (:mod:`.figures`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from streamhub.codes import credit_code
+from streamhub.query import QueryUnavailableError
+from streamhub.web.context import WebContext, context, require, viewed
+from streamhub.web.errors import BadParameterError
+from streamhub.web.figures import Totals, day_minutes, figures, rank_key, series
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+Metric = Literal["visits", "admissions", "discharges"]
+STD_TABLES = (
+    "std_patient", "std_encounter", "std_diagnosis", "std_order", "std_charge",
+    "std_lab_report", "std_lab_result", "std_exam",
+)  # fmt: skip
+
+# v_dashboard_today and v_fees_by_day both take "today" from ClickHouse's now() in Shanghai.
+TODAY_SQL = """
+SELECT institution_id, visits, admissions, discharges, inpatients_on_hand,
+       outpatient_revenue, lab_reports, exams
+FROM v_dashboard_today
+"""
+FEES_SQL = """
+SELECT institution_id, sum(drug_revenue) AS drug_revenue, sum(fee_revenue) AS fee_revenue
+FROM v_fees_by_day
+WHERE day = toDate(now(), 'Asia/Shanghai')
+GROUP BY institution_id
+"""
+# The metric is one of three fixed column names (never request text): see _TREND_COLUMNS.
+TREND_SQL = """
+SELECT toString(toDate(minute)) AS day, formatDateTime(minute, '%H:%i') AS hm,
+       sum({column}) AS n
+FROM v_encounters_by_minute
+WHERE toDate(minute) IN ({{today:Date}}, {{last_week:Date}}) {institution}
+GROUP BY day, hm
+"""
+_TREND_COLUMNS: dict[str, str] = {"visits": "visits", "admissions": "admissions",
+                                  "discharges": "discharges"}  # fmt: skip
+_NEWEST_PER_TABLE = " UNION ALL ".join(
+    f"SELECT max(_landed_time) AS t FROM {t}"  # noqa: S608 - constant table names
+    for t in STD_TABLES
+)
+FRESHNESS_SQL = f"SELECT toUnixTimestamp64Milli(max(t)) AS newest FROM ({_NEWEST_PER_TABLE})"  # noqa: S608
+
+router = APIRouter(prefix="/api/dashboard", dependencies=[Depends(require("dashboard"))])
+
+
+def shanghai_day(now_s: float) -> date:
+    return datetime.fromtimestamp(now_s, SHANGHAI).date()
+
+
+@router.get("/summary")
+def summary(request: Request, district: str | None = None) -> dict[str, Any]:
+    ctx = context(request)
+    if district is not None and district not in ctx.directory.known_districts():
+        raise BadParameterError(
+            f"unknown district {district!r}: give a district name such as 思明区, as listed in "
+            "by_district of /api/dashboard/summary"
+        )
+    viewed(request, f"dashboard summary{f' of {district}' if district else ''}")
+    return build_summary(ctx, district)
+
+
+def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
+    per_institution: dict[str, Totals] = {
+        str(row["institution_id"]): Totals.from_row(row) for row in ctx.queries.rows(TODAY_SQL)
+    }
+    for row in ctx.queries.rows(FEES_SQL):
+        money = Totals.from_row(row)
+        base = per_institution.setdefault(str(row["institution_id"]), Totals())
+        base.drug_revenue, base.fee_revenue = money.drug_revenue, money.fee_revenue
+    institutions = [ctx.directory.get(i) for i in per_institution]
+    if district is not None:
+        institutions = [i for i in institutions if i.district == district]
+    total = Totals()
+    districts: dict[str, tuple[str | None, Totals]] = {}
+    for institution in institutions:
+        own = per_institution[institution.institution_id]
+        total = total.add(own)
+        code, sofar = districts.get(institution.district, (institution.region_code, Totals()))
+        districts[institution.district] = (code, sofar.add(own))
+    by_district = [
+        {"district": name, "region_code": code, "figures": figures(sums)}
+        for name, (code, sums) in districts.items()
+    ]
+    by_institution = [
+        {
+            "institution_id": i.institution_id,
+            "name": i.name,
+            "district": i.district,
+            "figures": figures(per_institution[i.institution_id]),
+        }
+        for i in institutions
+    ]
+    return {
+        "generated_at_ms": ctx.now_ms(),
+        "day": shanghai_day(ctx.clock()).isoformat(),
+        "totals": figures(total),
+        "by_district": sorted(by_district, key=lambda e: rank_key(e, "district")),
+        "by_institution": sorted(by_institution, key=lambda e: rank_key(e, "institution_id")),
+    }
+
+
+@router.get("/trend")
+def trend(
+    request: Request,
+    metric: Metric = Query(description="visits, admissions or discharges"),  # noqa: B008
+    institution: str | None = None,
+) -> dict[str, Any]:
+    if institution is not None and not credit_code.is_valid(institution):
+        raise BadParameterError(
+            f"institution {institution!r} is not a unified social credit code (18 characters, "
+            "valid check character); take the id from by_institution of the summary"
+        )
+    ctx = context(request)
+    viewed(request, f"dashboard trend {metric}{f' of {institution}' if institution else ''}")
+    now = datetime.fromtimestamp(ctx.clock(), SHANGHAI)
+    today, last_week = now.date(), now.date() - timedelta(days=7)
+    parameters: dict[str, Any] = {"today": today, "last_week": last_week}
+    where = ""
+    if institution is not None:
+        where, parameters["institution"] = "AND institution_id = {institution:String}", institution
+    sql = TREND_SQL.format(column=_TREND_COLUMNS[metric], institution=where)
+    points: dict[str, dict[str, int]] = {today.isoformat(): {}, last_week.isoformat(): {}}
+    for row in ctx.queries.rows(sql, parameters):
+        points.setdefault(str(row["day"]), {})[str(row["hm"])] = int(row["n"])
+    return {
+        "metric": metric,
+        "institution": institution,
+        "day": today.isoformat(),
+        "compare_day": last_week.isoformat(),
+        "today": series(points[today.isoformat()], day_minutes(now.hour * 60 + now.minute + 1)),
+        "last_week": series(points[last_week.isoformat()], day_minutes()),
+    }
+
+
+def freshness_state(age_s: float | None, amber_s: float, red_s: float) -> str:
+    if age_s is None or age_s >= red_s:
+        return "red"
+    return "amber" if age_s >= amber_s else "fresh"
+
+
+@router.get("/freshness")
+def freshness(request: Request) -> dict[str, Any]:
+    ctx = context(request)
+    viewed(request, "dashboard freshness")
+    settings, now_ms = ctx.settings, ctx.now_ms()
+    reason: str | None = None
+    try:
+        newest = ctx.queries.rows(FRESHNESS_SQL)[0]["newest"]
+        last_ms = int(newest) if newest else None  # max() of no rows is the epoch
+        ctx.state["last_landed_ms"] = last_ms
+        if last_ms is None:
+            reason = "尚无落地数据 (nothing has been landed in ClickHouse yet)"
+    except QueryUnavailableError as exc:
+        last_ms = ctx.state.get("last_landed_ms")  # the age keeps growing from the last value
+        reason = f"无法读取 ClickHouse：落地服务未运行或不可达 (cannot read ClickHouse: {exc})"
+    age_s = None if last_ms is None else max(now_ms - last_ms, 0) / 1000
+    state = (
+        "red"
+        if reason
+        else freshness_state(age_s, settings.freshness_amber_s, settings.freshness_red_s)
+    )
+    if state != "fresh" and reason is None:
+        reason = f"最新数据已是 {age_s:.0f} 秒前 (the newest landed data is {age_s:.0f} s old)"
+    return {
+        "last_landed_ms": last_ms,
+        "age_s": age_s,
+        "state": state,
+        "reason": reason,
+        "amber_after_s": settings.freshness_amber_s,
+        "red_after_s": settings.freshness_red_s,
+        "checked_at_ms": now_ms,
+    }

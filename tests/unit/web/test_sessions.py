@@ -1,0 +1,60 @@
+"""Sessions expire after the idle time; time is injected."""
+
+from __future__ import annotations
+
+from streamhub.web.auth import SessionStore
+
+
+class Clock:
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_session_expires_after_idle_time() -> None:
+    clock = Clock()
+    store = SessionStore(idle_s=60, clock=clock)
+    session = store.open("wang", "official")
+    clock.advance(59)
+    assert store.touch(session.token) is session
+    clock.advance(59)  # idle 59 s again since the touch
+    assert store.touch(session.token) is session
+    clock.advance(60)
+    assert store.touch(session.token) is None
+    assert store.touch(session.token) is None  # and stays gone
+
+
+def test_peek_does_not_count_as_activity() -> None:
+    clock = Clock()
+    store = SessionStore(idle_s=60, clock=clock)
+    session = store.open("li", "operator")
+    clock.advance(30)
+    assert store.peek(session.token) is session
+    clock.advance(30)
+    assert store.peek(session.token) is None
+
+
+def test_tokens_are_random_and_close_ends_a_session() -> None:
+    store = SessionStore(idle_s=60, clock=Clock())
+    first, second = store.open("a", "official"), store.open("a", "official")
+    assert first.token != second.token and len(first.token) >= 40
+    store.close(first.token)
+    assert store.touch(first.token) is None
+    assert store.touch(second.token) is second
+    assert store.touch(None) is None and store.touch("forged") is None
+
+
+def test_expires_at_follows_activity() -> None:
+    clock = Clock(100.0)
+    store = SessionStore(idle_s=1800, clock=clock)
+    session = store.open("a", "developer")
+    assert store.expires_at(session) == 1900.0
+    clock.advance(10)
+    store.touch(session.token)
+    assert store.expires_at(session) == 1910.0
+    assert session.pages == ("catalog",)
