@@ -60,7 +60,7 @@ WHERE NOT s.7
 """
 
 
-def _versions(records: int, seed: int) -> list[list[dict[str, Any]]]:
+def encounter_versions(records: int, seed: int) -> list[list[dict[str, Any]]]:
     """Rounds of rows: round k holds the k-th version of every record that has one."""
     rng = random.Random(seed)  # noqa: S311 - seeded for reproducible data, not security
     now = datetime.now(UTC).replace(microsecond=0)
@@ -86,7 +86,7 @@ def _versions(records: int, seed: int) -> list[list[dict[str, Any]]]:
     return rounds
 
 
-def _insert(client: Any, rows: list[dict[str, Any]]) -> None:
+def insert_encounters(client: Any, rows: list[dict[str, Any]]) -> None:
     columns = entity_columns("encounter")
     now = datetime.now(UTC)
     filler: dict[str, Any] = {
@@ -120,9 +120,9 @@ def main() -> None:
         migrate(client)
         started = time.perf_counter()
         total = 0
-        for rows in _versions(args.records, args.seed):
+        for rows in encounter_versions(args.records, args.seed):
             for chunk in range(0, len(rows), 200_000):
-                _insert(client, rows[chunk : chunk + 200_000])
+                insert_encounters(client, rows[chunk : chunk + 200_000])
             total += len(rows)
         print(f"inserted {total:,} versions of {args.records:,} encounters "
               f"in {time.perf_counter() - started:.1f}s")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
@@ -62,7 +64,8 @@ class LanderQueries:
         self.timeout_s = timeout_s
 
     def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        body = json.dumps({"sql": sql, "parameters": dict(parameters or {})}).encode()
+        body = json.dumps({"sql": sql, "parameters": dict(parameters or {})},
+                          default=_parameter).encode()
         request = urllib.request.Request(  # noqa: S310 - the URL is configuration, http(s) only
             self.url, data=body, method="POST",
             headers={"Content-Type": "application/json",
@@ -86,6 +89,15 @@ class LanderQueries:
 
     def close(self) -> None:
         """Nothing held between requests."""
+
+
+def _parameter(value: Any) -> str:
+    """Dates, times and decimals travel as the text ClickHouse parses for {name:Type}."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | Decimal):
+        return str(value)
+    raise TypeError(f"query parameter of type {type(value).__name__} cannot be sent")
 
 
 def _detail(exc: urllib.error.HTTPError) -> str:

@@ -74,7 +74,7 @@ def test_reads_with_parameters_refuses_writes_and_wrong_tokens(
         queries.rows("INSERT INTO ops_quality (institution_id) VALUES ('x')")
     with pytest.raises(QueryRefusedError, match="readonly"):
         queries.rows("DROP TABLE std_encounter")
-    with pytest.raises(QueryRefusedError, match="UNKNOWN_TABLE|does not exist"):
+    with pytest.raises(QueryRefusedError, match=r"UNKNOWN_TABLE|does not exist"):
         queries.rows("SELECT * FROM no_such_table")
     with pytest.raises(QueryRefusedError, match="bearer token"):
         LanderQueries(f"http://127.0.0.1:{port}", lambda: "wrong").rows("SELECT 1")
@@ -82,7 +82,7 @@ def test_reads_with_parameters_refuses_writes_and_wrong_tokens(
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0
-    with pytest.raises(QueryUnavailableError, match="is `streamhub land --query-port` running"):
+    with pytest.raises(QueryUnavailableError, match="streamhub land --query-port"):
         queries.rows("SELECT 1")
 
 

@@ -1,0 +1,110 @@
+"""One dashboard refresh through the lander's query endpoint against the same queries direct.
+
+The web app cannot open embedded chDB (the lander owns it) and reads through the lander's
+read-only endpoint (`streamhub land --query-port`). This loads ``--records`` encounters (1–4
+versions each, as bench/clickhouse_final.py does) into a chDB engine of this process, serves
+it with the same QueryService the lander runs, and times, ``--runs`` times each, one refresh
+of the dashboard's queries (today's figures, fees, freshness, the per-minute trend): direct
+on the engine, and over HTTP through the endpoint. Both must return the same rows; the ratio
+is the endpoint's cost. The page polls every 3 s, so a refresh must stay well below that.
+
+    .venv/bin/python bench/web_dashboard.py --records 600000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import socket
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from clickhouse_final import encounter_versions, insert_encounters
+
+from streamhub.query import DirectQueries, LanderQueries, QuerySource
+from streamhub.query.service import QUERY_SETTINGS, QueryService
+from streamhub.sink.clickhouse import connect
+from streamhub.sink.migrations import migrate
+from streamhub.web.dashboard import FEES_SQL, FRESHNESS_SQL, TODAY_SQL, TREND_SQL
+
+
+def _refresh(source: QuerySource) -> list[list[dict[str, Any]]]:
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    trend = TREND_SQL.format(column="visits", institution="")
+    return [
+        source.rows(TODAY_SQL), source.rows(FEES_SQL), source.rows(FRESHNESS_SQL),
+        source.rows(trend, {"today": today, "last_week": today - timedelta(days=7)}),
+    ]
+
+
+def _time(sources: list[QuerySource], runs: int
+          ) -> tuple[list[list[float]], list[list[list[dict[str, Any]]]]]:
+    """Each run refreshes through every source in turn, so load on the machine hits both."""
+    timings: list[list[float]] = [[] for _ in sources]
+    answers: list[list[list[dict[str, Any]]]] = [[] for _ in sources]
+    for _ in range(runs):
+        for n, source in enumerate(sources):
+            started = time.perf_counter()
+            answers[n] = _refresh(source)
+            timings[n].append(time.perf_counter() - started)
+    return timings, answers
+
+
+def _sorted(answers: list[list[dict[str, Any]]]) -> list[list[str]]:
+    """Rows of a GROUP BY without ORDER BY come in any order."""
+    return [sorted(json.dumps(row, sort_keys=True) for row in rows) for rows in answers]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=600_000)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as path:
+        writer = connect(f"chdb://{path}", "bench", create=True)
+        migrate(writer)
+        started = time.perf_counter()
+        total = 0
+        for rows in encounter_versions(args.records, args.seed):
+            for chunk in range(0, len(rows), 200_000):
+                insert_encounters(writer, rows[chunk : chunk + 200_000])
+            total += len(rows)
+        print(f"inserted {total:,} versions of {args.records:,} encounters "
+              f"in {time.perf_counter() - started:.1f}s")
+        direct = DirectQueries(connect(f"chdb://{path}", "bench", readonly=True), QUERY_SETTINGS)
+        token = secrets.token_urlsafe(16)
+        service = QueryService(
+            DirectQueries(connect(f"chdb://{path}", "bench", readonly=True), QUERY_SETTINGS),
+            token, _free_port())
+        service.start()
+        try:
+            endpoint = LanderQueries(f"http://127.0.0.1:{service.port}", lambda: token)
+            _refresh(direct), _refresh(endpoint)  # warm both
+            (direct_s, endpoint_s), (direct_rows, endpoint_rows) = _time(
+                [direct, endpoint], args.runs)
+        finally:
+            service.stop()
+        # freshness differs only if something landed in between; nothing does here
+        same = "same rows" if _sorted(direct_rows) == _sorted(endpoint_rows) else "ROWS DIFFER"
+        for label, timings in (("direct", direct_s), ("endpoint", endpoint_s)):
+            print(f"{label:<9} one refresh: median {statistics.median(timings) * 1000:6.0f} ms  "
+                  f"max {max(timings) * 1000:6.0f} ms  ({args.runs} runs)")
+        ratio = statistics.median(endpoint_s) / statistics.median(direct_s)
+        print(f"endpoint/direct = {ratio:4.2f}  ({same}; {sum(len(r) for r in direct_rows)} "
+              f"result rows per refresh, at {datetime.now(UTC):%H:%M} UTC)")
+
+
+if __name__ == "__main__":
+    main()
