@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -57,7 +59,15 @@ def serve_cmd(ctx: click.Context, host: str, port: int) -> None:
     # the audit events are the trail's copy in the log: kept whatever --log-level says
     logging.getLogger("streamhub.web.audit").setLevel(logging.INFO)
     config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
+    # in place before it ran: with these, a requested stop exits 0 instead of "killed by 15".
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _already_stopped)
     uvicorn.Server(config).run(sockets=[listener])
+
+
+def _already_stopped(signum: int, frame: FrameType | None) -> None:
+    """The server has shut down by the time this runs."""
 
 
 def _via(dsn: str, query_url: str) -> str:

@@ -1,8 +1,9 @@
 """The demo: simulated institutions -> capture -> Kafka -> standardize -> ClickHouse, live.
 
 The simulation and the capture agent run in this process; the standardizer, the
-lander (it owns the embedded ClickHouse) and the operator plane (reconciliation,
-traffic anomalies, link health) are child processes. A per-institution summary is
+lander (it owns the embedded ClickHouse and answers read-only queries for the web app),
+the operator plane (reconciliation, traffic anomalies, link health) and the web app
+(dashboard, console, catalog) are child processes. A per-institution summary is
 printed every few seconds until the pipeline has drained (or until Ctrl-C with
 ``until_stopped``); then the reconciliation of the run's windows and the link health.
 """
@@ -19,7 +20,8 @@ from streamhub.capture.connector import load_connector
 from streamhub.config import Settings
 from streamhub.demo.errors import WorkerError
 from streamhub.demo.summary import Summary, collect
-from streamhub.demo.workers import Workers
+from streamhub.demo.web_users import ensure_demo_users
+from streamhub.demo.workers import QUERY_PORT, WEB_PORT, Workers
 from streamhub.health.evaluate import evaluate
 from streamhub.health.gather import gather
 from streamhub.health.render import table
@@ -90,6 +92,7 @@ def run_demo(
             "STREAMHUB_LANDER_GROUP": DEMO_GROUPS["land"],
             "STREAMHUB_RECONCILE_GROUP": DEMO_GROUPS["reconcile"],
             "STREAMHUB_ANOMALY_GROUP": DEMO_GROUPS["anomaly"],
+            "STREAMHUB_QUERY_URL": f"http://127.0.0.1:{QUERY_PORT}",
         },
     )
     started_ms = int(time.time() * 1000)
@@ -103,13 +106,16 @@ def run_demo(
     pin_to_end(settings, DEMO_GROUPS["land"], list(DEFAULT_ROUTES))
     echo(workers.run_once("clickhouse", "migrate", "--reset").strip())
     workers.start("standardize")
-    workers.start("land")
+    workers.start("land", "--query-port", str(QUERY_PORT))
     # the operator plane: both apps rebuild their state from the retained ops topics
     workers.start("reconcile", "--grace", f"{RECONCILE_GRACE_S}s", "--retention", "1h")
     workers.start("anomaly", "--compression", f"{simulation_options.compression:g}",
                   "--history", "1h")
     workers.start("status")
+    echo(ensure_demo_users(settings, workers.run_once))
+    workers.start("serve", "--port", str(WEB_PORT))
     echo(f"workers started; logs in {workers.log_dir}")
+    echo(f"dashboard: http://127.0.0.1:{WEB_PORT}/ (区域实时看板, 运维控制台, 数据目录)")
     try:
         simulation.setup()
         with CaptureAlongside(settings, [load_connector(p) for p in paths]) as agent:

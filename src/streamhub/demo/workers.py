@@ -3,8 +3,8 @@
 `streamhub standardize`, `streamhub land` and the operator plane (`reconcile run`,
 `anomaly run`, `status --serve`) run as child processes, each serving its Prometheus
 metrics on 127.0.0.1 (the ports of monitoring/prometheus.yml), logging to
-``<data_dir>/demo/<name>.log``. The lander owns the embedded ClickHouse engine;
-nothing else here opens it.
+``<data_dir>/demo/<name>.log``; so does the web app (`streamhub serve`). The lander owns
+the embedded ClickHouse engine; the web app reads it through the lander's query endpoint.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "reconcile": ("reconcile", "run"),
     "anomaly": ("anomaly", "run"),
     "status": ("status", "--serve"),
+    "serve": ("serve",),
 }
 METRICS_PORTS = {"standardize": 39101, "land": 39102, "reconcile": 39103, "anomaly": 39104,
                  "status": 39105}
+WEB_PORT = 38080
+QUERY_PORT = 39106  # the lander's read-only query endpoint (settings.query_url)
 STOP_TIMEOUT_S = 60.0
 
 
@@ -73,8 +76,7 @@ class Workers:
             "--log-level",
             "info",
             *COMMANDS[name],
-            "--metrics-port",
-            str(METRICS_PORTS[name]),
+            *(("--metrics-port", str(METRICS_PORTS[name])) if name in METRICS_PORTS else ()),
             *args,
         ]
         self.processes[name] = subprocess.Popen(
@@ -86,7 +88,8 @@ class Workers:
         )
 
     def metrics_urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{METRICS_PORTS[name]}/metrics" for name in self.processes]
+        return [f"http://127.0.0.1:{METRICS_PORTS[name]}/metrics"
+                for name in self.processes if name in METRICS_PORTS]
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
