@@ -140,9 +140,18 @@ def trend(
         "institution": institution,
         "day": today.isoformat(),
         "compare_day": last_week.isoformat(),
-        "today": series(points[today.isoformat()], day_minutes(now.hour * 60 + now.minute + 1)),
+        "today": series(
+            points[today.isoformat()], day_minutes(_minutes_so_far(now, points[today.isoformat()]))
+        ),
         "last_week": series(points[last_week.isoformat()], day_minutes()),
     }
+
+
+def _minutes_so_far(now: datetime, today: dict[str, int]) -> int:
+    """Up to now, or to the last minute holding data when business times run ahead of the
+    wall clock (a simulator's compressed day; a source clock set wrong)."""
+    last = max((int(hm[:2]) * 60 + int(hm[3:]) for hm in today), default=0)
+    return max(now.hour * 60 + now.minute, last) + 1
 
 
 def freshness_state(age_s: float | None, amber_s: float, red_s: float) -> str:
