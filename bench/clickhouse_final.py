@@ -100,6 +100,19 @@ def insert_encounters(client: Any, rows: list[dict[str, Any]]) -> None:
     client.insert("std_encounter", data, column_names=list(columns), column_oriented=True)
 
 
+def load_encounters(client: Any, records: int, seed: int) -> None:
+    """Migrate, then insert every version round of ``records`` encounters; say how long."""
+    migrate(client)
+    started = time.perf_counter()
+    total = 0
+    for rows in encounter_versions(records, seed):
+        for chunk in range(0, len(rows), 200_000):
+            insert_encounters(client, rows[chunk : chunk + 200_000])
+        total += len(rows)
+    print(f"inserted {total:,} versions of {records:,} encounters "
+          f"in {time.perf_counter() - started:.1f}s")
+
+
 def _time(client: Any, sql: str, runs: int) -> tuple[float, list[Any]]:
     timings, rows = [], []
     for _ in range(runs):
@@ -117,15 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-chdb-") as path:
         client = connect(f"chdb://{path}", "bench", create=True)
-        migrate(client)
-        started = time.perf_counter()
-        total = 0
-        for rows in encounter_versions(args.records, args.seed):
-            for chunk in range(0, len(rows), 200_000):
-                insert_encounters(client, rows[chunk : chunk + 200_000])
-            total += len(rows)
-        print(f"inserted {total:,} versions of {args.records:,} encounters "
-              f"in {time.perf_counter() - started:.1f}s")
+        load_encounters(client, args.records, args.seed)
         parts = client.query(
             "SELECT count() FROM system.parts WHERE database = 'bench' AND active "
             "AND table = 'std_encounter'").result_rows[0][0]

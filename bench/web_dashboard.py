@@ -24,12 +24,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clickhouse_final import encounter_versions, insert_encounters
+from clickhouse_final import load_encounters
 
 from streamhub.query import DirectQueries, LanderQueries, QuerySource
 from streamhub.query.service import QUERY_SETTINGS, QueryService
 from streamhub.sink.clickhouse import connect
-from streamhub.sink.migrations import migrate
 from streamhub.web.dashboard import FEES_SQL, FRESHNESS_SQL, TODAY_SQL, TREND_SQL
 
 
@@ -73,16 +72,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-web-") as path:
-        writer = connect(f"chdb://{path}", "bench", create=True)
-        migrate(writer)
-        started = time.perf_counter()
-        total = 0
-        for rows in encounter_versions(args.records, args.seed):
-            for chunk in range(0, len(rows), 200_000):
-                insert_encounters(writer, rows[chunk : chunk + 200_000])
-            total += len(rows)
-        print(f"inserted {total:,} versions of {args.records:,} encounters "
-              f"in {time.perf_counter() - started:.1f}s")
+        load_encounters(connect(f"chdb://{path}", "bench", create=True), args.records, args.seed)
         direct = DirectQueries(connect(f"chdb://{path}", "bench", readonly=True), QUERY_SETTINGS)
         token = secrets.token_urlsafe(16)
         service = QueryService(
