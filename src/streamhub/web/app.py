@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from streamhub.web.auth import Session, SessionStore, UserStore
 from streamhub.web.context import WebContext, context, signed_in, viewed
 from streamhub.web.errors import BadParameterError, NotFoundError, ServiceUnavailableError
 from streamhub.web.institutions import Directory
+from streamhub.web.throttle import SignInThrottle
 
 log = get_logger(__name__)
 
@@ -57,6 +59,7 @@ def create_app(
         trail=trail,
         clock=clock,
         suppressions_topic=suppressions_topic,
+        throttle=SignInThrottle(clock),
     )
     app.add_middleware(AuditMiddleware, trail=trail, sessions=sessions, clock=clock)
     _add_error_handlers(app)
@@ -80,10 +83,20 @@ def _session_router() -> APIRouter:
     @router.post("/login")
     def login(request: Request, credentials: Credentials, response: Response) -> dict[str, Any]:
         ctx = context(request)
-        user = ctx.users.authenticate(credentials.username, credentials.password)
+        name = credentials.username
+        wait_s = ctx.throttle.locked_for(name)
+        if wait_s > 0:
+            viewed(request, f"sign-in refused for {name!r}: too many failures")
+            raise HTTPException(
+                429, f"登录失败次数过多，请 {math.ceil(wait_s / 60)} 分钟后再试 (too many failed "
+                f"sign-ins as {name}: try again in {wait_s:.0f} s)",
+            )
+        user = ctx.users.authenticate(name, credentials.password)
         if user is None:
-            viewed(request, f"sign-in refused for {credentials.username!r}")
+            ctx.throttle.failed(name)
+            viewed(request, f"sign-in refused for {name!r}")
             raise HTTPException(401, WRONG_LOGIN)
+        ctx.throttle.succeeded(name)
         session = ctx.sessions.open(user.name, user.role)
         request.state.user, request.state.role = user.name, user.role
         viewed(request, "sign-in")

@@ -14,6 +14,7 @@ from streamhub.query import QuerySource
 from streamhub.web.audit import SESSION_COOKIE, AuditTrail
 from streamhub.web.auth import ROLE_PAGES, Session, SessionStore, UserStore, allowed
 from streamhub.web.institutions import Directory
+from streamhub.web.throttle import SignInThrottle
 
 NOT_SIGNED_IN = (
     "未登录或会话已过期，请重新登录 (not signed in or the session expired: sign in again)"
@@ -30,6 +31,7 @@ class WebContext:
     trail: AuditTrail
     clock: Callable[[], float] = time.time
     suppressions_topic: str = "_anomaly_suppressions"
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
     # mutable state shared by requests (the freshness fallback, the health cache)
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -43,9 +45,18 @@ def context(request: Request) -> WebContext:
 
 
 def current_session(request: Request) -> Session | None:
-    """The caller's session (its idle time restarted), recorded for the audit trail."""
-    session = context(request).sessions.touch(request.cookies.get(SESSION_COOKIE))
+    """The caller's session (its idle time restarted), recorded for the audit trail.
+
+    A user removed from the users file, or given another role, loses the session at once.
+    """
+    ctx = context(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    session = ctx.sessions.touch(token)
     if session is not None:
+        user = ctx.users.users().get(session.user)
+        if user is None or user.role != session.role:
+            ctx.sessions.close(token)
+            return None
         request.state.user = session.user
         request.state.role = session.role
     return session

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamhub.web.auth import SessionStore
+from streamhub.web.throttle import SignInThrottle
 
 
 class Clock:
@@ -58,3 +59,17 @@ def test_expires_at_follows_activity() -> None:
     store.touch(session.token)
     assert store.expires_at(session) == 1910.0
     assert session.pages == ("catalog",)
+
+
+def test_throttle_locks_after_failures_in_the_window() -> None:
+    now = [1000.0]
+    throttle = SignInThrottle(lambda: now[0], max_failures=3, window_s=60, lock_s=30)
+    throttle.failed("a")
+    now[0] += 61  # the first failure left the window
+    throttle.failed("a")
+    throttle.failed("a")
+    assert throttle.locked_for("a") == 0
+    throttle.failed("a")
+    assert throttle.locked_for("a") == 30 and throttle.locked_for("b") == 0
+    now[0] += 30
+    assert throttle.locked_for("a") == 0

@@ -99,10 +99,12 @@ function banner() {
   return el;
 }
 
-/** Show a message in the page's error banner (kind "forbidden" styles it as such). */
-export function showError(message, kind = "error") {
+/** Show a message in the page's error banner (kind "forbidden" styles it as such); a
+ * technical detail, when given, is the banner's tooltip. */
+export function showError(message, kind = "error", detail = "") {
   const el = banner();
   el.textContent = message;
+  el.title = detail;
   el.dataset.kind = kind;
   el.hidden = false;
 }
@@ -117,7 +119,9 @@ export function reportError(err) {
   if (err instanceof ApiError) {
     if (err.status === 401) return;
     if (err.status === 403) return; // already shown by api()
-    showError(err.detail);
+    // ClickHouse or the lander is down: say so plainly; the operator's detail on hover
+    if (err.status === 503) showError(t("error.unavailable"), "error", err.detail);
+    else showError(err.detail);
   } else {
     showError(String(err && err.message ? err.message : err));
     console.error(err);

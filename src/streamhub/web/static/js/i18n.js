@@ -27,6 +27,7 @@ const STRINGS = {
     "common.rows_total": "共 {total} 条",
     "error.network": "无法连接服务器，请检查网络或服务是否运行。",
     "error.forbidden": "无权访问此页面",
+    "error.unavailable": "数据服务暂不可用：页面显示的是最近一次读取的数据（详情见提示）。",
     "error.http": "请求失败（HTTP {status}）",
     "error.no_charts": "图表组件未加载：请在服务器上运行 scripts/bootstrap 安装 ECharts。",
 
@@ -200,6 +201,7 @@ const STRINGS = {
     "common.rows_total": "{total} rows",
     "error.network": "Cannot reach the server. Check the network or whether the service is running.",
     "error.forbidden": "You are not allowed to open this page",
+    "error.unavailable": "The data service is unavailable: the page shows the last figures read (hover for details).",
     "error.http": "Request failed (HTTP {status})",
     "error.no_charts": "Charts are not loaded: run scripts/bootstrap on the server to install ECharts.",
 
