@@ -6,10 +6,9 @@ is idle (``lag_ms == 0``) it has read everything up to ``emitted_ts_ms``; when b
 the commit time of its last event. A minute is judged, for every feed of the connector
 at once, when that horizon is past its end plus the agent's own window grace and a settle
 allowance for the two topics arriving out of step. While the connector is not streaming
-(snapshotting, paused) minutes wait, since their changes are still to be read. The
-minute in which an idle connector read its last event is skipped when its counts have not
-arrived: it held at least that event, and the agent emits that window only with its next
-events (an outage's first, partial minute), so judging it as zero would be wrong.
+(snapshotting, paused) minutes wait, since their changes are still to be read. An idle
+connector emits the minute of its last events once that minute has passed (its horizon is
+now), so an outage's first, partial minute arrives with its counts like any other.
 
 Kinds: SILENCE (outage) when a feed expecting traffic has none and neither has any other
 feed of its connector, or when the connector's heartbeat is stale or ``failed`` (then one
@@ -55,7 +54,6 @@ class _Connector:
     next_minute: int | None = None
     horizon_ms: int = 0
     heard_at_ms: int | None = None  # detector clock at the last heartbeat
-    idle_last_event_ms: int | None = None  # commit time of the last event, while idle
     blind_until_ms: int = 0  # minutes before this fell in a stale spell: not judged
     failed: bool = False
     stale: AnomalyEvent | None = None  # the open connector-wide anomaly
@@ -104,9 +102,6 @@ class TrafficDetector:
         conn.failed = state == "failed"
         out = self._check_pulse(conn, now)
         horizon = _horizon(record)
-        idle = record.get("lag_ms") == 0
-        last_event = record.get("last_event_ts_ms")
-        conn.idle_last_event_ms = int(last_event) if idle and last_event is not None else None
         if state == "streaming" and horizon is not None:
             conn.horizon_ms = max(conn.horizon_ms, horizon)
             out += self._judge_complete_minutes(conn, now)
@@ -199,15 +194,6 @@ class TrafficDetector:
         return out
 
     def _judge_minute(self, conn: _Connector, minute: int, now: int) -> list[AnomalyEvent]:
-        last = conn.idle_last_event_ms
-        if (
-            last is not None
-            and minute <= last < minute + MINUTE_MS
-            and not any((t, minute) in conn.pending for t in conn.feeds)
-        ):
-            # the agent went idle inside this minute: it held events, yet its counts are not
-            # here (the agent emits that window with its next events), so it is not a zero
-            return []
         observed = {t: conn.pending.pop((t, minute), 0) for t in conn.feeds}
         active = any(observed.values())
         out: list[AnomalyEvent] = []

@@ -330,13 +330,15 @@ def test_keys_and_scopes() -> None:
     assert not scope.watches(None) and WATCH_ALL.watches(None)
 
 
-def test_the_minute_an_idle_agent_has_not_counted_yet_is_not_taken_for_silence() -> None:
-    # h01 stops writing 20 s into minute 9; like the capture agent, it emits minute 9's
-    # counts only with its next events, so minutes 9-12 have no record yet
+def test_an_outage_starts_after_the_partial_minute_the_idle_agent_counted() -> None:
+    # h01 stops writing 20 s into minute 9; like the capture agent, it goes idle and emits
+    # minute 9's counts (what those 20 s held) once the minute has passed
     svc, _, _ = service()
     history = traffic(["h01-his"], 9, {})
     last = T0 + 9 * MINUTE + 20_000
+    partial = [counts("h01-his", t, T0 + 9 * MINUTE, 13) for t in TABLES]
     idle = [heartbeat("h01-his", T0 + 9 * MINUTE + s * 1000, last) for s in range(30, 240, 10)]
-    events = svc.replay([*history, *idle])
+    tail = sorted([*partial, *idle], key=lambda m: m.timestamp_ms)
+    events = svc.replay([*history, *tail])
     opened = [e for e in events if e.kind == Kind.SILENCE]
     assert opened and {e.start_ms for e in opened} == {T0 + 10 * MINUTE}
