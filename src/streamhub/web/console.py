@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from streamhub.anomaly.errors import AnomalyError
 from streamhub.anomaly.suppression import Acknowledgement
 from streamhub.anomaly.suppression_log import SuppressionLog
+from streamhub.codes import credit_code
 from streamhub.health.errors import HealthError
 from streamhub.health.evaluate import evaluate
 from streamhub.health.gather import gather
@@ -23,7 +24,8 @@ from streamhub.health.model import HOPS, InstitutionHealth, Status
 from streamhub.health.thresholds import Thresholds
 from streamhub.log import get_logger
 from streamhub.web.context import WebContext, context, require, viewed
-from streamhub.web.errors import NotFoundError, ServiceUnavailableError
+from streamhub.web.errors import BadParameterError, NotFoundError, ServiceUnavailableError
+from streamhub.web.recon_diff import read_missing
 
 log = get_logger(__name__)
 
@@ -216,6 +218,29 @@ def reconciliation_window(
         "window": next(r for r in named if r["window_start_ms"] == window_start_ms),
         "neighbours": [r for r in named if r["window_start_ms"] != window_start_ms],
     }
+
+
+@router.get("/reconciliation/missing")
+def reconciliation_missing(
+    request: Request,
+    institution: str,
+    system: str,
+    table: str,
+    window_start_ms: int,
+    database: str | None = None,
+) -> dict[str, Any]:
+    """The window's missing changes, as `streamhub reconcile diff` lists them (read from
+    Kafka in the threadpool: this is a plain ``def``). Operators only: keys are source data."""
+    if not credit_code.is_valid(institution):
+        raise BadParameterError(
+            f"institution {institution!r} is not a unified social credit code (18 characters, "
+            "valid check character); take the id from /api/console/reconciliation"
+        )
+    # the audit line names the window looked at, never the keys shown
+    viewed(request, f"console reconciliation missing {institution} {system} {table} "
+                    f"{window_start_ms}")
+    name = f"{database}.{table}" if database else table  # a database disambiguates
+    return read_missing(context(request).settings, institution, system, name, window_start_ms)
 
 
 @router.get("/anomalies")

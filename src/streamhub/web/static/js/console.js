@@ -4,6 +4,7 @@
 import { api, ApiError, clearError, poll, reportError, showError } from "./api.js";
 import { mountHeader } from "./header.js";
 import { applyI18n, onLangChange, t } from "./i18n.js";
+import { forgetMissing, missingSection } from "./recon_missing.js";
 import { DASH, fillBody, fillSelect, fmtInt, fmtTime, h } from "./util.js";
 
 const REFRESH_MS = 8000;
@@ -311,6 +312,7 @@ function renderRecon() {
 
 async function drillRecon(w) {
   const key = reconKey(w);
+  forgetMissing(); // one window's keys at a time, none once the panel closes
   if (state.reconPick === key) {
     state.reconPick = null;
     state.reconDetail = null;
@@ -378,6 +380,8 @@ function renderReconDetail() {
       ["col.detail", w.detail || DASH],
     ];
     body.push(h("dl", { class: "kv kv-wide", "data-testid": "recon-window" }, ...fields.flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, String(v))])));
+    const missing = missingSection(w, reconKey(w), renderReconDetail);
+    if (missing) body.push(missing);
     const neighbours = (d.data && d.data.neighbours) || [];
     body.push(h("h4", {}, t("console.neighbours")));
     const tbody = h("tbody");
