@@ -14,11 +14,15 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from streamhub.codes import credit_code
 from streamhub.query import QueryUnavailableError
+from streamhub.web.cache import TtlCache
 from streamhub.web.context import WebContext, context, require, viewed
 from streamhub.web.errors import BadParameterError
 from streamhub.web.figures import Totals, day_minutes, figures, rank_key, series
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Shared by every viewer; below the pages' polls (summary 3 s, trend 5 s) so figures stay live.
+SUMMARY_TTL_S = 1.5
+TREND_TTL_S = 4.0
 Metric = Literal["visits", "admissions", "discharges"]
 STD_TABLES = (
     "std_patient", "std_encounter", "std_diagnosis", "std_order", "std_charge",
@@ -69,7 +73,17 @@ def summary(request: Request, district: str | None = None) -> dict[str, Any]:
             "by_district of /api/dashboard/summary"
         )
     viewed(request, f"dashboard summary{f' of {district}' if district else ''}")
-    return build_summary(ctx, district)
+    summary: dict[str, Any] = figures_cache(ctx).get(
+        ("summary", district), SUMMARY_TTL_S, lambda: build_summary(ctx, district)
+    )
+    return summary
+
+
+def figures_cache(ctx: WebContext) -> TtlCache:
+    cache = ctx.state.get("figures")
+    if cache is None:
+        cache = ctx.state["figures"] = TtlCache(ctx.clock)
+    return cache
 
 
 def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
@@ -125,6 +139,13 @@ def trend(
         )
     ctx = context(request)
     viewed(request, f"dashboard trend {metric}{f' of {institution}' if institution else ''}")
+    answer: dict[str, Any] = figures_cache(ctx).get(
+        ("trend", metric, institution), TREND_TTL_S, lambda: build_trend(ctx, metric, institution)
+    )
+    return answer
+
+
+def build_trend(ctx: WebContext, metric: str, institution: str | None) -> dict[str, Any]:
     now = datetime.fromtimestamp(ctx.clock(), SHANGHAI)
     today, last_week = now.date(), now.date() - timedelta(days=7)
     parameters: dict[str, Any] = {"today": today, "last_week": last_week}

@@ -10,6 +10,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi.testclient import TestClient
 
 from streamhub.query import DirectQueries, LanderQueries, QuerySource, QueryUnavailableError
+from streamhub.web.dashboard import SUMMARY_TTL_S, TODAY_SQL
 from tests.integration.web import data
 from tests.integration.web.conftest import AppFactory, Clock, KeepOpen, sign_in
 
@@ -138,3 +139,38 @@ def test_red_when_landing_stops_keeps_the_last_age(make_client: AppFactory, ch: 
     assert body["state"] == "red" and "无法读取 ClickHouse" in body["reason"]
     assert body["last_landed_ms"] == seen["last_landed_ms"]
     assert body["age_s"] >= seen["age_s"]
+
+
+class CountingQueries(KeepOpen):
+    """The module's real queries, noting which SQL ran."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client)
+        self.ran: list[str] = []
+
+    def rows(self, sql: str, parameters: Any = None) -> list[dict[str, Any]]:
+        self.ran.append(sql)
+        return super().rows(sql, parameters)
+
+
+def test_viewers_share_one_computation_of_the_figures(make_client: AppFactory, ch: Client) -> None:
+    clock, queries = Clock(), CountingQueries(ch)
+    official = sign_in(make_client(queries=queries, clock=clock), "wang")
+    operator = sign_in(TestClient(official.app), "li")  # another viewer of the same app
+
+    def trend_runs() -> int:
+        return sum("FROM v_encounters_by_minute" in sql for sql in queries.ran)
+
+    first = official.get("/api/dashboard/summary").json()
+    assert operator.get("/api/dashboard/summary").json() == first
+    assert queries.ran.count(TODAY_SQL) == 1
+    clock.offset += SUMMARY_TTL_S
+    assert operator.get("/api/dashboard/summary").status_code == 200
+    assert queries.ran.count(TODAY_SQL) == 2  # figures stay live: recomputed after the TTL
+
+    for viewer in (official, operator):
+        assert viewer.get("/api/dashboard/trend", params={"metric": "visits"}).status_code == 200
+    assert trend_runs() == 1
+    assert official.get("/api/dashboard/trend", params={"metric": "admissions"}).json()[
+        "metric"] == "admissions"
+    assert trend_runs() == 2  # another metric is another figure
