@@ -108,31 +108,34 @@ def _detail(exc: urllib.error.HTTPError) -> str:
 
 
 def query_token(settings: Settings) -> Callable[[], str]:
-    """The endpoint's token, read when first needed (the lander may create it after we start)."""
+    """The endpoint's token, read once when first needed (the lander may create it after we
+    start), then kept: dashboards query every few seconds."""
     path = settings.query_token_file or settings.secrets_dir / "query_token"
+    known: list[str] = []
 
     def token() -> str:
         if settings.query_token is not None:
             return settings.query_token.get_secret_value()
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise QueryUnavailableError(
-                f"no query token at {path}: start the lander with --query-port (it creates "
-                "one) or set STREAMHUB_QUERY_TOKEN"
-            ) from exc
+        if not known:
+            try:
+                known.append(path.read_text().strip())
+            except OSError as exc:
+                raise QueryUnavailableError(
+                    f"no query token at {path}: start the lander with --query-port (it creates "
+                    "one) or set STREAMHUB_QUERY_TOKEN"
+                ) from exc
+        return known[0]
 
     return token
 
 
-def open_query_source(settings: Settings, database: str | None = None) -> QuerySource:
-    """Through the lander for embedded chDB (one process may open it), else straight there."""
+def open_query_source(settings: Settings) -> QuerySource:
+    """Through the lander for embedded chDB (one process may open it; it reads its own
+    database), else straight to settings.clickhouse_database on the server."""
     if settings.clickhouse_dsn.startswith("chdb:"):
         return LanderQueries(settings.query_url, query_token(settings))
     try:
-        client = connect(
-            settings.clickhouse_dsn, database or settings.clickhouse_database, readonly=True
-        )
+        client = connect(settings.clickhouse_dsn, settings.clickhouse_database, readonly=True)
     except SinkError as exc:
         raise QueryUnavailableError(str(exc)) from exc
     return DirectQueries(client)
