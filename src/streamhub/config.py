@@ -27,7 +27,10 @@ from streamhub.errors import ConfigError
 
 ENV_PREFIX = "STREAMHUB_"
 CONFIG_ENV = "STREAMHUB_CONFIG"
-SECRET_FIELDS = ("postgres_password", "mariadb_password", "pseudonym_key", "query_token")
+SECRET_FIELDS = (
+    "postgres_password", "mariadb_password", "pseudonym_key", "pseudonym_identity_key",
+    "query_token",
+)
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
@@ -110,6 +113,11 @@ class Settings(BaseSettings):
         default=None, description="HMAC key for personal-identifier pseudonyms."
     )
     pseudonym_key_file: Path | None = None
+    pseudonym_identity_key: SecretStr | None = Field(
+        default=None, description="HMAC key of record ids, source keys and institution-internal "
+        "ids (not rotated with the person keys; see docs/decisions/pseudonym-keys.md)."
+    )
+    pseudonym_identity_key_file: Path | None = None
     query_url: str = Field(
         default="http://127.0.0.1:39106",
         description="The lander's read-only query endpoint (`streamhub land --query-port`): how "

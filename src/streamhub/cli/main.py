@@ -14,6 +14,7 @@ from streamhub.cli.clickhouse_cmd import clickhouse_group
 from streamhub.cli.config_cmd import config_group
 from streamhub.cli.demo_cmd import demo_cmd
 from streamhub.cli.land_cmd import land_cmd
+from streamhub.cli.pseudonym_cmd import pseudonym_group
 from streamhub.cli.reconcile_cmd import reconcile_group
 from streamhub.cli.registry_cmd import registry_group
 from streamhub.cli.schemas_cmd import schemas_group
@@ -68,6 +69,7 @@ cli.add_command(anomaly_group)
 cli.add_command(reconcile_group)
 cli.add_command(serve_cmd)
 cli.add_command(users_group)
+cli.add_command(pseudonym_group)
 
 
 def main() -> None:

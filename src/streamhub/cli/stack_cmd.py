@@ -39,6 +39,7 @@ def up(ctx: click.Context, names: tuple[str, ...], browser: bool) -> None:
     settings = settings_from(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stack_secret(settings, "pseudonym_key")  # no service owns it: the standardizer reads it
+    stack_secret(settings, "pseudonym_identity_key")  # record ids and internal ids
     stack_secret(settings, "query_token")  # shared by the lander's query endpoint and its readers
     # not a service: promtool checks the alert rules, tests scrape with the server
     click.echo(f"prometheus (package): {ensure_prometheus()[1]}")

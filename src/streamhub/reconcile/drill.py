@@ -28,6 +28,7 @@ from streamhub.serde.avro_serde import AvroSerde
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
 from streamhub.standardize.app import RAW_TOPICS
+from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 WINDOW_MS = 60_000
 
@@ -52,6 +53,7 @@ class RawChange:
     position: str
     position_seq: int
     origin: tuple[str, int, int]  # raw topic, partition, offset
+    record_id: str  # the standardizer's keyed record id of the row
 
     @property
     def key_json(self) -> str:
@@ -59,11 +61,11 @@ class RawChange:
 
     @property
     def version(self) -> int:
-        return version_id(record_id_of(self.table, self.key_json), self.position_seq)
+        return version_id(self.record_id, self.position_seq)
 
 
-def raw_change(origin: tuple[str, int, int], key: bytes | None, envelope: dict[str, Any]
-               ) -> RawChange | None:
+def raw_change(origin: tuple[str, int, int], key: bytes | None, envelope: dict[str, Any],
+               identity: IdentityTokens) -> RawChange | None:
     """A raw message as a change, or None when its key is not the capture agent's."""
     try:
         document = json.loads(key or b"")
@@ -73,12 +75,13 @@ def raw_change(origin: tuple[str, int, int], key: bytes | None, envelope: dict[s
         return None
     source = envelope["source"]
     qualified = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
+    table = TableKey(source["institution_id"], source["database"], qualified)
     return RawChange(
-        connector=source["connector"], system=source["system"],
-        table=TableKey(source["institution_id"], source["database"], qualified),
+        connector=source["connector"], system=source["system"], table=table,
         key=document["key"], op=envelope["op"], commit_ts_ms=int(source["commit_ts_ms"]),
         position=str(source["position"]), position_seq=int(source["position_seq"]),
         origin=origin,
+        record_id=record_id_of(identity, table, canonical_key(document["key"])),
     )
 
 
@@ -134,7 +137,11 @@ def drill(
     settings: Settings, serde: AvroSerde, institution_id: str, table_name: str,
     window_start_ms: int, *, slack_ms: int = 10 * 60_000, timeout_s: float = 120.0,
 ) -> Drill:
-    """Read the window's raw changes, landed versions and dead letters from Kafka."""
+    """Read the window's raw changes, landed versions and dead letters from Kafka.
+
+    Needs the identity key (landed versions are of keyed record ids): a ConfigError says
+    how to provide it."""
+    identity = IdentityTokens.from_settings(settings)
     start = window_start(window_start_ms, WINDOW_MS)
     result = _latest_result(settings, serde, institution_id, table_name, start, timeout_s)
     topics = [f"cdc.raw.{result.system}"] if result is not None else list(RAW_TOPICS)
@@ -142,7 +149,7 @@ def drill(
     for message in read_since(settings, topics, start - slack_ms,
                               until_ts_ms=start + WINDOW_MS + slack_ms, timeout_s=timeout_s):
         change = _decode_raw(serde, message.topic, message.partition, message.offset,
-                             message.key, message.value)
+                             message.key, message.value, identity)
         if (
             change is not None and change.table.institution_id == institution_id
             and names_table(change.table, table_name)
@@ -240,8 +247,8 @@ def _decode(serde: AvroSerde, topic: str, partition: int, offset: int, value: by
 
 
 def _decode_raw(serde: AvroSerde, topic: str, partition: int, offset: int, key: bytes | None,
-                value: bytes | None) -> RawChange | None:
+                value: bytes | None, identity: IdentityTokens) -> RawChange | None:
     envelope = _decode(serde, topic, partition, offset, value)
     if envelope is None or "source" not in envelope:
         return None
-    return raw_change((topic, partition, offset), key, envelope)
+    return raw_change((topic, partition, offset), key, envelope, identity)

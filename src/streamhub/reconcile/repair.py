@@ -28,6 +28,7 @@ from streamhub.reconcile.feed import LANDED_TOPIC
 from streamhub.reconcile.versions import record_id_of, version_id
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.sink.kafka_out import Outbox
+from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 log = get_logger(__name__)
 Progress = Callable[[str], None]
@@ -65,6 +66,7 @@ def repair(
     if not missing:
         return outcome
     table = found.table
+    identity = IdentityTokens.from_settings(settings)
     started_ms = int(time.time() * 1000)
     deadline = time.monotonic() + timeout_s
     expected: dict[int, str] = {}  # version of a re-read row -> its key
@@ -79,7 +81,8 @@ def repair(
                  "no longer in the source")
         for reread in done.read:
             key_json = canonical_key(reread.key)
-            expected[version_id(record_id_of(table, key_json), reread.position_seq)] = key_json
+            rid = record_id_of(identity, table, key_json)
+            expected[version_id(rid, reread.position_seq)] = key_json
             restored_keys.add(key_json)
     _wait_landed(settings, serde, found, set(expected), started_ms, deadline, progress)
     outcome.credited = [c for c in missing if c.key_json in restored_keys]

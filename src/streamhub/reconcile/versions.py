@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 
 from streamhub.reconcile.keys import TableKey
+from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 
 def version_id(record_id: str, position_seq: int) -> int:
@@ -23,11 +24,11 @@ def version_id(record_id: str, position_seq: int) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def record_id_of(table: TableKey, source_key: str) -> str:
-    """The standardizer's ``record_id`` (see standardize.pipeline.record_id), for dead letters.
+def record_id_of(identity: IdentityTokens, table: TableKey, source_key: str) -> str:
+    """The standardizer's ``record_id`` of a raw change: the same keyed token (identity key,
+    ``IdentityTokens.from_settings``), so a raw version and its landed version compare equal.
 
     ``source_key`` is the capture key's ``key`` object as canonical JSON (sorted keys,
     compact separators, ensure_ascii off), exactly as the standardizer computes it.
     """
-    text = "\x1f".join((table.institution_id, table.database, table.table, source_key))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return identity.record_id(table.institution_id, table.database, table.table, source_key)

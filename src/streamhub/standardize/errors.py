@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamhub.errors import StreamhubError
+from streamhub.errors import ConfigError, StreamhubError
 
 
 class StandardizeError(StreamhubError):
@@ -27,3 +27,7 @@ class UnreadableEnvelopeError(StandardizeError):
 
 class MappingError(StandardizeError):
     """A row's value cannot be converted as the profile says (and the field is its key)."""
+
+
+class PseudonymKeyError(ConfigError):
+    """A pseudonym key or the keyring is missing or malformed: fix the secret named."""

@@ -56,7 +56,8 @@ class StdRecord(BaseModel):
     entity: ClassVar[str]
 
     record_id: str = Field(
-        description="Deterministic id: hash of institution, source database, table and key",
+        description="Deterministic id: keyed token (identity key) of institution, source "
+        "database, table and primary key",
         json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
     )
     institution_id: str = Field(
@@ -76,7 +77,8 @@ class StdRecord(BaseModel):
         json_schema_extra={"de": None, "category": RESOURCES, "level": 2},
     )
     source_key: str = Field(
-        description="Source primary key as compact JSON",
+        description="Keyed token (identity key) of the source primary key; the clear key stays "
+        "in cdc.raw.* (reconcile diff shows it to operators)",
         json_schema_extra={"de": None, "category": RESOURCES, "level": 3},
     )
     operation: Operation = Field(
@@ -132,13 +134,18 @@ class Patient(StdRecord):
     entity: ClassVar[str] = "patient"
 
     patient_id: str | None = element(
-        "Patient id within the institution", category=PERSONAL, level=3, required=True
+        "Keyed token of the patient id within the institution",
+        category=PERSONAL, level=3, required=True
     )
     person_key: str | None = element(
         "Keyed HMAC pseudonym of ID type + number: the same person in every institution",
         category=PERSONAL,
         level=3,
         de="DE02.01.030.00",
+    )
+    pseudonym_key_id: str | None = element(
+        "Id of the pseudonym key person_key was made with (keys rotate; see "
+        "`streamhub pseudonym list`)", category=RESOURCES, level=1,
     )
     id_type: str | None = element(
         "ID document type, CV02.01.101", category=PERSONAL, level=2, de="DE02.01.031.00"
@@ -185,17 +192,19 @@ class Encounter(StdRecord):
     entity: ClassVar[str] = "encounter"
 
     encounter_id: str | None = element(
-        "Visit id within the institution (registration or admission)", category=CLINICAL,
+        "Keyed token of the visit id within the institution (registration or admission)",
+        category=CLINICAL,
         level=2, required=True,
     )
     patient_id: str | None = element(
-        "Patient id within the institution", category=PERSONAL, level=3, required=True
+        "Keyed token of the patient id within the institution",
+        category=PERSONAL, level=3, required=True
     )
     encounter_type: EncounterType | None = element(
         "outpatient, emergency or inpatient", category=CLINICAL, level=2, required=True
     )
     visit_no: str | None = element(
-        "Outpatient/emergency number or inpatient number", category=CLINICAL, level=3,
+        "Keyed token of the outpatient/emergency or inpatient number", category=CLINICAL, level=3,
         de="DE01.00.010.00",
     )
     admission_count: int | None = element("Nth admission of the patient", category=CLINICAL,
@@ -212,6 +221,9 @@ class Encounter(StdRecord):
     bed: str | None = element("Bed number", category=RESOURCES, level=2)
     doctor_key: str | None = element("Keyed pseudonym of the doctor", category=RESOURCES,
                                      level=2)
+    pseudonym_key_id: str | None = element(
+        "Id of the pseudonym key doctor_key was made with", category=RESOURCES, level=1
+    )
     registered_time: datetime | None = element("Registration or admission time (UTC)",
                                                category=CLINICAL, level=2, required=True)
     visit_time: datetime | None = element("Visit time (outpatient) (UTC)", category=CLINICAL,
@@ -227,10 +239,12 @@ class Encounter(StdRecord):
 class Diagnosis(StdRecord):
     entity: ClassVar[str] = "diagnosis"
 
-    diagnosis_id: str | None = element("Diagnosis id", category=CLINICAL, level=2, required=True)
-    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
-                                     level=3, required=True)
-    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2, required=True)
+    diagnosis_id: str | None = element("Keyed token of the diagnosis id",
+                                       category=CLINICAL, level=2, required=True)
+    patient_id: str | None = element("Keyed token of the patient id within the institution",
+                                     category=PERSONAL, level=3, required=True)
+    encounter_id: str | None = element("Keyed token of the visit id",
+                                       category=CLINICAL, level=2, required=True)
     encounter_type: str | None = element("outpatient or inpatient", category=CLINICAL, level=2)
     diagnosis_type: str | None = element("outpatient, admission or discharge", category=HEALTH,
                                          level=3)
@@ -247,12 +261,15 @@ class Diagnosis(StdRecord):
 class Order(StdRecord):
     entity: ClassVar[str] = "order"
 
-    order_id: str | None = element("Order line id", category=CLINICAL, level=2, required=True)
-    order_no: str | None = element("Prescription/order number", category=CLINICAL, level=2)
+    order_id: str | None = element("Keyed token of the order line id",
+                                   category=CLINICAL, level=2, required=True)
+    order_no: str | None = element("Keyed token of the prescription/order number",
+                                   category=CLINICAL, level=2)
     line_no: int | None = element("Line within the order", category=CLINICAL, level=2)
-    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
-                                     level=3, required=True)
-    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2, required=True)
+    patient_id: str | None = element("Keyed token of the patient id within the institution",
+                                     category=PERSONAL, level=3, required=True)
+    encounter_id: str | None = element("Keyed token of the visit id",
+                                       category=CLINICAL, level=2, required=True)
     order_kind: str | None = element("long_term or one_off", category=CLINICAL, level=2)
     drug_code: str | None = element("Drug code", category=CLINICAL, level=2, required=True)
     drug_name: str | None = element("Drug name", category=CLINICAL, level=2)
@@ -274,13 +291,13 @@ ChargeKind = Literal["fee", "settlement"]
 class Charge(StdRecord):
     entity: ClassVar[str] = "charge"
 
-    charge_id: str | None = element("Fee line or settlement id", category=PAYMENT, level=2,
-                                    required=True)
+    charge_id: str | None = element("Keyed token of the fee line or settlement id",
+                                    category=PAYMENT, level=2, required=True)
     charge_kind: ChargeKind | None = element("fee (a fee line) or settlement", category=PAYMENT,
                                              level=2, required=True)
-    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
-                                     level=3, required=True)
-    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2)
+    patient_id: str | None = element("Keyed token of the patient id within the institution",
+                                     category=PERSONAL, level=3, required=True)
+    encounter_id: str | None = element("Keyed token of the visit id", category=CLINICAL, level=2)
     item_code: str | None = element("Charge item code (fee lines)", category=PAYMENT, level=2)
     item_name: str | None = element("Charge item name (fee lines)", category=PAYMENT, level=2)
     category: str | None = element(
@@ -297,14 +314,15 @@ class Charge(StdRecord):
     quantity: Decimal | None = element("Quantity", category=PAYMENT, level=2, scale=2)
     unit_price: Decimal | None = element("Unit price (CNY)", category=PAYMENT, level=2, scale=2)
     amount: Decimal | None = element("Fee line amount (CNY)", category=PAYMENT, level=2, scale=2)
-    settlement_id: str | None = element("Settlement the fee line was settled in",
+    settlement_id: str | None = element("Keyed token of the settlement the fee line was settled in",
                                         category=PAYMENT, level=2)
     total: Decimal | None = element("Settlement total (CNY; negative for a refund)",
                                     category=PAYMENT, level=2, scale=2)
     fund_paid: Decimal | None = element("Paid by the insurance fund", category=PAYMENT, level=2,
                                         scale=2)
     self_paid: Decimal | None = element("Paid by the patient", category=PAYMENT, level=2, scale=2)
-    refund_of: str | None = element("Settlement this one refunds", category=PAYMENT, level=2)
+    refund_of: str | None = element("Keyed token of the settlement this one refunds",
+                                    category=PAYMENT, level=2)
     charged_time: datetime | None = element("Charge or settlement time (UTC)", category=PAYMENT,
                                             level=2, required=True)
 
@@ -312,11 +330,13 @@ class Charge(StdRecord):
 class LabReport(StdRecord):
     entity: ClassVar[str] = "lab_report"
 
-    report_id: str | None = element("Lab report id", category=CLINICAL, level=2, required=True)
-    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
-                                     level=3, required=True)
-    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2)
-    request_no: str | None = element("Request number", category=CLINICAL, level=2)
+    report_id: str | None = element("Keyed token of the lab report id",
+                                    category=CLINICAL, level=2, required=True)
+    patient_id: str | None = element("Keyed token of the patient id within the institution",
+                                     category=PERSONAL, level=3, required=True)
+    encounter_id: str | None = element("Keyed token of the visit id", category=CLINICAL, level=2)
+    request_no: str | None = element("Keyed token of the request number",
+                                     category=CLINICAL, level=2)
     panel: str | None = element("Panel name", category=CLINICAL, level=2)
     department_code: str | None = element("Performing department, 诊疗科目 code",
                                           category=RESOURCES, level=1)
@@ -327,13 +347,18 @@ class LabReport(StdRecord):
     status: str | None = element("requested, reported or verified", category=CLINICAL, level=2)
     verifier_key: str | None = element("Keyed pseudonym of the verifier", category=RESOURCES,
                                        level=2)
+    pseudonym_key_id: str | None = element(
+        "Id of the pseudonym key verifier_key was made with", category=RESOURCES, level=1
+    )
 
 
 class LabResult(StdRecord):
     entity: ClassVar[str] = "lab_result"
 
-    result_id: str | None = element("Result item id", category=HEALTH, level=3, required=True)
-    report_id: str | None = element("Lab report id", category=CLINICAL, level=2, required=True)
+    result_id: str | None = element("Keyed token of the result item id",
+                                    category=HEALTH, level=3, required=True)
+    report_id: str | None = element("Keyed token of the lab report id",
+                                    category=CLINICAL, level=2, required=True)
     item_code: str | None = element("Lab item code", category=HEALTH, level=3,
                                     de="DE04.30.019.00", required=True)
     item_name: str | None = element("Lab item name", category=HEALTH, level=3)
@@ -350,13 +375,15 @@ class LabResult(StdRecord):
 class Exam(StdRecord):
     entity: ClassVar[str] = "exam"
 
-    exam_id: str | None = element("Exam report id", category=CLINICAL, level=2, required=True)
-    patient_id: str | None = element("Patient id within the institution", category=PERSONAL,
-                                     level=3, required=True)
-    encounter_id: str | None = element("Visit id", category=CLINICAL, level=2)
-    accession_no: str | None = element("DICOM AccessionNumber (≤ 16)", category=CLINICAL,
-                                       level=2)
-    study_uid: str | None = element("DICOM StudyInstanceUID", category=CLINICAL, level=2)
+    exam_id: str | None = element("Keyed token of the exam report id",
+                                  category=CLINICAL, level=2, required=True)
+    patient_id: str | None = element("Keyed token of the patient id within the institution",
+                                     category=PERSONAL, level=3, required=True)
+    encounter_id: str | None = element("Keyed token of the visit id", category=CLINICAL, level=2)
+    accession_no: str | None = element("Keyed token of the DICOM AccessionNumber",
+                                       category=CLINICAL, level=2)
+    study_uid: str | None = element("Keyed token of the DICOM StudyInstanceUID",
+                                    category=CLINICAL, level=2)
     modality: str | None = element("DICOM modality (CT, MR, US, DX …)", category=CLINICAL,
                                    level=2, required=True)
     body_part: str | None = element("Body part", category=CLINICAL, level=2)
@@ -400,3 +427,26 @@ CLEAR_FIELDS: dict[str, tuple[str, ...]] = {
     "encounter": ("doctor",),
     "lab_report": ("verifier",),
 }
+
+
+# Institution-internal identifiers: field -> the kind of identifier it holds. Each leaves the
+# standardizer as a keyed token of (kind, institution, value) under the identity key, so a
+# reference and what it references get the same token (encounter.patient_id ==
+# patient.patient_id; charge.settlement_id and refund_of == the settlement's charge_id).
+TOKEN_FIELDS: dict[str, dict[str, str]] = {
+    "patient": {"patient_id": "patient"},
+    "encounter": {"encounter_id": "encounter", "patient_id": "patient", "visit_no": "visit_no"},
+    "diagnosis": {"diagnosis_id": "diagnosis", "patient_id": "patient",
+                  "encounter_id": "encounter"},
+    "order": {"order_id": "order", "order_no": "order_no", "patient_id": "patient",
+              "encounter_id": "encounter"},
+    "charge": {"charge_id": "charge", "patient_id": "patient", "encounter_id": "encounter",
+               "settlement_id": "charge", "refund_of": "charge"},
+    "lab_report": {"report_id": "lab_report", "patient_id": "patient",
+                   "encounter_id": "encounter", "request_no": "lab_request"},
+    "lab_result": {"result_id": "lab_result", "report_id": "lab_report"},
+    "exam": {"exam_id": "exam", "patient_id": "patient", "encounter_id": "encounter",
+             "accession_no": "accession_no", "study_uid": "study_uid"},
+}
+# Entities whose records carry person or staff keys, and so the id of the key used.
+KEY_ID_ENTITIES = frozenset({"patient", "encounter", "lab_report"})

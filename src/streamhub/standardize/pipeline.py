@@ -10,7 +10,6 @@ broker down) propagate, so the batch is retried rather than dead-lettered.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -55,12 +54,6 @@ QUALITY_TOPIC = "ops.quality"
 DLQ_TOPIC = "dlq.standardize"
 Clock = Callable[[], float]
 RELOAD_EVERY_S = 10.0
-
-
-def record_id(institution_id: str, database: str, table: str, source_key: str) -> str:
-    """Deterministic: the same source row always gets the same id, across replays and hosts."""
-    text = "\x1f".join((institution_id, database, table, source_key))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _ms(value: int) -> datetime:
@@ -143,25 +136,28 @@ class Standardizer:
         if row is None:
             raise UnreadableEnvelopeError(f"{_ref(message)}: op {op} envelope has no row image")
         mapped = map_row(profile, source["table"], row)
-        source_key = _source_key(message)
+        key_json = _source_key(message)
         table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
         # a delete carries the last image (on PostgreSQL perhaps only its key): nothing to judge
         issues: list[Issue] = []
         if op != "d":
             issues = [*mapped.issues, *check(mapped.entity, mapped.values)]
         institution = source["institution_id"]
+        # the row's identity leaves only as keyed tokens (same row -> same id, across replays
+        # and hosts); the clear key stays in cdc.raw.*
+        tokens = self._pseudonymizer.identity
         values = self._pseudonymizer.protect(
             mapped.entity, mapped.values, mapped.business_time, institution_id=institution
         )
         model = ENTITY_MODELS[mapped.entity]
         try:
             record = model(
-                record_id=record_id(institution, source["database"], table, source_key),
+                record_id=tokens.record_id(institution, source["database"], table, key_json),
                 institution_id=institution,
                 source_system=source["system"],
                 source_database=source["database"],
                 source_table=table,
-                source_key=source_key,
+                source_key=tokens.source_key(institution, source["database"], table, key_json),
                 operation=op,
                 deleted=op == "d",
                 source_position=source["position"],
@@ -278,8 +274,8 @@ class Standardizer:
         try:
             source = self._decode(message)["source"]
             table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
-            rid = record_id(source["institution_id"], source["database"], table,
-                            _source_key(message))
+            rid = self._pseudonymizer.identity.record_id(
+                source["institution_id"], source["database"], table, _source_key(message))
             return {
                 "system": source["system"], "database": source["database"],
                 "commit_ts_ms": source["commit_ts_ms"], "record_id": rid,

@@ -27,9 +27,12 @@ from pydantic import (
     model_validator,
 )
 
+from streamhub.log import get_logger
 from streamhub.standardize.derive import DERIVATIONS
 from streamhub.standardize.errors import ProfileError, UnmappedTableError
-from streamhub.standardize.model import CLEAR_FIELDS, ENTITY_MODELS, StdRecord
+from streamhub.standardize.model import CLEAR_FIELDS, ENTITY_MODELS, TOKEN_FIELDS, StdRecord
+
+log = get_logger(__name__)
 
 # Fields only the pseudonymizer fills, from the clear field named here: a profile mapping a
 # source column straight into one would put a personal identifier on std.* in clear.
@@ -42,6 +45,7 @@ PROTECTED_FIELDS: dict[str, str] = {
     "age_band": "birth_date",
     "doctor_key": "doctor",
     "verifier_key": "verifier",
+    "pseudonym_key_id": "id_number",
 }
 CLEAR_FIELD_TYPES: dict[str, type] = {"birth_date": date}  # every other clear field is text
 BASE_FIELDS = frozenset(StdRecord.model_fields)
@@ -304,7 +308,37 @@ def load_profile(path: Path) -> Profile:
         profile = Profile.model_validate(document)
     except ValidationError as exc:
         raise ProfileError(f"profile file {path} is invalid: {_describe(exc)}") from exc
+    _warn_personal_keys(profile, path)
     return profile
+
+
+def personal_key_fields(mapping: TableMapping) -> list[str]:
+    """Key and id fields of a table read from a column that also feeds a personal identifier
+    (a vendor keying patients on the ID number): their values are personal identifiers."""
+    clear = CLEAR_FIELDS.get(mapping.entity, ())
+    personal = mapping.clear_columns
+    ids = {mapping.key_field, *TOKEN_FIELDS.get(mapping.entity, {})}
+    return sorted(
+        name for name in ids
+        if name in mapping.fields and (
+            name in clear or mapping.fields[name].source in personal
+        )
+    )
+
+
+def _warn_personal_keys(profile: Profile, path: Path) -> None:
+    """Warn, not refuse: these values leave the standardizer only as keyed tokens (record_id,
+    source_key and internal ids), so std.* and ClickHouse stay safe; but the raw topics,
+    dead letters and `reconcile diff` show the source key in clear to operators."""
+    for table, mapping in profile.tables.items():
+        fields = personal_key_fields(mapping)
+        if fields:
+            log.warning(
+                "profile keys rows on a personal identifier",
+                extra={"profile": profile.ref, "file": str(path), "table": table,
+                       "fields": fields, "action": "keyed as tokens; raw topics and "
+                       "reconcile diff show the clear key to operators only"},
+            )
 
 
 def load_profiles(directory: Path) -> dict[str, Profile]:

@@ -3,22 +3,31 @@
 The person key is an HMAC over ID type + normalized number, not a plain hash: the space of
 resident ID numbers is small enough to enumerate, so only holders of the platform key can
 link a pseudonym back. The same key everywhere makes one person link across institutions.
+Person keys come from a rotating keyring (the active key; records say which by
+``pseudonym_key_id``); row identities and institution-internal ids are tokens of a separate
+identity key that never rotates with them (see pseudonym_keys and
+docs/decisions/pseudonym-keys.md).
 Masks are for display and quality events; they never carry enough to re-identify alone.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 from streamhub.codes import citizen_id
 from streamhub.config import Settings
 from streamhub.errors import ConfigError
-from streamhub.standardize.model import CLEAR_FIELDS
+from streamhub.standardize.model import CLEAR_FIELDS, KEY_ID_ENTITIES, TOKEN_FIELDS
+from streamhub.standardize.pseudonym_keys import (
+    LEGACY_KEY_ID,
+    MIN_KEY_BYTES,
+    IdentityTokens,
+    KeyRing,
+    PseudonymKey,
+    load_ring,
+)
 
-MIN_KEY_BYTES = 16  # below this an HMAC key is guessable; the stack generates 32 characters
 AGE_BAND_WIDTH = 10
 AGE_BAND_TOP = 80  # everyone from 80 up shares one band: old ages are rare enough to identify
 _OBSERVED_MAX = 80  # quality events carry a hint of the value, not a document
@@ -93,31 +102,68 @@ def _text(values: Mapping[str, object], name: str) -> str | None:
     return text or None
 
 
+def _derived_identity(key: bytes) -> IdentityTokens:
+    """An identity key derived from a lone person key: for tools and tests that hold one key.
+    The services load the separate identity secret (``from_settings``)."""
+    derived = PseudonymKey(LEGACY_KEY_ID, key).mac()
+    derived.update(b"streamhub identity key")
+    return IdentityTokens(PseudonymKey("i-derived", derived.hexdigest().encode()))
+
+
 class Pseudonymizer:
-    """Keyed pseudonyms and masks; the key is kept private and never printed."""
+    """Keyed pseudonyms, tokens and masks; keys are kept private and never printed."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_active", "_identity", "_ring")
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) < MIN_KEY_BYTES:
-            raise ValueError(f"a pseudonym key needs at least {MIN_KEY_BYTES} bytes")
-        self._key = key
+    def __init__(self, keys: bytes | KeyRing, identity: IdentityTokens | None = None) -> None:
+        if isinstance(keys, bytes):
+            if len(keys) < MIN_KEY_BYTES:
+                raise ValueError(f"a pseudonym key needs at least {MIN_KEY_BYTES} bytes")
+            identity = identity or _derived_identity(keys)
+            keys = KeyRing([PseudonymKey(LEGACY_KEY_ID, keys)])
+        if identity is None:
+            raise ValueError("a keyring needs its identity tokens (IdentityTokens)")
+        self._ring = keys
+        self._active = keys.active
+        self._identity = identity
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pseudonymizer:
-        key = settings.require_secret("pseudonym_key").encode("utf-8")
-        if len(key) < MIN_KEY_BYTES:
+        """The ring's active key for person keys, the identity key for tokens; either
+        missing or shorter than 16 bytes is a ConfigError naming the secret."""
+        try:
+            return cls(load_ring(settings), IdentityTokens.from_settings(settings))
+        except ConfigError as exc:
             raise ConfigError(
-                f"pseudonym_key is shorter than {MIN_KEY_BYTES} bytes: use a random key "
-                "(the local stack generates one on `streamhub stack up`)"
-            )
-        return cls(key)
+                f"{exc} (the local stack generates the keys on `streamhub stack up`)"
+            ) from exc
 
     def __repr__(self) -> str:
-        return "Pseudonymizer(key=<hidden>)"
+        return f"Pseudonymizer(key_id={self.key_id!r}, keys=<hidden>)"
+
+    @property
+    def key_id(self) -> str:
+        """Id of the active person-linkage key: what records carry as ``pseudonym_key_id``."""
+        return self._active.key_id
+
+    @property
+    def identity(self) -> IdentityTokens:
+        return self._identity
+
+    def token(self, kind: str, institution_id: str, value: str) -> str:
+        """A keyed token of an institution-internal identifier (see IdentityTokens)."""
+        return self._identity.token(kind, institution_id, value)
+
+    def record_id(self, institution_id: str, database: str, table: str, key_json: str) -> str:
+        return self._identity.record_id(institution_id, database, table, key_json)
+
+    def source_key(self, institution_id: str, database: str, table: str, key_json: str) -> str:
+        return self._identity.source_key(institution_id, database, table, key_json)
 
     def _hmac(self, message: str) -> str:
-        return hmac.new(self._key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+        h = self._active.mac()
+        h.update(message.encode("utf-8"))
+        return h.hexdigest()
 
     def person_key(self, id_type: str, id_number: str) -> str:
         """The same person gets the same key in every institution (for the same document)."""
@@ -142,12 +188,36 @@ class Pseudonymizer:
         """
         clear = CLEAR_FIELDS.get(entity, ())
         out = {name: value for name, value in values.items() if name not in clear}
+        out.update(self._tokens(entity, values, institution_id))
+        if entity in KEY_ID_ENTITIES:
+            out["pseudonym_key_id"] = self.key_id
         if entity == "patient":
             out.update(self._patient(values, at))
         elif entity == "encounter":
             out["doctor_key"] = self._staff(values, "doctor", institution_id)
         elif entity == "lab_report":
             out["verifier_key"] = self._staff(values, "verifier", institution_id)
+        return out
+
+    def _tokens(
+        self, entity: str, values: Mapping[str, object], institution_id: str | None
+    ) -> dict[str, object]:
+        """Institution-internal ids as keyed tokens: links inside the institution still join
+        (the same kind and value give the same token), the number itself never leaves."""
+        out: dict[str, object] = {}
+        for name, kind in TOKEN_FIELDS.get(entity, {}).items():
+            text = _text(values, name)
+            if name not in values:
+                continue
+            if text is None:
+                out[name] = None
+                continue
+            if not institution_id:
+                raise ValueError(
+                    f"protect() needs institution_id= to key {entity}.{name} (tokens are "
+                    "scoped to their institution)"
+                )
+            out[name] = self.token(kind, institution_id, text)
         return out
 
     def _patient(self, values: Mapping[str, object], at: datetime | None) -> dict[str, object]:

@@ -39,7 +39,7 @@ from streamhub.serde.avro_serde import AvroSerde
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
-from streamhub.standardize.pipeline import record_id
+from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 from ..capture.helpers import wait_until
 from ..capture.helpers import write_connector_files as write_connectors
@@ -223,6 +223,7 @@ def expected_windows(
     windows: dict[WindowId, dict[str, Any]] = defaultdict(
         lambda: {"versions": set(), "rejected": set(), "lost": {}}
     )
+    identity = IdentityTokens.from_settings(pipeline.settings)  # the stack's identity key
     for _, key, value in pipeline.read(RAW_TOPICS):
         envelope = serde.decode(value).value
         source = envelope["source"]
@@ -231,7 +232,7 @@ def expected_windows(
         table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
         key_json = json.dumps(json.loads(key)["key"], sort_keys=True, separators=(",", ":"),
                               ensure_ascii=False)
-        rid = record_id(source["institution_id"], source["database"], table, key_json)
+        rid = identity.record_id(source["institution_id"], source["database"], table, key_json)
         version = version_id(rid, source["position_seq"])
         start = source["commit_ts_ms"] - source["commit_ts_ms"] % MINUTE_MS
         window = windows[(source["database"], table, start)]

@@ -18,7 +18,7 @@ from streamhub.codes import citizen_id
 from streamhub.config import Settings
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.messages import OutMessage, RawMessage
-from streamhub.standardize.pipeline import RELOAD_EVERY_S, Standardizer, record_id
+from streamhub.standardize.pipeline import RELOAD_EVERY_S, Standardizer
 from streamhub.standardize.profile import load_profiles
 from streamhub.standardize.pseudonym import Pseudonymizer
 
@@ -134,8 +134,12 @@ def test_envelopes_become_std_records_quality_events_and_dead_letters(
     patients = [value for topic, value in out if topic == "std.patient"]
     first, second, deleted = patients
     key_json = json.dumps({"BRID": "P1"}, separators=(",", ":"))
-    assert first["record_id"] == record_id(INSTITUTION, table.database, "GY_BRXX", key_json)
-    assert first["source_key"] == key_json
+    assert first["record_id"] == KEY.identity.record_id(
+        INSTITUTION, table.database, "GY_BRXX", key_json)
+    # the source key leaves as a token of the identity key (it was the clear JSON)
+    assert first["source_key"] == KEY.identity.source_key(
+        INSTITUTION, table.database, "GY_BRXX", key_json)
+    assert first["patient_id"] == KEY.token("patient", INSTITUTION, "P1")
     assert first["sex_code"] == "2" and first["birth_year"] == 1949 and first["age_band"] == "70-79"
     assert first["region_code"] == "350203" and first["id_type"] == "01"
     assert first["name_masked"] == "王**" and first["phone_masked"] == "135****0001"
@@ -148,7 +152,7 @@ def test_envelopes_become_std_records_quality_events_and_dead_letters(
 
     # the key is the person's, not the institution's: any institution derives the same one
     assert first["person_key"] == KEY.person_key("01", GOOD_ID) != second["person_key"]
-    clear = ("王小红", GOOD_ID, bad_id, "13500000001", "湖滨南路")
+    clear = ("王小红", GOOD_ID, bad_id, "13500000001", "湖滨南路", '"P1"', '"P2"', "BRID")
     for topic, value in out:
         if topic != "dlq.standardize":  # dead letters keep the original bytes (level 4)
             text = json.dumps(value, default=str, ensure_ascii=False)
@@ -156,7 +160,7 @@ def test_envelopes_become_std_records_quality_events_and_dead_letters(
 
     quality = [value for topic, value in out if topic == "ops.quality"]
     assert [(q["rule"], q["record_key"], q["dimension"]) for q in quality] == [
-        ("id_checksum", json.dumps({"BRID": "P2"}, separators=(",", ":")), "accuracy")
+        ("id_checksum", second["source_key"], "accuracy")
     ]
     assert bad_id not in (quality[0]["observed"] or "")
 

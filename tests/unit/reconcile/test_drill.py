@@ -5,16 +5,20 @@ from __future__ import annotations
 from streamhub.reconcile import TableKey, record_id_of, version_id
 from streamhub.reconcile.drill import RawChange, missing_changes, names_table, raw_change
 from streamhub.reconcile.repair import plan
-from streamhub.standardize.pipeline import record_id
+from streamhub.standardize.pseudonym import Pseudonymizer
+from streamhub.standardize.pseudonym_keys import IdentityTokens, PseudonymKey
 from tests.unit.reconcile.helpers import INST, T0
 
 TABLE = TableKey(INST, "hisdb", "public.patients")
+IDENTITY = IdentityTokens(PseudonymKey("i1", b"identity-key-of-the-test-0123"))
 
 
 def change(key: int, seq: int, *, op: str = "c", offset: int | None = None,
            connector: str = "h01-his") -> RawChange:
+    key_json = f'{{"patient_id":{key}}}'
     return RawChange(connector, "his", TABLE, {"patient_id": key}, op, T0 + seq, f"0/{seq}",
-                     seq, ("cdc.raw.his", 0, seq if offset is None else offset))
+                     seq, ("cdc.raw.his", 0, seq if offset is None else offset),
+                     record_id_of(IDENTITY, TABLE, key_json))
 
 
 def test_missing_is_raw_minus_landed_minus_rejected_once_per_version() -> None:
@@ -39,8 +43,9 @@ def test_a_repair_credit_accounts_for_the_versions_it_names() -> None:
 
 def test_versions_are_the_standardizers_and_the_landers() -> None:
     c = change(7, 42)
-    rid = record_id(INST, "hisdb", "public.patients", '{"patient_id":7}')
-    assert record_id_of(TABLE, c.key_json) == rid
+    standardizer = Pseudonymizer(b"person-key-of-the-test-0123", IDENTITY)
+    rid = standardizer.identity.record_id(INST, "hisdb", "public.patients", '{"patient_id":7}')
+    assert record_id_of(IDENTITY, TABLE, c.key_json) == rid
     assert c.version == version_id(rid, 42)
 
 
@@ -52,9 +57,11 @@ def test_a_raw_message_becomes_a_change_with_its_key_and_position() -> None:
                    "commit_ts_ms": T0 + 5, "position": "0/AB", "position_seq": 77},
     }
     key = b'{"institution_id":"x","key":{"patient_id":7},"table":"hisdb.public.patients"}'
-    c = raw_change(("cdc.raw.his", 1, 5), key, envelope)
+    c = raw_change(("cdc.raw.his", 1, 5), key, envelope, IDENTITY)
     assert c is not None and c.table == TABLE and c.key_json == '{"patient_id":7}'
-    assert raw_change(("cdc.raw.his", 1, 6), b"not json", envelope) is None
+    assert c.record_id == record_id_of(IDENTITY, TABLE, '{"patient_id":7}')
+    assert c.record_id == change(7, 1).record_id
+    assert raw_change(("cdc.raw.his", 1, 6), b"not json", envelope, IDENTITY) is None
     assert names_table(TABLE, "hisdb.public.patients") and names_table(TABLE, "public.patients")
     assert not names_table(TABLE, "patients")
 

@@ -15,7 +15,8 @@ from streamhub.reconcile import (
     source_from_avro,
     version_id,
 )
-from streamhub.standardize.pipeline import record_id
+from streamhub.standardize.pseudonym import Pseudonymizer
+from streamhub.standardize.pseudonym_keys import IdentityTokens, PseudonymKey
 from tests.unit.reconcile.helpers import (
     GRACE,
     INST,
@@ -112,9 +113,12 @@ def test_land_stage_dead_letter_names_the_qualified_table() -> None:
 def test_version_ids_match_the_standardizers_record_ids() -> None:
     key = TableKey(INST, "hisdb", "public.patient")
     source_key = '{"id":1}'
-    assert record_id_of(key, source_key) == record_id(INST, "hisdb", "public.patient", source_key)
-    vid = version_id(record_id_of(key, source_key), 7)
-    assert vid == version_id(record_id_of(key, source_key), 7)
-    assert vid != version_id(record_id_of(key, source_key), 8)
+    identity = IdentityTokens(PseudonymKey("i1", b"identity-key-of-the-test-0123"))
+    standardizer = Pseudonymizer(b"person-key-of-the-test-0123", identity)
+    assert record_id_of(identity, key, source_key) == standardizer.identity.record_id(
+        INST, "hisdb", "public.patient", source_key)
+    vid = version_id(record_id_of(identity, key, source_key), 7)
+    assert vid == version_id(record_id_of(identity, key, source_key), 7)
+    assert vid != version_id(record_id_of(identity, key, source_key), 8)
     assert -(2**63) <= vid < 2**63
 

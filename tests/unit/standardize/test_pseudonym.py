@@ -43,7 +43,8 @@ def test_person_key_is_stable_across_institutions_and_normalizes_the_number() ->
     key = p.person_key("01", ID)
     assert key == p.person_key("01", " 11010519491231002x ")
     assert key == hmac.new(KEY, b"01:" + ID.encode(), hashlib.sha256).hexdigest()
-    assert key == Pseudonymizer(KEY).protect("patient", patient(), AT)["person_key"]
+    assert key == Pseudonymizer(KEY).protect("patient", patient(), AT, institution_id="A")[
+        "person_key"]
     assert key != p.person_key("03", ID)  # another document type is another identity
 
 
@@ -91,7 +92,7 @@ def test_age_band(birth: date, band: str | None) -> None:
 
 def test_protect_patient_leaves_no_clear_identifier() -> None:
     values = patient()
-    out = Pseudonymizer(KEY).protect("patient", values, AT)
+    out = Pseudonymizer(KEY).protect("patient", values, AT, institution_id="A")
     assert not set(CLEAR_FIELDS["patient"]) & set(out)
     text = repr(out)
     for clear in ("欧阳娜娜", "娜娜", ID, ID[6:14], "13512340001", "12340001", "嘉禾路"):
@@ -106,13 +107,14 @@ def test_protect_patient_leaves_no_clear_identifier() -> None:
 
 def test_protect_patient_with_missing_values() -> None:
     out = Pseudonymizer(KEY).protect(
-        "patient", patient(name=None, id_type=None, phone="", birth_date=None), None
+        "patient", patient(name=None, id_type=None, phone="", birth_date=None), None,
+        institution_id="A",
     )
     assert out["name_masked"] is None and out["phone_masked"] is None
     assert out["person_key"] is None  # a number without its type links nothing
     assert out["id_number_masked"] == "110105********002X"
     assert out["birth_year"] is None and out["age_band"] is None
-    out = Pseudonymizer(KEY).protect("patient", patient(), None)
+    out = Pseudonymizer(KEY).protect("patient", patient(), None, institution_id="A")
     assert (out["birth_year"], out["age_band"]) == (1949, None)
 
 
@@ -122,15 +124,18 @@ def test_protect_patient_with_missing_values() -> None:
 def test_protect_staff(entity: str, field: str, key: str) -> None:
     p = Pseudonymizer(KEY)
     out = p.protect(entity, {"patient_id": "P1", field: "王伟"}, AT, institution_id="A")
-    assert out == {"patient_id": "P1", key: p.staff_key("A", "王伟")}
-    assert p.protect(entity, {field: None}, AT) == {key: None}
+    assert out == {"patient_id": p.token("patient", "A", "P1"), key: p.staff_key("A", "王伟"),
+                   "pseudonym_key_id": "k1"}
+    assert p.protect(entity, {field: None}, AT) == {key: None, "pseudonym_key_id": "k1"}
     with pytest.raises(ValueError, match="institution_id"):
         p.protect(entity, {field: "王伟"}, AT)
 
 
-def test_other_entities_pass_through() -> None:
+def test_other_entities_pass_through_but_their_ids() -> None:
     values = {"diagnosis_id": "D1", "icd_code": "J18.900"}
-    assert Pseudonymizer(KEY).protect("diagnosis", values, AT) == values
+    p = Pseudonymizer(KEY)
+    assert p.protect("diagnosis", values, AT, institution_id="A") == {
+        "diagnosis_id": p.token("diagnosis", "A", "D1"), "icd_code": "J18.900"}
 
 
 def test_the_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
@@ -150,8 +155,12 @@ def test_a_short_key_is_refused() -> None:
 def test_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STREAMHUB_PSEUDONYM_KEY", raising=False)
     monkeypatch.delenv("STREAMHUB_PSEUDONYM_KEY_FILE", raising=False)
+    monkeypatch.delenv("STREAMHUB_PSEUDONYM_IDENTITY_KEY", raising=False)
+    monkeypatch.delenv("STREAMHUB_PSEUDONYM_IDENTITY_KEY_FILE", raising=False)
     secret = tmp_path / "key"
     secret.write_text("0123456789abcdef0123\n")
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "pseudonym_identity_key").write_text("identity-0123456789abc\n")
     p = Pseudonymizer.from_settings(load_settings(data_dir=tmp_path, pseudonym_key_file=secret))
     assert p.person_key("01", ID) == Pseudonymizer(b"0123456789abcdef0123").person_key("01", ID)
     with pytest.raises(ConfigError, match="STREAMHUB_PSEUDONYM_KEY"):

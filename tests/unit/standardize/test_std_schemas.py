@@ -137,7 +137,7 @@ def test_a_protected_patient_fits_the_schema() -> None:
         "address": "思明区嘉禾路12号", "region_code": "350203", "region_name": "厦门市思明区",
     }
     at = datetime(2026, 3, 2, 8, tzinfo=UTC)
-    protected = Pseudonymizer(b"k" * 32).protect("patient", values, at)
+    protected = Pseudonymizer(b"k" * 32).protect("patient", values, at, institution_id="A")
     base = full_record(ENTITY_MODELS["patient"]).model_dump()
     record = ENTITY_MODELS["patient"].model_validate({**base, **protected})
     buffer = io.BytesIO()

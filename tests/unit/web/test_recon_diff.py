@@ -21,7 +21,7 @@ TABLE = TableKey(INST, "hisdb", "public.patients")
 
 def change(key: int, seq: int, op: str = "c") -> RawChange:
     return RawChange("h01-his", "his", TABLE, {"patient_id": key}, op, T0 + seq, f"0/{seq}", seq,
-                     ("cdc.raw.his", 0, seq))
+                     ("cdc.raw.his", 0, seq), f"rid-{key}")
 
 
 def window(raw: list[RawChange], landed: int = 0) -> Drill:
