@@ -10,10 +10,12 @@ generates under ``<data_dir>/secrets/``, which is read last.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -24,6 +26,7 @@ from pydantic_settings import (
 )
 
 from streamhub.errors import ConfigError
+from streamhub.secrets_mask import mask_url
 
 ENV_PREFIX = "STREAMHUB_"
 CONFIG_ENV = "STREAMHUB_CONFIG"
@@ -31,6 +34,11 @@ SECRET_FIELDS = (
     "postgres_password", "mariadb_password", "pseudonym_key", "pseudonym_identity_key",
     "query_token",
 )
+
+# URL settings that may carry a password (user:pw@ or ?password=): printed masked
+# shorter values would redact ordinary words from log lines; generated secrets are 32 chars
+MIN_REDACTED_LENGTH = 6
+URL_FIELDS = ("clickhouse_dsn", "registry_url", "query_url")
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
@@ -144,6 +152,11 @@ class Settings(BaseSettings):
     freshness_red_s: float = Field(
         default=120.0, gt=0, description="Dashboard data older than this shows red."
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address every Prometheus /metrics server binds (capture, standardize, land, "
+        "reconcile, anomaly, status --serve); loopback unless a scraper elsewhere needs it.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @classmethod
@@ -177,14 +190,28 @@ class Settings(BaseSettings):
     @classmethod
     def _check_http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"expected http(s)://host:port, got {value!r}")
+            raise ValueError(f"expected http(s)://host:port, got {mask_url(value)!r}")
         return value.rstrip("/")
+
+    @field_validator("query_url")
+    @classmethod
+    def _no_credentials_in_query_url(cls, value: str) -> str:
+        # the endpoint authenticates by query_token; a user:password@ here would only be
+        # printed (and urllib quotes it back in its errors)
+        if "@" in urlsplit(value).netloc:
+            raise ValueError(
+                f"{mask_url(value)}: no user:password@ in the query URL; the endpoint's "
+                "credential is query_token (STREAMHUB_QUERY_TOKEN or its _FILE)"
+            )
+        return value
 
     @field_validator("clickhouse_dsn")
     @classmethod
     def _check_clickhouse_dsn(cls, value: str) -> str:
         if value and not re.match(r"^(chdb:///\S+|https?://\S+)$", value):
-            raise ValueError(f"expected chdb:///abs/path or http(s)://host:8123, got {value!r}")
+            raise ValueError(
+                f"expected chdb:///abs/path or http(s)://host:8123, got {mask_url(value)!r}"
+            )
         return value
 
     @model_validator(mode="after")
@@ -242,8 +269,30 @@ class Settings(BaseSettings):
         return value.get_secret_value()
 
     def masked(self) -> dict[str, Any]:
-        """Settings as printable JSON-safe values; secrets masked."""
-        return self.model_dump(mode="json")
+        """Settings as printable JSON-safe values; secrets and URL passwords masked."""
+        dumped: dict[str, Any] = self.model_dump(mode="json")
+        for name in URL_FIELDS:
+            dumped[name] = mask_url(dumped[name])
+        return dumped
+
+    def secret_values(self) -> set[str]:
+        """Every secret value these settings hold (for log redaction): SecretStr fields,
+        URL passwords, and each file under the secrets directory (web passwords too)."""
+        values: set[str] = set()
+        for name in SECRET_FIELDS:
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None:
+                values.add(secret.get_secret_value())
+        for name in URL_FIELDS:
+            parts = urlsplit(getattr(self, name))
+            if parts.password:
+                values.update({parts.password, unquote(parts.password)})
+        if self.secrets_dir.is_dir():
+            for path in self.secrets_dir.iterdir():
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    if path.is_file():
+                        values.add(path.read_text(encoding="utf-8").strip())
+        return {v for v in values if len(v) >= MIN_REDACTED_LENGTH}
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -160,11 +160,14 @@ def run_cmd(
         f"{settings.anomaly_group}, Kafka {settings.kafka_bootstrap}, compression "
         f"{compression:g}, min history {min_history} min"
         + (f", connectors {' '.join(patterns)}" if patterns else "")
-        + (f", metrics on 127.0.0.1:{metrics_port}" if metrics_port else "")
+        + (f", metrics on {settings.metrics_host}:{metrics_port}" if metrics_port else "")
         + ")",
         err=True,
     )
-    run_worker(app, loglevel=settings.log_level, metrics_port=metrics_port)
+    run_worker(
+        app, loglevel=settings.log_level, metrics_port=metrics_port,
+        metrics_host=settings.metrics_host,
+    )
 
 
 @anomaly_group.command("ack")

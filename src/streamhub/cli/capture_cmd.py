@@ -65,7 +65,7 @@ def capture_group(
     settings = settings_from(ctx)
     connectors = _connectors(settings, connectors_dir, names)
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=settings.metrics_host)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

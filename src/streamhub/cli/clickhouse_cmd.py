@@ -11,6 +11,7 @@ import click
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.secrets_mask import mask_url
 from streamhub.sink.clickhouse import as_sink_error, check_database_name, connect
 from streamhub.sink.migrations import migrate
 
@@ -56,7 +57,7 @@ def migrate_cmd(ctx: click.Context, dsn: str | None, database: str | None, reset
             admin.command(f"DROP DATABASE IF EXISTS `{database}`")
         finally:
             admin.close()
-        click.echo(f"dropped database {database} on {dsn}")
+        click.echo(f"dropped database {database} on {mask_url(dsn)}")
     client = connect(dsn, database, create=True)
     try:
         result = migrate(client)
@@ -65,10 +66,10 @@ def migrate_cmd(ctx: click.Context, dsn: str | None, database: str | None, reset
     for m in result.applied:
         click.echo(f"applied {m.version:04d}_{m.name}")
     if result.applied:
-        click.echo(f"{len(result.applied)} migration(s) applied to {database} on {dsn}")
+        click.echo(f"{len(result.applied)} migration(s) applied to {database} on {mask_url(dsn)}")
     else:
         click.echo(
-            f"nothing to apply: {database} on {dsn} is up to date "
+            f"nothing to apply: {database} on {mask_url(dsn)} is up to date "
             f"({len(result.already)} migration(s) applied before)"
         )
 

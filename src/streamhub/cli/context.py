@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from streamhub import log as logs
 from streamhub.config import CONFIG_ENV, Settings, load_settings
 from streamhub.errors import StreamhubError
 
@@ -24,6 +25,8 @@ def settings_from(ctx: click.Context) -> Settings:
         if config is not None:
             os.environ[CONFIG_ENV] = str(config)
         obj["settings"] = load_settings()
+        # safety net: no log line of this process may carry a secret value
+        logs.redact_secrets(obj["settings"].secret_values())
     settings: Settings = obj["settings"]
     return settings
 

@@ -10,6 +10,7 @@ import click
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.cli.simulate_cmd import ENGINE_DIALECTS, parse_duration, parse_start
 from streamhub.demo.run import DemoOptions, run_demo
+from streamhub.secrets_mask import mask_url
 from streamhub.simulate.bad_records import BAD_KINDS
 from streamhub.simulate.faults import parse_fault
 from streamhub.simulate.runner import SimulationOptions
@@ -100,6 +101,7 @@ def demo_cmd(
         f"{sum(r.standardized for r in totals):,.0f} standardized "
         f"({sum(r.flagged for r in totals):,.0f} flagged), "
         f"{sum(r.rejected for r in totals):,.0f} dead-lettered, "
-        f"{sum(r.landed for r in totals):,.0f} landed in ClickHouse ({settings.clickhouse_dsn}); "
+        f"{sum(r.landed for r in totals):,.0f} landed in ClickHouse "
+        f"({mask_url(settings.clickhouse_dsn)}); "
         "query with `streamhub clickhouse query`"
     )

@@ -82,7 +82,7 @@ def land_cmd(
     )
     lander = Lander(config)
     if metrics_port:
-        start_http_server(metrics_port)
+        start_http_server(metrics_port, addr=settings.metrics_host)
     service = None
     if query_port:
         readonly = connect(config.dsn, config.database, readonly=True)

@@ -49,12 +49,16 @@ def run_cmd(ctx: click.Context, metrics_port: int, grace: str, retention: str,
         f"reconcile: state rebuilt in {time.monotonic() - started:.1f} s "
         f"({len(runtime.reconciler.windows)} windows); {', '.join(INPUT_TOPICS)} → "
         f"{RESULTS_TOPIC} (group {settings.reconcile_group}, grace {grace}, retention "
-        f"{retention}" + (f", metrics on 127.0.0.1:{metrics_port}" if metrics_port else "")
+        f"{retention}"
+        + (f", metrics on {settings.metrics_host}:{metrics_port}" if metrics_port else "")
         + ")",
         err=True,
     )
     app = build_app(runtime, judge_every_s=judge_every)
-    run_worker(app, loglevel=settings.log_level, metrics_port=metrics_port)
+    run_worker(
+        app, loglevel=settings.log_level, metrics_port=metrics_port,
+        metrics_host=settings.metrics_host,
+    )
 
 
 @reconcile_group.command("show")

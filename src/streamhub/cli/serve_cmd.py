@@ -12,6 +12,7 @@ from types import FrameType
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.secrets_mask import mask_url
 from streamhub.web.auth import ROLES
 
 
@@ -45,7 +46,7 @@ def serve_cmd(ctx: click.Context, host: str, port: int) -> None:
         )
     queries = open_query_source(settings)
     try:
-        queries.rows("SELECT 1 AS ok")
+        queries.run("ping")
     except QueryError as exc:
         click.echo(f"warning: ClickHouse not readable yet ({exc}); pages show it as red", err=True)
     listener = _listen(host, port)
@@ -71,7 +72,10 @@ def _already_stopped(signum: int, frame: FrameType | None) -> None:
 
 
 def _via(dsn: str, query_url: str) -> str:
-    return f"the lander's query endpoint {query_url}" if dsn.startswith("chdb:") else dsn
+    """Where the web app reads ClickHouse, printable: a password in the URL is masked."""
+    if dsn.startswith("chdb:"):
+        return f"the lander's query endpoint {mask_url(query_url)}"
+    return mask_url(dsn)
 
 
 def _listen(host: str, port: int) -> socket.socket:

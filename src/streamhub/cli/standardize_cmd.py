@@ -44,8 +44,11 @@ def standardize_cmd(ctx: click.Context, metrics_port: int, batch_size: int, with
         f"standardize: {', '.join(RAW_TOPICS)} → std.*, ops.quality, dlq.standardize "
         f"(group {settings.standardize_group}, Kafka {settings.kafka_bootstrap}, "
         f"batches of ≤{batch_size} within {within_ms} ms"
-        + (f", metrics on 127.0.0.1:{metrics_port}" if metrics_port else "")
+        + (f", metrics on {settings.metrics_host}:{metrics_port}" if metrics_port else "")
         + ")",
         err=True,
     )
-    run_worker(app, loglevel=settings.log_level, metrics_port=metrics_port)
+    run_worker(
+        app, loglevel=settings.log_level, metrics_port=metrics_port,
+        metrics_host=settings.metrics_host,
+    )

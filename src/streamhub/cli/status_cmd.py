@@ -93,7 +93,7 @@ def status_cmd(
             signal.signal(signum, lambda *_: stop.set())
         click.echo(
             f"link health: checking Kafka {settings.kafka_bootstrap} every {interval:g} s, "
-            f"gauges on 127.0.0.1:{metrics_port}/metrics",
+            f"gauges on {settings.metrics_host}:{metrics_port}/metrics",
             err=True,
         )
         serve_forever(settings, limits, port=metrics_port, interval_s=interval, stop=stop)

@@ -32,10 +32,10 @@ def serve(
     registry = CollectorRegistry()
     registry.register(collector)
     try:
-        start_http_server(port, addr="127.0.0.1", registry=registry)
+        start_http_server(port, addr=settings.metrics_host, registry=registry)
     except OSError as exc:
         raise HealthError(
-            f"cannot serve metrics on 127.0.0.1:{port} ({exc.strerror}); "
+            f"cannot serve metrics on {settings.metrics_host}:{port} ({exc.strerror}); "
             "is another `streamhub status --serve` running? choose --metrics-port"
         ) from exc
     last: dict[str, Status] = {}

@@ -31,7 +31,13 @@ def json_logging(level: str) -> dict[str, Any]:
     }
 
 
-def run_worker(app: faust.App, *, loglevel: str = "info", metrics_port: int = 0) -> None:
+def run_worker(
+    app: faust.App,
+    *,
+    loglevel: str = "info",
+    metrics_port: int = 0,
+    metrics_host: str = "127.0.0.1",
+) -> None:
     """Start ``app`` and block until it stops; exits the process (``SystemExit``).
 
     faust.Worker installs SIGTERM/SIGINT handlers on its loop that stop the app cleanly:
@@ -40,7 +46,7 @@ def run_worker(app: faust.App, *, loglevel: str = "info", metrics_port: int = 0)
     """
     if metrics_port:
         # one scrape target per worker process (STACK-NOTES: no multiprocess mode needed)
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=metrics_host)
     worker = faust.Worker(
         app,
         loglevel=loglevel.upper(),

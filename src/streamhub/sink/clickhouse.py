@@ -17,6 +17,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, Error, OperationalError
 
+from streamhub.secrets_mask import mask_text, mask_url
 from streamhub.sink.errors import (
     ClickHouseQueryError,
     ClickHouseUnavailableError,
@@ -84,7 +85,9 @@ def as_sink_error(exc: Exception, what: str) -> SinkError:
     if isinstance(exc, SinkError):
         return exc
     code = getattr(exc, "code", None)
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # a driver's message may quote the URL it used, credentials included
+    text = mask_text(str(exc).strip())
+    detail = text.splitlines()[0] if text else type(exc).__name__
     if classify(exc) is Failure.TRANSIENT:
         return ClickHouseUnavailableError(
             f"{what}: ClickHouse is unavailable or overloaded ({detail}); retry later"
@@ -121,10 +124,10 @@ def connect(
     except (ClickHouseError, OSError) as exc:
         if getattr(exc, "code", None) == _UNKNOWN_DATABASE:
             raise ClickHouseQueryError(
-                f"database {database} does not exist on {dsn}; create it with "
+                f"database {database} does not exist on {mask_url(dsn)}; create it with "
                 f"`streamhub clickhouse migrate --database {database}`", _UNKNOWN_DATABASE
             ) from exc
-        raise as_sink_error(exc, f"connecting to {dsn} (database {database})") from exc
+        raise as_sink_error(exc, f"connecting to {mask_url(dsn)} (database {database})") from exc
 
 
 def _open(
@@ -138,8 +141,8 @@ def _open(
     except Error as exc:
         if dsn.startswith("chdb:") and "path" in str(exc).lower():
             raise EngineInUseError(
-                f"{dsn}: this process already opened another chDB directory; chDB runs one "
-                "embedded engine per process — use one path, or a ClickHouse server URL"
+                f"{mask_url(dsn)}: this process already opened another chDB directory; chDB "
+                "runs one embedded engine per process — use one path, or a ClickHouse server URL"
             ) from exc
         raise
 

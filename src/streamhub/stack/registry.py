@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlparse
 
+from streamhub.secrets_mask import mask_url
 from streamhub.stack import process
 from streamhub.stack.errors import StackError
 from streamhub.stack.service import Service, ServiceStatus
@@ -34,7 +35,8 @@ class Registry(Service):
             return "already running"
         host, port = self.address
         if host not in ("127.0.0.1", "localhost"):
-            return f"not started here: {self.settings.registry_url} is not a local address"
+            shown = mask_url(self.settings.registry_url)
+            return f"not started here: {shown} is not a local address"
         if process.port_open(host, port):
             raise StackError(
                 f"port {host}:{port} is taken by another process; stop it or set "
@@ -65,7 +67,7 @@ class Registry(Service):
         return ServiceStatus(
             self.name,
             running,
-            self.settings.registry_url,
+            mask_url(self.settings.registry_url),
             pid,
             f"streamhub registry, topic {self.settings.registry_topic}",
         )

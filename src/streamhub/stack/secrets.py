@@ -6,17 +6,22 @@ import secrets as _random
 from pathlib import Path
 
 from streamhub.config import Settings
+from streamhub.log import redact_secrets
 
 
 def stack_secret(settings: Settings, name: str) -> str:
     """The secret ``name``; generated into ``<data_dir>/secrets/<name>`` (mode 600) if unset."""
     value = getattr(settings, name)
     if value is not None:
-        return str(value.get_secret_value())
+        secret = str(value.get_secret_value())
+        redact_secrets([secret])
+        return secret
     path: Path = settings.secrets_dir / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.parent.chmod(0o700)
         path.touch(mode=0o600)
         path.write_text(_random.token_urlsafe(24) + "\n")
-    return path.read_text().strip()
+    secret = path.read_text().strip()
+    redact_secrets([secret])  # generated after the settings were read: scrub it from logs too
+    return secret

@@ -24,6 +24,7 @@ from streamhub.capture.errors import CaptureError, PreflightError, SourceUnavail
 from streamhub.capture.model import Chunk, ColumnInfo, TableInfo, UndecodableValue
 from streamhub.capture.mysql import types
 from streamhub.capture.source import SnapshotReader
+from streamhub.secrets_mask import mask_text
 
 WATERMARK_SCHEMA = "streamhub"
 WATERMARK_TABLE = "watermarks"
@@ -65,7 +66,7 @@ def connect(config: ConnectorConfig, password: str, **options: Any) -> Any:
     except pymysql.MySQLError as exc:
         raise SourceUnavailableError(
             f"connector {config.name}: cannot connect to {config.engine} at "
-            f"{conn.host}:{conn.port} as {conn.user}: {exc}"
+            f"{conn.host}:{conn.port} as {conn.user}: {mask_text(str(exc))}"
         ) from exc
 
 

@@ -24,6 +24,7 @@ from streamhub.capture.errors import CaptureError, PreflightError, SourceUnavail
 from streamhub.capture.model import Chunk, ColumnInfo, TableInfo, UndecodableValue
 from streamhub.capture.postgres.types import SESSION_OPTIONS, BadValue, convert, kind_for_oid
 from streamhub.capture.source import SnapshotReader
+from streamhub.secrets_mask import mask_text
 
 WATERMARK_PREFIX = "streamhub.watermark"
 KEY_BATCH = 500  # keys per statement of a targeted re-read
@@ -103,7 +104,7 @@ def _connect(
     try:
         return psycopg2.connect(**kwargs)
     except psycopg2.Error as exc:
-        reason = str(exc).strip() or type(exc).__name__
+        reason = mask_text(str(exc).strip()) or type(exc).__name__
         raise SourceUnavailableError(
             f"connector {config.name}: cannot connect to {where(config)}: {reason}"
         ) from exc
