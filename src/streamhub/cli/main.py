@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -24,6 +25,7 @@ from streamhub.cli.stack_cmd import stack_group
 from streamhub.cli.standardize_cmd import standardize_cmd
 from streamhub.cli.status_cmd import status_cmd
 from streamhub.cli.topics_cmd import topics_group
+from streamhub.stack.permissions import OWNER_ONLY_UMASK
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,4 +75,7 @@ cli.add_command(pseudonym_group)
 
 
 def main() -> None:
+    # everything streamhub writes (.streamhub/: Kafka data with personal data, chDB, logs,
+    # audit trail, secrets) is owner-only; child processes inherit this
+    os.umask(OWNER_ONLY_UMASK)
     cli(prog_name="streamhub")

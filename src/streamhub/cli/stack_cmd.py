@@ -10,7 +10,9 @@ import time
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.secrets_mask import mask_url
 from streamhub.stack.chromium import ensure_installed as ensure_chromium
+from streamhub.stack.permissions import lock_down
 from streamhub.stack.prometheus import ensure_installed as ensure_prometheus
 from streamhub.stack.secrets import stack_secret
 from streamhub.stack.services import SERVICE_TYPES, services
@@ -57,6 +59,10 @@ def up(ctx: click.Context, names: tuple[str, ...], browser: bool) -> None:
             raise
         prefix = "\r" if tty else ""
         click.echo(f"{prefix}{service.name}: {outcome} ({time.monotonic() - started:.1f}s)")
+    # data written before umask 077 (or by a tool setting its own modes) made owner-only
+    changed = lock_down(settings.data_dir)
+    if changed:
+        click.echo(f"permissions: {changed} path(s) under {settings.data_dir} made owner-only")
 
 
 @stack_group.command("down")
@@ -84,6 +90,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         for s in found:
             state = "up" if s.running else "down"
             click.echo(f"{s.name:<10} {state:<8} {s.pid or '-':>7}  {s.address:<24} {s.detail}")
-        click.echo(f"{'clickhouse':<10} {'embedded':<8} {'-':>7}  {settings.clickhouse_dsn}")
+        dsn = mask_url(settings.clickhouse_dsn)
+        click.echo(f"{'clickhouse':<10} {'embedded':<8} {'-':>7}  {dsn}")
     if not all(s.running for s in found):
         raise SystemExit(1)

@@ -142,7 +142,9 @@ class MariaDB(Service):
                 f"port {self.settings.mariadb_port} is taken by another process; "
                 "set STREAMHUB_MARIADB_PORT to a free port"
             )
-        pid = process.spawn(self._server_cmd(), self.home / "stdout.log", self.pid_file)
+        # mariadbd's own file modes (default 0660/0700), from its UMASK/UMASK_DIR variables
+        pid = process.spawn(self._server_cmd(), self.home / "stdout.log", self.pid_file,
+                            env={"UMASK": "0600", "UMASK_DIR": "0700"})
         process.wait_until(self._socket_ready, "MariaDB", 60, self.log_file, pid)
         self._bootstrap_user()
         process.wait_until(self.ready, "MariaDB (streamhub account)", 10, self.log_file, pid)

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from streamhub.log import get_logger
 from streamhub.stack.errors import MissingSoftwareError, StackError
+from streamhub.stack.permissions import OWNER_ONLY_UMASK
+
+SYSTEM_UMASK = 0o022  # what package managers install must stay readable by every user
 
 log = get_logger(__name__)
 
@@ -52,9 +55,17 @@ def ensure_traversable(path: Path, user: str | None) -> None:
 
 
 def run(
-    cmd: Sequence[str], what: str, env: Mapping[str, str] | None = None, timeout: float = 600
+    cmd: Sequence[str],
+    what: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+    umask: int = OWNER_ONLY_UMASK,
 ) -> str:
-    """Run a command to completion; raise StackError with its output when it fails."""
+    """Run a command to completion; raise StackError with its output when it fails.
+
+    What it creates is owner-only (``umask``), except where the caller says otherwise
+    (package installs: system files must stay readable by every user).
+    """
     try:
         done = subprocess.run(
             cmd,
@@ -63,6 +74,7 @@ def run(
             timeout=timeout,
             env=None if env is None else {**os.environ, **env},
             check=False,
+            umask=umask,
         )
     except FileNotFoundError as exc:
         raise MissingSoftwareError(f"{what}: {cmd[0]} not found") from exc
@@ -84,16 +96,21 @@ def apt_install(packages: Sequence[str], what: str) -> None:
     log.info("installing packages", extra={"packages": list(packages)})
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     try:
-        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], what, env)
+        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], what, env,
+            umask=SYSTEM_UMASK)
     except StackError:  # a stale package list is the usual cause on a fresh machine
-        run(["apt-get", "update", "-q"], "apt-get update", env)
-        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], what, env)
+        run(["apt-get", "update", "-q"], "apt-get update", env, umask=SYSTEM_UMASK)
+        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], what, env,
+            umask=SYSTEM_UMASK)
 
 
 def spawn(
     cmd: Sequence[str], log_file: Path, pid_file: Path, env: Mapping[str, str] | None = None
 ) -> int:
-    """Start a detached process (own session, survives the CLI) and record its pid."""
+    """Start a detached process (own session, survives the CLI) and record its pid.
+
+    It runs with umask 077: its data and logs are owner-only from the first byte.
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as out:
         proc = subprocess.Popen(
@@ -104,6 +121,7 @@ def spawn(
             start_new_session=True,
             close_fds=True,
             env=None if env is None else {**os.environ, **env},
+            umask=OWNER_ONLY_UMASK,
         )
     pid_file.write_text(f"{proc.pid}\n")
     return proc.pid
