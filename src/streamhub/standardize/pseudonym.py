@@ -160,14 +160,15 @@ class Pseudonymizer:
     def source_key(self, institution_id: str, database: str, table: str, key_json: str) -> str:
         return self._identity.source_key(institution_id, database, table, key_json)
 
-    def _hmac(self, message: str) -> str:
-        h = self._active.mac()
+    def _hmac(self, message: str, key_id: str | None = None) -> str:
+        h = (self._active if key_id is None else self._ring.get(key_id)).mac()
         h.update(message.encode("utf-8"))
         return h.hexdigest()
 
-    def person_key(self, id_type: str, id_number: str) -> str:
-        """The same person gets the same key in every institution (for the same document)."""
-        return self._hmac(f"{id_type.strip()}:{id_number.strip().upper()}")
+    def person_key(self, id_type: str, id_number: str, key_id: str | None = None) -> str:
+        """The same person gets the same key in every institution (for the same document).
+        ``key_id`` re-derives it under an older key of the ring (linking old records)."""
+        return self._hmac(f"{id_type.strip()}:{id_number.strip().upper()}", key_id)
 
     def staff_key(self, institution_id: str, name: str) -> str:
         """Doctors and verifiers are known by name within one institution only: scope by it."""

@@ -121,6 +121,8 @@ def test_rotation_changes_person_keys_not_row_identity(settings: Settings) -> No
     two = after.protect("patient", {"patient_id": "9", "id_type": "01", "id_number": ID},
                         None, institution_id="B")
     assert one["person_key"] == two["person_key"] and one["pseudonym_key_id"] == "k2"
+    # old records stay linkable: the old key re-derives their pseudonyms
+    assert after.person_key("01", ID, key_id="k1") == before.person_key("01", ID)
     # row identity and internal ids do not move: an update after rotation replaces the row
     key = '{"BRID":"1"}'
     assert after.identity.record_id("A", "d", "t", key) == before.identity.record_id(
