@@ -68,8 +68,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, ensure_ascii=False, default=str)
 
 
+# HTTP clients that log every request with its full URL at info (the schema registry
+# client's URL may carry basic-auth credentials): normal operation logs nothing of it
+QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
+
+
+def quiet_request_loggers() -> None:
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+quiet_request_loggers()  # at import: Faust workers configure logging without configure()
+
+
 def configure(level: str = "info") -> None:
     """Send structured events to stderr; stdout stays for command output."""
+    quiet_request_loggers()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

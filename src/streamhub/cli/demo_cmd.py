@@ -58,6 +58,20 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     is_flag=True,
     help="Keep the pipeline and the summary running after the simulation (Ctrl-C).",
 )
+@click.option(
+    "--db-prefix",
+    default="sim",
+    show_default=True,
+    help="Prefix of the simulated databases; another prefix also gives the run its own "
+    "consumer groups, so it leaves the default demo's state alone.",
+)
+@click.option(
+    "--port-offset",
+    type=click.IntRange(0, 20000),
+    default=0,
+    show_default=True,
+    help="Added to every worker port (metrics 39101-39105, query 39106, web 38080).",
+)
 @click.pass_context
 @fails_cleanly
 def demo_cmd(
@@ -72,6 +86,8 @@ def demo_cmd(
     fault_specs: tuple[str, ...],
     every: float,
     until_stopped: bool,
+    db_prefix: str,
+    port_offset: int,
 ) -> None:
     """Simulated hospitals and clinics -> capture -> Kafka -> standardize -> ClickHouse.
 
@@ -92,8 +108,9 @@ def demo_cmd(
         duration_s=parse_duration(duration),
         bad_fraction=bad_fraction,
         faults=tuple(parse_fault(spec) for spec in fault_specs),
+        db_prefix=db_prefix,
     )
-    options = DemoOptions(every_s=every, until_stopped=until_stopped)
+    options = DemoOptions(every_s=every, until_stopped=until_stopped, port_offset=port_offset)
     summary = run_demo(settings, simulation, options, lambda text: click.echo(text, err=True))
     totals = summary.rows.values()
     click.echo(

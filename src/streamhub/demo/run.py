@@ -21,7 +21,7 @@ from streamhub.config import Settings
 from streamhub.demo.errors import WorkerError
 from streamhub.demo.summary import Summary, collect
 from streamhub.demo.web_users import ensure_demo_users
-from streamhub.demo.workers import QUERY_PORT, WEB_PORT, Workers
+from streamhub.demo.workers import QUERY_PORT, Workers
 from streamhub.health.evaluate import evaluate
 from streamhub.health.gather import gather
 from streamhub.health.render import table
@@ -55,6 +55,13 @@ class DemoOptions:
     every_s: float = 5.0
     until_stopped: bool = False
     drain_timeout_s: float = 180.0
+    port_offset: int = 0  # added to the workers' ports (see Workers.port_offset)
+
+
+def demo_groups(db_prefix: str) -> dict[str, str]:
+    """The workers' groups; a run with its own database prefix gets its own groups too."""
+    suffix = "" if db_prefix == "sim" else f"-{db_prefix}"
+    return {kind: f"{group}{suffix}" for kind, group in DEMO_GROUPS.items()}
 
 
 def drained(summary: Summary) -> bool:
@@ -81,6 +88,7 @@ def run_demo(
         ),
     )
     names = {inst.credit_code: inst.name for inst in simulation.institutions}
+    groups = demo_groups(simulation_options.db_prefix)
     # the demo's own groups, pinned where the topics end now: this run's changes only, even
     # on a machine whose topics hold earlier runs (simulated databases are re-created)
     workers = Workers(
@@ -88,34 +96,35 @@ def run_demo(
         sim_dir / "connectors",
         settings.data_dir / "demo",
         extra_env={
-            "STREAMHUB_STANDARDIZE_GROUP": DEMO_GROUPS["standardize"],
-            "STREAMHUB_LANDER_GROUP": DEMO_GROUPS["land"],
-            "STREAMHUB_RECONCILE_GROUP": DEMO_GROUPS["reconcile"],
-            "STREAMHUB_ANOMALY_GROUP": DEMO_GROUPS["anomaly"],
-            "STREAMHUB_QUERY_URL": f"http://127.0.0.1:{QUERY_PORT}",
+            "STREAMHUB_STANDARDIZE_GROUP": groups["standardize"],
+            "STREAMHUB_LANDER_GROUP": groups["land"],
+            "STREAMHUB_RECONCILE_GROUP": groups["reconcile"],
+            "STREAMHUB_ANOMALY_GROUP": groups["anomaly"],
+            "STREAMHUB_QUERY_URL": f"http://127.0.0.1:{QUERY_PORT + options.port_offset}",
         },
+        port_offset=options.port_offset,
     )
     started_ms = int(time.time() * 1000)
     # the settings as the children see them: link health reads the demo's groups and sources
     child_settings = settings.model_copy(update={
         "connectors_dir": sim_dir / "connectors",
-        "standardize_group": DEMO_GROUPS["standardize"],
-        "lander_group": DEMO_GROUPS["land"],
+        "standardize_group": groups["standardize"],
+        "lander_group": groups["land"],
     })
-    pin_to_end(settings, DEMO_GROUPS["standardize"], list(RAW_TOPICS))
-    pin_to_end(settings, DEMO_GROUPS["land"], list(DEFAULT_ROUTES))
+    pin_to_end(settings, groups["standardize"], list(RAW_TOPICS))
+    pin_to_end(settings, groups["land"], list(DEFAULT_ROUTES))
     echo(workers.run_once("clickhouse", "migrate", "--reset").strip())
     workers.start("standardize")
-    workers.start("land", "--query-port", str(QUERY_PORT))
+    workers.start("land", "--query-port", str(workers.port("query")))
     # the operator plane: both apps rebuild their state from the retained ops topics
     workers.start("reconcile", "--grace", f"{RECONCILE_GRACE_S}s", "--retention", "1h")
     workers.start("anomaly", "--compression", f"{simulation_options.compression:g}",
                   "--history", "1h")
     workers.start("status")
     echo(ensure_demo_users(settings, workers.run_once))
-    workers.start("serve", "--port", str(WEB_PORT))
+    workers.start("serve", "--port", str(workers.port("web")))
     echo(f"workers started; logs in {workers.log_dir}")
-    echo(f"dashboard: http://127.0.0.1:{WEB_PORT}/ (区域实时看板, 运维控制台, 数据目录)")
+    echo(f"dashboard: http://127.0.0.1:{workers.port('web')}/ (区域实时看板, 运维控制台, 数据目录)")
     try:
         simulation.setup()
         with CaptureAlongside(settings, [load_connector(p) for p in paths]) as agent:

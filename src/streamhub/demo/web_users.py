@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streamhub.config import Settings
+from streamhub.log import redact_secrets
 
 DEMO_ROLES = ("official", "operator", "developer")
 
@@ -29,4 +30,5 @@ def _password_file(path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(12) + "\n")
+    redact_secrets([path.read_text().strip()])  # created after this process read its secrets
     return path

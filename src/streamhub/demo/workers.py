@@ -41,6 +41,13 @@ class Workers:
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # added to every port (metrics, query endpoint, web app): runs side by side on one machine
+    port_offset: int = 0
+
+    def port(self, name: str) -> int:
+        """The TCP port of ``name`` ("query", "web" or a metrics-serving worker)."""
+        base = {"query": QUERY_PORT, "web": WEB_PORT, **METRICS_PORTS}[name]
+        return base + self.port_offset
 
     def env(self) -> dict[str, str]:
         return {
@@ -76,7 +83,7 @@ class Workers:
             "--log-level",
             "info",
             *COMMANDS[name],
-            *(("--metrics-port", str(METRICS_PORTS[name])) if name in METRICS_PORTS else ()),
+            *(("--metrics-port", str(self.port(name))) if name in METRICS_PORTS else ()),
             *args,
         ]
         self.processes[name] = subprocess.Popen(
@@ -88,7 +95,7 @@ class Workers:
         )
 
     def metrics_urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{METRICS_PORTS[name]}/metrics"
+        return [f"http://127.0.0.1:{self.port(name)}/metrics"
                 for name in self.processes if name in METRICS_PORTS]
 
     def check_alive(self) -> None:
