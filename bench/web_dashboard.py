@@ -3,9 +3,10 @@
 The web app cannot open embedded chDB (the lander owns it) and reads through the lander's
 read-only endpoint (`streamhub land --query-port`). This loads ``--records`` encounters (1–4
 versions each, as bench/clickhouse_final.py does) into a chDB engine of this process, serves
-it with the same QueryService the lander runs, and times, ``--runs`` times each, one refresh
-of the dashboard's queries (today's figures, fees, freshness, the per-minute trend): direct
-on the engine, and over HTTP through the endpoint. Both must return the same rows; the ratio
+it with the same QueryService (named queries, its reading clients) the lander runs, and
+times, ``--runs`` times each, one refresh of the dashboard's named queries (today's figures,
+fees, freshness, the per-minute trend): direct on a reading client, and over HTTP through
+the endpoint. Both must return the same rows; the ratio
 is the endpoint's cost. The page polls every 3 s, so a refresh must stay well below that.
 
     .venv/bin/python bench/web_dashboard.py --records 600000
@@ -27,17 +28,18 @@ from zoneinfo import ZoneInfo
 from clickhouse_final import load_encounters
 
 from streamhub.query import DirectQueries, LanderQueries, QuerySource
-from streamhub.query.service import QUERY_SETTINGS, QueryService
+from streamhub.query.reader import open_reader
+from streamhub.query.service import QueryService, open_readers
 from streamhub.sink.clickhouse import connect
-from streamhub.web.dashboard import FEES_SQL, FRESHNESS_SQL, TODAY_SQL, TREND_SQL
 
 
 def _refresh(source: QuerySource) -> list[list[dict[str, Any]]]:
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    trend = TREND_SQL.format(column="visits", institution="")
     return [
-        source.rows(TODAY_SQL), source.rows(FEES_SQL), source.rows(FRESHNESS_SQL),
-        source.rows(trend, {"today": today, "last_week": today - timedelta(days=7)}),
+        source.run("dashboard.today"), source.run("dashboard.fees"),
+        source.run("dashboard.freshness"),
+        source.run("dashboard.trend.visits", {"today": today,
+                                              "last_week": today - timedelta(days=7)}),
     ]
 
 
@@ -73,11 +75,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-web-") as path:
         load_encounters(connect(f"chdb://{path}", "bench", create=True), args.records, args.seed)
-        direct = DirectQueries(connect(f"chdb://{path}", "bench", readonly=True), QUERY_SETTINGS)
-        token = secrets.token_urlsafe(16)
-        service = QueryService(
-            DirectQueries(connect(f"chdb://{path}", "bench", readonly=True), QUERY_SETTINGS),
-            token, _free_port())
+        direct = DirectQueries(open_reader(f"chdb://{path}", "bench"))
+        token = secrets.token_urlsafe(24)
+        service = QueryService(open_readers(f"chdb://{path}", "bench"), token, _free_port())
         service.start()
         try:
             endpoint = LanderQueries(f"http://127.0.0.1:{service.port}", lambda: token)

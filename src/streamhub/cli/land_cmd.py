@@ -9,9 +9,9 @@ import click
 from prometheus_client import start_http_server
 
 from streamhub.cli.context import fails_cleanly, settings_from
-from streamhub.query.service import QUERY_SETTINGS, QueryService
-from streamhub.query.source import DirectQueries
-from streamhub.sink.clickhouse import connect
+from streamhub.config import Settings
+from streamhub.query.service import QueryService, open_readers
+from streamhub.query.token import checked_token
 from streamhub.sink.lander import Lander, LanderConfig
 from streamhub.sink.targets import DEFAULT_ROUTES, parse_route
 from streamhub.stack.secrets import stack_secret
@@ -64,7 +64,8 @@ def land_cmd(
     (idempotently) rather than loses. Undecodable messages and rows ClickHouse refuses go to
     --dlq-topic with the reason. SIGTERM/SIGINT flush, commit and stop. With chDB this
     process owns the engine directory: nothing else may open it while it runs, so
-    --query-port lets others read through it (bearer token: the query_token secret).
+    --query-port lets others run the named queries of streamhub.query.catalog through it
+    (never SQL; bearer token: the query_token secret, at least 32 characters).
     """
     settings = settings_from(ctx)
     try:
@@ -80,14 +81,15 @@ def land_cmd(
         landed_counts_topic=landed_counts_topic, dlq_topic=dlq_topic,
         progress_every_s=progress_every, **overrides,
     )
+    token = ""
+    if query_port:  # refused before anything starts: an empty token would let anyone in
+        token = checked_token(stack_secret(settings, "query_token"), _token_source(settings))
     lander = Lander(config)
     if metrics_port:
         start_http_server(metrics_port, addr=settings.metrics_host)
     service = None
     if query_port:
-        readonly = connect(config.dsn, config.database, readonly=True)
-        service = QueryService(DirectQueries(readonly, QUERY_SETTINGS),
-                               stack_secret(settings, "query_token"), query_port)
+        service = QueryService(open_readers(config.dsn, config.database), token, query_port)
         service.start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -100,3 +102,9 @@ def land_cmd(
     finally:
         if service is not None:
             service.stop()
+
+
+def _token_source(settings: Settings) -> str:
+    if settings.query_token is not None:
+        return "STREAMHUB_QUERY_TOKEN"
+    return str(settings.secrets_dir / "query_token")

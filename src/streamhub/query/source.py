@@ -1,4 +1,4 @@
-"""Where read-only queries go: straight to ClickHouse, or through the lander that owns chDB."""
+"""Where named queries go: straight to ClickHouse, or through the lander that owns chDB."""
 
 from __future__ import annotations
 
@@ -13,40 +13,51 @@ from typing import Any, Protocol
 from clickhouse_connect.driver.client import Client
 
 from streamhub.config import Settings
-from streamhub.query.errors import QueryRefusedError, QueryUnavailableError
+from streamhub.query.catalog import CATALOG
+from streamhub.query.errors import (
+    QueryBusyError,
+    QueryParameterError,
+    QueryRefusedError,
+    QueryUnavailableError,
+    UnknownQueryError,
+)
+from streamhub.query.named import Catalog
+from streamhub.query.reader import open_reader
+from streamhub.query.token import query_token
 from streamhub.query.values import json_rows
-from streamhub.sink.clickhouse import Failure, classify, connect
-from streamhub.sink.errors import SinkError
+from streamhub.sink.clickhouse import Failure, classify
 
 DEFAULT_TIMEOUT_S = 15.0
+_REFUSALS: dict[str | None, type[QueryRefusedError]] = {
+    "unknown_query": UnknownQueryError, "parameter": QueryParameterError}
 _READONLY = 164  # transient for the lander (a replica recovering), a refusal for a reader
 
 
 class QuerySource(Protocol):
-    def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """The result rows as column → JSON-native value."""
+    def run(self, name: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of the named query (:mod:`.catalog`) as column → JSON-native value."""
         ...
 
     def close(self) -> None: ...
 
 
 class DirectQueries:
-    """Queries on a clickhouse-connect client this process may open (a server, or chDB here)."""
+    """Named queries on a clickhouse-connect client this process may open (a server, or
+    chDB here). The parameters are checked against the catalog before anything runs."""
 
-    def __init__(self, client: Client, settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, client: Client, catalog: Catalog = CATALOG) -> None:
         self.client = client
-        self.settings = dict(settings or {})
+        self.catalog = catalog
 
-    def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def run(self, name: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        query, bound = self.catalog.bind(name, parameters)
         try:
-            result = self.client.query(
-                sql, parameters=dict(parameters or {}), settings=self.settings or None
-            )
+            result = self.client.query(query.sql, parameters=bound)
         except Exception as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             if classify(exc) is Failure.TRANSIENT and getattr(exc, "code", None) != _READONLY:
                 raise QueryUnavailableError(f"ClickHouse is unavailable: {detail}") from exc
-            raise QueryRefusedError(f"query refused: {detail}") from exc
+            raise QueryRefusedError(f"query {name} refused: {detail}") from exc
         return json_rows(list(result.column_names), list(result.result_rows))
 
     def close(self) -> None:
@@ -54,7 +65,8 @@ class DirectQueries:
 
 
 class LanderQueries:
-    """Queries sent to the lander's read-only endpoint (``streamhub land --query-port``)."""
+    """Named queries sent to the lander's endpoint (``streamhub land --query-port``) as
+    ``{"query": name, "parameters": {...}}``; the lander checks them against its catalog."""
 
     def __init__(
         self, url: str, token: Callable[[], str], timeout_s: float = DEFAULT_TIMEOUT_S
@@ -63,8 +75,8 @@ class LanderQueries:
         self._token = token
         self.timeout_s = timeout_s
 
-    def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        body = json.dumps({"sql": sql, "parameters": dict(parameters or {})},
+    def run(self, name: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        body = json.dumps({"query": name, "parameters": dict(parameters or {})},
                           default=_parameter).encode()
         request = urllib.request.Request(  # noqa: S310 - the URL is configuration, http(s) only
             self.url, data=body, method="POST",
@@ -75,10 +87,13 @@ class LanderQueries:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
                 answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            detail = _detail(exc)
-            if exc.code in (502, 503, 504):
+            detail, kind = _detail(exc)
+            if exc.code == 503:
+                raise QueryBusyError(f"lander query endpoint {self.url}: {detail}") from exc
+            if exc.code in (502, 504):
                 raise QueryUnavailableError(f"lander query endpoint {self.url}: {detail}") from exc
-            raise QueryRefusedError(f"lander query endpoint {self.url}: {detail}") from exc
+            refusal = _REFUSALS.get(kind, QueryRefusedError)
+            raise refusal(f"lander query endpoint {self.url}: {detail}") from exc
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise QueryUnavailableError(
@@ -100,42 +115,19 @@ def _parameter(value: Any) -> str:
     raise TypeError(f"query parameter of type {type(value).__name__} cannot be sent")
 
 
-def _detail(exc: urllib.error.HTTPError) -> str:
+def _detail(exc: urllib.error.HTTPError) -> tuple[str, str | None]:
+    """The endpoint's explanation and the kind of refusal (see service.error_kind)."""
     try:
-        return str(json.loads(exc.read())["detail"])
-    except (ValueError, KeyError, TypeError, OSError):
-        return f"HTTP {exc.code}"
-
-
-def query_token(settings: Settings) -> Callable[[], str]:
-    """The endpoint's token, read once when first needed (the lander may create it after we
-    start), then kept: dashboards query every few seconds."""
-    path = settings.query_token_file or settings.secrets_dir / "query_token"
-    known: list[str] = []
-
-    def token() -> str:
-        if settings.query_token is not None:
-            return settings.query_token.get_secret_value()
-        if not known:
-            try:
-                known.append(path.read_text().strip())
-            except OSError as exc:
-                raise QueryUnavailableError(
-                    f"no query token at {path}: start the lander with --query-port (it creates "
-                    "one) or set STREAMHUB_QUERY_TOKEN"
-                ) from exc
-        return known[0]
-
-    return token
+        answer = json.loads(exc.read())
+        return str(answer["detail"]), answer.get("error")
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        return f"HTTP {exc.code}", None
 
 
 def open_query_source(settings: Settings) -> QuerySource:
     """Through the lander for embedded chDB (one process may open it; it reads its own
-    database), else straight to settings.clickhouse_database on the server."""
+    database), else straight to settings.clickhouse_database on the server with the same
+    read-only, limited client the lander reads with."""
     if settings.clickhouse_dsn.startswith("chdb:"):
         return LanderQueries(settings.query_url, query_token(settings))
-    try:
-        client = connect(settings.clickhouse_dsn, settings.clickhouse_database, readonly=True)
-    except SinkError as exc:
-        raise QueryUnavailableError(str(exc)) from exc
-    return DirectQueries(client)
+    return DirectQueries(open_reader(settings.clickhouse_dsn, settings.clickhouse_database))

@@ -161,29 +161,13 @@ def reconciliation(
 ) -> dict[str, Any]:
     ctx = context(request)
     viewed(request, "console reconciliation")
-    since_ms = ctx.now_ms() - hours * 3_600_000
-    conditions = ["window_start_ms >= {since:Int64}"]
-    parameters: dict[str, Any] = {"since": since_ms, "limit": MAX_ROWS}
+    parameters: dict[str, Any] = {"since": ctx.now_ms() - hours * 3_600_000}
     if institution is not None:
-        conditions.append("institution_id = {institution:String}")
         parameters["institution"] = institution
-    daily_where = " AND ".join(
-        ["day >= toDate(fromUnixTimestamp64Milli({since:Int64}), 'Asia/Shanghai')",
-         *conditions[1:]]
-    )  # fmt: skip
+    daily = ctx.queries.run("console.reconciliation.daily", parameters)
     if status is not None:
-        conditions.append("status = {status:String}")
         parameters["status"] = status
-    windows = ctx.queries.rows(
-        f"SELECT * FROM v_reconciliation_current WHERE {' AND '.join(conditions)} "  # noqa: S608 - fixed conditions, values are parameters
-        "ORDER BY window_start_ms DESC, institution_id, system, table LIMIT {limit:UInt32}",
-        parameters,
-    )
-    daily = ctx.queries.rows(
-        f"SELECT * FROM v_reconciliation_daily WHERE {daily_where} "  # noqa: S608 - as above
-        "ORDER BY day DESC, institution_id",
-        parameters,
-    )
+    windows = ctx.queries.run("console.reconciliation.windows", {**parameters, "limit": MAX_ROWS})
     return {"windows": _named(ctx, windows), "daily": _named(ctx, daily)}
 
 
@@ -197,16 +181,10 @@ def reconciliation_window(
         "institution": institution,
         "system": system,
         "table": table,
-        "start": window_start_ms,
         "from": window_start_ms - NEIGHBOUR_MS,
         "to": window_start_ms + NEIGHBOUR_MS,
     }
-    rows = ctx.queries.rows(
-        "SELECT * FROM v_reconciliation_current WHERE institution_id = {institution:String} "
-        "AND system = {system:String} AND table = {table:String} "
-        "AND window_start_ms BETWEEN {from:Int64} AND {to:Int64} ORDER BY window_start_ms",
-        parameters,
-    )
+    rows = ctx.queries.run("console.reconciliation.window", parameters)
     window = next((r for r in rows if r["window_start_ms"] == window_start_ms), None)
     if window is None:
         raise NotFoundError(
@@ -247,12 +225,7 @@ def reconciliation_missing(
 def anomalies(request: Request, open: bool = False) -> dict[str, Any]:
     ctx = context(request)
     viewed(request, f"console anomalies{' (open)' if open else ''}")
-    where = "WHERE NOT recovered" if open else ""
-    rows = ctx.queries.rows(
-        f"SELECT * FROM v_anomaly_current {where} "  # noqa: S608 - a fixed condition
-        "ORDER BY last_event_ts_ms DESC LIMIT {limit:UInt32}",
-        {"limit": MAX_ROWS},
-    )
+    rows = ctx.queries.run("console.anomalies", {"open": open, "limit": MAX_ROWS})
     return {"anomalies": _named(ctx, rows)}
 
 
@@ -264,10 +237,7 @@ class AckBody(BaseModel):
 def acknowledge(request: Request, anomaly_id: str, body: AckBody) -> dict[str, Any]:
     ctx = context(request)
     viewed(request, f"console acknowledge anomaly {anomaly_id}")
-    known = ctx.queries.rows(
-        "SELECT anomaly_id FROM v_anomaly_current WHERE anomaly_id = {id:String}",
-        {"id": anomaly_id},
-    )
+    known = ctx.queries.run("console.anomaly", {"id": anomaly_id})
     if not known:
         raise NotFoundError(
             f"no anomaly {anomaly_id} in ops_anomaly; list them with /api/console/anomalies"
@@ -288,16 +258,6 @@ def quality(request: Request, hours: int = Hours) -> dict[str, Any]:
     ctx = context(request)
     viewed(request, "console dead letters and quality")
     parameters = {"since": ctx.now_ms() - hours * 3_600_000}
-    dead = ctx.queries.rows(
-        "SELECT ifNull(institution_id, '') AS institution_id, stage, error_type, "
-        "count() AS count FROM ops_dead_letters FINAL WHERE failed_ts_ms >= {since:Int64} "
-        "GROUP BY institution_id, stage, error_type ORDER BY count DESC",
-        parameters,
-    )
-    issues = ctx.queries.rows(
-        "SELECT institution_id, rule, dimension, severity, count() AS count "
-        "FROM ops_quality FINAL WHERE event_ts_ms >= {since:Int64} "
-        "GROUP BY institution_id, rule, dimension, severity ORDER BY count DESC",
-        parameters,
-    )
+    dead = ctx.queries.run("console.dead_letters", parameters)
+    issues = ctx.queries.run("console.quality", parameters)
     return {"dead_letters": _named(ctx, dead), "quality": _named(ctx, issues)}

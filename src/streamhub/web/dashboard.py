@@ -24,38 +24,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SUMMARY_TTL_S = 1.5
 TREND_TTL_S = 4.0
 Metric = Literal["visits", "admissions", "discharges"]
-STD_TABLES = (
-    "std_patient", "std_encounter", "std_diagnosis", "std_order", "std_charge",
-    "std_lab_report", "std_lab_result", "std_exam",
-)  # fmt: skip
-
-# v_dashboard_today and v_fees_by_day both take "today" from ClickHouse's now() in Shanghai.
-TODAY_SQL = """
-SELECT institution_id, visits, admissions, discharges, inpatients_on_hand,
-       outpatient_revenue, lab_reports, exams
-FROM v_dashboard_today
-"""
-FEES_SQL = """
-SELECT institution_id, sum(drug_revenue) AS drug_revenue, sum(fee_revenue) AS fee_revenue
-FROM v_fees_by_day
-WHERE day = toDate(now(), 'Asia/Shanghai')
-GROUP BY institution_id
-"""
-# The metric is one of three fixed column names (never request text): see _TREND_COLUMNS.
-TREND_SQL = """
-SELECT toString(toDate(minute)) AS day, formatDateTime(minute, '%H:%i') AS hm,
-       sum({column}) AS n
-FROM v_encounters_by_minute
-WHERE toDate(minute) IN ({{today:Date}}, {{last_week:Date}}) {institution}
-GROUP BY day, hm
-"""
-_TREND_COLUMNS: dict[str, str] = {"visits": "visits", "admissions": "admissions",
-                                  "discharges": "discharges"}  # fmt: skip
-_NEWEST_PER_TABLE = " UNION ALL ".join(
-    f"SELECT max(_landed_time) AS t FROM {t}"  # noqa: S608 - constant table names
-    for t in STD_TABLES
-)
-FRESHNESS_SQL = f"SELECT toUnixTimestamp64Milli(max(t)) AS newest FROM ({_NEWEST_PER_TABLE})"  # noqa: S608
+# The queries are named ones of streamhub.query.catalog (dashboard.*): the lander runs no SQL
+# it was sent.
 
 router = APIRouter(prefix="/api/dashboard", dependencies=[Depends(require("dashboard"))])
 
@@ -88,9 +58,10 @@ def figures_cache(ctx: WebContext) -> TtlCache:
 
 def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
     per_institution: dict[str, Totals] = {
-        str(row["institution_id"]): Totals.from_row(row) for row in ctx.queries.rows(TODAY_SQL)
+        str(row["institution_id"]): Totals.from_row(row)
+        for row in ctx.queries.run("dashboard.today")
     }
-    for row in ctx.queries.rows(FEES_SQL):
+    for row in ctx.queries.run("dashboard.fees"):
         money = Totals.from_row(row)
         base = per_institution.setdefault(str(row["institution_id"]), Totals())
         base.drug_revenue, base.fee_revenue = money.drug_revenue, money.fee_revenue
@@ -149,12 +120,10 @@ def build_trend(ctx: WebContext, metric: str, institution: str | None) -> dict[s
     now = datetime.fromtimestamp(ctx.clock(), SHANGHAI)
     today, last_week = now.date(), now.date() - timedelta(days=7)
     parameters: dict[str, Any] = {"today": today, "last_week": last_week}
-    where = ""
     if institution is not None:
-        where, parameters["institution"] = "AND institution_id = {institution:String}", institution
-    sql = TREND_SQL.format(column=_TREND_COLUMNS[metric], institution=where)
+        parameters["institution"] = institution
     points: dict[str, dict[str, int]] = {today.isoformat(): {}, last_week.isoformat(): {}}
-    for row in ctx.queries.rows(sql, parameters):
+    for row in ctx.queries.run(f"dashboard.trend.{metric}", parameters):
         points.setdefault(str(row["day"]), {})[str(row["hm"])] = int(row["n"])
     return {
         "metric": metric,
@@ -188,7 +157,7 @@ def freshness(request: Request) -> dict[str, Any]:
     settings, now_ms = ctx.settings, ctx.now_ms()
     reason: str | None = None
     try:
-        newest = ctx.queries.rows(FRESHNESS_SQL)[0]["newest"]
+        newest = ctx.queries.run("dashboard.freshness")[0]["newest"]
         last_ms = int(newest) if newest else None  # max() of no rows is the epoch
         ctx.state["last_landed_ms"] = last_ms
         if last_ms is None:

@@ -293,54 +293,16 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 # --- the figures, computed independently of the dashboard views ------------------------------
-
-_DAY = "toDate({at}, 'Asia/Shanghai') = {{day:Date}}"
-_LIVE_ENCOUNTER = ("NOT deleted AND NOT cancelled AND coalesce(status, '') != 'withdrawn'")
-ENCOUNTER_SQL = f"""
-SELECT
-  countIf(encounter_type IN ('outpatient', 'emergency')
-          AND {_DAY.format(at="coalesce(visit_time, registered_time)")}) AS visits,
-  countIf(encounter_type = 'inpatient' AND registered_time IS NOT NULL
-          AND {_DAY.format(at="registered_time")}) AS admissions,
-  countIf(encounter_type = 'inpatient' AND discharge_time IS NOT NULL
-          AND {_DAY.format(at="discharge_time")}) AS discharges,
-  countIf(encounter_type = 'inpatient' AND discharge_time IS NULL
-          AND coalesce(status, '') != 'discharged') AS inpatients_on_hand
-FROM std_encounter FINAL
-WHERE {_LIVE_ENCOUNTER}
-"""
-# fee lines (not settlements, not refunded) charged today; outpatient ones by their encounter
-FEES_SQL = f"""
-SELECT toString(sum(coalesce(c.amount, 0))) AS fee_revenue,
-       toString(sumIf(coalesce(c.amount, 0), coalesce(c.is_drug, false))) AS drug_revenue,
-       toString(sumIf(coalesce(c.amount, 0), e.encounter_type IN ('outpatient', 'emergency')))
-           AS outpatient_revenue
-FROM (
-  SELECT institution_id, encounter_id, amount, is_drug FROM std_charge FINAL
-  WHERE NOT deleted AND NOT cancelled AND charge_kind = 'fee' AND charged_time IS NOT NULL
-    AND {_DAY.format(at="charged_time")}
-) AS c
-LEFT JOIN (
-  SELECT institution_id, encounter_id, any(encounter_type) AS encounter_type
-  FROM std_encounter FINAL WHERE NOT deleted AND encounter_id IS NOT NULL
-  GROUP BY institution_id, encounter_id
-) AS e ON c.institution_id = e.institution_id AND c.encounter_id = e.encounter_id
-"""
-REPORTS_SQL = f"""
-SELECT
-  (SELECT count() FROM std_lab_report FINAL WHERE NOT deleted AND NOT cancelled
-     AND reported_time IS NOT NULL AND {_DAY.format(at="reported_time")}) AS lab_reports,
-  (SELECT count() FROM std_exam FINAL WHERE NOT deleted AND NOT cancelled
-     AND reported_time IS NOT NULL AND {_DAY.format(at="reported_time")}) AS exams
-"""
+# The check.* named queries of streamhub.query.catalog (the lander runs no other SQL): today's
+# totals per DOMAIN.md straight from the std_* tables (FINAL), not through the views.
 
 
 def expected_figures(source: QuerySource, day: date) -> dict[str, int | Decimal | None]:
     """Today's regional totals per DOMAIN.md, straight from the std_* tables (FINAL)."""
     parameters = {"day": day.isoformat()}
-    (encounters,) = source.rows(ENCOUNTER_SQL, parameters)
-    (fees,) = source.rows(FEES_SQL, parameters)
-    (reports,) = source.rows(REPORTS_SQL, parameters)
+    (encounters,) = source.run("check.encounters_of_day", parameters)
+    (fees,) = source.run("check.fees_of_day", parameters)
+    (reports,) = source.run("check.reports_of_day", parameters)
     counts = {name: int(value) for name, value in {**encounters, **reports}.items()}
     fee, drug, outpatient = (Decimal(fees[name]) for name in
                              ("fee_revenue", "drug_revenue", "outpatient_revenue"))

@@ -10,7 +10,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi.testclient import TestClient
 
 from streamhub.query import DirectQueries, LanderQueries, QuerySource, QueryUnavailableError
-from streamhub.web.dashboard import SUMMARY_TTL_S, TODAY_SQL
+from streamhub.web.dashboard import SUMMARY_TTL_S
 from tests.integration.web import data
 from tests.integration.web.conftest import AppFactory, Clock, KeepOpen, sign_in
 
@@ -109,8 +109,8 @@ class Failover:
         self.dead = LanderQueries(f"http://127.0.0.1:{closed_port()}", lambda: "token")
         self.down = False
 
-    def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return (self.dead if self.down else self.live).rows(sql, parameters)
+    def run(self, name: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return (self.dead if self.down else self.live).run(name, parameters)
 
     def close(self) -> None:
         self.dead.close()
@@ -119,7 +119,7 @@ class Failover:
 def test_unreachable_clickhouse_is_red_with_a_reason(make_client: AppFactory) -> None:
     dead = LanderQueries(f"http://127.0.0.1:{closed_port()}", lambda: "token")
     with pytest.raises(QueryUnavailableError):
-        dead.rows("SELECT 1")
+        dead.run("ping")
     client = sign_in(make_client(queries=dead), "wang")
     answer = client.get("/api/dashboard/freshness")
     assert answer.status_code == 200
@@ -142,15 +142,15 @@ def test_red_when_landing_stops_keeps_the_last_age(make_client: AppFactory, ch: 
 
 
 class CountingQueries(KeepOpen):
-    """The module's real queries, noting which SQL ran."""
+    """The module's real queries, noting which ran."""
 
     def __init__(self, client: Client) -> None:
         super().__init__(client)
         self.ran: list[str] = []
 
-    def rows(self, sql: str, parameters: Any = None) -> list[dict[str, Any]]:
-        self.ran.append(sql)
-        return super().rows(sql, parameters)
+    def run(self, name: str, parameters: Any = None) -> list[dict[str, Any]]:
+        self.ran.append(name)
+        return super().run(name, parameters)
 
 
 def test_viewers_share_one_computation_of_the_figures(make_client: AppFactory, ch: Client) -> None:
@@ -159,14 +159,14 @@ def test_viewers_share_one_computation_of_the_figures(make_client: AppFactory, c
     operator = sign_in(TestClient(official.app), "li")  # another viewer of the same app
 
     def trend_runs() -> int:
-        return sum("FROM v_encounters_by_minute" in sql for sql in queries.ran)
+        return sum(name.startswith("dashboard.trend.") for name in queries.ran)
 
     first = official.get("/api/dashboard/summary").json()
     assert operator.get("/api/dashboard/summary").json() == first
-    assert queries.ran.count(TODAY_SQL) == 1
+    assert queries.ran.count("dashboard.today") == 1
     clock.offset += SUMMARY_TTL_S
     assert operator.get("/api/dashboard/summary").status_code == 200
-    assert queries.ran.count(TODAY_SQL) == 2  # figures stay live: recomputed after the TTL
+    assert queries.ran.count("dashboard.today") == 2  # figures stay live: recomputed after the TTL
 
     for viewer in (official, operator):
         assert viewer.get("/api/dashboard/trend", params={"metric": "visits"}).status_code == 200
