@@ -32,6 +32,8 @@ SERVER_OPTIONS = [
     "--innodb-buffer-pool-size=256M",
     "--innodb-flush-log-at-trx-commit=2",  # a local test stack: speed over the last second
 ]
+# mariadbd sets its files' modes itself (default 0660, dirs 0700), from these variables
+OWNER_ONLY_MODES = {"UMASK": "0600", "UMASK_DIR": "0700"}
 
 
 class MariaDB(Service):
@@ -73,6 +75,7 @@ class MariaDB(Service):
                 *user_args,
             ],
             "initialising the MariaDB data directory",
+            env=OWNER_ONLY_MODES,
         )
 
     def _server_cmd(self) -> list[str]:
@@ -142,9 +145,9 @@ class MariaDB(Service):
                 f"port {self.settings.mariadb_port} is taken by another process; "
                 "set STREAMHUB_MARIADB_PORT to a free port"
             )
-        # mariadbd's own file modes (default 0660/0700), from its UMASK/UMASK_DIR variables
-        pid = process.spawn(self._server_cmd(), self.home / "stdout.log", self.pid_file,
-                            env={"UMASK": "0600", "UMASK_DIR": "0700"})
+        pid = process.spawn(
+            self._server_cmd(), self.home / "stdout.log", self.pid_file, env=OWNER_ONLY_MODES
+        )
         process.wait_until(self._socket_ready, "MariaDB", 60, self.log_file, pid)
         self._bootstrap_user()
         process.wait_until(self.ready, "MariaDB (streamhub account)", 10, self.log_file, pid)
