@@ -25,7 +25,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):([A-Za-z0-9]+)\}")
 # Never in a registered query: a statement that writes files or opens connections.
 _FORBIDDEN = re.compile(
     r";|\bINTO\s+OUTFILE\b|\bINSERT\b|(?<!\.)\bSETTINGS\b|\b(file|url|s3|hdfs|remote|remoteSecure|"
-    r"mysql|postgresql|jdbc|odbc|executable|cluster|input)\s*\(",
+    r"mysql|postgresql|jdbc|odbc|executable|cluster|input|python)\s*\(",
     re.IGNORECASE,
 )
 _REQUIRED = object()

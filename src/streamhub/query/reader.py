@@ -1,11 +1,11 @@
 """The lander's reading clients: read-only and limited in ways a query cannot lift.
 
 ``readonly=1`` (set last, after the limits) refuses writes, table functions (``file()``,
-``url()``, ``remote()``, ``mysql()``, …) and any change of a setting, by ``SET`` or by a
-query's ``SETTINGS`` clause, so the limits below hold for every query. It does not refuse
-``INTO OUTFILE`` under chDB (checked with chdb 4.4); that is kept out by the catalog, which
-registers plain SELECTs only (:mod:`.named`). Each client is a chDB connection handle of its
-own: queries on different clients run concurrently in the one engine.
+``url()``, ``remote()``, ``mysql()``, chDB's ``Python()``, …) and any change of a setting,
+by ``SET`` or by a query's ``SETTINGS`` clause, so the limits below hold for every query. It
+does not refuse ``INTO OUTFILE`` under chDB (checked with chdb 4.4); that is kept out by the
+catalog, which registers plain SELECTs only (:mod:`.named`). Each client is a chDB connection
+handle of its own: queries on different clients run concurrently in the one engine.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ READER_SETTINGS: dict[str, int | str] = {
     "max_result_rows": 200_000,
     "result_overflow_mode": "throw",
     "max_memory_usage": 2 << 30,
+    "allow_python_table_function": 0,  # chDB's Python(var): readonly=1 refuses it too
     "readonly": 1,  # last: after it no setting can change
 }
 

@@ -181,6 +181,7 @@ def test_every_attack_of_issue_14_is_refused_without_its_side_effect(
         "remote()": f"SELECT * FROM remote('{at}', system.one)",
         "mysql()": f"SELECT * FROM mysql('{at}', 'db', 't', 'u', 'p')",
         "postgresql()": f"SELECT * FROM postgresql('{at}', 'db', 't', 'u', 'p')",
+        "chDB Python()": "SELECT * FROM Python(os)",
         "SETTINGS override": "SELECT 1 SETTINGS max_execution_time=0, max_result_rows=0, "
                              "max_memory_usage=0",
     }
@@ -317,8 +318,8 @@ def test_limits_are_fixed_on_the_reading_client(service: QueryService) -> None:
     (before, readonly=2 let a query lift them) and every table function."""
     queries = LanderQueries(f"http://127.0.0.1:{service.port}", lambda: TOKEN)
     settings = {row["name"]: row["value"] for row in queries.run("test.limits")}
-    assert settings == {name: str(value) for name, value in READER_SETTINGS.items()
-                        if name != "result_overflow_mode"}
+    assert settings == {name: str(READER_SETTINGS[name]) for name in
+                        ("readonly", "max_execution_time", "max_result_rows", "max_memory_usage")}
     client = service.readers[0].client
     for sql in ("SELECT 1 SETTINGS max_execution_time = 0", "SET max_result_rows = 0",
                 "SET readonly = 0", "SELECT * FROM file('/etc/hostname', 'LineAsString')",
