@@ -17,7 +17,8 @@ from streamhub.query import QueryUnavailableError
 from streamhub.web.cache import TtlCache
 from streamhub.web.context import WebContext, context, require, viewed
 from streamhub.web.errors import BadParameterError
-from streamhub.web.figures import Totals, day_minutes, figures, rank_key, series
+from streamhub.web.figures import COUNTS, Totals, day_minutes, figures, rank_key, series
+from streamhub.web.suppression import protect_against_rest, protect_series, protect_summary
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Shared by every viewer; below the pages' polls (summary 3 s, trend 5 s) so figures stay live.
@@ -66,6 +67,11 @@ def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
         base = per_institution.setdefault(str(row["institution_id"]), Totals())
         base.drug_revenue, base.fee_revenue = money.drug_revenue, money.fee_revenue
     institutions = [ctx.directory.get(i) for i in per_institution]
+    # complementary suppression over the whole region, so a one-district view hides the same
+    hidden = protect_summary(
+        {name: {i: getattr(t, name) for i, t in per_institution.items()} for name in COUNTS},
+        {i.institution_id: i.district for i in institutions},
+    )
     if district is not None:
         institutions = [i for i in institutions if i.district == district]
     total = Totals()
@@ -76,7 +82,11 @@ def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
         code, sofar = districts.get(institution.district, (institution.region_code, Totals()))
         districts[institution.district] = (code, sofar.add(own))
     by_district = [
-        {"district": name, "region_code": code, "figures": figures(sums)}
+        {
+            "district": name,
+            "region_code": code,
+            "figures": figures(sums, hidden.districts[name]),
+        }
         for name, (code, sums) in districts.items()
     ]
     by_institution = [
@@ -84,14 +94,18 @@ def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
             "institution_id": i.institution_id,
             "name": i.name,
             "district": i.district,
-            "figures": figures(per_institution[i.institution_id]),
+            "figures": figures(
+                per_institution[i.institution_id], hidden.institutions[i.institution_id]
+            ),
         }
         for i in institutions
     ]
     return {
         "generated_at_ms": ctx.now_ms(),
         "day": shanghai_day(ctx.clock()).isoformat(),
-        "totals": figures(total),
+        "totals": figures(
+            total, hidden.region if district is None else hidden.districts.get(district, ())
+        ),
         "by_district": sorted(by_district, key=lambda e: rank_key(e, "district")),
         "by_institution": sorted(by_institution, key=lambda e: rank_key(e, "institution_id")),
     }
@@ -119,22 +133,56 @@ def trend(
 def build_trend(ctx: WebContext, metric: str, institution: str | None) -> dict[str, Any]:
     now = datetime.fromtimestamp(ctx.clock(), SHANGHAI)
     today, last_week = now.date(), now.date() - timedelta(days=7)
+    points = trend_points(ctx, metric, institution, today, last_week)
+    day, week = points[today.isoformat()], points[last_week.isoformat()]
+    hidden_day, hidden_week = _hidden_minutes(ctx, metric, institution, points, today, last_week)
+    return {
+        "metric": metric,
+        "institution": institution,
+        "day": today.isoformat(),
+        "compare_day": last_week.isoformat(),
+        "today": series(day, day_minutes(_minutes_so_far(now, day)), hidden_day),
+        "last_week": series(week, day_minutes(), hidden_week),
+    }
+
+
+def _hidden_minutes(
+    ctx: WebContext, metric: str, institution: str | None, points: dict[str, dict[str, int]],
+    today: date, last_week: date,
+) -> tuple[frozenset[str], frozenset[str]]:  # fmt: skip
+    """Minutes hidden beyond the small ones (complementary suppression, web/suppression.py):
+    today's minutes sum to the summary's figure of the same scope, and an institution's
+    minute beside the region's must not give the rest of the region away."""
+    day, week = points[today.isoformat()], points[last_week.isoformat()]
+    summary = figures_cache(ctx).get(
+        ("summary", None), SUMMARY_TTL_S, lambda: build_summary(ctx, None)
+    )
+    if institution is None:
+        return protect_series(day, metric in summary["totals"]["suppressed"]), frozenset()
+    entry = next((e for e in summary["by_institution"] if e["institution_id"] == institution),
+                 None)  # fmt: skip
+    total_hidden = entry is not None and metric in entry["figures"]["suppressed"]
+    region = figures_cache(ctx).get(
+        ("trend-points", metric, today), TREND_TTL_S,
+        lambda: trend_points(ctx, metric, None, today, last_week),
+    )  # fmt: skip
+    return (
+        protect_series(day, total_hidden, protect_against_rest(day, region[today.isoformat()])),
+        protect_against_rest(week, region[last_week.isoformat()]),
+    )
+
+
+def trend_points(
+    ctx: WebContext, metric: str, institution: str | None, today: date, last_week: date
+) -> dict[str, dict[str, int]]:
+    """day → ``HH:MM`` → count, of the region or of one institution."""
     parameters: dict[str, Any] = {"today": today, "last_week": last_week}
     if institution is not None:
         parameters["institution"] = institution
     points: dict[str, dict[str, int]] = {today.isoformat(): {}, last_week.isoformat(): {}}
     for row in ctx.queries.run(f"dashboard.trend.{metric}", parameters):
         points.setdefault(str(row["day"]), {})[str(row["hm"])] = int(row["n"])
-    return {
-        "metric": metric,
-        "institution": institution,
-        "day": today.isoformat(),
-        "compare_day": last_week.isoformat(),
-        "today": series(
-            points[today.isoformat()], day_minutes(_minutes_so_far(now, points[today.isoformat()]))
-        ),
-        "last_week": series(points[last_week.isoformat()], day_minutes()),
-    }
+    return points
 
 
 def _minutes_so_far(now: datetime, today: dict[str, int]) -> int:

@@ -1,13 +1,16 @@
 """Dashboard figures: sums per institution, district and region, with small cells hidden.
 
-Pure (no I/O). A count of 1-4 people is a small cell: shown as "<5", returned as null and
-named in ``suppressed`` so that nobody can be recognised from a district's figures; 0 stays
-0. The average outpatient cost hides with its visits, as it would reveal what a handful of
-patients paid. Ratios are recomputed from summed money, never averaged across institutions.
+Pure (no I/O). A count of 1-4 people is a small cell: returned as null and named in
+``suppressed`` so that nobody can be recognised from a district's figures; 0 stays 0. Cells
+hidden so that a small one cannot be worked out by subtraction (:mod:`.suppression`) look
+the same. The average outpatient cost hides with its visits, as it would reveal what a
+handful of patients paid (and, beside the other averages, the hidden visits' revenue).
+Ratios are recomputed from summed money, never averaged across institutions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -51,16 +54,17 @@ class Totals:
         )
 
 
-def figures(totals: Totals) -> dict[str, Any]:
-    """The contract's Figures object of ``totals``."""
+def figures(totals: Totals, also_hidden: Collection[str] = ()) -> dict[str, Any]:
+    """The contract's Figures object of ``totals``; ``also_hidden`` names counts hidden to
+    protect a small cell elsewhere (complementary suppression)."""
     out: dict[str, Any] = {}
     hidden: list[str] = []
     for name in COUNTS:
         count: int = getattr(totals, name)
-        out[name] = suppress(count)
+        out[name] = None if name in also_hidden else suppress(count)
         if out[name] is None:
             hidden.append(name)
-    if small(totals.visits):
+    if "visits" in hidden:
         out["avg_outpatient_cost"] = None
         hidden.append("avg_outpatient_cost")
     else:
@@ -81,9 +85,12 @@ def rank_key(entry: dict[str, Any], label: str) -> tuple[float, str]:
     return (-shown, str(entry[label]))
 
 
-def series(points: dict[str, int], minutes: list[str]) -> list[list[Any]]:
-    """``[["HH:MM", n|null] …]`` over ``minutes``; absent minutes are 0, small ones null."""
-    return [[m, suppress(points.get(m, 0))] for m in minutes]
+def series(
+    points: dict[str, int], minutes: list[str], hidden: Collection[str] = ()
+) -> list[list[Any]]:
+    """``[["HH:MM", n|null] …]`` over ``minutes``; absent minutes are 0, small and ``hidden``
+    ones null."""
+    return [[m, None if m in hidden else suppress(points.get(m, 0))] for m in minutes]
 
 
 def day_minutes(count: int = 24 * 60) -> list[str]:
