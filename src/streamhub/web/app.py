@@ -19,9 +19,15 @@ from streamhub.log import get_logger
 from streamhub.query import QueryRefusedError, QuerySource, QueryUnavailableError
 from streamhub.web import catalog_api, console, dashboard, pages
 from streamhub.web.audit import SESSION_COOKIE, AuditMiddleware, AuditTrail
-from streamhub.web.auth import Session, SessionStore, UserStore
+from streamhub.web.auth import SESSION_MAX_S, Session, SessionStore, UserStore
 from streamhub.web.context import WebContext, context, signed_in, viewed
-from streamhub.web.errors import BadParameterError, NotFoundError, ServiceUnavailableError
+from streamhub.web.errors import (
+    BadParameterError,
+    NotFoundError,
+    ServiceUnavailableError,
+    SignInBusyError,
+)
+from streamhub.web.headers import SecurityHeadersMiddleware
 from streamhub.web.institutions import Directory
 from streamhub.web.throttle import SignInThrottle
 
@@ -37,9 +43,11 @@ def create_app(
     clock: Callable[[], float] = time.time,
     directory: Directory | None = None,
     suppressions_topic: str = "_anomaly_suppressions",
+    throttle: SignInThrottle | None = None,
+    session_max_s: float = SESSION_MAX_S,
 ) -> FastAPI:
     """The web app reading ClickHouse through ``queries`` (closed when the app shuts down)."""
-    sessions = SessionStore(settings.web_session_minutes * 60, clock)
+    sessions = SessionStore(settings.web_session_minutes * 60, clock, session_max_s)
     trail = AuditTrail(settings.audit_log_path)
 
     @asynccontextmanager
@@ -59,9 +67,10 @@ def create_app(
         trail=trail,
         clock=clock,
         suppressions_topic=suppressions_topic,
-        throttle=SignInThrottle(clock),
+        throttle=throttle or SignInThrottle(clock),
     )
     app.add_middleware(AuditMiddleware, trail=trail, sessions=sessions, clock=clock)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, the audit's too
     _add_error_handlers(app)
     app.include_router(_session_router())
     app.include_router(dashboard.router)
@@ -84,19 +93,22 @@ def _session_router() -> APIRouter:
     def login(request: Request, credentials: Credentials, response: Response) -> dict[str, Any]:
         ctx = context(request)
         name = credentials.username
-        wait_s = ctx.throttle.locked_for(name)
+        client = request.client.host if request.client else "unknown"
+        wait_s = ctx.throttle.admit(name, client)  # before any hash runs
         if wait_s > 0:
-            viewed(request, f"sign-in refused for {name!r}: too many failures")
+            viewed(request, f"sign-in refused for {name!r}: too many attempts")
             raise HTTPException(
-                429, f"登录失败次数过多，请 {math.ceil(wait_s / 60)} 分钟后再试 (too many failed "
-                f"sign-ins as {name}: try again in {wait_s:.0f} s)",
+                429,
+                f"登录尝试过多，请 {math.ceil(wait_s)} 秒后再试 (too many failed sign-ins as "
+                f"{name} or from this address: try again in {math.ceil(wait_s)} s)",
+                headers={"Retry-After": str(math.ceil(wait_s))},
             )
         user = ctx.users.authenticate(name, credentials.password)
         if user is None:
-            ctx.throttle.failed(name)
+            ctx.throttle.failed(name, client)
             viewed(request, f"sign-in refused for {name!r}")
             raise HTTPException(401, WRONG_LOGIN)
-        ctx.throttle.succeeded(name)
+        ctx.throttle.succeeded(name, client)
         session = ctx.sessions.open(user.name, user.role)
         request.state.user, request.state.role = user.name, user.role
         viewed(request, "sign-in")
@@ -147,10 +159,15 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BadParameterError, answer(400))
     app.add_exception_handler(NotFoundError, answer(404))
     app.add_exception_handler(ServiceUnavailableError, answer(503))
+    app.add_exception_handler(SignInBusyError, _busy)
     app.add_exception_handler(QueryUnavailableError, answer(503))
     # a refused query is our bug, not the caller's: say what ClickHouse said
     app.add_exception_handler(QueryRefusedError, answer(500))
     app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+def _busy(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:

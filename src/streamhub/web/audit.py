@@ -1,13 +1,16 @@
 """The audit trail: one JSON line per page and API request, and an ``audit`` log event.
 
-Who (user, role — null when not signed in), when, what (method, path, query string, what
-was viewed) and the answer's status, including refused requests and failed sign-ins.
-Never a password, a cookie or a request body. Static assets and the charting library are
-not audited: they say nothing about what a user looked at.
+Who (user, role — null when not signed in; the client address and user agent), when, what
+(method, path, query string, what was viewed) and the answer's status, including refused
+requests and failed sign-ins. Never a password, a cookie or a request body. The record is
+written before the answer starts: when it cannot be written, the request is answered 503
+and nothing is served (an unrecorded view is not allowed). Static assets and the charting
+library are not audited: they say nothing about what a user looked at.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -20,11 +23,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from streamhub.log import get_logger
 from streamhub.web.auth import SessionStore
+from streamhub.web.errors import AuditWriteError
 
 log = get_logger(__name__)
 
 SESSION_COOKIE = "streamhub_session"
 UNAUDITED_PREFIXES = ("/static/", "/vendor/", "/favicon.ico")
+USER_AGENT_MAX = 200
+AUDIT_FAILED = b'{"detail":"audit trail unavailable: the request was not served"}'
 
 
 class AuditTrail:
@@ -36,16 +42,40 @@ class AuditTrail:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def record(self, entry: dict[str, Any]) -> None:
+        """Append ``entry``; :class:`AuditWriteError` when the file cannot be written."""
         line = json.dumps(entry, ensure_ascii=False) + "\n"
         with self._lock:
             try:
                 with self.path.open("a", encoding="utf-8") as out:
                     out.write(line)
-            except OSError as exc:  # the request was served; say loudly that it went unrecorded
+            except OSError as exc:
                 log.error(
                     "audit record not written", extra={"file": str(self.path), "error": str(exc)}
                 )
+                raise AuditWriteError(
+                    f"cannot append to the audit trail {self.path}: {exc.strerror or exc}"
+                ) from exc
         log.info("audit", extra=entry)
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def user_agent(scope: Scope) -> str | None:
+    """The User-Agent, printable characters only, at most ``USER_AGENT_MAX`` of them."""
+    agent = header(scope, b"user-agent")
+    if agent is None:
+        return None
+    return "".join(c if c.isprintable() else "?" for c in agent[:USER_AGENT_MAX])
+
+
+def client_address(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def session_token(scope: Scope) -> str | None:
@@ -78,18 +108,29 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         started_ms = int(self.clock() * 1000)
-        status = 500  # what the client gets when the app fails before answering
+        recorded = refused = False
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
+            nonlocal recorded, refused
+            if refused:
+                return  # the audit write failed: nothing of the answer goes out
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                recorded = True
+                try:
+                    self.trail.record(self._entry(scope, path, int(message["status"]), started_ms))
+                except AuditWriteError:
+                    refused = True
+                    await _refuse(send)
+                    return
             await send(message)
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            self.trail.record(self._entry(scope, path, status, started_ms))
+            if not recorded:  # the app failed before answering: the client gets a 500
+                # already failing; the error log says when this record is missing too
+                with contextlib.suppress(AuditWriteError):
+                    self.trail.record(self._entry(scope, path, 500, started_ms))
 
     def _entry(self, scope: Scope, path: str, status: int, ts_ms: int) -> dict[str, Any]:
         state: dict[str, Any] = scope.get("state") or {}
@@ -108,4 +149,16 @@ class AuditMiddleware:
             "query": query or None,
             "status": status,
             "viewed": state.get("viewed") or path,
+            "client": client_address(scope),
+            "user_agent": user_agent(scope),
         }
+
+
+async def _refuse(send: Send) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(AUDIT_FAILED)).encode())],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": AUDIT_FAILED})

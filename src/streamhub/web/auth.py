@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from streamhub.web.errors import InvalidUserError, UsersFileError
+from streamhub.web.errors import InvalidUserError, SignInBusyError, UsersFileError
 
 Clock = Callable[[], float]  # seconds since the epoch
 
@@ -39,6 +39,10 @@ PAGES = ("dashboard", "console", "catalog")
 SCHEME = "pbkdf2_sha256"
 ITERATIONS = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
 MIN_PASSWORD_LENGTH = 8
+# Hashes at a time: a burst of sign-ins cannot take every thread the routes share.
+HASH_SLOTS = 2
+HASH_WAIT_S = 5.0
+SESSION_MAX_S = 12 * 3600.0  # absolute lifetime, however active the session is
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -89,9 +93,13 @@ class User:
 class UserStore:
     """The users file, re-read when its modification time changes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, hash_slots: int = HASH_SLOTS, hash_wait_s: float = HASH_WAIT_S
+    ) -> None:
         self.path = path
+        self.hash_wait_s = hash_wait_s
         self._lock = threading.Lock()
+        self._hashing = threading.BoundedSemaphore(hash_slots)
         self._stamp: tuple[int, int] | None = None
         self._users: dict[str, User] = {}
 
@@ -109,14 +117,21 @@ class UserStore:
             return dict(self._users)
 
     def authenticate(self, name: str, password: str) -> User | None:
+        """The user when the password matches; at most ``hash_slots`` hashes run at once
+        (:class:`SignInBusyError` after waiting ``hash_wait_s`` for a slot)."""
         users = self.users()
         user = users.get(name)
-        if user is None:
-            # as slow as a wrong password (same hash cost), so names cannot be probed by timing
-            for decoy in list(users.values())[:1]:
-                verify_password(password, decoy.password_hash)
-            return None
-        return user if verify_password(password, user.password_hash) else None
+        if not self._hashing.acquire(timeout=self.hash_wait_s):
+            raise SignInBusyError("too many sign-ins are being checked at once: try again soon")
+        try:
+            if user is None:
+                # as slow as a wrong password (same hash cost): names cannot be probed by timing
+                for decoy in list(users.values())[:1]:
+                    verify_password(password, decoy.password_hash)
+                return None
+            return user if verify_password(password, user.password_hash) else None
+        finally:
+            self._hashing.release()
 
 
 def read_users(path: Path) -> dict[str, User]:
@@ -170,6 +185,7 @@ class Session:
     user: str
     role: str
     last_seen: float
+    opened: float = 0.0
 
     @property
     def pages(self) -> tuple[str, ...]:
@@ -177,16 +193,20 @@ class Session:
 
 
 class SessionStore:
-    """Server-side sessions by random token, expiring after ``idle_s`` without a request."""
+    """Server-side sessions by random token, expiring after ``idle_s`` without a request and
+    ``max_s`` after sign-in whatever the activity (a polling tab does not live for ever)."""
 
-    def __init__(self, idle_s: float, clock: Clock = time.time) -> None:
+    def __init__(self, idle_s: float, clock: Clock = time.time, max_s: float = SESSION_MAX_S
+                 ) -> None:  # fmt: skip
         self.idle_s = idle_s
+        self.max_s = max_s
         self.clock = clock
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
     def open(self, user: str, role: str) -> Session:
-        session = Session(secrets.token_urlsafe(32), user, role, self.clock())
+        now = self.clock()
+        session = Session(secrets.token_urlsafe(32), user, role, now, now)
         with self._lock:
             self._drop_expired()
             self._sessions[session.token] = session
@@ -210,7 +230,7 @@ class SessionStore:
             self._sessions.pop(token or "", None)
 
     def expires_at(self, session: Session) -> float:
-        return session.last_seen + self.idle_s
+        return min(session.last_seen + self.idle_s, session.opened + self.max_s)
 
     def _live(self, token: str | None) -> Session | None:
         session = self._sessions.get(token or "")

@@ -25,3 +25,11 @@ class NotFoundError(WebError):
 
 class ServiceUnavailableError(WebError):
     """Something the request needs (Kafka, ClickHouse, a vendor file) is not there now (503)."""
+
+
+class SignInBusyError(WebError):
+    """Every password-hash slot stayed busy: the sign-in is refused (503), not queued."""
+
+
+class AuditWriteError(WebError):
+    """An audit record could not be written: the request is not served (503)."""

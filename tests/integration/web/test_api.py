@@ -161,7 +161,8 @@ def test_every_request_leaves_one_audit_line(client: TestClient, web_settings: S
     summary = lines[1]
     assert summary["query"] == "district=%E6%80%9D%E6%98%8E%E5%8C%BA"
     assert summary["viewed"] == "dashboard summary of 思明区"
-    assert set(summary) == {"ts_ms", "user", "role", "method", "path", "query", "status", "viewed"}
+    assert set(summary) == {"ts_ms", "user", "role", "method", "path", "query", "status", "viewed",
+                            "client", "user_agent"}  # fmt: skip
     cookie = client.cookies.get("streamhub_session")
     assert cookie and cookie not in web_settings.audit_log_path.read_text()
 
