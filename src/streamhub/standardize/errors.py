@@ -25,6 +25,15 @@ class UnreadableEnvelopeError(StandardizeError):
     """The message is not a change envelope streamhub can decode."""
 
 
+class EnvelopeShapeError(UnreadableEnvelopeError):
+    """The message decodes but is not shaped like a change envelope (field missing or mistyped)."""
+
+
+class UnexpectedRecordError(StandardizeError):
+    """Standardizing one record failed in a way no check foresaw (a bug or an input no rule
+    covers): the record is dead-lettered with where it failed, the stream goes on."""
+
+
 class MappingError(StandardizeError):
     """A row's value cannot be converted as the profile says (and the field is its key)."""
 

@@ -19,24 +19,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import ValidationError
 
 from streamhub.capture.connector import ConnectorConfig, load_connectors
+from streamhub.capture.errors import ConnectorConfigError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.errors import ConfigError
 from streamhub.reconcile.versions import version_id
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import (
     CorruptMessageError,
+    RegistryUnavailableError,
     UnknownSchemaError,
     UnsupportedWireFormatError,
 )
 from streamhub.serde.wire import MessageRef
 from streamhub.standardize.avro_schema import std_schema
 from streamhub.standardize.checks import check
+from streamhub.standardize.envelope_check import check_envelope
 from streamhub.standardize.errors import (
     StandardizeError,
+    UnexpectedRecordError,
     UnknownConnectorError,
     UnreadableEnvelopeError,
 )
@@ -54,6 +60,10 @@ QUALITY_TOPIC = "ops.quality"
 DLQ_TOPIC = "dlq.standardize"
 Clock = Callable[[], float]
 RELOAD_EVERY_S = 10.0
+# not about the record: the batch is retried (then the worker exits), never dead-lettered
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    RegistryUnavailableError, KafkaException, ConfigError, OSError, MemoryError,
+)
 
 
 def _ms(value: int) -> datetime:
@@ -108,7 +118,10 @@ class Standardizer:
     def _reload_connectors(self) -> None:
         self._connectors_read_at = self._clock()
         if self._connectors_dir.is_dir():
-            self._connectors = {c.name: c for c in load_connectors(self._connectors_dir)}
+            self._connectors = {
+                c.name: c
+                for c in load_connectors(self._connectors_dir, on_error=_skip_connector_file)
+            }
 
     # --- the batch ---------------------------------------------------------------------------
 
@@ -120,6 +133,10 @@ class Standardizer:
                 out.extend(self._standardize(message))
             except StandardizeError as exc:
                 out.append(self._dead_letter(message, exc))
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as exc:  # a poison record must not stop the partition
+                out.append(self._dead_letter(message, _unexpected(message, exc)))
         # one metric update per (institution, entity, outcome) of the batch, not per record
         for (institution, entity, outcome), count in self._outcomes.items():
             STANDARDIZE_METRICS.records.labels(
@@ -187,9 +204,7 @@ class Standardizer:
             value = self._serde.decode(message.value, where).value
         except (CorruptMessageError, UnsupportedWireFormatError, UnknownSchemaError) as exc:
             raise UnreadableEnvelopeError(str(exc)) from exc
-        if not isinstance(value, dict) or not {"source", "op"} <= value.keys():
-            raise UnreadableEnvelopeError(f"{_ref(message)}: not a change envelope")
-        return value
+        return check_envelope(value, _ref(message))
 
     def _profile_for(self, connector_name: str) -> Profile:
         connector = self._connectors.get(connector_name)
@@ -283,6 +298,30 @@ class Standardizer:
             }
         except (StandardizeError, KeyError, TypeError):
             return empty
+
+
+def _skip_connector_file(exc: ConnectorConfigError) -> None:
+    log.error("connector file skipped: invalid", extra={"error": str(exc)})
+
+
+def _unexpected(message: RawMessage, exc: Exception) -> UnexpectedRecordError:
+    """The reason for a failure no check foresaw: type and place, not the exception's text
+    (which may quote the record's clear values)."""
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = (
+        f" in {frame.tb_frame.f_code.co_name} ({Path(frame.tb_frame.f_code.co_filename).name}"
+        f":{frame.tb_lineno})"
+        if frame is not None
+        else ""
+    )
+    error = UnexpectedRecordError(
+        f"{_ref(message)}: standardizing failed with {type(exc).__name__}{where}; "
+        "report it with this dead letter, then replay dlq.standardize once fixed"
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _ref(message: RawMessage) -> str:
