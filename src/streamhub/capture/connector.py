@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from streamhub.capture.errors import ConnectorConfigError
 from streamhub.codes import credit_code
+from streamhub.codes.errors import CodeError
 from streamhub.config import Settings
 
 Engine = Literal["postgresql", "mariadb", "mysql"]
@@ -26,7 +28,8 @@ System = Literal["his", "emr", "lis", "pacs"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a stray key (password: ...) must not be echoed in the error
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class Connection(_Strict):
@@ -85,7 +88,13 @@ class ConnectorConfig(_Strict):
     @field_validator("institution_id")
     @classmethod
     def _credit_code(cls, value: str) -> str:
-        credit_code.validate(value)
+        try:
+            credit_code.validate(value)
+        except CodeError as exc:
+            # a ValueError, so it becomes a field error of the file, not a crash of the reader
+            raise ValueError(
+                f"{exc}; give the institution's 18-character unified social credit code"
+            ) from exc
         return value
 
     @field_validator("encoding")
@@ -143,25 +152,60 @@ class ConnectorConfig(_Strict):
 
 
 def load_connector(path: Path) -> ConnectorConfig:
+    """The connector file at ``path``; :class:`ConnectorConfigError` naming the file and fields.
+
+    Validation errors never quote the file's values (a stray ``password:`` would be echoed).
+    """
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return ConnectorConfig.model_validate(document)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConnectorConfigError(f"cannot read connector file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        # the parser's message quotes the offending line: name the place only
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConnectorConfigError(
+            f"connector file {path} is not valid YAML{where}: fix the file"
+        ) from exc
+    try:
+        return ConnectorConfig.model_validate(document)
     except ValidationError as exc:
-        raise ConnectorConfigError(f"connector file {path} is invalid: {exc}") from exc
+        raise ConnectorConfigError(
+            f"connector file {path} is invalid: {_field_errors(exc)}; fix the file "
+            "(a password never sits in it: use password_env, password_file or password_secret)"
+        ) from exc
 
 
-def load_connectors(directory: Path, names: list[str] | None = None) -> list[ConnectorConfig]:
-    """Every ``*.yaml`` connector under ``directory`` (profiles/ excluded), or the named ones."""
-    found = {
-        c.name: c
-        for c in (
-            load_connector(p)
-            for p in sorted(directory.rglob("*.yaml"))
-            if "profiles" not in p.relative_to(directory).parts
-        )
-    }
+def _field_errors(exc: ValidationError) -> str:
+    """``field.path: message`` per error, without the input values."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        field = ".".join(str(p) for p in error["loc"]) or "(file)"
+        parts.append(f"{field}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def load_connectors(
+    directory: Path,
+    names: list[str] | None = None,
+    on_error: Callable[[ConnectorConfigError], None] | None = None,
+) -> list[ConnectorConfig]:
+    """Every ``*.yaml`` connector under ``directory`` (profiles/ excluded), or the named ones.
+
+    Without ``on_error`` a bad file raises; with it, the error is handed over and the file
+    skipped, so readers that only look (web, standardizer) keep the other institutions.
+    """
+    loaded: list[ConnectorConfig] = []
+    for path in sorted(directory.rglob("*.yaml")):
+        if "profiles" in path.relative_to(directory).parts:
+            continue
+        try:
+            loaded.append(load_connector(path))
+        except ConnectorConfigError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+    found = {c.name: c for c in loaded}
     if names:
         missing = [n for n in names if n not in found]
         if missing:

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from streamhub.capture.connector import load_connectors
 from streamhub.capture.errors import ConnectorConfigError
 from streamhub.codes.catalogue import regions
 from streamhub.config import Settings
-from streamhub.health.gather import configured_connectors
 from streamhub.log import get_logger
 
 log = get_logger(__name__)
@@ -86,13 +86,24 @@ class Directory:
 
 
 def connector_names(settings: Settings) -> dict[str, str]:
-    """institution id → name from the connector files; empty (and a warning) when unreadable."""
+    """institution id → name from the connector files; a bad file is skipped with an error
+    logged, so one typo does not take every institution's name (or the dashboard) with it."""
+    directory = settings.connectors_path
+    if not directory.is_dir():
+        return {}
+
+    def skipped(exc: ConnectorConfigError) -> None:
+        log.error(
+            "connector file skipped: invalid",
+            extra={"directory": str(directory), "error": str(exc)},
+        )
+
     try:
-        connectors = configured_connectors(settings)
-    except ConnectorConfigError as exc:
+        connectors = load_connectors(directory, on_error=skipped)
+    except OSError as exc:
         log.warning(
             "institution names unavailable: connector files unreadable",
-            extra={"directory": str(settings.connectors_path), "error": str(exc)},
+            extra={"directory": str(directory), "error": str(exc)},
         )
         return {}
     return {c.institution_id: c.institution_name for c in connectors if c.institution_name}
