@@ -17,7 +17,6 @@ from streamhub.capture.connector import ConnectorConfig
 from streamhub.config import Settings
 from streamhub.standardize.checks import check
 from streamhub.standardize.mapper import map_row
-from streamhub.standardize.pipeline import record_id
 from streamhub.standardize.profile import Profile
 from streamhub.standardize.pseudonym import Pseudonymizer
 
@@ -30,7 +29,8 @@ class Expected:
     record_id: str
     institution_id: str
     source_table: str
-    source_key: str
+    source_key: str  # the keyed token, as std records carry it
+    key_json: str  # the clear key, for the test's own messages only
     values: dict[str, object]
 
 
@@ -64,8 +64,14 @@ def _standardized(
         "quality_issues": sorted({i.rule for i in issues}),
         "deleted": False,
     }
-    rid = record_id(config.institution_id, row.database, row.qualified, row.key_json)
-    return Expected(mapped.entity, rid, config.institution_id, row.qualified, row.key_json, values)
+    # row identity as the standardizer keys it, with the stack's identity key
+    identity = pseudonymizer.identity
+    rid = identity.record_id(config.institution_id, row.database, row.qualified, row.key_json)
+    source_key = identity.source_key(config.institution_id, row.database, row.qualified,
+                                     row.key_json)
+    values["source_key"] = source_key
+    return Expected(mapped.entity, rid, config.institution_id, row.qualified, source_key,
+                    row.key_json, values)
 
 
 def same(expected: object, actual: object) -> bool:
@@ -98,7 +104,7 @@ def _instant(value: Any) -> datetime:
 def differences(
     expected: dict[tuple[str, str], Expected], landed: dict[tuple[str, str], dict[str, Any]]
 ) -> list[str]:
-    problems = [f"missing in ClickHouse: {e.entity} {e.source_table} {e.source_key}"
+    problems = [f"missing in ClickHouse: {e.entity} {e.source_table} {e.key_json}"
                 for k, e in expected.items() if k not in landed]  # fmt: skip
     problems += [
         f"in ClickHouse, not in the source: {k[0]} {row.get('source_table')} "
@@ -114,5 +120,5 @@ def differences(
             if not same(value, got.get(field))
         ]
         if wrong:
-            problems.append(f"{want.entity} {want.source_table} {want.source_key}: {wrong}")
+            problems.append(f"{want.entity} {want.source_table} {want.key_json}: {wrong}")
     return problems

@@ -31,6 +31,7 @@ from streamhub.simulate.verify import drop_databases
 from streamhub.standardize.model import ENTITY_MODELS
 from streamhub.standardize.profile import load_profiles
 from streamhub.standardize.pseudonym import Pseudonymizer
+from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 from ..capture.helpers import wait_until
 from ..capture.helpers import write_connector_files as write_connectors
@@ -176,6 +177,22 @@ def _key_value(record_key: str) -> str:
     return str(values[0]) if len(values) == 1 else record_key
 
 
+def _clear_keys(settings: Settings, pipeline: Pipeline) -> dict[str, str]:
+    """source_key token -> the clear key JSON, from the raw topics (std.* and ops.quality
+    carry only the token; the test holds the stack's identity key to map it back)."""
+    serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+    identity = IdentityTokens.from_settings(settings)
+    clear: dict[str, str] = {}
+    for _, key, value in pipeline.read(RAW_TOPICS):
+        source = serde.decode(value).value["source"]
+        table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
+        key_json = json.dumps(json.loads(key)["key"], sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False)
+        token = identity.source_key(source["institution_id"], source["database"], table, key_json)
+        clear[token] = key_json
+    return clear
+
+
 def _assert_planted_accounted_for(
     settings: Settings,
     pipeline: Pipeline,
@@ -187,9 +204,13 @@ def _assert_planted_accounted_for(
     institutions = {i.key: i for i in simulation.institutions}
     serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
     quality = [serde.decode(v).value for _, _, v in pipeline.read(["ops.quality"])]
+    clear_key = _clear_keys(settings, pipeline)
+    assert not {q["record_key"] for q in quality} & set(clear_key.values())  # tokens only
     flagged = {
-        (q["institution_id"], q["table"].split(".")[-1], _key_value(q["record_key"]), q["rule"])
+        (q["institution_id"], q["table"].split(".")[-1], _key_value(clear_key[q["record_key"]]),
+         q["rule"])
         for q in quality
+        if q["record_key"] in clear_key
     }
     letters = [serde.decode(v).value for _, _, v in pipeline.read(["dlq.capture"])]
     undecodable = {
@@ -198,7 +219,8 @@ def _assert_planted_accounted_for(
         if d["table"] and d["table"].startswith(f"{prefix}_")
     }
     live = {
-        (row["institution_id"], row["source_table"].split(".")[-1], _key_value(row["source_key"])):
+        (row["institution_id"], row["source_table"].split(".")[-1],
+         _key_value(clear_key[row["source_key"]])):
         row for row in landed.values()
     }  # fmt: skip
     planted = ledger["bad_records"]
