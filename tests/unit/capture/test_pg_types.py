@@ -133,3 +133,22 @@ def test_booleans_read_the_same_from_the_log_and_from_a_text_cast() -> None:
     assert convert(b"t", "boolean", "utf-8") is True
     assert convert(b"true", "boolean", "utf-8") is True  # bool::text in a snapshot chunk
     assert convert(b"false", "boolean", "utf-8") is False
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        (b"1985-13-02", "date"),  # a birth date that does not parse
+        (b"11010519491231002X", "int"),  # an ID number in a numeric column
+        (b"13500000001x", "long"),
+        (b"2024-05-06 07:61:09", "local_timestamp_ms"),
+        (b"350203x19491231", "decimal"),
+    ],
+)
+def test_a_bad_value_reason_quotes_no_part_of_the_value(raw: bytes, kind) -> None:
+    bad = convert(raw, kind, "utf-8")
+    assert isinstance(bad, BadValue)
+    text = raw.decode()
+    pieces = {text[i : i + 4] for i in range(len(text) - 3)}
+    assert not [p for p in pieces if p in bad.reason], bad.reason
+    assert str(len(text)) in bad.reason  # the operator still learns its size and the kind

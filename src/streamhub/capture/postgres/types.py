@@ -100,8 +100,10 @@ def convert(raw: bytes, kind: ValueKind, encoding: str) -> object:
     try:
         return _PARSERS[kind](text)
     except (ValueError, InvalidOperation, OverflowError) as exc:
-        shown = text if len(text) <= 40 else text[:40] + "…"
-        return BadValue(f"{kind} value {shown!r} cannot be represented: {exc}")
+        # never the value nor the parser's message (which quotes it): a birth date or an ID
+        # number stored as a number is personal
+        what = f"{kind} value of {len(text)} characters"
+        return BadValue(f"{what} cannot be represented ({type(exc).__name__})")
 
 
 def _bool(text: str) -> bool:
