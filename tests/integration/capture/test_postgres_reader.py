@@ -191,10 +191,11 @@ def test_changes_come_out_in_commit_order_with_values_and_transaction_ends(sourc
         ("c", 1),
         ("c", 2),
         ("u", 1),
-        ("u", 3),
+        ("d", 2),  # a key change leaves as a delete of the old key and a create of the new
+        ("c", 3),
         ("d", 1),
     ]
-    first, second, renamed, rekeyed, deleted = changes
+    first, second, renamed, rekeyed, created, deleted = changes
     assert first.after == {
         "id": 1,
         "name": "张三",
@@ -214,7 +215,9 @@ def test_changes_come_out_in_commit_order_with_values_and_transaction_ends(sourc
     assert {k: v for k, v in second.after.items() if v is not None} == {"id": 2, "name": "Li Si"}
     assert renamed.before is None  # default replica identity, key unchanged
     assert renamed.after is not None and renamed.after["name"] == "Zhang San"
-    assert rekeyed.before == {"id": 2}  # the old key, because it changed
+    assert rekeyed.before == {"id": 2} and rekeyed.after is None  # the old key: it changed
+    assert created.before is None and created.after is not None and created.after["id"] == 3
+    assert created.position_seq == rekeyed.position_seq + 1
     assert deleted.before == {"id": 1} and deleted.after is None
 
     table = first.table
@@ -227,7 +230,7 @@ def test_changes_come_out_in_commit_order_with_values_and_transaction_ends(sourc
     seqs = [e.position_seq for e in events if isinstance(e, RowEvent | TransactionEnd)]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     kinds_in_order = ["R" if isinstance(e, RowEvent) else "E" for e in events]
-    assert kinds_in_order == ["R", "R", "E", "R", "E", "R", "E", "R", "E"]
+    assert kinds_in_order == ["R", "R", "E", "R", "E", "R", "R", "E", "R", "E"]
     assert first.txid == second.txid != renamed.txid
     now_ms = time.time() * 1000
     assert all(abs(r.commit_ts_ms - now_ms) < 60_000 for r in changes)

@@ -60,6 +60,7 @@ from pymysqlreplication.row_event import (
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.errors import CaptureError, PositionLostError, SourceUnavailableError
+from streamhub.capture.keychange import split_key_change
 from streamhub.capture.model import (
     ColumnInfo,
     Event,
@@ -381,11 +382,11 @@ class _Translator:
             UndecodableValue(table.info, op, name, exc.raw, exc.reason, key, self._gtid, seq, ts)
             for name, exc in bad
         ]
-        out.append(
-            RowEvent(
-                table.info, op, before, after, self._gtid, seq, self._gtid, ts, size_bytes=size
-            )
+        event = RowEvent(
+            table.info, op, before, after, self._gtid, seq, self._gtid, ts, size_bytes=size
         )
+        # the before image shows a key change: a delete of the old key, a create of the new
+        out.extend(split_key_change(event, self._next_seq))
         self._emitted = True
         return out
 

@@ -30,6 +30,7 @@ import psycopg2
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.errors import CaptureError, SourceUnavailableError
+from streamhub.capture.keychange import split_key_change
 from streamhub.capture.model import (
     ColumnInfo,
     Event,
@@ -318,19 +319,20 @@ class PostgresLogReader(LogReader):
                     table, op, column, raw, reason, key, position, seq, txn.commit_ts_ms
                 )
             )
-        self._pending.append(
-            RowEvent(
-                table=table,
-                op=op,
-                before=before,
-                after=after,
-                position=position,
-                position_seq=seq,
-                txid=str(txn.xid),
-                commit_ts_ms=txn.commit_ts_ms,
-                size_bytes=size,
-            )
+        event = RowEvent(
+            table=table,
+            op=op,
+            before=before,
+            after=after,
+            position=position,
+            position_seq=seq,
+            txid=str(txn.xid),
+            commit_ts_ms=txn.commit_ts_ms,
+            size_bytes=size,
         )
+        # a key change arrives with the old key ('K', or the old row under FULL): it leaves
+        # as a delete of the old key and a create of the new one (keychange.py)
+        self._pending.extend(split_key_change(event, txn.next_seq))
 
     def _values(
         self,
