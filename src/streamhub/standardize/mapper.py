@@ -64,7 +64,7 @@ def map_row(profile: Profile, table: str, row: Mapping[str, object]) -> MappedRo
         values[target] = _map_field(profile, mapping, table, target, spec, row, issues)
     key = values.get(mapping.key_field)
     if key is None:
-        column = mapping.fields[mapping.key_field].source
+        column = mapping.fields[mapping.key_field].described
         raise MappingError(
             f"{table}: key column {column!r} ({mapping.key_field}) is missing or unreadable "
             f"(columns present: {', '.join(sorted(row)) or 'none'}); the row cannot be "
@@ -89,7 +89,7 @@ def _map_field(
     row: Mapping[str, object],
     issues: list[Issue],
 ) -> object:
-    raw = spec.const if spec.const is not None else _read(row, spec.source)
+    raw = spec.const if spec.const is not None else _read_spec(row, spec)
     try:
         return _convert(profile, mapping.entity, target, spec, raw)
     except _FieldProblem as problem:
@@ -107,6 +107,21 @@ def _map_field(
             )
         )
         return None
+
+
+def _read_spec(row: Mapping[str, object], spec: FieldSpec) -> object:
+    """The field's raw value: its column's, or its columns' joined (a composed id, which
+    is missing when any part is: a partial id would merge different rows)."""
+    if spec.parts is None:
+        return _read(row, spec.source)
+    parts = []
+    for column in spec.parts:
+        value = _read(row, column)
+        text = None if value is None else key_text(value)
+        if not text:
+            return None
+        parts.append(text)
+    return spec.separator.join(parts)
 
 
 def _read(row: Mapping[str, object], column: str | None) -> object:

@@ -49,6 +49,7 @@ PROTECTED_FIELDS: dict[str, str] = {
 }
 CLEAR_FIELD_TYPES: dict[str, type] = {"birth_date": date}  # every other clear field is text
 BASE_FIELDS = frozenset(StdRecord.model_fields)
+COMPOSITE_JOIN = "|"  # between the parts of a value composed of several columns
 
 
 def key_text(value: object) -> str:
@@ -92,6 +93,10 @@ class FieldSpec(_Strict):
     """
 
     source: str | None = Field(None, alias="from", description="source column")
+    parts: tuple[str, ...] | None = Field(
+        None, description="several source columns composing one value (`from: [A, B]`)"
+    )
+    join: str | None = Field(None, description="separator between the parts (default '|')")
     const: str | int | float | bool | None = Field(None, description="a fixed value instead")
     crosswalk: str | None = Field(None, description="local -> standard value table")
     pass_unmapped: bool = Field(
@@ -103,12 +108,49 @@ class FieldSpec(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
-        return {"from": data} if isinstance(data, str) else data  # `patient_id: BRID`
+        if isinstance(data, str):
+            return {"from": data}  # `patient_id: BRID`
+        if isinstance(data, list):
+            return {"parts": data}  # `encounter_id: [MZHM, GHSJ]`
+        if isinstance(data, dict) and isinstance(data.get("from"), list):
+            # `{from: [MZHM, GHSJ], join: "|"}`: one value composed of several columns
+            return {**{k: v for k, v in data.items() if k != "from"}, "parts": data["from"]}
+        return data
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every source column the field reads (none for a const)."""
+        if self.parts is not None:
+            return self.parts
+        return () if self.source is None else (self.source,)
+
+    @property
+    def separator(self) -> str:
+        return COMPOSITE_JOIN if self.join is None else self.join
+
+    @property
+    def described(self) -> str:
+        """The field's source for messages: ``MZHM``, ``MZHM+GHSJ`` or ``const``."""
+        return "+".join(self.columns) or "const"
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
-        if (self.source is None) == (self.const is None):
+        given = sum(x is not None for x in (self.source, self.parts, self.const))
+        if given != 1:
             raise ValueError("give exactly one of 'from' (a source column) or 'const'")
+        if self.parts is not None:
+            if len(self.parts) < 2 or len(set(self.parts)) != len(self.parts):
+                raise ValueError(
+                    "'from' as a list composes one value of two or more different columns; "
+                    "for one column write `from: COLUMN`"
+                )
+            if self.crosswalk or self.derive or self.format:
+                raise ValueError(
+                    "a value composed of several columns takes 'join' only "
+                    "(no crosswalk, derive or format)"
+                )
+        elif self.join is not None:
+            raise ValueError("'join' needs 'from' as a list of columns")
         if self.derive is not None and self.derive not in DERIVATIONS:
             known = ", ".join(sorted(DERIVATIONS))
             raise ValueError(f"unknown derivation {self.derive!r}; known: {known}")
@@ -166,7 +208,7 @@ class TableMapping(_Strict):
         specs = list(self.fields.values())
         if isinstance(self.business_time, FieldSpec):
             specs.append(self.business_time)
-        used = {s.source for s in specs if s.source is not None}
+        used = {column for s in specs for column in s.columns}
         if self.cancelled is not None and self.cancelled.source is not None:
             used.add(self.cancelled.source)
         return used
@@ -176,7 +218,7 @@ class TableMapping(_Strict):
         """Source columns feeding a personal identifier: never echoed in an issue."""
         clear = CLEAR_FIELDS.get(self.entity, ())
         return frozenset(
-            s.source for n, s in self.fields.items() if n in clear and s.source is not None
+            column for n, s in self.fields.items() if n in clear for column in s.columns
         )
 
 
@@ -259,6 +301,11 @@ def _table_problems(profile: Profile, mapping: TableMapping) -> list[str]:
             problems.append(f"{target}: unknown crosswalk {spec.crosswalk!r}")
         elif target in targets and (allowed := literal_values(entity, target)):
             problems.extend(_literal_problems(profile, target, spec, allowed))
+    for target, spec in mapping.fields.items():
+        if spec.parts is not None and target in targets and target_type(entity, target) is not str:
+            problems.append(
+                f"{target}: a value composed of several columns is text; {target} is not"
+            )
     time_spec = mapping.business_time
     if isinstance(time_spec, FieldSpec) and (
         time_spec.source is None or time_spec.crosswalk or time_spec.derive
@@ -321,7 +368,7 @@ def personal_key_fields(mapping: TableMapping) -> list[str]:
     return sorted(
         name for name in ids
         if name in mapping.fields and (
-            name in clear or mapping.fields[name].source in personal
+            name in clear or bool(set(mapping.fields[name].columns) & personal)
         )
     )
 
