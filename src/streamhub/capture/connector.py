@@ -85,6 +85,17 @@ class ConnectorConfig(_Strict):
         300.0, ge=1, description="how often each table's row count is read at a log position"
     )
 
+    @field_validator("institution_id", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        # YAML reads an all-digit code as a number (a leading 0 would even be lost)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(
+                "an institution id is text: quote it in the file "
+                '(institution_id: "123502001549897397"); unquoted digits are a YAML number'
+            )
+        return value
+
     @field_validator("institution_id")
     @classmethod
     def _credit_code(cls, value: str) -> str:

@@ -15,6 +15,7 @@ from streamhub.cli.clickhouse_cmd import clickhouse_group
 from streamhub.cli.config_cmd import config_group
 from streamhub.cli.demo_cmd import demo_cmd
 from streamhub.cli.land_cmd import land_cmd
+from streamhub.cli.profiles_cmd import profiles_group
 from streamhub.cli.pseudonym_cmd import pseudonym_group
 from streamhub.cli.reconcile_cmd import reconcile_group
 from streamhub.cli.registry_cmd import registry_group
@@ -72,6 +73,7 @@ cli.add_command(reconcile_group)
 cli.add_command(serve_cmd)
 cli.add_command(users_group)
 cli.add_command(pseudonym_group)
+cli.add_command(profiles_group)
 
 
 def main() -> None:
