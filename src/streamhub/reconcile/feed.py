@@ -24,12 +24,17 @@ log = get_logger(__name__)
 
 SOURCE_TOPIC = "ops.source_counts"
 LANDED_TOPIC = "ops.landed_counts"
+# what reached std.*, per source table and commit minute (the standardizer's own count, in
+# the landed counts' shape): the "standardized" column, and where a gap sits
+STANDARDIZED_TOPIC = "ops.standardized_counts"
 DEAD_LETTER_TOPICS = ("dlq.standardize", "dlq.land")
 RESULTS_TOPIC = "ops.reconciliation"
-INPUT_TOPICS: tuple[str, ...] = (SOURCE_TOPIC, LANDED_TOPIC, *DEAD_LETTER_TOPICS)
+INPUT_TOPICS: tuple[str, ...] = (
+    SOURCE_TOPIC, LANDED_TOPIC, STANDARDIZED_TOPIC, *DEAD_LETTER_TOPICS
+)
 
-KIND = {SOURCE_TOPIC: "source", LANDED_TOPIC: "landed", **dict.fromkeys(DEAD_LETTER_TOPICS,
-                                                                        "rejection")}
+KIND = {SOURCE_TOPIC: "source", LANDED_TOPIC: "landed", STANDARDIZED_TOPIC: "standardized",
+        **dict.fromkeys(DEAD_LETTER_TOPICS, "rejection")}
 
 
 @dataclass
@@ -74,6 +79,8 @@ class Feed:
             return rec.apply_source(source_from_avro(value)).value
         if topic == LANDED_TOPIC:
             return rec.apply_landed(landed_from_avro(value)).value
+        if topic == STANDARDIZED_TOPIC:
+            return rec.apply_standardized(landed_from_avro(value)).value
         rejection = rejection_from_avro(value)
         if rejection is None:
             return "ignored"  # not a record withheld from ClickHouse (e.g. no institution)

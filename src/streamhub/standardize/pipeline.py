@@ -37,6 +37,7 @@ from streamhub.serde.errors import (
     UnsupportedWireFormatError,
 )
 from streamhub.serde.wire import MessageRef
+from streamhub.sink.landed_counts import LandedCounts
 from streamhub.standardize.avro_schema import std_schema
 from streamhub.standardize.checks import check
 from streamhub.standardize.envelope_check import check_envelope
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 
 QUALITY_TOPIC = "ops.quality"
 DLQ_TOPIC = "dlq.standardize"
+# what reached std.*, per source table and commit minute, in ops.landed_counts' shape (with
+# version ids): reconciliation's "standardized" column, and where a gap sits
+STANDARDIZED_COUNTS_TOPIC = "ops.standardized_counts"
 Clock = Callable[[], float]
 RELOAD_EVERY_S = 10.0
 # not about the record: the batch is retried (then the worker exits), never dead-lettered
@@ -73,6 +77,10 @@ def _ms(value: int) -> datetime:
 class Standardizer:
     """Implements :class:`~streamhub.standardize.messages.BatchProcessor`."""
 
+    # ops.standardized_counts: off unless a topic is given (from_settings gives it)
+    _counts_topic: str | None = None
+    _counts: RegisteredWriter | None = None
+
     def __init__(
         self,
         serde: AvroSerde,
@@ -81,6 +89,7 @@ class Standardizer:
         pseudonymizer: Pseudonymizer,
         project_dir: Path,
         clock: Clock = time.time,
+        counts_topic: str | None = None,
     ) -> None:
         self._serde = serde
         self._connectors_dir = connectors_dir
@@ -102,6 +111,13 @@ class Standardizer:
         self._dead = serde.register(
             f"{DLQ_TOPIC}-value", load_schema(schemas, "ops/dead_letter.avsc")
         )
+        # counts of the batch in hand, published with its outputs when a topic is given
+        self._counts_topic = counts_topic
+        self._counted = LandedCounts()
+        self._counts = (
+            None if counts_topic is None else serde.register(
+                f"{counts_topic}-value", load_schema(schemas, "ops/landed_counts.avsc"))
+        )
         self._reload_connectors()
 
     @classmethod
@@ -113,6 +129,7 @@ class Standardizer:
             load_profiles(settings.profiles_path),
             Pseudonymizer.from_settings(settings),
             settings.project_dir,
+            counts_topic=STANDARDIZED_COUNTS_TOPIC,
         )
 
     def _reload_connectors(self) -> None:
@@ -128,6 +145,7 @@ class Standardizer:
     def process(self, batch: Sequence[RawMessage]) -> list[OutMessage]:
         out: list[OutMessage] = []
         self._outcomes.clear()
+        self._counted = LandedCounts()
         for message in batch:
             try:
                 out.extend(self._standardize(message))
@@ -142,6 +160,7 @@ class Standardizer:
             STANDARDIZE_METRICS.records.labels(
                 institution=institution, entity=entity, outcome=outcome
             ).inc(count)
+        out.extend(self._count_messages())
         return out
 
     def _standardize(self, message: RawMessage) -> list[OutMessage]:
@@ -194,7 +213,14 @@ class Standardizer:
                 f"model refuses: {exc.errors(include_url=False, include_input=False)}"
             ) from exc
         self._outcomes[(institution, model.entity, "flagged" if issues else "standardized")] += 1
-        return [self._std_message(record), *self._quality_messages(record, issues)]
+        outputs = [self._std_message(record), *self._quality_messages(record, issues)]
+        self._counted.add(model.entity, {
+            "institution_id": institution, "source_system": record.source_system,
+            "source_database": record.source_database, "source_table": table,
+            "commit_time": record.commit_time, "operation": op, "record_id": record.record_id,
+            "source_position_seq": record.source_position_seq,
+        })
+        return outputs
 
     def _decode(self, message: RawMessage) -> dict[str, Any]:
         if message.value is None:
@@ -232,6 +258,17 @@ class Standardizer:
         writer = self._writers[record.entity]
         value = self._serde.encode(writer, record.model_dump())
         return OutMessage(std_topic(record.entity), record.record_id.encode(), value)
+
+    def _count_messages(self) -> list[OutMessage]:
+        """The batch's ops.standardized_counts: one per (table, minute, entity), replays
+        recognised by the version ids the lander uses too."""
+        if self._counts is None or self._counts_topic is None:
+            return []
+        now_ms = int(self._clock() * 1000)
+        return [
+            OutMessage(self._counts_topic, key, self._serde.encode(self._counts, value))
+            for key, value in self._counted.events(now_ms)
+        ]
 
     def _quality_messages(self, record: StdRecord, issues: list[Issue]) -> list[OutMessage]:
         now_ms = int(self._clock() * 1000)
