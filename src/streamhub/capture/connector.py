@@ -84,6 +84,13 @@ class ConnectorConfig(_Strict):
     row_count_s: float = Field(
         300.0, ge=1, description="how often each table's row count is read at a log position"
     )
+    max_message_bytes: int = Field(
+        1_000_000,
+        ge=10_000,
+        le=100_000_000,
+        description="largest change envelope sent to Kafka (the producer's message.max.bytes; "
+        "keep it at most the raw topic's max.message.bytes); a larger change goes to dlq.capture",
+    )
 
     @field_validator("institution_id", mode="before")
     @classmethod

@@ -4,15 +4,22 @@ One producer per connector (idempotent, acks=all), so acknowledgements of one
 connector never wait on another's. Change envelopes get their table's schema
 registered once per column layout; ops records and dead letters use the
 catalog's schemas.
+
+A change whose envelope Kafka would refuse for its size (over the connector's
+``max_message_bytes``, checked before producing, or refused by the broker with
+MSG_SIZE_TOO_LARGE) goes to dlq.capture instead, under the change's own ack number:
+the checkpoint passes it only once the dead letter is acknowledged (at-least-once),
+and the connector goes on with the next change instead of restarting forever.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
@@ -23,6 +30,7 @@ from streamhub.capture.errors import CaptureError, UnrepresentableChangeError
 from streamhub.capture.model import RowEvent, TableInfo
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import IncompatibleSchemaError
 
@@ -31,6 +39,18 @@ OPS_SCHEMAS = {
     "ops.source_counts": "ops/source_counts.avsc",
     "dlq.capture": "ops/dead_letter.avsc",
 }
+
+
+log = get_logger(__name__)
+
+DLQ_TOPIC = "dlq.capture"
+# what the record batch adds to key + value on the wire (batch header, record varints): a
+# margin, so that an envelope passing the check is not refused by the producer after all
+RECORD_OVERHEAD_BYTES = 512
+
+Delivered = Callable[[KafkaError | None, Message], None]
+# builds the dead letter (key, value) for a change Kafka refused for its size, given why
+Refusal = Callable[[str], tuple[bytes, bytes]]
 
 
 def now_ms() -> int:
@@ -50,6 +70,7 @@ class Emitter:
                 "linger.ms": 20,
                 "compression.type": "lz4",
                 "queue.buffering.max.messages": 200_000,
+                "message.max.bytes": config.max_message_bytes,
                 "client.id": f"streamhub-capture-{config.name}",
             }
         )
@@ -62,6 +83,10 @@ class Emitter:
             for topic, path in OPS_SCHEMAS.items()
         }
         self.bytes_out = 0
+        self.max_message_bytes = config.max_message_bytes
+        self.oversized_total = 0  # changes sent to dlq.capture for their size
+        # dead letters of changes the broker refused for their size, with their ack callback
+        self._refused: list[tuple[bytes, bytes, Delivered]] = []
 
     @staticmethod
     def _require_topics(settings: Settings, topics: list[str]) -> None:
@@ -96,7 +121,61 @@ class Emitter:
     def change(self, event: RowEvent) -> None:
         writer = self.writer_for(event.table)
         value = self.serde.encode(writer, envelope.envelope(self.config, event, now_ms()))
-        self._send(self.config.topic, envelope.message_key(self.config, event), value)
+        key = envelope.message_key(self.config, event)
+
+        def refused(why: str) -> tuple[bytes, bytes]:
+            return self._oversized_letter(event, key, len(value), why)
+
+        size = len(key) + len(value) + RECORD_OVERHEAD_BYTES
+        if size > self.max_message_bytes:
+            number = self.tracker.next_number()
+            self._produce(DLQ_TOPIC, *refused("over the limit"), self._acknowledge(number))
+            return
+        self._send(self.config.topic, key, value, refused)
+
+    def _oversized_letter(
+        self, event: RowEvent, key: bytes, size: int, why: str
+    ) -> tuple[bytes, bytes]:
+        """The dead letter of a change too large for Kafka; the reason names table, key, size
+        and limit, never a row value, and the envelope itself is left out (it cannot fit)."""
+        table = f"{event.table.database}.{event.table.qualified}"
+        limit = self.max_message_bytes
+        self.oversized_total += 1
+        log.error(
+            "change too large for Kafka: sent to dlq.capture",
+            extra={
+                "connector": self.config.name,
+                "institution": self.config.institution_id,
+                "table": table,
+                "bytes": size,
+                "limit": limit,
+            },
+        )
+        reason = (
+            f"change too large for Kafka: {event.op} of {table} at {event.position}, key "
+            f"{key.decode(errors='replace')}: the envelope has {size} bytes, {why} "
+            f"(limit: max_message_bytes {limit}); "
+            "original_value omitted (it does not fit either), original_key kept; the change is "
+            "counted at the source; raise max_message_bytes in the connector file and the raw "
+            "topic's max.message.bytes, then re-snapshot the row"
+        )
+        record = {
+            "stage": "capture",
+            "reason": reason,
+            "error_type": "MessageTooLarge",
+            "institution_id": self.config.institution_id,
+            "table": table,
+            "original_topic": self.config.topic,
+            "original_partition": None,
+            "original_offset": None,
+            "original_key": key,
+            "original_value": None,
+            "failed_ts_ms": now_ms(),
+            "system": self.config.system,
+            "database": event.table.database,
+            "commit_ts_ms": event.commit_ts_ms,
+        }
+        return key, self.serde.encode(self._ops[DLQ_TOPIC], record)
 
     def dead_letter(
         self,
@@ -128,23 +207,65 @@ class Emitter:
     def _ops_record(self, topic: str, key: bytes, record: dict[str, Any]) -> None:
         self._send(topic, key, self.serde.encode(self._ops[topic], record))
 
-    def _send(self, topic: str, key: bytes, value: bytes) -> None:
-        number = self.tracker.next_number()
+    def _acknowledge(self, number: int) -> Delivered:
         tracker = self.tracker
 
         def delivered(err: KafkaError | None, _msg: Message) -> None:
             tracker.acknowledged(number, None if err is None else str(err))
 
+        return delivered
+
+    def _send(self, topic: str, key: bytes, value: bytes, refused: Refusal | None = None) -> None:
+        """Produce under the next ack number; with ``refused``, a size refusal sends the dead
+        letter it builds instead, and the number is acknowledged when the letter is."""
+        number = self.tracker.next_number()
+        acknowledge = self._acknowledge(number)
+        delivered = acknowledge
+        if refused is not None:
+
+            def delivered(err: KafkaError | None, msg: Message) -> None:
+                if err is not None and err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    # the broker's (topic's) limit is below ours: the letter stands for it
+                    # sent from the next poll/flush, not from inside librdkafka's callback
+                    why = "refused by the broker: the topic's max.message.bytes is lower"
+                    self._refused.append((*refused(why), acknowledge))
+                    return
+                acknowledge(err, msg)
+
+        try:
+            self._produce(topic, key, value, delivered)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            too_large = isinstance(error, KafkaError) and (
+                error.code() == KafkaError.MSG_SIZE_TOO_LARGE
+            )
+            if refused is None or not too_large:
+                raise
+            self._produce(DLQ_TOPIC, *refused("refused by the producer"), acknowledge)
+            return
+        self.bytes_out += len(value)
+
+    def _produce(self, topic: str, key: bytes, value: bytes, delivered: Delivered) -> None:
         while True:
             try:
                 self.producer.produce(topic, value=value, key=key, on_delivery=delivered)
-                break
+                return
             except BufferError:  # the local queue is full: let deliveries drain, then retry
                 self.producer.poll(0.1)
-        self.bytes_out += len(value)
+
+    def _send_refused(self) -> None:
+        while self._refused:
+            key, letter, acknowledge = self._refused.pop(0)
+            self._produce(DLQ_TOPIC, key, letter, acknowledge)
 
     def poll(self) -> None:
         self.producer.poll(0)
+        self._send_refused()
 
     def flush(self, timeout_s: float) -> int:
-        return int(self.producer.flush(timeout_s))
+        deadline = time.monotonic() + timeout_s
+        left = int(self.producer.flush(timeout_s))
+        while self._refused and time.monotonic() < deadline:  # letters of refusals just seen
+            self._send_refused()
+            left = int(self.producer.flush(max(0.0, deadline - time.monotonic())))
+        return left + len(self._refused)

@@ -221,7 +221,11 @@ class ConnectorTask:
     def _emit_change(self, name: str, event: RowEvent) -> None:
         if name not in self.stopped_tables:
             try:
+                refused_before = self.emitter.oversized_total
                 self.emitter.change(event)
+                if self.emitter.oversized_total != refused_before:  # sent to dlq.capture
+                    self.errors_total += 1
+                    self.metrics.errors.labels(**self._labels).inc()
                 return
             except UnrepresentableChangeError as exc:
                 self.stopped_tables[name] = str(exc)
