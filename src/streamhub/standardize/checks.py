@@ -1,8 +1,9 @@
 """Data-quality rules (DOMAIN.md 质控) on one record's clear mapped values.
 
-Runs before pseudonymization, because checksums and agreements need the clear ID number
-and birth date; every observed value an issue carries is masked by
-:func:`~streamhub.standardize.pseudonym.mask_observed`. Rule ids are stable: dashboards
+Runs before pseudonymization, because checksums, agreements and completeness need the clear
+ID number, name and birth date; an issue on a personal identifier carries no part of its value
+(:func:`~streamhub.standardize.pseudonym.mask_observed` withholds it; messages name the field
+and the reason only). Rule ids are stable: dashboards
 and alerts count by them. A failed rule flags the record; it never stops it.
 """
 
@@ -18,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from streamhub.codes import catalogue, citizen_id, icd10
 from streamhub.codes.errors import InvalidIdentifierError
 from streamhub.standardize.issues import Dimension, Issue, Severity
-from streamhub.standardize.model import ENTITY_MODELS, required_fields
+from streamhub.standardize.model import ENTITY_MODELS, REQUIRED_CLEAR_FIELDS, required_fields
 from streamhub.standardize.pseudonym import mask_observed
 
 Values = Mapping[str, object]
@@ -59,8 +60,6 @@ RULES: dict[str, Rule] = {
 
 RESIDENT_ID = "01"  # CV02.01.101: only this document type follows GB 11643
 MONEY_TOLERANCE = Decimal("0.01")
-# Required protected fields are checked on the clear field the mapper delivers.
-_CLEAR_SOURCE = {"name_masked": "name", "id_number_masked": "id_number"}
 # DICOM PS3.3 C.7.3.1.1.1 modality defined terms that carry images or reports of an exam.
 DICOM_MODALITIES = catalogue.MODALITIES | frozenset(
     {"AU", "BDUS", "BMD", "DG", "ECG", "EPS", "ES", "GM", "HD", "IO", "IVOCT", "IVUS", "LS",
@@ -134,10 +133,10 @@ def _not_before(
 
 
 def _required(entity: str, values: Values) -> Iterator[Issue]:
-    for name in required_fields(ENTITY_MODELS[entity]):
-        source = _CLEAR_SOURCE.get(name, name)
-        if _text(values, source) is None:
-            yield _issue("required", f"required field {source} is empty", source)
+    # clear fields (name, ID number) are required too: checked here, before they are dropped
+    for name in (*required_fields(ENTITY_MODELS[entity]), *REQUIRED_CLEAR_FIELDS.get(entity, ())):
+        if _text(values, name) is None:
+            yield _issue("required", f"required field {name} is empty", name)
 
 
 def _department(values: Values) -> Iterator[Issue]:

@@ -31,6 +31,7 @@ from streamhub.standardize.profile import (
 )
 
 OBSERVED_MAX = 200  # an issue quotes the raw value, not a whole report text
+QUOTED_MAX = 40  # a message quotes at most this much of a (non-personal) value
 _TRUE = frozenset({"true", "t", "1", "y", "yes"})
 _FALSE = frozenset({"false", "f", "0", "n", "no"})
 
@@ -45,19 +46,41 @@ class MappedRow:
 
 
 class _FieldProblem(ValueError):
-    def __init__(self, rule: Literal["code_mapped", "value_format"], message: str) -> None:
+    """What is wrong with a value; ``what`` says it without the value, for personal fields."""
+
+    def __init__(
+        self, rule: Literal["code_mapped", "value_format"], message: str, what: str
+    ) -> None:
         super().__init__(message)
         self.rule: Literal["code_mapped", "value_format"] = rule
+        self.what = what
 
 
-def map_row(profile: Profile, table: str, row: Mapping[str, object]) -> MappedRow:
+def _quote(value: object) -> str:
+    """A non-personal value as a message may quote it: capped, so a report text stays out."""
+    text = key_text(value)
+    return repr(text if len(text) <= QUOTED_MAX else text[: QUOTED_MAX - 1] + "…")
+
+
+def _problem(
+    rule: Literal["code_mapped", "value_format"], value: object, what: str
+) -> _FieldProblem:
+    return _FieldProblem(rule, f"{_quote(value)} {what}", what)
+
+
+def map_row(
+    profile: Profile,
+    table: str,
+    row: Mapping[str, object],
+    mapping: TableMapping | None = None,
+) -> MappedRow:
     """Map one row (an envelope's ``after``, or ``before`` for a delete) of ``table``.
 
     Columns absent from the row (a delete's key-only ``before``, a column the source does
     not have) leave their fields ``None`` without an issue; present but wrong values give
     one issue each.
     """
-    mapping = profile.table(table)
+    mapping = profile.table(table) if mapping is None else mapping  # or one of its `also`
     values: dict[str, object] = {}
     issues: list[Issue] = []
     for target, spec in mapping.fields.items():
@@ -80,6 +103,21 @@ def map_row(profile: Profile, table: str, row: Mapping[str, object]) -> MappedRo
     )
 
 
+def map_further(
+    profile: Profile, table: str, row: Mapping[str, object]
+) -> list[tuple[TableMapping, MappedRow | None]]:
+    """The further entities the row feeds (the table's ``also``), in profile order, each
+    mapped by its own fields; ``None`` when the row holds none now (its key is empty: the
+    embedded diagnosis was removed), which the standardizer turns into a deletion."""
+    out: list[tuple[TableMapping, MappedRow | None]] = []
+    for further in profile.table(table).also:
+        try:
+            out.append((further, map_row(profile, table, row, further)))
+        except MappingError:
+            out.append((further, None))
+    return out
+
+
 def _map_field(
     profile: Profile,
     mapping: TableMapping,
@@ -96,12 +134,17 @@ def _map_field(
         personal = target in CLEAR_FIELDS.get(mapping.entity, ()) or (
             spec.source in mapping.clear_columns
         )
+        # a personal identifier's value (a birth date, an ID number) is never quoted: not in
+        # observed, not in the message (both land in ops_quality), not even its length
+        where = f"{table}.{spec.source or 'const'} -> {target}"
         issues.append(
             Issue(
                 rule=problem.rule,
                 dimension="conformance",
                 severity="error",
-                message=f"{table}.{spec.source or 'const'} -> {target}: {problem}",
+                message=f"{where}: the value {problem.what} (personal identifier: not shown)"
+                if personal
+                else f"{where}: {problem}",
                 field=target,
                 observed=None if personal else key_text(raw)[:OBSERVED_MAX],
             )
@@ -140,7 +183,7 @@ def _convert(profile: Profile, entity: str, target: str, spec: FieldSpec, raw: o
         try:
             value = DERIVATIONS[spec.derive](value)
         except DerivationError as exc:
-            raise _FieldProblem(exc.rule, str(exc)) from exc
+            raise _FieldProblem(exc.rule, str(exc), f"fails derivation {spec.derive!r}") from exc
     if value is None:
         return None
     return _coerce(entity, target, value, spec.format, profile.zone)
@@ -154,9 +197,7 @@ def _crosswalk(profile: Profile, spec: FieldSpec, value: object) -> object:
         return table[local]
     if spec.pass_unmapped or not local:
         return value  # blank: no code given, which completeness checks, not mapping
-    raise _FieldProblem(
-        "code_mapped", f"local code {local!r} is not in crosswalk {spec.crosswalk!r}"
-    )
+    raise _problem("code_mapped", local, f"is not in crosswalk {spec.crosswalk!r}")
 
 
 def _coerce(entity: str, target: str, value: object, fmt: str | None, zone: tzinfo) -> object:
@@ -165,7 +206,7 @@ def _coerce(entity: str, target: str, value: object, fmt: str | None, zone: tzin
     if allowed is not None:
         text = key_text(value)
         if text not in allowed:
-            raise _FieldProblem("value_format", f"{text!r} is not one of {list(allowed)}")
+            raise _problem("value_format", text, f"is not one of {list(allowed)}")
         return text
     if kind is datetime:
         return _as_utc(_as_datetime(value, fmt), zone)
@@ -198,7 +239,7 @@ def _as_datetime(value: object, fmt: str | None) -> datetime:
         return datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
     except ValueError as exc:
         expected = fmt or "ISO 8601"
-        raise _FieldProblem("value_format", f"{text!r} is not a time in {expected}") from exc
+        raise _problem("value_format", text, f"is not a time in {expected}") from exc
 
 
 def _as_utc(value: datetime, zone: tzinfo) -> datetime:
@@ -217,7 +258,7 @@ def _as_date(value: object, fmt: str | None) -> date:
         return datetime.strptime(text, fmt).date() if fmt else date.fromisoformat(text)
     except ValueError as exc:
         expected = fmt or "ISO 8601"
-        raise _FieldProblem("value_format", f"{text!r} is not a date in {expected}") from exc
+        raise _problem("value_format", text, f"is not a date in {expected}") from exc
 
 
 def _as_bool(value: object) -> bool:
@@ -226,7 +267,7 @@ def _as_bool(value: object) -> bool:
     text = key_text(value).lower()
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise _FieldProblem("value_format", f"{text!r} is not a yes/no value")
+    raise _problem("value_format", text, "is not a yes/no value")
 
 
 def _as_int(value: object) -> int:
@@ -234,31 +275,31 @@ def _as_int(value: object) -> int:
         return value
     number = _as_decimal(value, None)
     if number != number.to_integral_value():
-        raise _FieldProblem("value_format", f"{value!r} is not a whole number")
+        raise _problem("value_format", value, "is not a whole number")
     return int(number)
 
 
 def _as_float(value: object) -> float:
     if isinstance(value, bool):
-        raise _FieldProblem("value_format", f"{value!r} is not a number")
+        raise _problem("value_format", value, "is not a number")
     try:
         number = float(value) if isinstance(value, int | float) else float(key_text(value))
     except ValueError as exc:
-        raise _FieldProblem("value_format", f"{value!r} is not a number") from exc
+        raise _problem("value_format", value, "is not a number") from exc
     if not math.isfinite(number):
-        raise _FieldProblem("value_format", f"{value!r} is not a finite number")
+        raise _problem("value_format", value, "is not a finite number")
     return number
 
 
 def _as_decimal(value: object, scale: int | None) -> Decimal:
     if isinstance(value, bool):
-        raise _FieldProblem("value_format", f"{value!r} is not a decimal number")
+        raise _problem("value_format", value, "is not a decimal number")
     try:
         number = Decimal(key_text(value))
     except InvalidOperation as exc:
-        raise _FieldProblem("value_format", f"{value!r} is not a decimal number") from exc
+        raise _problem("value_format", value, "is not a decimal number") from exc
     if not number.is_finite():
-        raise _FieldProblem("value_format", f"{value!r} is not a finite decimal number")
+        raise _problem("value_format", value, "is not a finite decimal number")
     if scale is None:
         return number
     return number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)

@@ -1,9 +1,10 @@
 """The regional canonical model: one pydantic model per standard entity.
 
 What lands on ``std.<entity>`` and in ClickHouse. No field holds a personal
-identifier in clear: ID numbers become a keyed pseudonym (``person_key``), names,
-phones and ID numbers appear only masked, birth dates only as a year and an age
-band, addresses only as their county. Every field names its WS/T 363 data element
+identifier, in clear or in part: ID numbers become a keyed pseudonym (``person_key``),
+names, phones and addresses do not leave, birth dates only as a ten-year age band
+(80+ top-coded), addresses only as their prefecture (docs/decisions/privacy.md judges
+each field by GB/T 39725 level and k-anonymity). Every field names its WS/T 363 data element
 (where DOMAIN.md confirms one; ``None`` otherwise), its GB/T 39725-2020 category
 and its security level (1 public … 5 strictly controlled).
 
@@ -150,17 +151,6 @@ class Patient(StdRecord):
     id_type: str | None = element(
         "ID document type, CV02.01.101", category=PERSONAL, level=2, de="DE02.01.031.00"
     )
-    id_number_masked: str | None = element(
-        "ID number masked like 110105********002X",
-        category=PERSONAL,
-        level=3,
-        de="DE02.01.030.00",
-        required=True,
-    )
-    name_masked: str | None = element(
-        "Name masked to its first character", category=PERSONAL, level=3, de="DE02.01.039.00",
-        required=True,
-    )
     sex_code: str | None = element(
         "Sex, GB/T 2261.1 (0 unknown, 1 male, 2 female, 9 not stated)",
         category=PERSONAL,
@@ -168,21 +158,18 @@ class Patient(StdRecord):
         de="DE02.01.040.00",
         required=True,
     )
-    birth_year: int | None = element(
-        "Year of birth (the date itself is not kept)", category=PERSONAL, level=2,
-        de="DE02.01.005.01",
-    )
     age_band: str | None = element(
-        "Age at the business time in ten-year bands: 0-9, 10-19 … 80+", category=PERSONAL,
-        level=2,
+        "Age on the Asia/Shanghai date of the business time in ten-year bands: 0-9, 10-19 … "
+        "80+ (the birth date and year do not leave)", category=PERSONAL, level=2,
     )
-    phone_masked: str | None = element("Phone masked like 135****0001", category=PERSONAL, level=3)
     region_code: str | None = element(
-        "County-level administrative division code (GB/T 2260) of the address",
+        "Prefecture-level division code (GB/T 2260, like 350200) of the address: the county "
+        "is generalized away (k-anonymity, docs/decisions/privacy.md)",
         category=PERSONAL,
         level=2,
     )
-    region_name: str | None = element("County of the address", category=PERSONAL, level=2)
+    region_name: str | None = element("Prefecture of the address (厦门市)", category=PERSONAL,
+                                      level=2)
 
 
 EncounterType = Literal["outpatient", "emergency", "inpatient"]
@@ -419,14 +406,17 @@ def required_fields(model: type[StdRecord]) -> tuple[str, ...]:
 
 
 # Fields the mapper fills in clear that never leave the standardizer: the pseudonymizer
-# turns them into the protected fields above (name -> name_masked, id_number -> person_key
-# and id_number_masked, phone -> phone_masked, birth_date -> birth_year and age_band,
-# address -> dropped (region_code carries the county), doctor/verifier -> a staff key).
+# turns them into the protected fields above (id_number -> person_key, birth_date ->
+# age_band, doctor/verifier -> a staff key) or drops them (name, phone, address; region_code
+# carries the prefecture). The completeness check reads them before they are dropped.
 CLEAR_FIELDS: dict[str, tuple[str, ...]] = {
     "patient": ("name", "id_number", "phone", "address", "birth_date"),
     "encounter": ("doctor",),
     "lab_report": ("verifier",),
 }
+# Clear fields the completeness check demands (the ``required`` of model fields, for fields
+# that do not leave the standardizer).
+REQUIRED_CLEAR_FIELDS: dict[str, tuple[str, ...]] = {"patient": ("id_number", "name")}
 
 
 # Institution-internal identifiers: field -> the kind of identifier it holds. Each leaves the

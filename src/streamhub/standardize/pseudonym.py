@@ -7,15 +7,20 @@ Person keys come from a rotating keyring (the active key; records say which by
 ``pseudonym_key_id``); row identities and institution-internal ids are tokens of a separate
 identity key that never rotates with them (see pseudonym_keys and
 docs/decisions/pseudonym-keys.md).
-Masks are for display and quality events; they never carry enough to re-identify alone.
+What else leaves about a patient is what docs/decisions/privacy.md allows: sex, a ten-year age
+band (80+ top-coded) at the Shanghai date of the business time, and the prefecture of the
+address. No part of a name, ID number, phone, birth date or address leaves, not even in a
+quality event (:func:`mask_observed` withholds them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from functools import cache
+from zoneinfo import ZoneInfo
 
-from streamhub.codes import citizen_id
+from streamhub.codes import catalogue, citizen_id
 from streamhub.config import Settings
 from streamhub.errors import ConfigError
 from streamhub.standardize.model import CLEAR_FIELDS, KEY_ID_ENTITIES, TOKEN_FIELDS
@@ -31,6 +36,7 @@ from streamhub.standardize.pseudonym_keys import (
 AGE_BAND_WIDTH = 10
 AGE_BAND_TOP = 80  # everyone from 80 up shares one band: old ages are rare enough to identify
 _OBSERVED_MAX = 80  # quality events carry a hint of the value, not a document
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # ages and "today" are Beijing dates (DOMAIN.md)
 
 
 def mask_name(name: str) -> str:
@@ -65,31 +71,54 @@ def age_band(birth_date: date, on: date) -> str | None:
     return f"{low}-{low + AGE_BAND_WIDTH - 1}"
 
 
-def _birth_year(value: object) -> str:
-    return str(value.year) if isinstance(value, date) else "****"
+def shanghai_date(at: datetime) -> date:
+    """The Beijing calendar date of ``at`` (naive means UTC, as every std time is)."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(SHANGHAI).date()
 
 
-# Clear fields as they appear in quality events; address shows nothing (region_code says
-# where), a birth date only its year.
-_OBSERVED_MASKS: dict[str, Callable[[object], str | None]] = {
-    "name": lambda v: mask_name(str(v)),
-    "doctor": lambda v: mask_name(str(v)),
-    "verifier": lambda v: mask_name(str(v)),
-    "id_number": lambda v: mask_id_number(str(v)),
-    "phone": lambda v: mask_phone(str(v)),
-    "address": lambda v: None,
-    "birth_date": _birth_year,
-}
+def age_band_at(birth_date: date, at: datetime) -> str | None:
+    """The age band on the Shanghai date of ``at``: 00:30 Beijing on a birthday (16:30 UTC the
+    day before) is already the new age."""
+    return age_band(birth_date, shanghai_date(at))
+
+
+@cache
+def _prefecture_names() -> dict[str, str]:
+    """Prefecture code (GB/T 2260, ``350200``) -> name (``厦门市``), from the county catalogue."""
+    names: dict[str, str] = {}
+    for region in catalogue.regions():
+        if region.name.endswith(region.district) and len(region.name) > len(region.district):
+            names[prefecture_code(region.code) or ""] = region.name[: -len(region.district)]
+    return names
+
+
+def prefecture_code(county: str) -> str | None:
+    """The prefecture-level division of a six-digit GB/T 2260 county code: ``350203`` ->
+    ``350200``; None when the code is not six digits (it cannot be generalized, so it is
+    suppressed)."""
+    code = county.strip()
+    if len(code) != 6 or not code.isdigit():
+        return None
+    return code[:4] + "00"
+
+
+def prefecture_name(prefecture: str | None) -> str | None:
+    return None if prefecture is None else _prefecture_names().get(prefecture)
+
+
+# Fields whose value an ``ops.quality`` event never shows, not even masked: a mask (first
+# character, region + sequence + check digit, birth year) narrows the person down.
+WITHHELD_FIELDS = frozenset(
+    {"name", "doctor", "verifier", "id_number", "phone", "address", "birth_date"}
+)
 
 
 def mask_observed(field: str | None, value: object) -> str | None:
-    """The offending value as an ``ops.quality`` event may show it: masked when ``field`` is a
+    """The offending value as an ``ops.quality`` event may show it: nothing when ``field`` is a
     personal identifier, shortened otherwise."""
-    if value is None:
+    if value is None or (field or "") in WITHHELD_FIELDS:
         return None
-    mask = _OBSERVED_MASKS.get(field or "")
-    if mask is not None:
-        return mask(value)
     text = value.isoformat() if isinstance(value, date) else str(value)
     return text if len(text) <= _OBSERVED_MAX else text[: _OBSERVED_MAX - 1] + "…"
 
@@ -222,22 +251,24 @@ class Pseudonymizer:
         return out
 
     def _patient(self, values: Mapping[str, object], at: datetime | None) -> dict[str, object]:
-        name = _text(values, "name")
+        """Person key, age band and prefecture; nothing of the name, ID number, phone, birth
+        date or address (docs/decisions/privacy.md: k-anonymity over sex, age band, region)."""
         number = _text(values, "id_number")
         id_type = _text(values, "id_type")
-        phone = _text(values, "phone")
         birth = values.get("birth_date")
         if isinstance(birth, datetime):
             birth = birth.date()
         birth_date = birth if isinstance(birth, date) else None
+        county = _text(values, "region_code")
+        region = prefecture_code(county) if county else None
         return {
-            "name_masked": mask_name(name) if name else None,
             # without its type a number is ambiguous (a passport may equal another's ID)
             "person_key": self.person_key(id_type, number) if number and id_type else None,
-            "id_number_masked": mask_id_number(number) if number else None,
-            "phone_masked": mask_phone(phone) if phone else None,
-            "birth_year": birth_date.year if birth_date else None,
-            "age_band": age_band(birth_date, at.date()) if birth_date and at else None,
+            "age_band": age_band_at(birth_date, at) if birth_date and at else None,
+            # the county made sex x age band classes of 2 on the simulator's population;
+            # the prefecture gives 11 (tests/unit/standardize/test_k_anonymity.py)
+            "region_code": region,
+            "region_name": prefecture_name(region),
         }
 
     def _staff(

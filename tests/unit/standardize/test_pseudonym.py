@@ -97,11 +97,12 @@ def test_protect_patient_leaves_no_clear_identifier() -> None:
     text = repr(out)
     for clear in ("欧阳娜娜", "娜娜", ID, ID[6:14], "13512340001", "12340001", "嘉禾路"):
         assert clear not in text
-    assert out["name_masked"] == "欧***"
-    assert out["id_number_masked"] == "110105********002X"
-    assert out["phone_masked"] == "135****0001"
-    assert (out["birth_year"], out["age_band"]) == (1949, "70-79")
-    assert out["region_code"] == "350203" and out["sex_code"] == "2"
+    # no remnant of the name, ID number, phone or birth year (the holes of issue 14)
+    for partial in ("欧", "110105", "002X", "135", "0001", "1949"):
+        assert partial not in text
+    assert out["age_band"] == "70-79"
+    assert out["region_code"] == "350200" and out["region_name"] == "厦门市"  # prefecture
+    assert out["sex_code"] == "2"
     assert out.keys() <= ENTITY_MODELS["patient"].model_fields.keys()
 
 
@@ -110,12 +111,13 @@ def test_protect_patient_with_missing_values() -> None:
         "patient", patient(name=None, id_type=None, phone="", birth_date=None), None,
         institution_id="A",
     )
-    assert out["name_masked"] is None and out["phone_masked"] is None
     assert out["person_key"] is None  # a number without its type links nothing
-    assert out["id_number_masked"] == "110105********002X"
-    assert out["birth_year"] is None and out["age_band"] is None
+    assert out["age_band"] is None
     out = Pseudonymizer(KEY).protect("patient", patient(), None, institution_id="A")
-    assert (out["birth_year"], out["age_band"]) == (1949, None)
+    assert out["age_band"] is None
+    out = Pseudonymizer(KEY).protect("patient", patient(region_code="3502"), AT,
+                                     institution_id="A")
+    assert (out["region_code"], out["region_name"]) == (None, None)  # not generalizable
 
 
 @pytest.mark.parametrize(("entity", "field", "key"),
@@ -171,12 +173,13 @@ def test_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_mask_observed() -> None:
-    assert mask_observed("id_number", ID) == "110105********002X"
-    assert mask_observed("name", "张三") == "张*"
-    assert mask_observed("doctor", "王伟") == "王*"
-    assert mask_observed("phone", "13512340001") == "135****0001"
+    # personal identifiers are withheld whole: a mask narrowed the person down (issue 14)
+    assert mask_observed("id_number", ID) is None
+    assert mask_observed("name", "张三") is None
+    assert mask_observed("doctor", "王伟") is None
+    assert mask_observed("phone", "13512340001") is None
     assert mask_observed("address", "思明区嘉禾路12号") is None
-    assert mask_observed("birth_date", date(1949, 12, 31)) == "1949"
+    assert mask_observed("birth_date", date(1949, 12, 31)) is None
     assert mask_observed("icd_code", "Z99.999") == "Z99.999"
     assert mask_observed("study_uid", "1" * 200) == "1" * 79 + "…"
     assert mask_observed(None, None) is None

@@ -31,12 +31,9 @@ ROOT = Path(__file__).resolve().parents[3]
 CATEGORIES = {"个人属性", "健康状况", "医疗应用", "医疗支付", "卫生资源", "公共卫生"}
 # DOMAIN.md's data elements and the canonical fields they tag
 DATA_ELEMENTS = {
-    ("patient", "name_masked"): "DE02.01.039.00",
     ("patient", "sex_code"): "DE02.01.040.00",
     ("patient", "id_type"): "DE02.01.031.00",
-    ("patient", "id_number_masked"): "DE02.01.030.00",
     ("patient", "person_key"): "DE02.01.030.00",
-    ("patient", "birth_year"): "DE02.01.005.01",
     ("encounter", "visit_no"): "DE01.00.010.00",
     ("diagnosis", "icd_code"): "DE05.01.024.00",
     ("lab_result", "item_code"): "DE04.30.019.00",
