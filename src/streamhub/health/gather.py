@@ -14,6 +14,7 @@ from typing import Any
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import load_connectors
+from streamhub.capture.errors import ConnectorConfigError
 from streamhub.config import Settings
 from streamhub.health.errors import HealthError
 from streamhub.health.model import ActivityWindow, Beat, Connector, Observation, TopicLag
@@ -30,6 +31,11 @@ DEAD_LETTER_TOPICS = ("dlq.capture", "dlq.standardize", "dlq.land")
 PROBE_TIMEOUT_S = 1.0
 
 
+def _skip_connector_file(exc: ConnectorConfigError) -> None:
+    # one bad file must not take the console, `status` and the health server down with it
+    log.error("connector file skipped: invalid", extra={"error": str(exc)})
+
+
 def configured_connectors(settings: Settings) -> list[Connector]:
     return (
         [
@@ -41,7 +47,7 @@ def configured_connectors(settings: Settings) -> list[Connector]:
                 host=c.connection.host,
                 port=c.connection.port,
             )
-            for c in load_connectors(settings.connectors_path)
+            for c in load_connectors(settings.connectors_path, on_error=_skip_connector_file)
         ]
         if settings.connectors_path.is_dir()
         else []

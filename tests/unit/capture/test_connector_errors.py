@@ -81,3 +81,15 @@ def test_readers_that_only_look_skip_a_bad_file_and_keep_the_others(tmp_path: Pa
     found = load_connectors(tmp_path, on_error=skipped.append)
     assert [c.name for c in found] == ["a", "c"]
     assert len(skipped) == 1 and "b.yaml" in str(skipped[0])
+
+
+def test_the_health_view_keeps_the_other_connectors(tmp_path: Path, project_dir: Path) -> None:
+    from streamhub.config import load_settings
+    from streamhub.health.gather import configured_connectors
+
+    (tmp_path / "a.yaml").write_text(connector_yaml("a", GOOD_ID), encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(
+        connector_yaml("b", bad_check_character(GOOD_ID)), encoding="utf-8"
+    )
+    settings = load_settings(project_dir=project_dir, connectors_dir=tmp_path)
+    assert [c.name for c in configured_connectors(settings)] == ["a"]
