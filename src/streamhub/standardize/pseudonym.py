@@ -39,6 +39,9 @@ _OBSERVED_MAX = 80  # quality events carry a hint of the value, not a document
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # ages and "today" are Beijing dates (DOMAIN.md)
 
 
+# Display masks (DOMAIN.md's patterns). Nothing the standardizer writes uses them any more: a
+# mask narrows a person down (docs/decisions/privacy.md); they remain for tools that show a
+# value to someone already entitled to the clear one.
 def mask_name(name: str) -> str:
     """First character and a ``*`` per remaining one; a one-character name is masked whole."""
     text = name.strip()

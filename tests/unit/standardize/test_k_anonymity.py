@@ -25,7 +25,7 @@ from streamhub.simulate.records import Change
 from streamhub.standardize.checks import check
 from streamhub.standardize.pseudonym import Pseudonymizer
 from streamhub.web.figures import COUNTS, Totals, figures, series, small
-from streamhub.web.suppression import protect_series, protect_summary
+from streamhub.web.suppression import Group, protect, protect_summary
 
 from .test_checks import to_values
 
@@ -194,7 +194,11 @@ def test_encounter_cells_are_small_and_the_dashboard_suppresses_them(counts) -> 
         published = figures(totals, hidden.institutions[institution])
         shown += [published[name] for name in COUNTS if published[name] is not None]
         points = dict(minutes[institution])
-        day = series(points, sorted(points), protect_series(points, False))
+        # the day's minutes sum to its total, published in the summary: one group
+        total = ("total",)
+        cells: dict[object, int] = {**points, total: sum(points.values())}
+        day_hidden = protect(cells, [Group(total, tuple(points))]) - {total}
+        day = series(points, sorted(points), {str(m) for m in day_hidden})
         shown += [n for _, n in day if n is not None]
     assert shown and not [n for n in shown if small(n)]
     small_admissions = [t.admissions for t in per_institution.values() if small(t.admissions)]
