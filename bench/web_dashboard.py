@@ -5,9 +5,11 @@ read-only endpoint (`streamhub land --query-port`). This loads ``--records`` enc
 versions each, as bench/clickhouse_final.py does) into a chDB engine of this process, serves
 it with the same QueryService (named queries, its reading clients) the lander runs, and
 times, ``--runs`` times each, one refresh of the dashboard's named queries (today's figures,
-fees, freshness, the per-minute trend): direct on a reading client, and over HTTP through
-the endpoint. Both must return the same rows; the ratio
-is the endpoint's cost. The page polls every 3 s, so a refresh must stay well below that.
+fees, freshness, the institution × minute table of today and last week): direct on a reading
+client, and over HTTP through the endpoint. Both must return the same rows; the ratio
+is the endpoint's cost. Then the complementary suppression of that refresh (summary and
+every series, web/suppression.py; 40 institutions in 4 districts), computed once per refresh
+for all viewers. The page polls every 3 s, so a refresh must stay well below that.
 
     .venv/bin/python bench/web_dashboard.py --records 600000
 """
@@ -22,6 +24,7 @@ import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +34,9 @@ from streamhub.query import DirectQueries, LanderQueries, QuerySource
 from streamhub.query.reader import open_reader
 from streamhub.query.service import QueryService, open_readers
 from streamhub.sink.clickhouse import connect
+from streamhub.web.dashboard import minute_tables
+from streamhub.web.figures import COUNTS, Totals
+from streamhub.web.suppression import protect_minutes, protect_summary
 
 
 def _refresh(source: QuerySource) -> list[list[dict[str, Any]]]:
@@ -38,9 +44,35 @@ def _refresh(source: QuerySource) -> list[list[dict[str, Any]]]:
     return [
         source.run("dashboard.today"), source.run("dashboard.fees"),
         source.run("dashboard.freshness"),
-        source.run("dashboard.trend.visits", {"today": today,
-                                              "last_week": today - timedelta(days=7)}),
+        source.run("dashboard.minutes", {"today": today,
+                                         "last_week": today - timedelta(days=7)}),
     ]
+
+
+def _protect(source: QuerySource, runs: int) -> list[float]:
+    """The suppression of one refresh as the dashboard computes it (build_day's pure part)."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    last_week = today - timedelta(days=7)
+    per_institution = {str(r["institution_id"]): Totals.from_row(r)
+                       for r in source.run("dashboard.today")}
+    tables = minute_tables(SimpleNamespace(queries=source), today, last_week)  # type: ignore[arg-type]
+    ids = set(per_institution).union(*(t for day in tables.values() for t in day.values()))
+    district_of = {i: f"d{int(i[-2:]) % 4}" for i in ids}
+    counts = {name: {i: getattr(t, name) for i, t in per_institution.items()} for name in COUNTS}
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        hidden = protect_summary(counts, district_of, tables[today.isoformat()])
+        for table in tables[last_week.isoformat()].values():
+            protect_minutes(district_of, table)
+        timings.append(time.perf_counter() - started)
+    cells = sum(len(s) for t in tables[today.isoformat()].values() for s in t.values())
+    shown = sum(len(m.region) + sum(len(x) for x in m.institutions.values())
+                for m in hidden.minutes.values())
+    print(f"suppression of one refresh: median {statistics.median(timings) * 1000:6.0f} ms  "
+          f"max {max(timings) * 1000:6.0f} ms  ({runs} runs; {len(ids)} institutions, "
+          f"{cells} non-zero institution-minute cells today, {shown} minutes hidden)")
+    return timings
 
 
 def _time(sources: list[QuerySource], runs: int
@@ -84,6 +116,7 @@ def main() -> None:
             _refresh(direct), _refresh(endpoint)  # warm both
             (direct_s, endpoint_s), (direct_rows, endpoint_rows) = _time(
                 [direct, endpoint], args.runs)
+            _protect(direct, args.runs)
         finally:
             service.stop()
         # freshness differs only if something landed in between; nothing does here

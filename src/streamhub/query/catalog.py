@@ -64,6 +64,24 @@ GROUP BY day, hm
         )
         for metric in TREND_METRICS
     ),
+    # the whole institution × minute table of both days, one row per institution and day:
+    # complementary suppression protects every minute of every series together (web/suppression)
+    NamedQuery(
+        "dashboard.minutes",
+        """
+SELECT day, institution_id, groupArray(hm) AS minutes, groupArray(visits) AS visits,
+       groupArray(admissions) AS admissions, groupArray(discharges) AS discharges
+FROM (
+  SELECT toString(toDate(minute)) AS day, institution_id, formatDateTime(minute, '%H:%i') AS hm,
+         sum(visits) AS visits, sum(admissions) AS admissions, sum(discharges) AS discharges
+  FROM v_encounters_by_minute
+  WHERE toDate(minute) IN ({today:Date}, {last_week:Date})
+  GROUP BY day, institution_id, hm
+)
+GROUP BY day, institution_id
+""",
+        {"today": Param("Date"), "last_week": Param("Date")},
+    ),
     NamedQuery("dashboard.freshness", _FRESHNESS_SQL),
 ]
 

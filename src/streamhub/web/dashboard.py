@@ -6,6 +6,7 @@ sums them per district and region and hides small cells (:mod:`.figures`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -14,11 +15,19 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from streamhub.codes import credit_code
 from streamhub.query import QueryUnavailableError
+from streamhub.query.catalog import TREND_METRICS
 from streamhub.web.cache import TtlCache
 from streamhub.web.context import WebContext, context, require, viewed
 from streamhub.web.errors import BadParameterError
 from streamhub.web.figures import COUNTS, Totals, day_minutes, figures, rank_key, series
-from streamhub.web.suppression import protect_against_rest, protect_series, protect_summary
+from streamhub.web.institutions import Institution
+from streamhub.web.suppression import (
+    HiddenCells,
+    HiddenMinutes,
+    Minutes,
+    protect_minutes,
+    protect_summary,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Shared by every viewer; below the pages' polls (summary 3 s, trend 5 s) so figures stay live.
@@ -57,7 +66,25 @@ def figures_cache(ctx: WebContext) -> TtlCache:
     return cache
 
 
-def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Day:
+    """One refresh of what the dashboard publishes, shared by every viewer: today's figures
+    per institution, both days' institution × minute tables and the cells to hide in them,
+    all from one reading so the hidden pattern fits every view."""
+
+    per_institution: dict[str, Totals]
+    institutions: list[Institution]
+    hidden: HiddenCells
+    minutes: dict[str, dict[str, Minutes]]  # day → metric → institution → HH:MM → count
+    hidden_last_week: dict[str, HiddenMinutes]  # metric → minutes of last week to hide
+
+
+def day_figures(ctx: WebContext) -> Day:
+    day: Day = figures_cache(ctx).get(("day",), SUMMARY_TTL_S, lambda: build_day(ctx))
+    return day
+
+
+def build_day(ctx: WebContext) -> Day:
     per_institution: dict[str, Totals] = {
         str(row["institution_id"]): Totals.from_row(row)
         for row in ctx.queries.run("dashboard.today")
@@ -66,12 +93,51 @@ def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
         money = Totals.from_row(row)
         base = per_institution.setdefault(str(row["institution_id"]), Totals())
         base.drug_revenue, base.fee_revenue = money.drug_revenue, money.fee_revenue
-    institutions = [ctx.directory.get(i) for i in per_institution]
-    # complementary suppression over the whole region, so a one-district view hides the same
+    today, last_week = _days(ctx)
+    minutes = minute_tables(ctx, today, last_week)
+    ids = set(per_institution).union(*(t for day in minutes.values() for t in day.values()))
+    institutions = [ctx.directory.get(i) for i in sorted(ids)]
+    district_of = {i.institution_id: i.district for i in institutions}
+    # complementary suppression over the whole region and both views (summary and trends),
+    # so a one-district view or an institution's trend hides the same
     hidden = protect_summary(
         {name: {i: getattr(t, name) for i, t in per_institution.items()} for name in COUNTS},
-        {i.institution_id: i.district for i in institutions},
+        district_of,
+        minutes[today.isoformat()],
     )
+    week = minutes[last_week.isoformat()]
+    return Day(
+        per_institution,
+        [i for i in institutions if i.institution_id in per_institution],
+        hidden,
+        minutes,
+        {metric: protect_minutes(district_of, week[metric]) for metric in week},
+    )
+
+
+def _days(ctx: WebContext) -> tuple[date, date]:
+    today = shanghai_day(ctx.clock())
+    return today, today - timedelta(days=7)
+
+
+def minute_tables(ctx: WebContext, today: date, last_week: date) -> dict[str, dict[str, Minutes]]:
+    """day → metric → institution → ``HH:MM`` → count, from one named query."""
+    tables: dict[str, dict[str, dict[str, dict[str, int]]]] = {
+        d.isoformat(): {m: {} for m in TREND_METRICS} for d in (today, last_week)
+    }
+    rows = ctx.queries.run("dashboard.minutes", {"today": today, "last_week": last_week})
+    for row in rows:
+        day = tables.setdefault(str(row["day"]), {m: {} for m in TREND_METRICS})
+        for metric in TREND_METRICS:
+            day[metric][str(row["institution_id"])] = {
+                str(hm): int(n) for hm, n in zip(row["minutes"], row[metric], strict=True) if n
+            }
+    return {d: dict(metrics) for d, metrics in tables.items()}
+
+
+def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
+    day = day_figures(ctx)
+    per_institution, hidden, institutions = day.per_institution, day.hidden, day.institutions
     if district is not None:
         institutions = [i for i in institutions if i.district == district]
     total = Totals()
@@ -85,7 +151,7 @@ def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
         {
             "district": name,
             "region_code": code,
-            "figures": figures(sums, hidden.districts[name]),
+            "figures": figures(sums, hidden.districts.get(name, ())),
         }
         for name, (code, sums) in districts.items()
     ]
@@ -95,7 +161,7 @@ def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
             "name": i.name,
             "district": i.district,
             "figures": figures(
-                per_institution[i.institution_id], hidden.institutions[i.institution_id]
+                per_institution[i.institution_id], hidden.institutions.get(i.institution_id, ())
             ),
         }
         for i in institutions
@@ -131,11 +197,15 @@ def trend(
 
 
 def build_trend(ctx: WebContext, metric: str, institution: str | None) -> dict[str, Any]:
+    """Both days' series of the region or of one institution, from the shared refresh: the
+    minutes hidden are those of the whole table's suppression (web/suppression.py)."""
     now = datetime.fromtimestamp(ctx.clock(), SHANGHAI)
-    today, last_week = now.date(), now.date() - timedelta(days=7)
-    points = trend_points(ctx, metric, institution, today, last_week)
-    day, week = points[today.isoformat()], points[last_week.isoformat()]
-    hidden_day, hidden_week = _hidden_minutes(ctx, metric, institution, points, today, last_week)
+    today, last_week = _days(ctx)
+    figures_of_day = day_figures(ctx)
+    day = _series_of(figures_of_day.minutes[today.isoformat()][metric], institution)
+    week = _series_of(figures_of_day.minutes[last_week.isoformat()][metric], institution)
+    hidden_day = figures_of_day.hidden.minutes[metric].of(institution)
+    hidden_week = figures_of_day.hidden_last_week[metric].of(institution)
     return {
         "metric": metric,
         "institution": institution,
@@ -146,43 +216,15 @@ def build_trend(ctx: WebContext, metric: str, institution: str | None) -> dict[s
     }
 
 
-def _hidden_minutes(
-    ctx: WebContext, metric: str, institution: str | None, points: dict[str, dict[str, int]],
-    today: date, last_week: date,
-) -> tuple[frozenset[str], frozenset[str]]:  # fmt: skip
-    """Minutes hidden beyond the small ones (complementary suppression, web/suppression.py):
-    today's minutes sum to the summary's figure of the same scope, and an institution's
-    minute beside the region's must not give the rest of the region away."""
-    day, week = points[today.isoformat()], points[last_week.isoformat()]
-    summary = figures_cache(ctx).get(
-        ("summary", None), SUMMARY_TTL_S, lambda: build_summary(ctx, None)
-    )
-    if institution is None:
-        return protect_series(day, metric in summary["totals"]["suppressed"]), frozenset()
-    entry = next((e for e in summary["by_institution"] if e["institution_id"] == institution),
-                 None)  # fmt: skip
-    total_hidden = entry is not None and metric in entry["figures"]["suppressed"]
-    region = figures_cache(ctx).get(
-        ("trend-points", metric, today), TREND_TTL_S,
-        lambda: trend_points(ctx, metric, None, today, last_week),
-    )  # fmt: skip
-    return (
-        protect_series(day, total_hidden, protect_against_rest(day, region[today.isoformat()])),
-        protect_against_rest(week, region[last_week.isoformat()]),
-    )
-
-
-def trend_points(
-    ctx: WebContext, metric: str, institution: str | None, today: date, last_week: date
-) -> dict[str, dict[str, int]]:
-    """day → ``HH:MM`` → count, of the region or of one institution."""
-    parameters: dict[str, Any] = {"today": today, "last_week": last_week}
+def _series_of(table: Minutes, institution: str | None) -> dict[str, int]:
+    """``HH:MM`` → count of one institution, or of the region (the sum of all)."""
     if institution is not None:
-        parameters["institution"] = institution
-    points: dict[str, dict[str, int]] = {today.isoformat(): {}, last_week.isoformat(): {}}
-    for row in ctx.queries.run(f"dashboard.trend.{metric}", parameters):
-        points.setdefault(str(row["day"]), {})[str(row["hm"])] = int(row["n"])
-    return points
+        return dict(table.get(institution, {}))
+    total: dict[str, int] = {}
+    for own in table.values():
+        for hm, n in own.items():
+            total[hm] = total.get(hm, 0) + n
+    return total
 
 
 def _minutes_so_far(now: datetime, today: dict[str, int]) -> int:

@@ -67,9 +67,10 @@ def test_trend_per_minute_against_last_week(official: TestClient) -> None:
     trend = official.get("/api/dashboard/trend", params={"metric": "visits"}).json()
     assert trend["metric"] == "visits"
     today = dict(trend["today"])
-    # 00:05: A 6 + B 3; 00:06: A 4 (hidden); 00:07: A 2 emergency (hidden); 00:08: C 7
+    # 00:05: A 6 + B 3; 00:06: A 4 (hidden); 00:07: A 2 emergency (hidden); 00:08: C 7,
+    # hidden too: C's only minute would give its hidden 7 back, then 思明's 19, then B's 3
     assert [today[m] for m in ("00:04", "00:05", "00:06", "00:07", "00:08")] == [
-        0, 9, None, None, 7
+        0, 9, None, None, None
     ]  # fmt: skip
     # today runs to now, or to its last minute with data when that lies ahead (00:20 here)
     assert len(trend["today"]) >= 21
@@ -163,19 +164,23 @@ def test_viewers_share_one_computation_of_the_figures(make_client: AppFactory, c
     official = sign_in(make_client(queries=queries, clock=clock), "wang")
     operator = sign_in(TestClient(official.app), "li")  # another viewer of the same app
 
-    def trend_runs() -> int:
-        return sum(name.startswith("dashboard.trend.") for name in queries.ran)
+    def table_runs() -> int:
+        return queries.ran.count("dashboard.minutes")
 
     first = official.get("/api/dashboard/summary").json()
     assert operator.get("/api/dashboard/summary").json() == first
     assert queries.ran.count("dashboard.today") == 1
+    assert table_runs() == 1  # the minute table is read with the summary: one suppression
     clock.offset += SUMMARY_TTL_S
     assert operator.get("/api/dashboard/summary").status_code == 200
     assert queries.ran.count("dashboard.today") == 2  # figures stay live: recomputed after the TTL
 
     for viewer in (official, operator):
         assert viewer.get("/api/dashboard/trend", params={"metric": "visits"}).status_code == 200
-    assert trend_runs() == 1
+    assert table_runs() == 2  # the trends come from the same refresh
     assert official.get("/api/dashboard/trend", params={"metric": "admissions"}).json()[
         "metric"] == "admissions"
-    assert trend_runs() == 2  # another metric is another figure
+    one = {"metric": "visits", "institution": data.SIMING_A}
+    assert official.get("/api/dashboard/trend", params=one).status_code == 200
+    assert table_runs() == 2  # one table serves every metric and institution
+    assert not any(name.startswith("dashboard.trend.") for name in queries.ran)

@@ -10,8 +10,7 @@ import pytest
 from streamhub.web.figures import COUNTS, Totals, figures, small
 from streamhub.web.suppression import (
     HiddenCells,
-    protect_against_rest,
-    protect_series,
+    protect_minutes,
     protect_summary,
 )
 from tests.unit.web.attack import Equation, determined, possible_values
@@ -121,22 +120,129 @@ def test_average_cost_hides_with_complementary_visits() -> None:
     assert set(COUNTS) >= {"visits", "admissions", "discharges"}
 
 
+Table = dict[str, dict[str, int]]  # institution → HH:MM → count
+
+
+def publish_day(
+    table: Table, district_of: dict[str, str], with_summary: bool = True
+) -> tuple[dict[Hashable, int | None], list[Equation], HiddenCells]:
+    """What the summary (``with_summary``: today) and the trends of the region and of every
+    institution show of one day's visits, and every sum a reader knows holds between them:
+    the summary's, each minute's (region = Σ institutions) and each series' (= its day's
+    figure, today). Last week's totals are published nowhere."""
+    counts = {i: sum(table.get(i, {}).values()) for i in district_of}
+    if with_summary:
+        hidden = protect_summary({"visits": counts}, district_of, {"visits": table})
+        cells, equations = publish(counts, district_of, hidden, "visits")
+        of = hidden.minutes["visits"]
+    else:
+        hidden = HiddenCells(frozenset(), {}, {})
+        cells, equations = {}, []
+        of = protect_minutes(district_of, table)
+    minutes = sorted({m for series in table.values() for m in series})
+    region = {m: sum(table.get(i, {}).get(m, 0) for i in district_of) for m in minutes}
+    for m in minutes:
+        cells[("r", m)] = None if m in of.of(None) else region[m]
+        for i in district_of:
+            n = table.get(i, {}).get(m, 0)
+            cells[("i", i, m)] = None if m in of.of(i) else n
+        equations.append((("r", m), [("i", i, m) for i in district_of]))
+    if with_summary:
+        equations.append((("r",), [("r", m) for m in minutes]))
+        equations += [(("i", i), [("i", i, m) for m in minutes]) for i in district_of]
+    return cells, equations, hidden
+
+
+def one_at_a_time(table: Table) -> set[tuple[str, str]]:
+    """The rule before: a small cell hidden, and an institution's minute hidden when the rest
+    of the region at that minute is small (each institution against the region alone)."""
+    hidden = {(i, m) for i, series in table.items() for m, n in series.items() if small(n)}
+    for i, series in table.items():
+        for m, n in series.items():
+            rest = sum(other.get(m, 0) for other in table.values()) - n
+            if small(rest):
+                hidden.add((i, m))
+    return hidden
+
+
+THREE: Table = {
+    "big": {"00:05": 120, "00:06": 50},
+    "small": {"00:05": 3, "00:07": 10},
+    "other": {"00:05": 10, "00:06": 30},
+}
+THREE_DISTRICTS = {"big": "思明区", "small": "思明区", "other": "湖里区"}
+
+
+def test_three_institutions_in_one_minute_give_nothing_away() -> None:
+    # before: 133 - 120 - 10 gave the small one's 3 away
+    before = one_at_a_time(THREE)
+    assert ("small", "00:05") in before and ("big", "00:05") not in before
+    assert ("other", "00:05") not in before
+    cells, equations, hidden = publish_day(THREE, THREE_DISTRICTS)
+    assert hidden.institutions == {"big": set(), "small": set(), "other": set()}  # all ≥ 13
+    assert cells[("r", "00:05")] == 133 and cells[("i", "small", "00:05")] is None
+    assert determined(cells, equations) == {}
+    values = possible_values(cells, equations, upper=200, max_free=3)
+    assert values is not None
+    assert all(len(taken) > 1 for taken in values.values()), values
+
+
+def test_last_weeks_three_institutions_give_nothing_away() -> None:
+    table = {"big": {"00:05": 120}, "small": {"00:05": 3}, "other": {"00:05": 10}}
+    cells, equations, _ = publish_day(table, THREE_DISTRICTS, with_summary=False)
+    assert cells[("r", "00:05")] == 133 and cells[("i", "small", "00:05")] is None
+    assert cells[("i", "other", "00:05")] is None  # the smallest shown part
+    assert determined(cells, equations) == {}
+
+
+def random_table(rng: random.Random) -> tuple[Table, dict[str, str]]:
+    district_of = {f"i{n}": f"d{rng.randint(0, 1)}" for n in range(rng.randint(2, 4))}
+    table: Table = {}
+    for institution in district_of:
+        minutes = rng.sample(["08:00", "08:01", "08:02"], rng.randint(1, 3))
+        table[institution] = {m: rng.choice([1, 2, 3, 4, 5, 7, 12, rng.randint(5, 60)])
+                              for m in minutes}  # fmt: skip
+    return table, district_of
+
+
+@pytest.mark.parametrize("seed", range(120))
+@pytest.mark.parametrize("with_summary", [True, False])
+def test_no_hidden_minute_can_be_worked_out(seed: int, with_summary: bool) -> None:
+    table, district_of = random_table(random.Random(seed))
+    cells, equations, _ = publish_day(table, district_of, with_summary)
+    assert determined(cells, equations) == {}, (table, district_of, cells)
+    values = possible_values(cells, equations, upper=80, max_free=2)
+    if values is not None:
+        for cell, taken in values.items():
+            assert len(taken) > 1, (cell, taken, table, district_of, cells)
+    for value in cells.values():
+        assert value is None or not small(value)
+
+
 def test_a_minute_alone_in_its_day_gets_a_complement() -> None:
-    points = {"08:00": 10, "08:01": 3, "08:02": 6, "08:03": 20}  # total 39 shown elsewhere
-    hidden = protect_series(points, total_hidden=False)
-    assert hidden == {"08:01", "08:02"}
-    cells: dict[Hashable, int | None] = {m: None if m in hidden else n for m, n in points.items()}
-    cells["total"] = 39
-    assert determined(cells, [("total", list(points))]) == {}
+    points = {"08:00": 10, "08:01": 3, "08:02": 6, "08:03": 20}  # total 39 shown in the summary
+    cells, equations, hidden = publish_day({"x": points}, {"x": "d1"})
+    assert hidden.region == frozenset()
+    assert hidden.minutes["visits"].of("x") == {"08:01", "08:02"}
+    assert cells[("i", "x")] == 39
+    assert determined(cells, equations) == {}
 
 
 def test_a_hidden_day_total_is_not_the_sum_of_shown_minutes() -> None:
-    points = {"08:00": 7, "08:05": 9}  # the institution's 16 is hidden in the summary
-    assert protect_series(points, total_hidden=False) == frozenset()
-    assert protect_series(points, total_hidden=True) == {"08:00"}
+    points = {"08:00": 7, "08:05": 9}
+    _, _, hidden = publish_day({"x": points, "y": {"09:00": 30}}, {"x": "d1", "y": "d2"})
+    assert hidden.minutes["visits"].of("x") == frozenset()  # its 16 is shown: nothing to hide
+    # beside a small sibling its 16 is hidden in the summary, so one minute hides with it
+    table = {"x": points, "y": {"09:00": 3}}
+    cells, equations, hidden = publish_day(table, {"x": "d1", "y": "d1"})
+    assert hidden.institutions["x"] == {"visits"}
+    assert "08:00" in hidden.minutes["visits"].of("x")
+    assert determined(cells, equations) == {}
 
 
 def test_an_institution_minute_beside_the_region_minute_does_not_give_the_rest_away() -> None:
-    region = {"00:05": 9, "00:06": 20, "00:07": 7}
-    own = {"00:05": 6, "00:06": 20, "00:07": 0}  # the rest: 3 at 00:05 (one other clinic)
-    assert protect_against_rest(own, region) == {"00:05"}
+    own = {"00:05": 6, "00:06": 20}  # the rest: 3 at 00:05 (one other clinic)
+    table = {"own": own, "other": {"00:05": 3, "00:07": 7}}
+    cells, equations, hidden = publish_day(table, {"own": "d1", "other": "d2"})
+    assert "00:05" in hidden.minutes["visits"].of("own")
+    assert determined(cells, equations) == {}
