@@ -11,6 +11,7 @@ values: the envelope holds personal data in clear.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from streamhub.standardize.errors import EnvelopeShapeError
@@ -28,6 +29,9 @@ _SOURCE_FIELDS: dict[str, tuple[type, ...]] = {
     "position_seq": (int,),
     "commit_ts_ms": (int,),
 }
+# what a row image's cell decodes to under the per-table schemas (capture/envelope.py
+# AVRO_TYPES): scalars only; a container in a cell is not a change envelope's row
+_CELL_TYPES: tuple[type, ...] = (str, int, float, bool, bytes, date, type(None))
 
 
 def _type_name(value: object) -> str:
@@ -80,12 +84,12 @@ def check_envelope(value: object, where: str) -> dict[str, Any]:
         if image is None:
             continue
         if not isinstance(image, Mapping):
-            raise wrong(name, "a map of column -> string or null", image)
+            raise wrong(name, "a record of column -> value", image)
         for column, cell in image.items():
-            if not isinstance(column, str) or not (cell is None or isinstance(cell, str)):
+            if not isinstance(column, str) or not isinstance(cell, _CELL_TYPES):
                 raise EnvelopeShapeError(
                     f"{where}: not a change envelope: {name} holds a {_type_name(cell)} value "
-                    "where the change envelope has string or null"
+                    "where a row image has a scalar (text, number, time, bytes) or null"
                 )
     row = value.get("before") if op == "d" else value.get("after")
     if row is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from collections import Counter
 from typing import Any
@@ -57,6 +58,14 @@ def test_a_change_envelope_passes() -> None:
     assert check_envelope(copy.deepcopy(GOOD), "t[0]@1") == GOOD
 
 
+def test_typed_row_images_pass() -> None:
+    """Per-table schemas decode to ints, times, dates, bytes, floats and booleans, not text."""
+    typed = _with("after", {"id": 7, "reg_time": dt.datetime(2026, 3, 2, 8, 30, tzinfo=dt.UTC),
+                            "birth": dt.date(1980, 1, 1), "raw": b"\xb0\xa1", "fee": "12.50",
+                            "weight": 61.5, "active": True, "note": None})
+    assert check_envelope(copy.deepcopy(typed), "t[0]@1") == typed
+
+
 @pytest.mark.parametrize(
     ("path", "value", "named"),
     [
@@ -72,7 +81,8 @@ def test_a_change_envelope_passes() -> None:
         ("op", 3, "op is int"),
         ("op", "x", "op is not one of"),
         ("after", None, "op c envelope has no row image"),
-        ("after", {"id": 1}, "after holds a int value"),
+        ("after", {"id": [1]}, "after holds a list value"),
+        ("before", {"id": {"x": 1}}, "before holds a dict value"),
     ],
 )
 def test_a_wrong_shape_is_named_without_its_values(path: str, value: Any, named: str) -> None:
