@@ -29,6 +29,7 @@ from streamhub.standardize.profile import (
     literal_values,
     target_type,
 )
+from streamhub.standardize.pseudonym import WITHHELD_FIELDS
 
 OBSERVED_MAX = 200  # an issue quotes the raw value, not a whole report text
 QUOTED_MAX = 40  # a message quotes at most this much of a (non-personal) value
@@ -131,8 +132,10 @@ def _map_field(
     try:
         return _convert(profile, mapping.entity, target, spec, raw)
     except _FieldProblem as problem:
-        personal = target in CLEAR_FIELDS.get(mapping.entity, ()) or (
-            spec.source in mapping.clear_columns
+        personal = (
+            target in CLEAR_FIELDS.get(mapping.entity, ())
+            or target in WITHHELD_FIELDS
+            or spec.source in mapping.clear_columns
         )
         # a personal identifier's value (a birth date, an ID number) is never quoted: not in
         # observed, not in the message (both land in ops_quality), not even its length

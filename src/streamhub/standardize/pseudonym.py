@@ -111,9 +111,12 @@ def prefecture_name(prefecture: str | None) -> str | None:
 
 
 # Fields whose value an ``ops.quality`` event never shows, not even masked: a mask (first
-# character, region + sequence + check digit, birth year) narrows the person down.
+# character, region + sequence + check digit, birth year) narrows the person down, and an
+# institution's own identifiers (patient and visit numbers, accession numbers, DICOM UIDs)
+# leave only as keyed tokens, so their clear value must not ride along in a quality event.
 WITHHELD_FIELDS = frozenset(
     {"name", "doctor", "verifier", "id_number", "phone", "address", "birth_date"}
+    | {name for fields in TOKEN_FIELDS.values() for name in fields}
 )
 
 

@@ -176,3 +176,17 @@ def test_non_personal_values_are_quoted_but_capped(leaky_profile) -> None:
     [issue] = mapped.issues
     assert issue.field == "sex_code" and "7" * 39 + "…" in issue.message
     assert "7" * 41 not in issue.message
+
+
+def test_an_institution_identifier_failing_a_check_is_not_quoted() -> None:
+    """Accession numbers and DICOM UIDs leave as keyed tokens; their clear value must not
+    reach ops.quality through a failed check either."""
+    accession = "ACC-2026-0302-000017"  # 20 characters: over DICOM's 16
+    uid = "1.2.840.10008.5.1.4.1.1.2.0x7F"  # a letter: not a DICOM UID
+    issues = check("exam", {"accession_no": accession, "study_uid": uid, "modality": "CT"})
+    flagged = {issue.rule: issue for issue in issues}
+    assert {"accession_no", "study_uid"} <= set(flagged)
+    for issue in flagged.values():
+        assert issue.observed is None or (accession not in issue.observed
+                                           and uid not in issue.observed)
+        assert accession not in issue.message and uid not in issue.message

@@ -181,7 +181,10 @@ def test_mask_observed() -> None:
     assert mask_observed("address", "思明区嘉禾路12号") is None
     assert mask_observed("birth_date", date(1949, 12, 31)) is None
     assert mask_observed("icd_code", "Z99.999") == "Z99.999"
-    assert mask_observed("study_uid", "1" * 200) == "1" * 79 + "…"
+    assert mask_observed("icd_name", "1" * 200) == "1" * 79 + "…"
+    # institution identifiers leave as keyed tokens: their clear value is withheld too
+    assert mask_observed("study_uid", "1.2.3") is None
+    assert mask_observed("accession_no", "ACC000017") is None
     assert mask_observed(None, None) is None
 
 
