@@ -291,7 +291,12 @@ class Settings(BaseSettings):
             for path in self.secrets_dir.iterdir():
                 with contextlib.suppress(OSError, UnicodeDecodeError):
                     if path.is_file():
-                        values.add(path.read_text(encoding="utf-8").strip())
+                        text = path.read_text(encoding="utf-8").strip()
+                        values.add(text)
+                        # a keyring holds a key per line, ``<id> <created> <secret>``:
+                        # each secret is redacted on its own, not only the whole file
+                        values.update(line.split()[-1] for line in text.splitlines()
+                                      if line.strip() and len(line.split()) > 1)
         return {v for v in values if len(v) >= MIN_REDACTED_LENGTH}
 
 

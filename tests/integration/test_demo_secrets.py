@@ -35,7 +35,7 @@ def _secret_values(secrets_dir: Path) -> dict[str, str]:
         if not text:
             continue
         found[path.name] = text
-        if "\n" in text:
+        if any(c.isspace() for c in text):
             for i, token in enumerate(re.split(r"[\s:=,\"']+", text)):
                 if len(token) >= 16:
                     found[f"{path.name}[{i}]"] = token

@@ -108,6 +108,18 @@ def test_settings_list_every_secret_value(tmp_path: Path) -> None:
     assert {"web-password-1", "query-token-value", "dsn-password"} <= settings.secret_values()
 
 
+def test_each_key_of_a_keyring_is_a_secret_value(tmp_path: Path) -> None:
+    """A rotated pseudonym keyring holds one key per line; each is redacted on its own."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "pseudonym_keys").write_text(
+        "k1 2026-11-01T00:00:00Z first-key-0123456789abcdef\n"
+        "k2 2026-12-06T02:00:00Z second-key-0123456789abcdef\n"
+    )
+    values = load_settings(data_dir=tmp_path).secret_values()
+    assert {"first-key-0123456789abcdef", "second-key-0123456789abcdef"} <= values
+
+
 def test_log_lines_are_redacted_of_known_secrets() -> None:
     logs.redact_secrets(["s3cr3t-value-xyz", 'quo"te-secret'])
     record = logging.LogRecord(
