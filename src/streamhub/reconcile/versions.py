@@ -17,6 +17,31 @@ import hashlib
 from streamhub.reconcile.keys import TableKey
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
+# A row feeding several entities (a profile's ``also``): the first entity's record has the
+# row's id, each further one the row's id and its entity, so every record is its own row in
+# ClickHouse while all of them share the row's identity.
+FURTHER_ENTITY_SEPARATOR = ":"
+
+
+def further_record_id(row_record_id: str, entity: str) -> str:
+    """The record id of a further entity of a row (record ids are hex tokens: no ``:``)."""
+    return f"{row_record_id}{FURTHER_ENTITY_SEPARATOR}{entity}"
+
+
+def row_record_id(record_id: str) -> str:
+    """The record id of the source row a record came from (itself for a row's first entity)."""
+    return record_id.split(FURTHER_ENTITY_SEPARATOR, 1)[0]
+
+
+def is_further(record_id: str) -> bool:
+    return FURTHER_ENTITY_SEPARATOR in record_id
+
+
+def change_version(record_id: str, position_seq: int) -> int:
+    """The version of the source change a record came from: one per change whichever entities
+    it fed, so reconciliation counts changes (as ops.source_counts does), not records."""
+    return version_id(row_record_id(record_id), position_seq)
+
 
 def version_id(record_id: str, position_seq: int) -> int:
     """A signed 64-bit id (fits Avro ``long``); collisions are negligible per window."""

@@ -1,7 +1,8 @@
 """What one flush landed, per source table and minute of commit time (ops.landed_counts).
 
 Each event is the increment of one flush (consumers sum them): upserts are c/u/r versions,
-deletes are d. A batch landed twice (a replay after a crash before the commit) is counted
+deletes are d (a row feeding several entities counts once, by its first entity's record).
+A batch landed twice (a replay after a crash before the commit) is counted
 twice in the sums though ClickHouse keeps one version, so every event also lists the
 ``version_id`` of each record it counts: reconciliation counts distinct versions.
 """
@@ -12,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from streamhub.reconcile.versions import version_id
+from streamhub.reconcile.versions import change_version, is_further
 
 MINUTE_MS = 60_000
 
@@ -41,8 +42,14 @@ class LandedCounts:
             entity,
             commit_ms - commit_ms % MINUTE_MS,
         )
-        self._counts[key][1 if record["operation"] == "d" else 0] += 1
-        self._versions[key].append(version_id(record["record_id"], record["source_position_seq"]))
+        counts = self._counts[key]
+        # the version of the source change; a further entity of a row (profile `also`) lists
+        # it without counting again: one change is one change however many records it fed
+        self._versions[key].append(
+            change_version(record["record_id"], record["source_position_seq"])
+        )
+        if not is_further(record["record_id"]):
+            counts[1 if record["operation"] == "d" else 0] += 1
 
     def __len__(self) -> int:
         return len(self._counts)

@@ -28,7 +28,7 @@ from streamhub.capture.errors import ConnectorConfigError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.errors import ConfigError
-from streamhub.reconcile.versions import version_id
+from streamhub.reconcile.versions import further_record_id, version_id
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import (
     CorruptMessageError,
@@ -48,7 +48,7 @@ from streamhub.standardize.errors import (
     UnreadableEnvelopeError,
 )
 from streamhub.standardize.issues import Issue
-from streamhub.standardize.mapper import map_row
+from streamhub.standardize.mapper import MappedRow, map_further, map_row
 from streamhub.standardize.messages import OutMessage, RawMessage
 from streamhub.standardize.metrics import STANDARDIZE_METRICS
 from streamhub.standardize.model import ENTITY_MODELS, StdRecord, std_topic
@@ -174,13 +174,47 @@ class Standardizer:
         mapped = map_row(profile, source["table"], row)
         key_json = _source_key(message)
         table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
-        # a delete carries the last image (on PostgreSQL perhaps only its key): nothing to judge
-        issues: list[Issue] = []
-        if op != "d":
-            issues = [*mapped.issues, *check(mapped.entity, mapped.values)]
         institution = source["institution_id"]
         # the row's identity leaves only as keyed tokens (same row -> same id, across replays
         # and hosts); the clear key stays in cdc.raw.*
+        row_id = self._pseudonymizer.identity.record_id(
+            institution, source["database"], table, key_json
+        )
+        # the row's entities: its first, and the further ones of the profile's `also`, each a
+        # record of its own; a further entity the row no longer holds (its key emptied: the
+        # embedded diagnosis removed) is deleted. One failure dead-letters the whole change.
+        records = [(row_id, mapped, op == "d")]
+        for further, found in map_further(profile, source["table"], row):
+            absent = found is None
+            records.append((
+                further_record_id(row_id, further.entity),
+                found or MappedRow(further.entity, {}, None, cancelled=False),
+                op == "d" or absent,
+            ))
+        outputs: list[OutMessage] = []
+        for record_id, entity_row, deleted in records:
+            outputs.extend(self._record(message, envelope, profile, table, key_json,
+                                        record_id, entity_row, deleted))
+        return outputs
+
+    def _record(
+        self,
+        message: RawMessage,
+        envelope: dict[str, Any],
+        profile: Profile,
+        table: str,
+        key_json: str,
+        record_id: str,
+        mapped: MappedRow,
+        deleted: bool,
+    ) -> list[OutMessage]:
+        """One std record of the change (and its quality events)."""
+        source, op = envelope["source"], envelope["op"]
+        institution = source["institution_id"]
+        # a delete carries the last image (on PostgreSQL perhaps only its key): nothing to judge
+        issues: list[Issue] = []
+        if not deleted:
+            issues = [*mapped.issues, *check(mapped.entity, mapped.values)]
         tokens = self._pseudonymizer.identity
         values = self._pseudonymizer.protect(
             mapped.entity, mapped.values, mapped.business_time, institution_id=institution
@@ -188,14 +222,14 @@ class Standardizer:
         model = ENTITY_MODELS[mapped.entity]
         try:
             record = model(
-                record_id=tokens.record_id(institution, source["database"], table, key_json),
+                record_id=record_id,
                 institution_id=institution,
                 source_system=source["system"],
                 source_database=source["database"],
                 source_table=table,
                 source_key=tokens.source_key(institution, source["database"], table, key_json),
                 operation=op,
-                deleted=op == "d",
+                deleted=deleted,
                 source_position=source["position"],
                 source_position_seq=source["position_seq"],
                 business_time=mapped.business_time,

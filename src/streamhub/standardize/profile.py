@@ -181,7 +181,8 @@ class CancelRule(_Strict):
 
 
 class TableMapping(_Strict):
-    """One source table -> one entity."""
+    """One source table -> one entity, and through ``also`` further entities of the same row
+    (a registration row carrying its primary diagnosis)."""
 
     entity: str
     key: str | None = Field(
@@ -195,6 +196,10 @@ class TableMapping(_Strict):
     ignore: list[str] = Field(
         default_factory=list, description="source columns knowingly not mapped"
     )
+    also: list[TableMapping] = Field(
+        default_factory=list,
+        description="further entities the same row feeds, each with its own fields and key",
+    )
 
     @cached_property  # asked for every row
     def key_field(self) -> str:
@@ -204,13 +209,16 @@ class TableMapping(_Strict):
         return own[0]
 
     def used_columns(self) -> set[str]:
-        """Source columns this mapping reads (fields, business time, cancel rule)."""
+        """Source columns this mapping reads (fields, business time, cancel rule), with those
+        of the further entities under ``also``."""
         specs = list(self.fields.values())
         if isinstance(self.business_time, FieldSpec):
             specs.append(self.business_time)
         used = {column for s in specs for column in s.columns}
         if self.cancelled is not None and self.cancelled.source is not None:
             used.add(self.cancelled.source)
+        for further in self.also:
+            used |= further.used_columns()
         return used
 
     @cached_property
@@ -255,6 +263,7 @@ class Profile(_Strict):
             problems.append(f"unknown timezone {self.timezone!r}")
         for table, mapping in self.tables.items():
             problems.extend(f"tables.{table}: {p}" for p in _table_problems(self, mapping))
+            problems.extend(f"tables.{table}: {p}" for p in _also_problems(self, mapping))
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -321,6 +330,24 @@ def _table_problems(profile: Profile, mapping: TableMapping) -> list[str]:
     overlap = mapping.used_columns() & set(mapping.ignore)
     if overlap:
         problems.append(f"columns both used and ignored: {sorted(overlap)}")
+    return problems
+
+
+def _also_problems(profile: Profile, mapping: TableMapping) -> list[str]:
+    """Further entities of a row: one level, each entity once, ignore on the table only."""
+    problems: list[str] = []
+    seen = {mapping.entity}
+    for n, further in enumerate(mapping.also):
+        where = f"also[{n}] ({further.entity})"
+        if further.entity in seen:
+            problems.append(f"{where}: the row already feeds {further.entity}; one record "
+                            "per entity and row")
+        seen.add(further.entity)
+        if further.also:
+            problems.append(f"{where}: 'also' nests one level only")
+        if further.ignore:
+            problems.append(f"{where}: put 'ignore' on the table's first mapping")
+        problems.extend(f"{where}: {p}" for p in _table_problems(profile, further))
     return problems
 
 

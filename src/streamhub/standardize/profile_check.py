@@ -125,16 +125,23 @@ def _table_findings(
             f"columns neither mapped nor ignored: {_some(unmapped)}; map them or list them "
             "under 'ignore:'",
         )
-    out.extend(Finding(table, "error", "required_field", m) for m in _unsourced(mapping))
-    out.extend(Finding(table, s, "pseudonymizer_input", m) for s, m in _pseudonymizer(mapping))
-    if sample is not None:
-        for severity, kind, message in _crosswalks(profile, table, mapping, real, sample, limit):
-            add(severity, kind, message)
+    for entity_mapping in (mapping, *mapping.also):  # the row's entities, `also` included
+        out.extend(Finding(table, "error", "required_field", m) for m in _unsourced(entity_mapping))
+        out.extend(
+            Finding(table, s, "pseudonymizer_input", m) for s, m in _pseudonymizer(entity_mapping)
+        )
+        if sample is not None:
+            for severity, kind, message in _crosswalks(
+                profile, table, entity_mapping, real, sample, limit
+            ):
+                add(severity, kind, message)
     return out
 
 
 def _readers(mapping: TableMapping, column: str) -> list[str]:
     names = [n for n, s in mapping.fields.items() if column in s.columns]
+    for further in mapping.also:
+        names += [f"{further.entity}.{r}" for r in _readers(further, column)]
     time_spec = mapping.business_time
     if not isinstance(time_spec, str) and time_spec is not None and column in time_spec.columns:
         names.append("business_time")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from streamhub.capture.connector import load_connector
 from streamhub.capture.errors import ConnectorConfigError
-from streamhub.standardize.mapper import map_row
+from streamhub.standardize.mapper import map_further, map_row
 from streamhub.standardize.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,7 +39,7 @@ def test_an_unquoted_institution_id_is_told_to_be_quoted(tmp_path: Path) -> None
         load_connector(path)
 
 
-def test_the_wide_table_example_loads_and_composes_its_id(tmp_path: Path) -> None:
+def test_the_wide_table_example_loads_and_feeds_two_entities(tmp_path: Path) -> None:
     [block] = [
         b
         for b in yaml_blocks(ROOT / "connectors" / "profiles" / "README.md")
@@ -50,10 +49,14 @@ def test_the_wide_table_example_loads_and_composes_its_id(tmp_path: Path) -> Non
     path.write_text(block, encoding="utf-8")
     profile = load_profile(path)
     row = {
-        "MZHM": "M0001", "GHSJ": datetime(2026, 3, 2, 8, 30), "BRID": "B001", "JZLX": "MZ",
-        "KSDM": "K0301", "ZFBZ": "1", "ZDDM": "J06.9", "ZDMC": "急性上呼吸道感染",
+        "MZHM": "M0001", "GHSJ": "20260302083000", "BRID": "B001", "JZLX": "MZ",
+        "KSDM": "K0301", "ZFBZ": "1", "ZDDM": "J06.9", "ZDMC": "急性上呼吸道感染", "ZDZF": "0",
     }  # fmt: skip
     mapped = map_row(profile, "门诊挂号", row)
-    assert mapped.values["encounter_id"] == "M0001|2026-03-02 08:30:00"
+    assert mapped.values["encounter_id"] == "M0001|20260302083000"
     assert mapped.values["department_code"] == "03.01"
     assert mapped.cancelled
+    [(_, diagnosis)] = map_further(profile, "门诊挂号", row)
+    assert diagnosis is not None and not diagnosis.cancelled
+    assert diagnosis.values["icd_code"] == "J06.9"
+    assert diagnosis.values["encounter_id"] == mapped.values["encounter_id"]
