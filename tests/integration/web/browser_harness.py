@@ -47,8 +47,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SMALL_CELL_MAX = 4  # DOMAIN.md: cells of 1-4 people are hidden ("<5")
-SUPPRESSED_TEXT = "<5"
+SMALL_CELL_MAX = 4  # DOMAIN.md: cells of 1-4 people are hidden
+# every hidden cell shows one neutral mark (a small count and one hidden to protect it alike),
+# saying so on hover
+SUPPRESSED_TEXT = "—"
+SUPPRESSED_TITLE = "已隐藏（保护小样本）"
 FRESHNESS_TEXT = re.compile(r"数据更新于\s*(\d+)\s*秒前")
 ROLES = ("official", "developer", "operator")
 
@@ -211,12 +214,14 @@ def sign_in(page: Page, base_url: str, name: str, password: str) -> None:
 
 @dataclass(frozen=True)
 class Screen:
-    """One reading of the dashboard: data-testid -> (data-value, text), and the badge."""
+    """One reading of the dashboard: data-testid -> (data-value, text), and the badge;
+    ``hidden``: the data-testids marked hidden (class and hover text)."""
 
     at: float  # time.monotonic()
     kpis: dict[str, tuple[str | None, str]]
     freshness_state: str | None
     freshness_text: str
+    hidden: frozenset[str] = frozenset()
 
     def value(self, testid: str) -> str | None:
         return self.kpis.get(testid, (None, ""))[0]
@@ -229,11 +234,12 @@ class Screen:
         return int(match[1]) if match else None
 
 
-_READ_SCREEN = """(ids) => {
+_READ_SCREEN = """([ids, title]) => {
   const out = {};
   for (const id of ids) {
     const el = document.querySelector(`[data-testid="${id}"]`);
-    out[id] = el ? [el.getAttribute("data-value"), el.textContent.trim()] : null;
+    out[id] = el ? [el.getAttribute("data-value"), el.textContent.trim(),
+                    el.classList.contains("suppressed") && el.title === title] : null;
   }
   const badge = document.querySelector('[data-testid="freshness"]');
   return {kpis: out, state: badge ? badge.getAttribute("data-state") : null,
@@ -243,11 +249,12 @@ _READ_SCREEN = """(ids) => {
 
 def read_screen(page: Page) -> Screen:
     """Every KPI and the badge in one evaluation (one consistent moment of the page)."""
-    got: dict[str, Any] = page.evaluate(_READ_SCREEN, list(KPIS))
+    got: dict[str, Any] = page.evaluate(_READ_SCREEN, [list(KPIS), SUPPRESSED_TITLE])
     missing = [testid for testid, cell in got["kpis"].items() if cell is None]
     assert not missing, f"the dashboard has no element with data-testid {missing}"
     kpis = {testid: (cell[0], cell[1]) for testid, cell in got["kpis"].items()}
-    return Screen(time.monotonic(), kpis, got["state"], got["text"])
+    hidden = frozenset(testid for testid, cell in got["kpis"].items() if cell[2])
+    return Screen(time.monotonic(), kpis, got["state"], got["text"], hidden)
 
 
 def wait_for_screen(page: Page, check: Any, timeout_s: float, every_s: float = 0.5) -> Screen:
@@ -327,10 +334,10 @@ def mismatches(screen: Screen, figures: dict[str, Any]) -> list[str]:
         raw, text = screen.kpis[testid]
         value = figures[figure]
         if suppressed(figure, figures):
-            if raw != "" or SUPPRESSED_TEXT not in text:
+            if raw != "" or SUPPRESSED_TEXT not in text or testid not in screen.hidden:
                 problems.append(f"{testid}: ClickHouse says {value} (a small cell: data-value "
-                                f"'' and {SUPPRESSED_TEXT!r}), screen shows data-value={raw!r} "
-                                f"text={text!r}")
+                                f"'', {SUPPRESSED_TEXT!r} marked hidden), screen shows "
+                                f"data-value={raw!r} text={text!r}")
             continue
         if value is None:
             ok = raw == ""

@@ -5,7 +5,7 @@
 import { api, clearError, poll, reportError } from "./api.js";
 import { mountHeader } from "./header.js";
 import { applyI18n, onLangChange, t } from "./i18n.js";
-import { DASH, SUPPRESSED, figure, fillBody, fillSelect, fmtInt, h } from "./util.js";
+import { DASH, figure, fillBody, fillSelect, fmtInt, h } from "./util.js";
 
 const SUMMARY_MS = 3000;
 const TREND_MS = 5000;
@@ -43,7 +43,8 @@ function renderKpis() {
 
 function numCell(figures, field, kind = "int") {
   const f = figure(figures, field, kind);
-  return h("td", { class: f.suppressed ? "num suppressed" : "num", "data-field": field, "data-value": f.raw }, f.text);
+  const hidden = f.suppressed ? { title: t("kpi.suppressed") } : {};
+  return h("td", { class: f.suppressed ? "num suppressed" : "num", "data-field": field, "data-value": f.raw, ...hidden }, f.text);
 }
 
 // Width through CSSOM, not a style attribute: works under a strict Content-Security-Policy.
@@ -60,7 +61,12 @@ function barCell(figures, max) {
   const pct = max > 0 ? Math.max(0, Math.min(100, (v / max) * 100)) : 0;
   return h(
     "td",
-    { class: f.suppressed ? "num bar-col suppressed" : "num bar-col", "data-field": "visits", "data-value": f.raw },
+    {
+      class: f.suppressed ? "num bar-col suppressed" : "num bar-col",
+      "data-field": "visits",
+      "data-value": f.raw,
+      ...(f.suppressed ? { title: t("kpi.suppressed") } : {}),
+    },
     barSpan(pct),
     h("span", { class: "bar-text" }, f.text),
   );
@@ -216,9 +222,9 @@ function renderTrend() {
   const categories = [...minutes].sort();
   const today = seriesValues(categories, tr.today);
   const lastWeek = seriesValues(categories, tr.last_week);
-  // A minute the API did not send (the rest of today) shows "—"; a null it sent is a
-  // suppressed count of 1..4.
-  const show = (v) => (v === undefined ? DASH : v === null ? SUPPRESSED : fmtInt(v));
+  // A minute the API did not send (the rest of today) shows "—"; a null it sent is hidden
+  // (a count of 1..4, or hidden so that one cannot be worked out): the same mark, said so.
+  const show = (v) => (v === undefined ? DASH : v === null ? t("trend.suppressed") : fmtInt(v));
   const todayName = `${t("trend.today")} ${tr.day ? tr.day.slice(5) : ""}`.trim();
   const weekName = `${t("trend.last_week")} ${tr.compare_day ? tr.compare_day.slice(5) : ""}`.trim();
   const axisColor = "#8fa3bf";

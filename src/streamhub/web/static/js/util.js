@@ -20,7 +20,9 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 export const DASH = "—";
-export const SUPPRESSED = "<5";
+// Every hidden cell shows the same neutral mark, whether it is a count of 1-4 or hidden so that
+// one cannot be worked out by subtraction: any difference between the two would leak.
+export const SUPPRESSED = DASH;
 
 const intFmt = new Intl.NumberFormat("zh-CN", { maximumFractionDigits: 0 });
 const moneyFmt = new Intl.NumberFormat("zh-CN", {
@@ -45,7 +47,8 @@ const FORMATTERS = { int: fmtInt, money: fmtMoney, pct: fmtPct };
 
 /**
  * One figure of a Figures object: {raw, text}. raw is String(value) exactly as the API sent it
- * ("" when null); text is "<5" when the field is suppressed (a count of 1..4), "—" when null.
+ * ("" when null); text is "—" when null, whether the field is hidden (named in suppressed: a
+ * small count, or one hidden to protect a small one; suppressed is then true) or absent.
  */
 export function figure(figures, field, kind = "int") {
   const value = figures ? figures[field] : null;
