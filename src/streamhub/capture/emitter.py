@@ -174,6 +174,9 @@ class Emitter:
             "system": self.config.system,
             "database": event.table.database,
             "commit_ts_ms": event.commit_ts_ms,
+            # with original_key (the row key), what the reconciler needs to compute the
+            # change's version and count it once as rejected: no identity key here
+            "position_seq": event.position_seq,
         }
         return key, self.serde.encode(self._ops[DLQ_TOPIC], record)
 

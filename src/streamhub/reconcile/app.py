@@ -43,6 +43,7 @@ from streamhub.reconcile.result import Result
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.standardize.app import EXIT_BATCH_FAILED, RetryPolicy, faust_settings
+from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 log = get_logger(__name__)
 
@@ -78,7 +79,10 @@ class Runtime:
             raise ReconcileError(f"registering the schema of {RESULTS_TOPIC}: {exc}") from exc
         reconciler = Reconciler(reconcile)
         metrics = RECONCILE_METRICS
-        return cls(settings, reconciler, Feed(reconciler, serde, metrics), writer, metrics)
+        # the identity key versions capture's MessageTooLarge letters (they carry the row key)
+        identity = IdentityTokens.from_settings(settings)
+        feed = Feed(reconciler, serde, metrics, identity)
+        return cls(settings, reconciler, feed, writer, metrics)
 
     # --- inputs ---------------------------------------------------------------------------
 

@@ -13,12 +13,18 @@ from typing import Any
 
 from streamhub.log import get_logger
 from streamhub.reconcile.errors import ReconcileError
-from streamhub.reconcile.inputs import landed_from_avro, rejection_from_avro, source_from_avro
+from streamhub.reconcile.inputs import (
+    landed_from_avro,
+    oversized_change_version,
+    rejection_from_avro,
+    source_from_avro,
+)
 from streamhub.reconcile.metrics import ReconcileMetrics
 from streamhub.reconcile.reconciler import Reconciler
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
+from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 log = get_logger(__name__)
 
@@ -27,7 +33,10 @@ LANDED_TOPIC = "ops.landed_counts"
 # what reached std.*, per source table and commit minute (the standardizer's own count, in
 # the landed counts' shape): the "standardized" column, and where a gap sits
 STANDARDIZED_TOPIC = "ops.standardized_counts"
-DEAD_LETTER_TOPICS = ("dlq.standardize", "dlq.land")
+# dlq.capture: only its MessageTooLarge letters count (a change too large for Kafka, still
+# counted at the source); its other letters are of rows that flowed on
+CAPTURE_DEAD_LETTER_TOPIC = "dlq.capture"
+DEAD_LETTER_TOPICS = ("dlq.standardize", "dlq.land", CAPTURE_DEAD_LETTER_TOPIC)
 RESULTS_TOPIC = "ops.reconciliation"
 INPUT_TOPICS: tuple[str, ...] = (
     SOURCE_TOPIC, LANDED_TOPIC, STANDARDIZED_TOPIC, *DEAD_LETTER_TOPICS
@@ -42,6 +51,9 @@ class Feed:
     reconciler: Reconciler
     serde: AvroSerde
     metrics: ReconcileMetrics
+    # the standardizer's identity key: a capture MessageTooLarge letter carries the row key
+    # and position, not the (keyed) version; without it such letters are counted as they come
+    identity: IdentityTokens | None = None
 
     def decode(self, topic: str, partition: int, offset: int, value: bytes | None
                ) -> dict[str, Any] | None:
@@ -81,7 +93,10 @@ class Feed:
             return rec.apply_landed(landed_from_avro(value)).value
         if topic == STANDARDIZED_TOPIC:
             return rec.apply_standardized(landed_from_avro(value)).value
-        rejection = rejection_from_avro(value)
+        version = None
+        if topic == CAPTURE_DEAD_LETTER_TOPIC and self.identity is not None:
+            version = oversized_change_version(value, self.identity)
+        rejection = rejection_from_avro(value, version=version)
         if rejection is None:
             return "ignored"  # not a record withheld from ClickHouse (e.g. no institution)
         return rec.apply_rejection(rejection).value

@@ -6,10 +6,17 @@ and plain ``to_dict``/``from_dict`` so parked inputs survive a snapshot.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from streamhub.reconcile.keys import TableKey
+from streamhub.reconcile.versions import record_id_of, version_id
+from streamhub.standardize.pseudonym_keys import IdentityTokens
+
+#: the error type of a capture dead letter standing for a change too large for Kafka: the
+#: change is counted at the source and never reaches cdc.raw.*, so it is a rejection
+OVERSIZED_CHANGE = "MessageTooLarge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,18 +154,24 @@ def rejection_from_avro(
 ) -> Rejection | None:
     """A decoded dead letter; None when it does not withhold a record from ClickHouse.
 
-    ``dlq.capture`` letters are not rejections: the row still flows with the
-    undecodable value null. The standardize stage names ``database.[schema.]table``
-    (the capture key's form); the land stage names the std record's qualified table.
+    ``dlq.capture`` letters are not rejections (the row still flows with the
+    undecodable value null), except a change too large for Kafka (``MessageTooLarge``):
+    that change never reaches cdc.raw.*, so it is rejected in its own commit window;
+    :func:`oversized_change_version` gives its version. The capture and standardize
+    stages name ``database.[schema.]table`` (the capture key's form); the land stage
+    names the std record's qualified table.
     Keyword values come from the envelope or std record in ``original_value`` when
     the wiring could decode it (or from the proposed dead-letter fields).
     """
     stage = value["stage"]
     institution, table = value.get("institution_id"), value.get("table")
-    if stage not in ("standardize", "land") or institution is None or table is None:
+    oversized = stage == "capture" and value.get("error_type") == OVERSIZED_CHANGE
+    if institution is None or table is None:
+        return None
+    if stage not in ("standardize", "land") and not oversized:
         return None
     database: str | None = None
-    if stage == "standardize":
+    if stage != "land":
         key = TableKey.from_full(institution, table)
         database, table = key.database, key.table
     topic, partition, offset = (
@@ -174,3 +187,32 @@ def rejection_from_avro(
         version if version is not None else value.get("version"),
         origin,
     )
+
+
+def oversized_change_version(value: dict[str, Any], identity: IdentityTokens) -> int | None:
+    """The version of the change a capture ``MessageTooLarge`` letter stands for, as the
+    lander would have counted it: ``version_id(record_id, position_seq)`` with the
+    standardizer's keyed record id of the row. The capture agent holds no identity key,
+    so the letter carries the row key (``original_key``, the raw message key) and
+    ``position_seq``, and the id is computed here. None when the letter lacks either
+    (written before ``position_seq`` existed): the rejection is then counted as it comes.
+    """
+    seq, raw_key = value.get("position_seq"), value.get("original_key")
+    institution, table = value.get("institution_id"), value.get("table")
+    if seq is None or not isinstance(raw_key, bytes) or institution is None or table is None:
+        return None
+    try:
+        document = json.loads(raw_key)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("key"), dict):
+        return None
+    key_json = source_key_json(document["key"])
+    record_id = record_id_of(identity, TableKey.from_full(institution, table), key_json)
+    return version_id(record_id, int(seq))
+
+
+def source_key_json(key: dict[str, Any]) -> str:
+    """The capture key's ``key`` object as canonical JSON, exactly as the standardizer
+    derives ``source_key`` (sorted keys, compact separators, ensure_ascii off)."""
+    return json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
