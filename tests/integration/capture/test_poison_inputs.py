@@ -87,6 +87,10 @@ def test_an_oversized_row_is_dead_lettered_and_the_next_changes_still_flow(
         assert letter["system"] == "his" and letter["commit_ts_ms"]
     assert letters[0]["reason"].startswith("change too large for Kafka: r of")
     assert letters[1]["reason"].startswith("change too large for Kafka: c of")
+    # the reconciler versions the change from original_key and position_seq (in log order)
+    assert all(isinstance(letter["position_seq"], int) for letter in letters)
+    seqs = {r["after"]["id"]: r["source"]["position_seq"] for r in raw}
+    assert seqs[4] < letters[1]["position_seq"] < seqs[6]
 
     # the source counts still hold both: the reconciler finds them rejected, not missing
     latest: dict[tuple[str, int], tuple[int, int, int]] = {}
