@@ -48,22 +48,6 @@ WHERE day = toDate(now(), 'Asia/Shanghai')
 GROUP BY institution_id
 """,
     ),
-    # one query per metric: the column is part of the query's name, never request text
-    *(
-        NamedQuery(
-            f"dashboard.trend.{metric}",
-            f"""
-SELECT toString(toDate(minute)) AS day, formatDateTime(minute, '%H:%i') AS hm,
-       sum({metric}) AS n
-FROM v_encounters_by_minute
-WHERE toDate(minute) IN ({{today:Date}}, {{last_week:Date}})
-  AND ({{institution:String}} = '' OR institution_id = {{institution:String}})
-GROUP BY day, hm
-""",  # noqa: S608 - constant column names and fragments, values are parameters
-            {"today": Param("Date"), "last_week": Param("Date"), "institution": _OPTIONAL},
-        )
-        for metric in TREND_METRICS
-    ),
     # the whole institution × minute table of both days, one row per institution and day:
     # complementary suppression protects every minute of every series together (web/suppression)
     NamedQuery(

@@ -113,8 +113,8 @@ def test_named_queries_with_parameters_and_nothing_else(lander: Lander) -> None:
     assert queries.run("ping") == [{"ok": 1}]
     # the lander's own tables, migrated: the endpoint reads its database
     assert queries.run("console.quality", {"since": 0}) == []
-    assert queries.run("dashboard.trend.visits", {"today": "2026-11-25",
-                                                  "last_week": "2026-11-18"}) == []
+    assert queries.run("dashboard.minutes", {"today": "2026-11-25",
+                                             "last_week": "2026-11-18"}) == []
     assert queries.run("check.encounters_of_day", {"day": "2026-11-25"}) == [
         {"visits": 0, "admissions": 0, "discharges": 0, "inpatients_on_hand": 0}]
 

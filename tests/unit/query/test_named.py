@@ -19,7 +19,7 @@ def test_the_catalog_holds_what_the_web_app_and_cli_run() -> None:
         "dashboard.today",
         "dashboard.fees",
         "dashboard.freshness",
-        "dashboard.trend.visits",
+        "dashboard.minutes",
         "console.reconciliation.windows",
         "console.quality",
     } <= set(CATALOG.names())
@@ -29,13 +29,12 @@ def test_the_catalog_holds_what_the_web_app_and_cli_run() -> None:
 
 def test_parameters_are_declared_typed_and_defaulted() -> None:
     query, bound = CATALOG.bind(
-        "dashboard.trend.visits", {"today": "2026-11-25", "last_week": dt.date(2026, 11, 18)}
+        "dashboard.minutes", {"today": "2026-11-25", "last_week": dt.date(2026, 11, 18)}
     )
-    assert bound == {
-        "today": dt.date(2026, 11, 25),
-        "last_week": dt.date(2026, 11, 18),
-        "institution": "",
-    }
+    assert bound == {"today": dt.date(2026, 11, 25), "last_week": dt.date(2026, 11, 18)}
+    assert "{today:Date}" in query.sql
+    query, bound = CATALOG.bind("console.reconciliation.daily", {"since": 0})
+    assert bound == {"since": 0, "institution": ""}  # an optional filter defaults to ''
     assert "{institution:String}" in query.sql
     refusals = [
         ("console.quality", {"since": 0, "extra": 1}, "has no parameter extra"),
