@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from streamhub.codes import catalogue, citizen_id
+from streamhub.codes import catalogue
 from streamhub.config import Settings
 from streamhub.errors import ConfigError
 from streamhub.standardize.model import CLEAR_FIELDS, KEY_ID_ENTITIES, TOKEN_FIELDS
@@ -37,30 +37,6 @@ AGE_BAND_WIDTH = 10
 AGE_BAND_TOP = 80  # everyone from 80 up shares one band: old ages are rare enough to identify
 _OBSERVED_MAX = 80  # quality events carry a hint of the value, not a document
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # ages and "today" are Beijing dates (DOMAIN.md)
-
-
-# Display masks (DOMAIN.md's patterns). Nothing the standardizer writes uses them any more: a
-# mask narrows a person down (docs/decisions/privacy.md); they remain for tools that show a
-# value to someone already entitled to the clear one.
-def mask_name(name: str) -> str:
-    """First character and a ``*`` per remaining one; a one-character name is masked whole."""
-    text = name.strip()
-    if len(text) <= 1:
-        return "*" * len(text)
-    return text[0] + "*" * (len(text) - 1)
-
-
-def mask_id_number(number: str) -> str:
-    """``110105********002X``; a number too short to keep 10 characters is all ``*``."""
-    return citizen_id.mask(number.strip().upper())
-
-
-def mask_phone(phone: str) -> str:
-    """``135****0001``: first 3 and last 4 kept; a number shorter than 8 is all ``*``."""
-    text = phone.strip()
-    if len(text) < 8:
-        return "*" * len(text)
-    return text[:3] + "*" * (len(text) - 7) + text[-4:]
 
 
 def age_band(birth_date: date, on: date) -> str | None:
