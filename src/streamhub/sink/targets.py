@@ -66,8 +66,10 @@ OPTIONAL_FIELDS: dict[str, dict[str, Any]] = {
     },
 }
 # Fields deliberately not landed: dead letters' originals hold personal data in clear (level 4).
+# position_seq is there for the reconciler to version capture's letters (it has the key);
+# landed, it would be a log position without the key it belongs to.
 NOT_LANDED = {
-    "ops_dead_letters": ("original_key", "original_value"),
+    "ops_dead_letters": ("original_key", "original_value", "position_seq"),
     # version ids: thousands per event; the reconciler reads them on Kafka
     "ops_landed_counts": ("versions",),
 }
