@@ -12,6 +12,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from streamhub.config import Settings
+from streamhub.errors import ConfigError
 from streamhub.kafka.reading import TopicReadError
 from streamhub.reconcile.drill import Drill, TableNotFoundError, drill
 from streamhub.reconcile.times import local_minute
@@ -74,6 +75,11 @@ def read_missing(settings: Settings, institution_id: str, system: str, table_nam
         raise ServiceUnavailableError(
             f"the schema registry did not answer while reading {where} ({exc}); try again "
             "when `streamhub stack status` shows it up"
+        ) from exc
+    except ConfigError as exc:  # the identity key: landed versions are of keyed record ids
+        raise ServiceUnavailableError(
+            f"the web app cannot match {where} against what landed: {exc}; then restart "
+            "`streamhub serve`"
         ) from exc
     systems = {c.system for c in found.raw}
     if system not in systems:  # the drill found the table under another source system

@@ -6,6 +6,7 @@ the app reads it through :class:`DirectQueries`, as it reads a ClickHouse server
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,6 +50,9 @@ def ops(ch: Client) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def web_settings(tmp_path_factory: pytest.TempPathFactory, project_dir: Path) -> Settings:
     home = tmp_path_factory.mktemp("web")
+    # as `stack up` would: the console's drill-down keys record ids with the identity key
+    (home / "secrets").mkdir(mode=0o700)
+    (home / "secrets" / "pseudonym_identity_key").write_text(secrets.token_urlsafe(32))
     users = home / "users.yaml"
     write_users(
         users,

@@ -82,6 +82,13 @@ def test_read_errors_become_http_errors(
         recon_diff.read_missing(settings, INST, "his", "public.patients", T0)
 
 
+def test_no_identity_key_is_unavailable_and_says_which_secret(settings: Settings) -> None:
+    """The real drill loads the identity key before reading Kafka: without it the console
+    answers 503 naming the secret, not a 500."""
+    with pytest.raises(ServiceUnavailableError, match="pseudonym_identity_key"):
+        recon_diff.read_missing(settings, INST, "his", "public.patients", T0)
+
+
 def test_another_systems_table_is_not_found(
     monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
