@@ -29,7 +29,7 @@ from typing import Literal
 
 from streamhub.capture.envelope import avro_name
 from streamhub.standardize.errors import UnmappedTableError
-from streamhub.standardize.model import ENTITY_MODELS, required_fields
+from streamhub.standardize.model import ENTITY_MODELS, REQUIRED_CLEAR_FIELDS, required_fields
 from streamhub.standardize.profile import PROTECTED_FIELDS, Profile, TableMapping, key_text
 
 Severity = Literal["error", "warning"]
@@ -154,7 +154,11 @@ def _unsourced(mapping: TableMapping) -> list[str]:
     """Required fields of the entity that no field of the profile fills."""
     mapped = set(mapping.fields)
     out = []
-    for name in required_fields(ENTITY_MODELS[mapping.entity]):
+    # the clear inputs the completeness check demands (a patient's name and ID number) are
+    # required too, though they never leave the standardizer as fields of their own
+    required = (*required_fields(ENTITY_MODELS[mapping.entity]),
+                *REQUIRED_CLEAR_FIELDS.get(mapping.entity, ()))
+    for name in required:
         source = _FILLED_FROM.get(name)
         if name in mapped or (source is not None and source in mapped):
             continue
