@@ -14,7 +14,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.envelope import avro_name
-from streamhub.capture.model import TableInfo
+from streamhub.capture.model import Event, TableInfo
 from streamhub.capture.snapshotting import key_of, table_id
 from streamhub.capture.source import open_readers
 from streamhub.config import Settings
@@ -194,3 +194,13 @@ def kafka_matches_source(
 
     wait_until(caught_up, timeout_s, every_s=3)
     return problems[:10]
+
+
+def drain(reader: Any, until: Callable[[list[Event]], bool], timeout_s: float = 20) -> list[Event]:
+    """Read a log reader's events until ``until`` holds (or fail after ``timeout_s``)."""
+    events: list[Event] = []
+    deadline = time.monotonic() + timeout_s
+    while not until(events):
+        assert time.monotonic() < deadline, f"timed out; got {str(events)[:2000]}"
+        events += reader.read(500, 0.5)
+    return events

@@ -24,6 +24,8 @@ from tests.integration.capture import test_postgres_reader
 from tests.integration.capture.test_mysql_reader import Source as MariaSource
 from tests.integration.capture.test_postgres_reader import Source as PgSource
 
+from .helpers import drain
+
 make_source = test_postgres_reader.make_source  # its per-test PostgreSQL databases
 
 
@@ -92,14 +94,6 @@ def engine(
     else:
         yield _postgres(make_source(), request.param.split("-")[1].upper())
 
-
-def drain(reader: Any, until: Callable[[list[Event]], bool], timeout_s: float = 20) -> list[Event]:
-    events: list[Event] = []
-    deadline = time.monotonic() + timeout_s
-    while not until(events):
-        assert time.monotonic() < deadline, f"timed out; got {str(events)[:2000]}"
-        events += reader.read(500, 0.5)
-    return events
 
 
 def has_rows(n: int) -> Callable[[list[Event]], bool]:

@@ -24,6 +24,8 @@ from streamhub.capture.mysql.snapshot_reader import MySQLSnapshotReader
 from streamhub.config import Settings
 from streamhub.stack.mariadb import MariaDB
 
+from .helpers import drain
+
 PATIENTS = """CREATE TABLE GY_BRXX (
   BRID VARCHAR(20) NOT NULL PRIMARY KEY, XM VARCHAR(40), ZYCS INT, GHF DECIMAL(10,2),
   GHSJ DATETIME(3), BZ VARCHAR(40) CHARACTER SET utf8mb4, CSRQ DATE, ZP VARBINARY(8)
@@ -130,16 +132,6 @@ def source(settings: Settings) -> Iterator[Source]:
     finally:
         created.cleanup()
 
-
-def drain(
-    reader: MySQLLogReader, done: Callable[[list[Event]], bool], timeout_s: float = 20.0
-) -> list[Event]:
-    events: list[Event] = []
-    deadline = time.monotonic() + timeout_s
-    while not done(events):
-        assert time.monotonic() < deadline, f"timed out waiting; got {events}"
-        events.extend(reader.read(500, 0.5))
-    return events
 
 
 def rows_of(events: list[Event]) -> list[RowEvent]:

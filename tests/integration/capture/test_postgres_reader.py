@@ -26,6 +26,8 @@ from streamhub.capture.postgres.snapshot_reader import PostgresSnapshotReader
 from streamhub.config import Settings
 from streamhub.stack.postgres import Postgres
 
+from .helpers import drain
+
 INSTITUTION = "123502001549897397"
 
 
@@ -130,16 +132,6 @@ def _drop_slots(cur: Any, database: str) -> None:
 def source(make_source: Callable[..., Source]) -> Source:
     return make_source()
 
-
-def drain(
-    reader: PostgresLogReader, until: Callable[[list[Event]], bool], timeout_s: float = 20
-) -> list[Event]:
-    events: list[Event] = []
-    deadline = time.monotonic() + timeout_s
-    while not until(events):
-        assert time.monotonic() < deadline, f"timed out; got {str(events)[:2000]}"
-        events += reader.read(500, 0.5)
-    return events
 
 
 def ends(n: int) -> Callable[[list[Event]], bool]:
