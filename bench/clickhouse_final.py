@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from streamhub.sink.clickhouse import connect
-from streamhub.sink.migrations import migrate
-from streamhub.sink.tables import entity_columns
+from streamhub.land.clickhouse import connect
+from streamhub.land.migrations import migrate
+from streamhub.land.tables import entity_columns
 
 EVENTS = """
     arrayFilter(x -> isNotNull(x.2), [

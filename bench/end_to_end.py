@@ -42,13 +42,13 @@ from streamhub.kafka.groups import (
     pin_to_end,
     topic_ends,
 )
+from streamhub.land.clickhouse import connect
+from streamhub.land.targets import DEFAULT_ROUTES
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
-from streamhub.sink.clickhouse import connect
-from streamhub.sink.targets import DEFAULT_ROUTES
 from streamhub.standardize.app import RAW_TOPICS
 
 START = datetime(2026, 3, 2, 9, 30)

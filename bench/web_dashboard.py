@@ -30,10 +30,10 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_final import load_encounters
 
+from streamhub.land.clickhouse import connect
 from streamhub.query import DirectQueries, LanderQueries, QuerySource
 from streamhub.query.reader import open_reader
 from streamhub.query.service import QueryService, open_readers
-from streamhub.sink.clickhouse import connect
 from streamhub.web.dashboard import minute_tables
 from streamhub.web.figures import COUNTS, Totals
 from streamhub.web.suppression import protect_minutes, protect_summary

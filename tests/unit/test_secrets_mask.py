@@ -12,9 +12,9 @@ from streamhub.cli.main import cli
 from streamhub.cli.serve_cmd import _via
 from streamhub.config import load_settings
 from streamhub.errors import ConfigError
+from streamhub.land.clickhouse import connect
+from streamhub.land.errors import SinkError
 from streamhub.secrets_mask import has_password, mask_text, mask_url
-from streamhub.sink.clickhouse import connect
-from streamhub.sink.errors import SinkError
 
 SECRET = "topsecret"
 

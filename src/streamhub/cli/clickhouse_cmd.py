@@ -11,9 +11,9 @@ import click
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.land.clickhouse import as_sink_error, check_database_name, connect
+from streamhub.land.migrations import migrate
 from streamhub.secrets_mask import mask_url
-from streamhub.sink.clickhouse import as_sink_error, check_database_name, connect
-from streamhub.sink.migrations import migrate
 
 _TARGET_OPTIONS = [
     click.option("--dsn", help="chdb:///abs/path or http(s)://host:8123 (default: settings)."),

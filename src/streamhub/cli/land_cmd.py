@@ -10,10 +10,10 @@ from prometheus_client import start_http_server
 
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.config import Settings
+from streamhub.land.lander import Lander, LanderConfig
+from streamhub.land.targets import DEFAULT_ROUTES, parse_route
 from streamhub.query.service import QueryService, open_readers
 from streamhub.query.token import checked_token
-from streamhub.sink.lander import Lander, LanderConfig
-from streamhub.sink.targets import DEFAULT_ROUTES, parse_route
 from streamhub.stack.secrets import stack_secret
 
 

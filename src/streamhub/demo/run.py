@@ -27,6 +27,7 @@ from streamhub.health.gather import gather
 from streamhub.health.render import table
 from streamhub.health.thresholds import Thresholds
 from streamhub.kafka.groups import pin_to_end
+from streamhub.land.targets import DEFAULT_ROUTES
 from streamhub.reconcile.report import (
     TOTAL_COLUMNS,
     Selection,
@@ -37,7 +38,6 @@ from streamhub.reconcile.report import (
 )
 from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.runner import Simulation, SimulationOptions
-from streamhub.sink.targets import DEFAULT_ROUTES
 from streamhub.standardize.app import RAW_TOPICS
 
 Echo = Callable[[str], None]

@@ -20,10 +20,10 @@ from streamhub.health.errors import HealthError
 from streamhub.health.model import ActivityWindow, Beat, Connector, Observation, TopicLag
 from streamhub.health.reading import KafkaReader, Message
 from streamhub.health.thresholds import Thresholds
+from streamhub.land.targets import DEFAULT_ROUTES
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
-from streamhub.sink.targets import DEFAULT_ROUTES
 from streamhub.standardize.app import RAW_TOPICS
 
 log = get_logger(__name__)

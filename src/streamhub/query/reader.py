@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
+from streamhub.land.clickhouse import connect
+from streamhub.land.errors import SinkError
 from streamhub.query.errors import QueryUnavailableError
-from streamhub.sink.clickhouse import connect
-from streamhub.sink.errors import SinkError
 
 MAX_EXECUTION_S = 10  # below the reader's HTTP timeout (source.DEFAULT_TIMEOUT_S)
 READER_SETTINGS: dict[str, int | str] = {

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from clickhouse_connect.driver.client import Client
 
 from streamhub.config import Settings
+from streamhub.land.clickhouse import Failure, classify
 from streamhub.query.catalog import CATALOG
 from streamhub.query.errors import (
     QueryBusyError,
@@ -25,7 +26,6 @@ from streamhub.query.named import Catalog
 from streamhub.query.reader import open_reader
 from streamhub.query.token import query_token
 from streamhub.query.values import json_rows
-from streamhub.sink.clickhouse import Failure, classify
 
 DEFAULT_TIMEOUT_S = 15.0
 _REFUSALS: dict[str | None, type[QueryRefusedError]] = {

@@ -28,6 +28,7 @@ from streamhub.capture.errors import ConnectorConfigError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.errors import ConfigError
+from streamhub.land.landed_counts import LandedCounts
 from streamhub.reconcile.versions import further_record_id, version_id
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import (
@@ -37,7 +38,6 @@ from streamhub.serde.errors import (
     UnsupportedWireFormatError,
 )
 from streamhub.serde.wire import MessageRef
-from streamhub.sink.landed_counts import LandedCounts
 from streamhub.standardize.avro_schema import std_schema
 from streamhub.standardize.checks import check
 from streamhub.standardize.envelope_check import check_envelope

@@ -20,10 +20,10 @@ from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import load_connectors
 from streamhub.config import Settings
 from streamhub.kafka.groups import pin_to_end
+from streamhub.land.targets import DEFAULT_ROUTES
 from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.sources import open_sources
-from streamhub.sink.targets import DEFAULT_ROUTES
 from streamhub.standardize.app import RAW_TOPICS
 
 from ..capture.helpers import wait_until

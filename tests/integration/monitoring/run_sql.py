@@ -9,7 +9,7 @@ import sys
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from streamhub.sink.clickhouse import connect
+from streamhub.land.clickhouse import connect
 
 
 def main(dsn: str, database: str) -> None:

@@ -26,8 +26,8 @@ from streamhub.capture.envelope import avro_name, row_key
 from streamhub.config import Settings
 from streamhub.demo.workers import Workers
 from streamhub.kafka.groups import group_lag, pin_to_end, topic_ends
+from streamhub.land.targets import DEFAULT_ROUTES
 from streamhub.serde.avro_serde import AvroSerde
-from streamhub.sink.targets import DEFAULT_ROUTES
 from streamhub.standardize.app import RAW_TOPICS as APP_RAW_TOPICS
 
 from ..capture.helpers import (

@@ -18,9 +18,9 @@ from clickhouse_connect.driver.client import Client
 from fastapi.testclient import TestClient
 
 from streamhub.config import Settings, load_settings
+from streamhub.land.clickhouse import connect
+from streamhub.land.migrations import migrate
 from streamhub.query import DirectQueries, QuerySource
-from streamhub.sink.clickhouse import connect
-from streamhub.sink.migrations import migrate
 from streamhub.web.app import create_app
 from streamhub.web.auth import User, hash_password, write_users
 from streamhub.web.institutions import Directory

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from streamhub.codes import credit_code
 from streamhub.config import Settings
-from streamhub.sink.clickhouse import connect
-from streamhub.sink.migrations import migrate
+from streamhub.land.clickhouse import connect
+from streamhub.land.migrations import migrate
 from streamhub.web.app import create_app
 from streamhub.web.institutions import Directory
 from tests.integration.web import data

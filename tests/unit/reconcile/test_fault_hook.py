@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from streamhub.land.batch import Origin, PendingRow
+from streamhub.land.errors import LandError
+from streamhub.land.lander import FAULT_DROP_ENV, _drop_for_drill, drop_every_from_env
 from streamhub.reconcile import version_id
-from streamhub.sink.batch import Origin, PendingRow
-from streamhub.sink.errors import LandError
-from streamhub.sink.lander import FAULT_DROP_ENV, _drop_for_drill, drop_every_from_env
 
 
 def rows(n: int) -> list[PendingRow]:

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
+from streamhub.land.landed_counts import LandedCounts
 from streamhub.reconcile.versions import (
     change_version,
     further_record_id,
     row_record_id,
     version_id,
 )
-from streamhub.sink.landed_counts import LandedCounts
 from streamhub.standardize.errors import ProfileError
 from streamhub.standardize.mapper import map_further, map_row
 from streamhub.standardize.profile import Profile, load_profile

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from streamhub.sink.clickhouse import connect
-from streamhub.sink.migrations import migrate
+from streamhub.land.clickhouse import connect
+from streamhub.land.migrations import migrate
 
 
 @pytest.fixture

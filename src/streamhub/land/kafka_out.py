@@ -8,8 +8,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from streamhub.land.errors import KafkaUnavailableError, LandError
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
-from streamhub.sink.errors import KafkaUnavailableError, LandError
 
 
 class Outbox:

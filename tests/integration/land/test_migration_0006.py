@@ -3,8 +3,8 @@ county becomes its prefecture as the standardizer now writes it."""
 
 from __future__ import annotations
 
-from streamhub.sink.clickhouse import connect, table_columns
-from streamhub.sink.migrations import load_migrations, migrate
+from streamhub.land.clickhouse import connect, table_columns
+from streamhub.land.migrations import load_migrations, migrate
 
 REMOVED = {"id_number_masked", "name_masked", "birth_year", "phone_masked"}
 

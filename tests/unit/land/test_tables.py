@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from streamhub.sink.migrations import Migration, load_migrations
-from streamhub.sink.tables import column_type, model_columns, render_entity_table
+from streamhub.land.migrations import Migration, load_migrations
+from streamhub.land.tables import column_type, model_columns, render_entity_table
 from streamhub.standardize.model import ENTITY_MODELS, Charge, Encounter, LabResult, Order
 
 

@@ -4,7 +4,7 @@
 -- both are fixed for a record's life, so every version shares one sort key. No business time
 -- in the key and no time partition: a corrected visit time would otherwise put two versions
 -- of one record under different keys (or partitions) that never collapse.
--- Written from streamhub.sink.tables.render_entity_table; tests/integration/sink keeps the
+-- Written from streamhub.land.tables.render_entity_table; tests/integration/land keeps the
 -- columns in agreement with the canonical models.
 
 CREATE TABLE IF NOT EXISTS std_patient

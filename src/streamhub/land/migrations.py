@@ -19,8 +19,8 @@ from importlib import resources
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from streamhub.sink.clickhouse import as_sink_error
-from streamhub.sink.errors import MigrationError
+from streamhub.land.clickhouse import as_sink_error
+from streamhub.land.errors import MigrationError
 
 MIGRATIONS_TABLE = "schema_migrations"
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -53,7 +53,7 @@ class MigrationResult:
 def load_migrations() -> list[Migration]:
     """The packaged migrations, by version; versions must be unique."""
     found: dict[int, Migration] = {}
-    folder = resources.files("streamhub.sink").joinpath("migrations")
+    folder = resources.files("streamhub.land").joinpath("migrations")
     for entry in folder.iterdir():
         match = _FILE_NAME.match(entry.name)
         if match is None:

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
+from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
+from streamhub.land.clickhouse import Failure, classify
+from streamhub.land.errors import ClickHouseUnavailableError, LandError
+from streamhub.land.landed_counts import LandedCounts
+from streamhub.land.targets import TARGETS, parse_route
 from streamhub.reconcile.versions import version_id
-from streamhub.sink.batch import Batch, DeadLetter, Origin, PendingRow
-from streamhub.sink.clickhouse import Failure, classify
-from streamhub.sink.errors import ClickHouseUnavailableError, LandError
-from streamhub.sink.landed_counts import LandedCounts
-from streamhub.sink.targets import TARGETS, parse_route
 
 
 def test_classify_separates_retry_row_and_fatal() -> None:

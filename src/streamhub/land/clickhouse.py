@@ -17,13 +17,13 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, Error, OperationalError
 
-from streamhub.secrets_mask import mask_text, mask_url
-from streamhub.sink.errors import (
+from streamhub.land.errors import (
     ClickHouseQueryError,
     ClickHouseUnavailableError,
     EngineInUseError,
     SinkError,
 )
+from streamhub.secrets_mask import mask_text, mask_url
 
 SESSION_SETTINGS = {"async_insert": 0}
 # readonly=2: reads and per-query settings only. It must be a client of its own: with chDB a

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from streamhub.land.clickhouse import connect
 from streamhub.query import (
     CATALOG,
     DirectQueries,
@@ -34,7 +35,6 @@ from streamhub.query import (
 from streamhub.query.reader import READER_SETTINGS, open_reader
 from streamhub.query.service import BUSY_WAIT_S, QueryService
 from streamhub.query.values import json_value
-from streamhub.sink.clickhouse import connect
 
 STREAMHUB = [sys.executable, "-m", "streamhub"]
 TOKEN = "query-endpoint-test-token-0123456789abcdef"

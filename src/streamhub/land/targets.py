@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamhub.sink.tables import entity_columns, table_name
+from streamhub.land.tables import entity_columns, table_name
 from streamhub.standardize.model import ENTITY_MODELS, std_topic
 
 KAFKA_COLUMNS = ("_topic", "_partition", "_offset")

@@ -28,19 +28,19 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.catalog.errors import CatalogError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
+from streamhub.land.clickhouse import Failure, classify, connect, table_columns
+from streamhub.land.errors import LandError, SchemaMismatchError, SinkError
+from streamhub.land.kafka_out import Outbox
+from streamhub.land.landed_counts import LandedCounts, epoch_ms
+from streamhub.land.metrics import land_metrics
+from streamhub.land.progress import Progress
+from streamhub.land.targets import DEFAULT_ROUTES, TARGETS, Target
 from streamhub.log import get_logger
 from streamhub.reconcile.versions import version_id
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
-from streamhub.sink.batch import Batch, DeadLetter, Origin, PendingRow
-from streamhub.sink.clickhouse import Failure, classify, connect, table_columns
-from streamhub.sink.errors import LandError, SchemaMismatchError, SinkError
-from streamhub.sink.kafka_out import Outbox
-from streamhub.sink.landed_counts import LandedCounts, epoch_ms
-from streamhub.sink.metrics import land_metrics
-from streamhub.sink.progress import Progress
-from streamhub.sink.targets import DEFAULT_ROUTES, TARGETS, Target
 
 log = get_logger(__name__)
 

@@ -17,11 +17,11 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.config import Settings
+from streamhub.land.errors import LandError, SinkError
+from streamhub.land.lander import Lander, LanderConfig
 from streamhub.serde.avro_serde import AvroSerde
-from streamhub.sink.errors import LandError, SinkError
-from streamhub.sink.lander import Lander, LanderConfig
 from streamhub.standardize.model import Charge, Encounter, LabReport
-from tests.integration.sink.helpers import StdProducer, read_all, record
+from tests.integration.land.helpers import StdProducer, read_all, record
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

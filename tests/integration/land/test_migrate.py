@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from streamhub.sink.clickhouse import connect, table_columns
-from streamhub.sink.errors import MigrationError
-from streamhub.sink.migrations import Migration, load_migrations, migrate
-from streamhub.sink.tables import LANDING_COLUMNS, model_columns, table_name
-from streamhub.sink.targets import NOT_LANDED, OPS_FIELDS
+from streamhub.land.clickhouse import connect, table_columns
+from streamhub.land.errors import MigrationError
+from streamhub.land.migrations import Migration, load_migrations, migrate
+from streamhub.land.tables import LANDING_COLUMNS, model_columns, table_name
+from streamhub.land.targets import NOT_LANDED, OPS_FIELDS
 from streamhub.standardize.model import ENTITY_MODELS
 
 VIEWS = {

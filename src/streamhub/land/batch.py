@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamhub.sink.targets import Target
+from streamhub.land.targets import Target
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TextIO
 from confluent_kafka import Consumer, KafkaException
 
 if TYPE_CHECKING:
-    from streamhub.sink.lander import LanderStats
+    from streamhub.land.lander import LanderStats
 
 _INVALID = -1001  # librdkafka's OFFSET_INVALID: not known yet
 
