@@ -17,16 +17,30 @@ def reconcile_group() -> None:
 
 @reconcile_group.command("run")
 @click.option("--metrics-port", type=int, default=0, help="Serve Prometheus /metrics on this port.")
-@click.option("--grace", default="120s", show_default=True,
-              help="Wait this long after a window's end before judging it.")
-@click.option("--retention", default="6h", show_default=True,
-              help="Keep windows this long (and replay this much input on start).")
-@click.option("--judge-every", type=click.FloatRange(min=0.5), default=5.0, show_default=True,
-              help="Seconds between judging passes.")
+@click.option(
+    "--grace",
+    default="120s",
+    show_default=True,
+    help="Wait this long after a window's end before judging it.",
+)
+@click.option(
+    "--retention",
+    default="6h",
+    show_default=True,
+    help="Keep windows this long (and replay this much input on start).",
+)
+@click.option(
+    "--judge-every",
+    type=click.FloatRange(min=0.5),
+    default=5.0,
+    show_default=True,
+    help="Seconds between judging passes.",
+)
 @click.pass_context
 @fails_cleanly
-def run_cmd(ctx: click.Context, metrics_port: int, grace: str, retention: str,
-            judge_every: float) -> None:
+def run_cmd(
+    ctx: click.Context, metrics_port: int, grace: str, retention: str, judge_every: float
+) -> None:
     """Reconcile until stopped (SIGTERM/Ctrl-C): ops.source_counts, ops.landed_counts and
     the dead letters in, one result per judged window out to ops.reconciliation.
 
@@ -40,8 +54,9 @@ def run_cmd(ctx: click.Context, metrics_port: int, grace: str, retention: str,
     from streamhub.reconcile.times import parse_duration_ms
 
     settings = settings_from(ctx)
-    reconcile = ReconcileSettings(grace_ms=parse_duration_ms(grace),
-                                  retention_ms=parse_duration_ms(retention))
+    reconcile = ReconcileSettings(
+        grace_ms=parse_duration_ms(grace), retention_ms=parse_duration_ms(retention)
+    )
     runtime = Runtime.create(settings, reconcile)
     started = time.monotonic()
     rebuild(runtime, settings.reconcile_group)
@@ -56,23 +71,34 @@ def run_cmd(ctx: click.Context, metrics_port: int, grace: str, retention: str,
     )
     app = build_app(runtime, judge_every_s=judge_every)
     run_worker(
-        app, loglevel=settings.log_level, metrics_port=metrics_port,
+        app,
+        loglevel=settings.log_level,
+        metrics_port=metrics_port,
         metrics_host=settings.metrics_host,
     )
 
 
 @reconcile_group.command("show")
 @click.option("--institution", required=True, help="Institution id (credit code).")
-@click.option("--since", default="30m", show_default=True,
-              help="Windows from this long ago (30m, 6h) or this Asia/Shanghai time.")
-@click.option("--status", type=click.Choice(["MATCH", "MISSING", "EXCESS", "LATE", "PENDING"]),
-              help="Only windows whose latest verdict is this.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--since",
+    default="30m",
+    show_default=True,
+    help="Windows from this long ago (30m, 6h) or this Asia/Shanghai time.",
+)
+@click.option(
+    "--status",
+    type=click.Choice(["MATCH", "MISSING", "EXCESS", "LATE", "PENDING"]),
+    help="Only windows whose latest verdict is this.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @click.pass_context
 @fails_cleanly
-def show_cmd(ctx: click.Context, institution: str, since: str, status: str | None,
-             fmt: str) -> None:
+def show_cmd(
+    ctx: click.Context, institution: str, since: str, status: str | None, fmt: str
+) -> None:
     """Print the latest verdict of every window of an institution (times in Asia/Shanghai),
     then totals per day. Reads ops.reconciliation."""
     from streamhub.reconcile.feed import RESULTS_TOPIC
@@ -101,8 +127,10 @@ def show_cmd(ctx: click.Context, institution: str, since: str, status: str | Non
         return
     if not rows:
         what = f"{status} windows" if status else "reconciled windows"
-        click.echo(f"no {what} of institution {institution} since {local_minute(since_ms)} "
-                   f"(Asia/Shanghai) in {RESULTS_TOPIC}; is `streamhub reconcile run` running?")
+        click.echo(
+            f"no {what} of institution {institution} since {local_minute(since_ms)} "
+            f"(Asia/Shanghai) in {RESULTS_TOPIC}; is `streamhub reconcile run` running?"
+        )
     else:
         click.echo(render_table([row(r) for r in rows], COLUMNS))
     if totals:
@@ -112,20 +140,42 @@ def show_cmd(ctx: click.Context, institution: str, since: str, status: str | Non
 
 @reconcile_group.command("diff")
 @click.option("--institution", required=True, help="Institution id (credit code).")
-@click.option("--table", "table_name", required=True,
-              help="Source table as `reconcile show` prints it (database.[schema.]table).")
+@click.option(
+    "--table",
+    "table_name",
+    required=True,
+    help="Source table as `reconcile show` prints it (database.[schema.]table).",
+)
 @click.option("--window", required=True, help="Window start, Asia/Shanghai (2026-11-25T08:01).")
 @click.option("--repair", is_flag=True, help="Re-snapshot the missing rows and credit them.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
-              help="Seconds to wait for the re-snapshot and the landing of its rows.")
-@click.option("--slack", default="10m", show_default=True,
-              help="Read the raw topic this far around the window (capture lag).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for the re-snapshot and the landing of its rows.",
+)
+@click.option(
+    "--slack",
+    default="10m",
+    show_default=True,
+    help="Read the raw topic this far around the window (capture lag).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @click.pass_context
 @fails_cleanly
-def diff_cmd(ctx: click.Context, institution: str, table_name: str, window: str, repair: bool,
-             timeout: float, slack: str, fmt: str) -> None:
+def diff_cmd(
+    ctx: click.Context,
+    institution: str,
+    table_name: str,
+    window: str,
+    repair: bool,
+    timeout: float,
+    slack: str,
+    fmt: str,
+) -> None:
     """List the source changes of one window that neither landed nor were rejected (key,
     op, commit time, position); with --repair, re-read exactly those rows from the source,
     wait until they landed, and credit the window. Exits 1 when a key cannot be repaired."""
@@ -144,8 +194,14 @@ def diff_cmd(ctx: click.Context, institution: str, table_name: str, window: str,
 
     settings = settings_from(ctx)
     serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
-    found = drill(settings, serde, institution, table_name, parse_local_ms(window),
-                  slack_ms=parse_duration_ms(slack))
+    found = drill(
+        settings,
+        serde,
+        institution,
+        table_name,
+        parse_local_ms(window),
+        slack_ms=parse_duration_ms(slack),
+    )
     missing = found.missing
     where = f"{found.table.full_name} window {local_minute(found.window_start_ms)}"
     verdict = found.result
@@ -154,30 +210,56 @@ def diff_cmd(ctx: click.Context, institution: str, table_name: str, window: str,
         f"{len(found.landed - found.credited)} landed, {len(found.credited)} credited by repairs, "
         f"{len(found.rejected_versions) + len(found.rejected_origins)} rejected, "
         f"{len(missing)} missing"
-        + (f" (last verdict {verdict.status.value}, difference {verdict.difference}, "
-           f"revision {verdict.revision})" if verdict is not None else " (no verdict published)"),
+        + (
+            f" (last verdict {verdict.status.value}, difference {verdict.difference}, "
+            f"revision {verdict.revision})"
+            if verdict is not None
+            else " (no verdict published)"
+        ),
         err=True,
     )
     if fmt == "json":
         for change in missing:
-            click.echo(json.dumps({
-                "key": change.key, "op": change.op, "commit_ts_ms": change.commit_ts_ms,
-                "position": change.position, "position_seq": change.position_seq,
-                "version": change.version, "connector": change.connector,
-            }, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "key": change.key,
+                        "op": change.op,
+                        "commit_ts_ms": change.commit_ts_ms,
+                        "position": change.position,
+                        "position_seq": change.position_seq,
+                        "version": change.version,
+                        "connector": change.connector,
+                    },
+                    ensure_ascii=False,
+                )
+            )
     elif missing:
-        click.echo(render_table(
-            [[c.key_json, c.op, local_time(c.commit_ts_ms), c.position] for c in missing],
-            ("key", "op", "commit_time", "position"),
-        ))
+        click.echo(
+            render_table(
+                [[c.key_json, c.op, local_time(c.commit_ts_ms), c.position] for c in missing],
+                ("key", "op", "commit_time", "position"),
+            )
+        )
     if not repair or not missing:
         return
-    outcome = run_repair(settings, serde, found, timeout_s=timeout,
-                         progress=lambda line: click.echo(f"repair: {line}", err=True))
-    click.echo(f"repair {outcome.repair_id}: {len(outcome.credited)} change(s) restored and "
-               f"credited to {where}", err=True)
+    outcome = run_repair(
+        settings,
+        serde,
+        found,
+        timeout_s=timeout,
+        progress=lambda line: click.echo(f"repair: {line}", err=True),
+    )
+    click.echo(
+        f"repair {outcome.repair_id}: {len(outcome.credited)} change(s) restored and "
+        f"credited to {where}",
+        err=True,
+    )
     if not outcome.complete:
         for change in outcome.not_repairable:
-            click.echo(f"not repairable (no longer in the source): {change.key_json} "
-                       f"{change.op} at {change.position}", err=True)
+            click.echo(
+                f"not repairable (no longer in the source): {change.key_json} "
+                f"{change.op} at {change.position}",
+                err=True,
+            )
         raise SystemExit(1)

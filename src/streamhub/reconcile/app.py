@@ -32,6 +32,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.core.retry import RetryPolicy
+from streamhub.kafka.faust_app import EXIT_BATCH_FAILED, faust_settings
 from streamhub.kafka.groups import commit_offsets
 from streamhub.kafka.reading import Offsets, read_since
 from streamhub.log import get_logger
@@ -42,7 +44,6 @@ from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
 from streamhub.reconcile.result import Result
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
-from streamhub.standardize.app import EXIT_BATCH_FAILED, RetryPolicy, faust_settings
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 log = get_logger(__name__)
@@ -93,8 +94,11 @@ class Runtime:
                 break
             except RegistryUnavailableError as exc:
                 if attempt == self.retry.attempts:
-                    log.critical("schema registry unreachable; exiting, the state is rebuilt "
-                                 "from Kafka on restart", extra={"error": str(exc)})
+                    log.critical(
+                        "schema registry unreachable; exiting, the state is rebuilt "
+                        "from Kafka on restart",
+                        extra={"error": str(exc)},
+                    )
                     logging.shutdown()
                     os._exit(EXIT_BATCH_FAILED)
                 time.sleep(self.retry.delay(attempt))
@@ -117,11 +121,18 @@ class Runtime:
     def published(self, results: list[Result]) -> None:
         self.metrics.emitted(results)
         for result in results:
-            log.info("window judged", extra={
-                "institution": result.institution_id, "table": result.table,
-                "database": result.database, "window_start_ms": result.window_start_ms,
-                "status": result.status.value, "difference": result.difference,
-                "revision": result.revision})
+            log.info(
+                "window judged",
+                extra={
+                    "institution": result.institution_id,
+                    "table": result.table,
+                    "database": result.database,
+                    "window_start_ms": result.window_start_ms,
+                    "status": result.status.value,
+                    "difference": result.difference,
+                    "revision": result.revision,
+                },
+            )
 
 
 def rebuild(runtime: Runtime, group: str, timeout_s: float = 300.0) -> Offsets:
@@ -132,25 +143,30 @@ def rebuild(runtime: Runtime, group: str, timeout_s: float = 300.0) -> Offsets:
     since = rec.now_ms() - rec.settings.retention_ms - rec.settings.window_ms - REPLAY_SLACK_MS
     ends: Offsets = {}
     inputs = 0
-    for message in read_since(settings, list(INPUT_TOPICS), since, timeout_s=timeout_s,
-                              ends=ends.update):
+    for message in read_since(
+        settings, list(INPUT_TOPICS), since, timeout_s=timeout_s, ends=ends.update
+    ):
         runtime.take(message.topic, message.partition, message.offset, message.value)
         inputs += 1
     remembered = 0
     for message in read_since(settings, [RESULTS_TOPIC], since, timeout_s=timeout_s):
-        value = runtime.feed.decode(message.topic, message.partition, message.offset,
-                                    message.value)
+        value = runtime.feed.decode(message.topic, message.partition, message.offset, message.value)
         if value is not None and rec.remember(Result.from_avro(value)):
             remembered += 1
     _commit_for_group(settings, group, ends)
-    log.info("reconcile state rebuilt from Kafka", extra={
-        "since_ms": since, "inputs": inputs, "results": remembered,
-        "windows": len(rec.windows)})
+    log.info(
+        "reconcile state rebuilt from Kafka",
+        extra={
+            "since_ms": since,
+            "inputs": inputs,
+            "results": remembered,
+            "windows": len(rec.windows),
+        },
+    )
     return ends
 
 
-def _commit_for_group(settings: Settings, group: str, ends: Offsets, wait_s: float = 30.0
-                      ) -> None:
+def _commit_for_group(settings: Settings, group: str, ends: Offsets, wait_s: float = 30.0) -> None:
     # a member killed a moment ago stays in the group until its session times out (10 s);
     # the broker refuses an outside commit until then
     deadline = time.monotonic() + wait_s
@@ -168,14 +184,16 @@ def _commit_for_group(settings: Settings, group: str, ends: Offsets, wait_s: flo
 
 
 def build_app(
-    runtime: Runtime, *, judge_every_s: float = 5.0, batch_size: int = 500,
+    runtime: Runtime,
+    *,
+    judge_every_s: float = 5.0,
+    batch_size: int = 500,
     within_s: float = 0.5,
 ) -> faust.App:
     """A Faust app (id ``settings.reconcile_group``): one agent over the input topics, one
     timer that judges and publishes."""
     settings = runtime.settings
-    app = faust.App(settings.reconcile_group,
-                    **faust_settings(settings, settings.reconcile_group))
+    app = faust.App(settings.reconcile_group, **faust_settings(settings, settings.reconcile_group))
 
     async def reconcile(stream: Any) -> None:
         async for events in stream.take_events(batch_size, within=within_s):
@@ -201,8 +219,10 @@ def build_app(
             raise
         except Exception as exc:  # Kafka unavailable: keep them for the next tick
             runtime.unsent = results + runtime.unsent
-            log.warning("publishing reconciliation results failed; retrying next tick",
-                        extra={"results": len(results), "error": repr(exc)})
+            log.warning(
+                "publishing reconciliation results failed; retrying next tick",
+                extra={"results": len(results), "error": repr(exc)},
+            )
             return
         runtime.published(results)
 

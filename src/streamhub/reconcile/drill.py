@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamhub.config import Settings
+from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.kafka.reading import read_since
 from streamhub.reconcile.errors import ReconcileError
 from streamhub.reconcile.feed import DEAD_LETTER_TOPICS, LANDED_TOPIC, RESULTS_TOPIC
@@ -27,7 +28,6 @@ from streamhub.reconcile.versions import record_id_of, version_id
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
-from streamhub.standardize.app import RAW_TOPICS
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 WINDOW_MS = 60_000
@@ -64,8 +64,12 @@ class RawChange:
         return version_id(self.record_id, self.position_seq)
 
 
-def raw_change(origin: tuple[str, int, int], key: bytes | None, envelope: dict[str, Any],
-               identity: IdentityTokens) -> RawChange | None:
+def raw_change(
+    origin: tuple[str, int, int],
+    key: bytes | None,
+    envelope: dict[str, Any],
+    identity: IdentityTokens,
+) -> RawChange | None:
     """A raw message as a change, or None when its key is not the capture agent's."""
     try:
         document = json.loads(key or b"")
@@ -77,9 +81,14 @@ def raw_change(origin: tuple[str, int, int], key: bytes | None, envelope: dict[s
     qualified = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
     table = TableKey(source["institution_id"], source["database"], qualified)
     return RawChange(
-        connector=source["connector"], system=source["system"], table=table,
-        key=document["key"], op=envelope["op"], commit_ts_ms=int(source["commit_ts_ms"]),
-        position=str(source["position"]), position_seq=int(source["position_seq"]),
+        connector=source["connector"],
+        system=source["system"],
+        table=table,
+        key=document["key"],
+        op=envelope["op"],
+        commit_ts_ms=int(source["commit_ts_ms"]),
+        position=str(source["position"]),
+        position_seq=int(source["position_seq"]),
         origin=origin,
         record_id=record_id_of(identity, table, canonical_key(document["key"])),
     )
@@ -134,8 +143,14 @@ class Drill:
 
 
 def drill(
-    settings: Settings, serde: AvroSerde, institution_id: str, table_name: str,
-    window_start_ms: int, *, slack_ms: int = 10 * 60_000, timeout_s: float = 120.0,
+    settings: Settings,
+    serde: AvroSerde,
+    institution_id: str,
+    table_name: str,
+    window_start_ms: int,
+    *,
+    slack_ms: int = 10 * 60_000,
+    timeout_s: float = 120.0,
 ) -> Drill:
     """Read the window's raw changes, landed versions and dead letters from Kafka.
 
@@ -146,12 +161,25 @@ def drill(
     result = _latest_result(settings, serde, institution_id, table_name, start, timeout_s)
     topics = [f"cdc.raw.{result.system}"] if result is not None else list(RAW_TOPICS)
     raw: list[RawChange] = []
-    for message in read_since(settings, topics, start - slack_ms,
-                              until_ts_ms=start + WINDOW_MS + slack_ms, timeout_s=timeout_s):
-        change = _decode_raw(serde, message.topic, message.partition, message.offset,
-                             message.key, message.value, identity)
+    for message in read_since(
+        settings,
+        topics,
+        start - slack_ms,
+        until_ts_ms=start + WINDOW_MS + slack_ms,
+        timeout_s=timeout_s,
+    ):
+        change = _decode_raw(
+            serde,
+            message.topic,
+            message.partition,
+            message.offset,
+            message.key,
+            message.value,
+            identity,
+        )
         if (
-            change is not None and change.table.institution_id == institution_id
+            change is not None
+            and change.table.institution_id == institution_id
             and names_table(change.table, table_name)
             and window_start(change.commit_ts_ms, WINDOW_MS) == start
         ):
@@ -172,14 +200,19 @@ def drill(
             "`reconcile show` prints it, and the window"
         )
     table = tables.pop()
-    found = Drill(institution_id, table, start, [c for c in raw if c.table == table],
-                  result=result)
+    found = Drill(institution_id, table, start, [c for c in raw if c.table == table], result=result)
     _read_accounted(settings, serde, found, timeout_s)
     return found
 
 
-def _latest_result(settings: Settings, serde: AvroSerde, institution_id: str, table_name: str,
-                   start: int, timeout_s: float) -> Result | None:
+def _latest_result(
+    settings: Settings,
+    serde: AvroSerde,
+    institution_id: str,
+    table_name: str,
+    start: int,
+    timeout_s: float,
+) -> Result | None:
     latest: Result | None = None
     for message in read_since(settings, [RESULTS_TOPIC], start, timeout_s=timeout_s):
         value = _decode(serde, message.topic, message.partition, message.offset, message.value)
@@ -195,13 +228,13 @@ def _latest_result(settings: Settings, serde: AvroSerde, institution_id: str, ta
     return latest
 
 
-def _read_accounted(settings: Settings, serde: AvroSerde, found: Drill, timeout_s: float
-                    ) -> None:
+def _read_accounted(settings: Settings, serde: AvroSerde, found: Drill, timeout_s: float) -> None:
     """Landed versions, repair credits and dead letters of the window, from its start on."""
     table = found.table
     topics = [LANDED_TOPIC, *DEAD_LETTER_TOPICS]
-    for message in read_since(settings, topics, found.window_start_ms - 60_000,
-                              timeout_s=timeout_s):
+    for message in read_since(
+        settings, topics, found.window_start_ms - 60_000, timeout_s=timeout_s
+    ):
         value = _decode(serde, message.topic, message.partition, message.offset, message.value)
         if value is None or value.get("institution_id") != table.institution_id:
             continue
@@ -216,7 +249,8 @@ def _read_accounted(settings: Settings, serde: AvroSerde, found: Drill, timeout_
             continue
         rejection = rejection_from_avro(value)
         if (
-            rejection is None or rejection.table != table.table
+            rejection is None
+            or rejection.table != table.table
             or rejection.database not in (None, table.database)
         ):
             continue
@@ -228,13 +262,15 @@ def _read_accounted(settings: Settings, serde: AvroSerde, found: Drill, timeout_
 
 def _same_window(counts: StageCounts, table: TableKey, start: int) -> bool:
     return (
-        counts.table == table.table and counts.database in (None, table.database)
+        counts.table == table.table
+        and counts.database in (None, table.database)
         and counts.window_start_ms == start
     )
 
 
-def _decode(serde: AvroSerde, topic: str, partition: int, offset: int, value: bytes | None
-            ) -> dict[str, Any] | None:
+def _decode(
+    serde: AvroSerde, topic: str, partition: int, offset: int, value: bytes | None
+) -> dict[str, Any] | None:
     if value is None:
         return None
     try:
@@ -246,8 +282,15 @@ def _decode(serde: AvroSerde, topic: str, partition: int, offset: int, value: by
     return decoded if isinstance(decoded, dict) else None
 
 
-def _decode_raw(serde: AvroSerde, topic: str, partition: int, offset: int, key: bytes | None,
-                value: bytes | None, identity: IdentityTokens) -> RawChange | None:
+def _decode_raw(
+    serde: AvroSerde,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    identity: IdentityTokens,
+) -> RawChange | None:
     envelope = _decode(serde, topic, partition, offset, value)
     if envelope is None or "source" not in envelope:
         return None

@@ -39,11 +39,18 @@ CAPTURE_DEAD_LETTER_TOPIC = "dlq.capture"
 DEAD_LETTER_TOPICS = ("dlq.standardize", "dlq.land", CAPTURE_DEAD_LETTER_TOPIC)
 RESULTS_TOPIC = "ops.reconciliation"
 INPUT_TOPICS: tuple[str, ...] = (
-    SOURCE_TOPIC, LANDED_TOPIC, STANDARDIZED_TOPIC, *DEAD_LETTER_TOPICS
+    SOURCE_TOPIC,
+    LANDED_TOPIC,
+    STANDARDIZED_TOPIC,
+    *DEAD_LETTER_TOPICS,
 )
 
-KIND = {SOURCE_TOPIC: "source", LANDED_TOPIC: "landed", STANDARDIZED_TOPIC: "standardized",
-        **dict.fromkeys(DEAD_LETTER_TOPICS, "rejection")}
+KIND = {
+    SOURCE_TOPIC: "source",
+    LANDED_TOPIC: "landed",
+    STANDARDIZED_TOPIC: "standardized",
+    **dict.fromkeys(DEAD_LETTER_TOPICS, "rejection"),
+}
 
 
 @dataclass
@@ -55,8 +62,9 @@ class Feed:
     # and position, not the (keyed) version; without it such letters are counted as they come
     identity: IdentityTokens | None = None
 
-    def decode(self, topic: str, partition: int, offset: int, value: bytes | None
-               ) -> dict[str, Any] | None:
+    def decode(
+        self, topic: str, partition: int, offset: int, value: bytes | None
+    ) -> dict[str, Any] | None:
         """The decoded record, or None (counted) when it is not one. A registry outage
         raises: the caller retries rather than skipping inputs."""
         if value is None:
@@ -67,8 +75,10 @@ class Feed:
             raise
         except SerdeError as exc:
             self.metrics.inputs.labels(KIND.get(topic, topic), "undecodable").inc()
-            log.warning("reconcile input does not decode", extra={
-                "topic": topic, "partition": partition, "offset": offset, "error": str(exc)})
+            log.warning(
+                "reconcile input does not decode",
+                extra={"topic": topic, "partition": partition, "offset": offset, "error": str(exc)},
+            )
             return None
         return decoded if isinstance(decoded, dict) else None
 
@@ -79,9 +89,15 @@ class Feed:
             outcome = self._apply(topic, value)
         except (ReconcileError, KeyError, TypeError, ValueError) as exc:
             outcome = "refused"
-            log.warning("reconcile input refused", extra={
-                "topic": topic, "institution": value.get("institution_id"),
-                "table": value.get("table"), "error": str(exc)})
+            log.warning(
+                "reconcile input refused",
+                extra={
+                    "topic": topic,
+                    "institution": value.get("institution_id"),
+                    "table": value.get("table"),
+                    "error": str(exc),
+                },
+            )
         self.metrics.inputs.labels(kind, outcome).inc()
         return outcome
 

@@ -55,13 +55,23 @@ def source_from_avro(value: dict[str, Any]) -> SourceWindow | RowCount:
     table = TableKey(value["institution_id"], value["database"], value["table"])
     if value.get("row_count") is not None:
         return RowCount(
-            table, value["system"], int(value["row_count"]), str(value["row_count_position"]),
-            int(value["window_start_ms"]), int(value["emitted_ts_ms"]),
+            table,
+            value["system"],
+            int(value["row_count"]),
+            str(value["row_count_position"]),
+            int(value["window_start_ms"]),
+            int(value["emitted_ts_ms"]),
         )
     return SourceWindow(
-        table, value["system"], int(value["window_start_ms"]), int(value.get("window_ms", 60_000)),
-        int(value["inserts"]), int(value["updates"]), int(value["deletes"]),
-        int(value.get("snapshot_reads", 0)), int(value["emitted_ts_ms"]),
+        table,
+        value["system"],
+        int(value["window_start_ms"]),
+        int(value.get("window_ms", 60_000)),
+        int(value["inserts"]),
+        int(value["updates"]),
+        int(value["deletes"]),
+        int(value.get("snapshot_reads", 0)),
+        int(value["emitted_ts_ms"]),
     )
 
 
@@ -106,8 +116,13 @@ def landed_from_avro(value: dict[str, Any]) -> StageCounts:
     """A decoded ``ops.landed_counts`` value (database and versions: proposed fields)."""
     versions = value.get("versions")
     return StageCounts(
-        value["institution_id"], value["system"], value["table"], int(value["window_start_ms"]),
-        int(value["upserts"]), int(value["deletes"]), value.get("database"),
+        value["institution_id"],
+        value["system"],
+        value["table"],
+        int(value["window_start_ms"]),
+        int(value["upserts"]),
+        int(value["deletes"]),
+        value.get("database"),
         None if versions is None else frozenset(int(v) for v in versions),
         int(value.get("window_ms", 60_000)),
         value.get("repair_id"),
@@ -175,13 +190,21 @@ def rejection_from_avro(
         key = TableKey.from_full(institution, table)
         database, table = key.database, key.table
     topic, partition, offset = (
-        value.get("original_topic"), value.get("original_partition"), value.get("original_offset")
+        value.get("original_topic"),
+        value.get("original_partition"),
+        value.get("original_offset"),
     )
-    origin = None if topic is None or partition is None or offset is None else (
-        str(topic), int(partition), int(offset)
+    origin = (
+        None
+        if topic is None or partition is None or offset is None
+        else (str(topic), int(partition), int(offset))
     )
     return Rejection(
-        institution, table, database, stage, int(value["failed_ts_ms"]),
+        institution,
+        table,
+        database,
+        stage,
+        int(value["failed_ts_ms"]),
         commit_ts_ms if commit_ts_ms is not None else value.get("commit_ts_ms"),
         system if system is not None else value.get("system"),
         version if version is not None else value.get("version"),

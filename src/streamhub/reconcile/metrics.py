@@ -29,27 +29,32 @@ class ReconcileMetrics:
             judgements=Counter(
                 "streamhub_reconcile_judgements_total",
                 "Reconciliation results emitted to ops.reconciliation, by verdict.",
-                ("institution", "status"), registry=registry,
+                ("institution", "status"),
+                registry=registry,
             ),
             windows=Gauge(
                 "streamhub_reconcile_windows",
                 "Retained windows by their current verdict (PENDING: not judged yet).",
-                ("institution", "status"), registry=registry,
+                ("institution", "status"),
+                registry=registry,
             ),
             missing_changes=Gauge(
                 "streamhub_reconcile_missing_changes",
                 "Source changes neither landed nor rejected, summed over MISSING windows.",
-                ("institution",), registry=registry,
+                ("institution",),
+                registry=registry,
             ),
             inputs=Counter(
                 "streamhub_reconcile_inputs_total",
                 "Input records by kind (source|landed|standardized|rejection) and outcome "
                 "(applied, parked, stale, ignored, undecodable, refused).",
-                ("kind", "outcome"), registry=registry,
+                ("kind", "outcome"),
+                registry=registry,
             ),
             last_judged=Gauge(
                 "streamhub_reconcile_last_judged_timestamp_seconds",
-                "When the app last judged its windows (epoch seconds).", registry=registry,
+                "When the app last judged its windows (epoch seconds).",
+                registry=registry,
             ),
         )
 

@@ -33,12 +33,14 @@ class ReconcileSettings(BaseModel):
 
     window_ms: int = Field(60_000, gt=0, description="window length; the counters' minute")
     grace_ms: int = Field(
-        120_000, ge=0,
+        120_000,
+        ge=0,
         description="wait after a window's end before judging it: the capture agent emits a "
         "window once its log is past it, the lander flushes in batches",
     )
     retention_ms: int = Field(
-        6 * 3_600_000, gt=0,
+        6 * 3_600_000,
+        gt=0,
         description="windows older than this (after their end) are forgotten and later input "
         "for them is counted as stale; it bounds memory (version ids are kept per window). "
         "Whole-day totals come from the published results, not from retained windows",
@@ -52,9 +54,7 @@ class Outcome(StrEnum):
 
 
 class Reconciler:
-    def __init__(
-        self, settings: ReconcileSettings | None = None, clock: Clock = time.time
-    ) -> None:
+    def __init__(self, settings: ReconcileSettings | None = None, clock: Clock = time.time) -> None:
         self.settings = settings or ReconcileSettings()
         self._clock = clock
         self.windows: dict[WindowKey, WindowState] = {}
@@ -107,8 +107,9 @@ class Reconciler:
 
     def apply_rejection(self, rejection: Rejection) -> Outcome:
         """A dead letter that withholds one record from ClickHouse."""
-        table = self._table_of(rejection.institution_id, rejection.table, rejection.database,
-                               rejection.system)
+        table = self._table_of(
+            rejection.institution_id, rejection.table, rejection.database, rejection.system
+        )
         if table is None:
             self.parked.append(rejection)
             return Outcome.PARKED
@@ -157,8 +158,13 @@ class Reconciler:
                 continue
             if state.judged is not None and not state.dirty:
                 continue
-            result = judge(key, state, self.settings.window_ms, now,
-                           unplaced_rejections=len(self.unplaced.get(key.table, {})))
+            result = judge(
+                key,
+                state,
+                self.settings.window_ms,
+                now,
+                unplaced_rejections=len(self.unplaced.get(key.table, {})),
+            )
             state.dirty = False
             if state.judged is not None and result.same_verdict(state.judged):
                 continue
@@ -172,9 +178,14 @@ class Reconciler:
         now = self.now_ms() if now_ms is None else now_ms
         end = self.settings.window_ms + self.settings.grace_ms
         return [
-            judge(key, state, self.settings.window_ms, now,
-                  unplaced_rejections=len(self.unplaced.get(key.table, {})),
-                  pending=key.start_ms + end > now)
+            judge(
+                key,
+                state,
+                self.settings.window_ms,
+                now,
+                unplaced_rejections=len(self.unplaced.get(key.table, {})),
+                pending=key.start_ms + end > now,
+            )
             for key, state in sorted(self.windows.items())
         ]
 
@@ -201,8 +212,7 @@ class Reconciler:
 
     def _apply_stage(self, counts: StageCounts, *, landed: bool) -> Outcome:
         self._check_shape(counts.window_start_ms, counts.window_ms, counts.table)
-        table = self._table_of(counts.institution_id, counts.table, counts.database,
-                               counts.system)
+        table = self._table_of(counts.institution_id, counts.table, counts.database, counts.system)
         if table is None:
             (self.parked if landed else self.parked_standardized).append(counts)
             return Outcome.PARKED
@@ -263,12 +273,14 @@ class Reconciler:
 
     def _unpark(self, table: TableKey) -> None:
         """Apply parked input that names this table now that its database is known."""
+
         def names(item: StageCounts | Rejection) -> bool:
             return (item.institution_id, item.table) == (table.institution_id, table.table)
 
         waiting: list[tuple[Callable[..., Outcome], StageCounts | Rejection]] = [
             (self.apply_rejection if isinstance(p, Rejection) else self.apply_landed, p)
-            for p in self.parked if names(p)
+            for p in self.parked
+            if names(p)
         ]
         waiting += [(self.apply_standardized, p) for p in self.parked_standardized if names(p)]
         self.parked = [p for p in self.parked if not names(p)]

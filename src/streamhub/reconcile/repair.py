@@ -58,7 +58,11 @@ def plan(missing: list[RawChange]) -> dict[str, list[dict[str, object]]]:
 
 
 def repair(
-    settings: Settings, serde: AvroSerde, found: Drill, *, timeout_s: float = 120.0,
+    settings: Settings,
+    serde: AvroSerde,
+    found: Drill,
+    *,
+    timeout_s: float = 120.0,
     progress: Progress = lambda _: None,
 ) -> RepairOutcome:
     missing = found.missing
@@ -72,13 +76,22 @@ def repair(
     expected: dict[int, str] = {}  # version of a re-read row -> its key
     restored_keys: set[str] = set()
     for connector, keys in plan(missing).items():
-        request = send_snapshot_request(settings, connector, table.full_name, keys=keys,
-                                        request_id=f"{outcome.repair_id}-{connector}")
-        progress(f"asked {connector} to re-read {len(keys)} row(s) of {table.full_name} "
-                 f"(request {request})")
+        request = send_snapshot_request(
+            settings,
+            connector,
+            table.full_name,
+            keys=keys,
+            request_id=f"{outcome.repair_id}-{connector}",
+        )
+        progress(
+            f"asked {connector} to re-read {len(keys)} row(s) of {table.full_name} "
+            f"(request {request})"
+        )
         done = wait_for_snapshot_done(settings, request, max(1.0, deadline - time.monotonic()))
-        progress(f"{connector} re-read {len(done.read)} row(s); {len(done.not_found)} key(s) "
-                 "no longer in the source")
+        progress(
+            f"{connector} re-read {len(done.read)} row(s); {len(done.not_found)} key(s) "
+            "no longer in the source"
+        )
         for reread in done.read:
             key_json = canonical_key(reread.key)
             rid = record_id_of(identity, table, key_json)
@@ -89,18 +102,29 @@ def repair(
     outcome.not_repairable = [c for c in missing if c.key_json not in restored_keys]
     if outcome.credited:
         _publish_credit(settings, serde, found, outcome)
-        progress(f"credited {len(outcome.credited)} change(s) to the window as "
-                 f"{outcome.repair_id}")
-    log.info("repair done", extra={
-        "institution": table.institution_id, "table": table.full_name,
-        "window_start_ms": found.window_start_ms, "repair_id": outcome.repair_id,
-        "credited": len(outcome.credited), "not_repairable": len(outcome.not_repairable)})
+        progress(f"credited {len(outcome.credited)} change(s) to the window as {outcome.repair_id}")
+    log.info(
+        "repair done",
+        extra={
+            "institution": table.institution_id,
+            "table": table.full_name,
+            "window_start_ms": found.window_start_ms,
+            "repair_id": outcome.repair_id,
+            "credited": len(outcome.credited),
+            "not_repairable": len(outcome.not_repairable),
+        },
+    )
     return outcome
 
 
 def _wait_landed(
-    settings: Settings, serde: AvroSerde, found: Drill, expected: set[int], since_ms: int,
-    deadline: float, progress: Progress,
+    settings: Settings,
+    serde: AvroSerde,
+    found: Drill,
+    expected: set[int],
+    since_ms: int,
+    deadline: float,
+    progress: Progress,
 ) -> None:
     landed: set[int] = set()
     table = found.table
@@ -111,8 +135,10 @@ def _wait_landed(
                 continue
             value = serde.decode(message.value).value
             if (
-                isinstance(value, dict) and value.get("institution_id") == table.institution_id
-                and value.get("table") == table.table and value.get("repair_id") is None
+                isinstance(value, dict)
+                and value.get("institution_id") == table.institution_id
+                and value.get("table") == table.table
+                and value.get("repair_id") is None
             ):
                 landed |= expected & set(value.get("versions") or ())
                 found.entity = found.entity or value.get("entity")
@@ -127,27 +153,33 @@ def _wait_landed(
             )
         if time.monotonic() - last_report >= 5:
             last_report = time.monotonic()
-            progress(f"waiting for the lander: {len(landed)}/{len(expected)} re-read row(s) "
-                     "landed")
+            progress(f"waiting for the lander: {len(landed)}/{len(expected)} re-read row(s) landed")
         time.sleep(2.0)
 
 
-def _publish_credit(settings: Settings, serde: AvroSerde, found: Drill,
-                    outcome: RepairOutcome) -> None:
+def _publish_credit(
+    settings: Settings, serde: AvroSerde, found: Drill, outcome: RepairOutcome
+) -> None:
     table = found.table
     writer = serde.register(
-        f"{LANDED_TOPIC}-value", load_schema(settings.project_dir / "avro_schemas",
-                                             "ops/landed_counts.avsc"))
+        f"{LANDED_TOPIC}-value",
+        load_schema(settings.project_dir / "avro_schemas", "ops/landed_counts.avsc"),
+    )
     changes = outcome.credited
     system = changes[0].system
     value = {
-        "institution_id": table.institution_id, "system": system, "table": table.table,
-        "entity": found.entity or "unknown", "window_start_ms": found.window_start_ms,
+        "institution_id": table.institution_id,
+        "system": system,
+        "table": table.table,
+        "entity": found.entity or "unknown",
+        "window_start_ms": found.window_start_ms,
         "window_ms": 60_000,
         "upserts": sum(1 for c in changes if c.op != "d"),
         "deletes": sum(1 for c in changes if c.op == "d"),
-        "landed_ts_ms": int(time.time() * 1000), "database": table.database,
-        "versions": sorted({c.version for c in changes}), "repair_id": outcome.repair_id,
+        "landed_ts_ms": int(time.time() * 1000),
+        "database": table.database,
+        "versions": sorted({c.version for c in changes}),
+        "repair_id": outcome.repair_id,
     }
     key = f"{table.institution_id}|{table.table}|{found.window_start_ms}".encode()
     outbox = Outbox(settings.kafka_bootstrap, serde)

@@ -21,8 +21,17 @@ from streamhub.reconcile.times import local_minute
 from streamhub.reconcile.totals import DailyTotal, daily_totals, latest_per_window
 from streamhub.serde.avro_serde import AvroSerde
 
-COLUMNS = ("window", "table", "source", "standardized", "rejected", "landed", "repaired",
-           "status", "detail")
+COLUMNS = (
+    "window",
+    "table",
+    "source",
+    "standardized",
+    "rejected",
+    "landed",
+    "repaired",
+    "status",
+    "detail",
+)
 
 
 @dataclass(frozen=True)
@@ -62,9 +71,15 @@ def select(
 def row(result: Result) -> list[str]:
     table = f"{result.database}.{result.table}" if result.database else result.table
     return [
-        local_minute(result.window_start_ms), table, str(result.source_changes),
-        str(result.standardized), str(result.dead_lettered), str(result.landed),
-        str(result.repaired), result.status.value, result.detail or "",
+        local_minute(result.window_start_ms),
+        table,
+        str(result.source_changes),
+        str(result.standardized),
+        str(result.dead_lettered),
+        str(result.landed),
+        str(result.repaired),
+        result.status.value,
+        result.detail or "",
     ]
 
 
@@ -74,8 +89,7 @@ def render_table(rows: list[list[str]], headers: tuple[str, ...] | list[str]) ->
         widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += [
-        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-        for cells in rows
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() for cells in rows
     ]
     return "\n".join(lines)
 
@@ -83,34 +97,56 @@ def render_table(rows: list[list[str]], headers: tuple[str, ...] | list[str]) ->
 def total_rows(totals: list[DailyTotal]) -> list[list[str]]:
     return [
         [
-            str(t.day), t.institution_id, str(t.windows), str(t.source_changes),
-            str(t.dead_lettered), str(t.landed), str(t.repaired), str(t.difference),
+            str(t.day),
+            t.institution_id,
+            str(t.windows),
+            str(t.source_changes),
+            str(t.dead_lettered),
+            str(t.landed),
+            str(t.repaired),
+            str(t.difference),
             " ".join(f"{s.value}={n}" for s, n in sorted(t.statuses.items())),
         ]
         for t in totals
     ]
 
 
-TOTAL_COLUMNS = ("day", "institution", "windows", "source", "rejected", "landed",
-                 "repaired", "difference", "statuses")
+TOTAL_COLUMNS = (
+    "day",
+    "institution",
+    "windows",
+    "source",
+    "rejected",
+    "landed",
+    "repaired",
+    "difference",
+    "statuses",
+)
 
 
 def as_json(rows: list[Result], totals: list[DailyTotal]) -> str:
     """One JSON document per line: ``{"window": …}`` rows, then ``{"day": …}`` totals."""
     lines = [
-        json.dumps({"window": local_minute(r.window_start_ms), **r.to_avro()},
-                   ensure_ascii=False)
+        json.dumps({"window": local_minute(r.window_start_ms), **r.to_avro()}, ensure_ascii=False)
         for r in rows
     ]
     lines += [
-        json.dumps({
-            "day": str(t.day), "institution_id": t.institution_id, "windows": t.windows,
-            "source_changes": t.source_changes, "standardized": t.standardized,
-            "dead_lettered": t.dead_lettered, "landed": t.landed, "repaired": t.repaired,
-            "duplicates": t.duplicates,
-            "difference": t.difference,
-            "statuses": {s.value: n for s, n in sorted(t.statuses.items())},
-        }, ensure_ascii=False)
+        json.dumps(
+            {
+                "day": str(t.day),
+                "institution_id": t.institution_id,
+                "windows": t.windows,
+                "source_changes": t.source_changes,
+                "standardized": t.standardized,
+                "dead_lettered": t.dead_lettered,
+                "landed": t.landed,
+                "repaired": t.repaired,
+                "duplicates": t.duplicates,
+                "difference": t.difference,
+                "statuses": {s.value: n for s, n in sorted(t.statuses.items())},
+            },
+            ensure_ascii=False,
+        )
         for t in totals
     ]
     return "\n".join(lines)

@@ -29,8 +29,14 @@ def snapshot_state(reconciler: Reconciler) -> dict[str, Any]:
         ],
         "tables": reconciler.tables.to_list(),
         "row_counts": [
-            [*_table(rc.table), rc.system, rc.rows, rc.position, rc.measured_minute_ms,
-             rc.emitted_ts_ms]
+            [
+                *_table(rc.table),
+                rc.system,
+                rc.rows,
+                rc.position,
+                rc.measured_minute_ms,
+                rc.emitted_ts_ms,
+            ]
             for rc in reconciler.row_counts.values()
         ],
         "parked": [
@@ -61,17 +67,13 @@ def restore_state(
         raise SnapshotFormatError(f"reconciler snapshot is damaged: {exc!r}") from exc
 
 
-def _restore(
-    data: dict[str, Any], settings: ReconcileSettings | None, clock: Clock
-) -> Reconciler:
+def _restore(data: dict[str, Any], settings: ReconcileSettings | None, clock: Clock) -> Reconciler:
     rec = Reconciler(settings, clock)
     for institution, database, table, start, state in data["windows"]:
         key = WindowKey(TableKey(institution, database, table), int(start))
         rec.windows[key] = WindowState.from_dict(state)
     rec.tables = TableDirectory.from_list(data["tables"])
-    for institution, database, table, system, rows, position, minute, emitted in data[
-        "row_counts"
-    ]:
+    for institution, database, table, system, rows, position, minute, emitted in data["row_counts"]:
         table_key = TableKey(institution, database, table)
         rec.row_counts[table_key] = RowCount(table_key, system, rows, position, minute, emitted)
     rec.parked = [

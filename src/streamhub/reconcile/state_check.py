@@ -74,7 +74,17 @@ def compare_row_count(
             "not captured or not landed"
         )
     return StateResult(
-        count.table.institution_id, count.system, count.table.database, count.table.table,
-        count.position, count.rows, expected, live.rows, difference, status,
-        count.measured_minute_ms, now_ms, detail,
+        count.table.institution_id,
+        count.system,
+        count.table.database,
+        count.table.table,
+        count.position,
+        count.rows,
+        expected,
+        live.rows,
+        difference,
+        status,
+        count.measured_minute_ms,
+        now_ms,
+        detail,
     )

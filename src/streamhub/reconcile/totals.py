@@ -49,7 +49,8 @@ def latest_per_window(results: Iterable[Result]) -> list[Result]:
         key = (result.institution_id, result.database, result.table, result.window_start_ms)
         known = latest.get(key)
         if known is None or (result.revision, result.checked_ts_ms) > (
-            known.revision, known.checked_ts_ms
+            known.revision,
+            known.checked_ts_ms,
         ):
             latest[key] = result
     return sorted(latest.values(), key=lambda r: (r.window_start_ms, r.database, r.table))

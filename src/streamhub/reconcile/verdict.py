@@ -94,9 +94,7 @@ def _where_missing(state: WindowState, rejected: int, unplaced: int) -> list[str
     notes: list[str] = []
     std, landed = state.standardized, state.landed.distinct
     if std.seen and std.distinct > landed:
-        notes.append(
-            f"{std.distinct - landed} standardized but not landed: lander lag or stuck"
-        )
+        notes.append(f"{std.distinct - landed} standardized but not landed: lander lag or stuck")
     elif std.seen and state.source is not None and std.distinct + rejected < state.source.changes:
         notes.append("not all changes were standardized: capture→raw or standardizer lag")
     if unplaced:

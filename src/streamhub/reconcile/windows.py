@@ -79,8 +79,11 @@ class StageTally:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "versions": sorted(self.versions), "versioned_events": self.versioned_events,
-            "unversioned": self.unversioned, "deletes": self.deletes, "seen": self.seen,
+            "versions": sorted(self.versions),
+            "versioned_events": self.versioned_events,
+            "unversioned": self.unversioned,
+            "deletes": self.deletes,
+            "seen": self.seen,
         }
 
     @classmethod
@@ -116,7 +119,8 @@ class RejectTally:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RejectTally:
         return cls(
-            set(data["versions"]), {(str(t), int(p), int(o)) for t, p, o in data["origins"]},
+            set(data["versions"]),
+            {(str(t), int(p), int(o)) for t, p, o in data["origins"]},
             int(data["anonymous"]),
         )
 
@@ -146,8 +150,11 @@ class RepairTally:
         return len(self.versions - landed_versions) + self.anonymous
 
     def to_dict(self) -> dict[str, Any]:
-        return {"versions": sorted(self.versions), "ids": sorted(self.ids),
-                "anonymous": self.anonymous}
+        return {
+            "versions": sorted(self.versions),
+            "ids": sorted(self.ids),
+            "anonymous": self.anonymous,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RepairTally:
@@ -170,11 +177,15 @@ class WindowState:
     def to_dict(self) -> dict[str, Any]:
         source = None if self.source is None else vars(self.source).copy()
         return {
-            "system": self.system, "source": source, "landed": self.landed.to_dict(),
-            "standardized": self.standardized.to_dict(), "rejected": self.rejected.to_dict(),
+            "system": self.system,
+            "source": source,
+            "landed": self.landed.to_dict(),
+            "standardized": self.standardized.to_dict(),
+            "rejected": self.rejected.to_dict(),
             "repairs": self.repairs.to_dict(),
             "judged": None if self.judged is None else self.judged.to_avro(),
-            "ever_unmatched": self.ever_unmatched, "dirty": self.dirty,
+            "ever_unmatched": self.ever_unmatched,
+            "dirty": self.dirty,
         }
 
     @classmethod
@@ -187,8 +198,10 @@ class WindowState:
             standardized=StageTally.from_dict(data["standardized"]),
             rejected=RejectTally.from_dict(data["rejected"]),
             # absent in snapshots written before repair credits existed
-            repairs=RepairTally.from_dict(data.get("repairs") or {
-                "versions": [], "ids": [], "anonymous": 0}),
+            repairs=RepairTally.from_dict(
+                data.get("repairs") or {"versions": [], "ids": [], "anonymous": 0}
+            ),
             judged=None if data["judged"] is None else Result.from_avro(data["judged"]),
-            ever_unmatched=bool(data["ever_unmatched"]), dirty=bool(data["dirty"]),
+            ever_unmatched=bool(data["ever_unmatched"]),
+            dirty=bool(data["dirty"]),
         )

@@ -59,14 +59,18 @@ class ReconcilePipeline(Pipeline):
         log = (self.workdir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "streamhub", "--log-level", "info", *command[name]],
-            env=env, cwd=self.settings.project_dir, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.settings.project_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def results(self, prefix: str) -> list[Result]:
         """The latest published verdict of every window of this run's databases."""
         serde = AvroSerde(SchemaRegistryClient({"url": self.settings.registry_url}))
-        decoded = [Result.from_avro(serde.decode(v).value)
-                   for _, _, v in self.read(["ops.reconciliation"])]
+        decoded = [
+            Result.from_avro(serde.decode(v).value) for _, _, v in self.read(["ops.reconciliation"])
+        ]
         return latest_per_window(r for r in decoded if r.database.startswith(f"{prefix}_"))
 
 
@@ -79,8 +83,7 @@ def add_unmapped_table(settings: Settings, connector_file: Path, database: str) 
     path = connector_file
     document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     document["tables"].append(f"public.{UNMAPPED_TABLE}")
-    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False),
-                    encoding="utf-8")
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def write_unmapped_rows(settings: Settings, database: str, ids: range) -> None:

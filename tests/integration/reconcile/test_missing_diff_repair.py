@@ -83,13 +83,24 @@ def test_lost_rows_are_missing_named_by_diff_and_repaired(
     settings = capture_settings
     prefix = f"rc{uuid.uuid4().hex[:6]}"
     options = SimulationOptions(
-        start=START, seed=11, hospitals=1, clinics=0, rate=50.0, duration_s=15.0,
-        compression=360.0, bad_fraction=0.05, db_prefix=prefix, warm_up=False,
+        start=START,
+        seed=11,
+        hospitals=1,
+        clinics=0,
+        rate=50.0,
+        duration_s=15.0,
+        compression=360.0,
+        bad_fraction=0.05,
+        db_prefix=prefix,
+        warm_up=False,
     )
     simulation = Simulation(settings, options, tmp_path / "ledger.json")
     (tmp_path / "connectors").mkdir()
     pipeline = ReconcilePipeline(
-        settings, tmp_path, tmp_path / "connectors", uuid.uuid4().hex[:8],
+        settings,
+        tmp_path,
+        tmp_path / "connectors",
+        uuid.uuid4().hex[:8],
         drop_every=DROP_EVERY,
         reconcile_args=["--grace", "20s", "--retention", "15m", "--judge-every", "2"],
     )
@@ -116,8 +127,10 @@ def test_lost_rows_are_missing_named_by_diff_and_repaired(
             runner.join()
             assert capture_caught_up(pipeline, connectors, 120) == []
             assert pipeline.wait_drained(120), pipeline.log_tail("land")
-            present = {(r.database, r.qualified, r.key_json)
-                       for r in source_final_state(settings, connectors)}
+            present = {
+                (r.database, r.qualified, r.key_json)
+                for r in source_final_state(settings, connectors)
+            }
 
             expected = expected_windows(pipeline, connectors, prefix)
             lost = {w: e["lost"] for w, e in expected.items() if e["lost"]}
@@ -135,28 +148,33 @@ def test_lost_rows_are_missing_named_by_diff_and_repaired(
                     assert result.status in MATCHED, (window, result)
             unmapped = [r for w, r in judged.items() if w[1] == f"public.{UNMAPPED_TABLE}"]
             assert unmapped and all(
-                r.status in MATCHED and r.dead_lettered == r.source_changes > 0
-                for r in unmapped
+                r.status in MATCHED and r.dead_lettered == r.source_changes > 0 for r in unmapped
             ), unmapped
 
             # 2. the fault is fixed: the lander runs again without it, then diff + repair
             assert pipeline.stop("land") == 0
             pipeline.drop_every = 0
             pipeline.start("land")
-            runs = {
-                window: _diff(pipeline, institution, window)
-                for window in sorted(lost)
-            }
+            runs = {window: _diff(pipeline, institution, window) for window in sorted(lost)}
             unrepairable: dict[WindowId, set[int]] = {}
             for window, process in runs.items():
                 out, err = process.communicate(timeout=240)
                 code = process.returncode
-                named = {(json.dumps(d["key"], sort_keys=True, separators=(",", ":"),
-                                     ensure_ascii=False), d["position_seq"])
-                         for d in json_lines(out)}
+                named = {
+                    (
+                        json.dumps(
+                            d["key"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                        ),
+                        d["position_seq"],
+                    )
+                    for d in json_lines(out)
+                }
                 assert named == {(k, seq) for k, seq, _ in lost[window].values()}, (window, err)
-                gone = {v for v, (k, _, _) in lost[window].items()
-                        if (window[0], window[1], k) not in present}
+                gone = {
+                    v
+                    for v, (k, _, _) in lost[window].items()
+                    if (window[0], window[1], k) not in present
+                }
                 unrepairable[window] = gone
                 assert code == (1 if gone else 0), (window, code, err[-3000:])
                 assert ("not repairable" in err) == bool(gone), err[-3000:]
@@ -180,12 +198,22 @@ def test_lost_rows_are_missing_named_by_diff_and_repaired(
                 if final[window].repaired:
                     assert "repair-" in (final[window].detail or "")
 
-            shown = pipeline.streamhub("reconcile", "show", "--institution", institution,
-                                       "--since", "20m", "--format", "json")
+            shown = pipeline.streamhub(
+                "reconcile",
+                "show",
+                "--institution",
+                institution,
+                "--since",
+                "20m",
+                "--format",
+                "json",
+            )
             assert shown.returncode == 0, shown.stderr
-            rows = {(d["database"], d["table"], d["window_start_ms"]): d["status"]
-                    for d in json_lines(shown.stdout) if "window" in d
-                    and str(d["database"]).startswith(f"{prefix}_")}
+            rows = {
+                (d["database"], d["table"], d["window_start_ms"]): d["status"]
+                for d in json_lines(shown.stdout)
+                if "window" in d and str(d["database"]).startswith(f"{prefix}_")
+            }
             assert rows == {w: r.status.value for w, r in final.items()}
         pipeline.stop_all()
 
@@ -195,9 +223,14 @@ def test_lost_rows_are_missing_named_by_diff_and_repaired(
             f"FROM {pipeline.database}.v_reconciliation_current "
             f"WHERE startsWith(database, '{prefix}_')"
         )
-        in_clickhouse = {(r["database"], r["table"], int(r["window_start_ms"])):
-                         (r["status"], int(r["repaired"]), int(r["dead_lettered"]))
-                         for r in landed}
+        in_clickhouse = {
+            (r["database"], r["table"], int(r["window_start_ms"])): (
+                r["status"],
+                int(r["repaired"]),
+                int(r["dead_lettered"]),
+            )
+            for r in landed
+        }
         assert in_clickhouse == {
             w: (r.status.value, r.repaired, r.dead_lettered) for w, r in final.items()
         }
@@ -230,8 +263,9 @@ def expected_windows(
         if source["connector"] not in names:
             continue
         table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
-        key_json = json.dumps(json.loads(key)["key"], sort_keys=True, separators=(",", ":"),
-                              ensure_ascii=False)
+        key_json = json.dumps(
+            json.loads(key)["key"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         rid = identity.record_id(source["institution_id"], source["database"], table, key_json)
         version = version_id(rid, source["position_seq"])
         start = source["commit_ts_ms"] - source["commit_ts_ms"] % MINUTE_MS
@@ -248,16 +282,20 @@ def _latest(pipeline: ReconcilePipeline, prefix: str) -> dict[WindowId, Result]:
     return {(r.database, r.table, r.window_start_ms): r for r in pipeline.results(prefix)}
 
 
-def _wait_results(pipeline: ReconcilePipeline, prefix: str,
-                  expected: dict[WindowId, dict[str, Any]], timeout_s: float
-                  ) -> dict[WindowId, Result]:
+def _wait_results(
+    pipeline: ReconcilePipeline,
+    prefix: str,
+    expected: dict[WindowId, dict[str, Any]],
+    timeout_s: float,
+) -> dict[WindowId, Result]:
     found: dict[WindowId, Result] = {}
 
     def complete() -> bool:
         found.clear()
         found.update(_latest(pipeline, prefix))
         return all(
-            w in found and found[w].source_changes == len(e["versions"])
+            w in found
+            and found[w].source_changes == len(e["versions"])
             and found[w].difference == -len(e["lost"])
             for w, e in expected.items()
         )
@@ -271,13 +309,30 @@ def _wait_results(pipeline: ReconcilePipeline, prefix: str,
     return found
 
 
-def _diff(pipeline: ReconcilePipeline, institution: str, window: WindowId
-          ) -> subprocess.Popen[str]:
+def _diff(pipeline: ReconcilePipeline, institution: str, window: WindowId) -> subprocess.Popen[str]:
     database, table, start = window
     return subprocess.Popen(
-        [sys.executable, "-m", "streamhub", "reconcile", "diff", "--institution", institution,
-         "--table", f"{database}.{table}", "--window", local_minute(start), "--repair",
-         "--format", "json", "--timeout", "150"],
-        env=pipeline.env(), cwd=pipeline.settings.project_dir, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "streamhub",
+            "reconcile",
+            "diff",
+            "--institution",
+            institution,
+            "--table",
+            f"{database}.{table}",
+            "--window",
+            local_minute(start),
+            "--repair",
+            "--format",
+            "json",
+            "--timeout",
+            "150",
+        ],
+        env=pipeline.env(),
+        cwd=pipeline.settings.project_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )

@@ -40,29 +40,59 @@ def reconciler(clock: ManualClock, retention_ms: int = 6 * 3_600_000) -> Reconci
 
 
 def source(
-    start: int = T0, *, inserts: int = 0, updates: int = 0, deletes: int = 0,
-    snapshot_reads: int = 0, emitted: int | None = None, database: str = "hisdb",
-    table: str = "public.patient", system: str = "his",
+    start: int = T0,
+    *,
+    inserts: int = 0,
+    updates: int = 0,
+    deletes: int = 0,
+    snapshot_reads: int = 0,
+    emitted: int | None = None,
+    database: str = "hisdb",
+    table: str = "public.patient",
+    system: str = "his",
 ) -> SourceWindow:
-    item = source_from_avro({
-        "connector": "c1", "institution_id": INST, "system": system, "database": database,
-        "table": table, "window_start_ms": start, "window_ms": MINUTE, "inserts": inserts,
-        "updates": updates, "deletes": deletes, "snapshot_reads": snapshot_reads,
-        "row_count": None, "row_count_position": None,
-        "emitted_ts_ms": start + MINUTE + 5_000 if emitted is None else emitted,
-    })
+    item = source_from_avro(
+        {
+            "connector": "c1",
+            "institution_id": INST,
+            "system": system,
+            "database": database,
+            "table": table,
+            "window_start_ms": start,
+            "window_ms": MINUTE,
+            "inserts": inserts,
+            "updates": updates,
+            "deletes": deletes,
+            "snapshot_reads": snapshot_reads,
+            "row_count": None,
+            "row_count_position": None,
+            "emitted_ts_ms": start + MINUTE + 5_000 if emitted is None else emitted,
+        }
+    )
     assert isinstance(item, SourceWindow)
     return item
 
 
 def landed(
-    start: int = T0, *, upserts: int = 0, deletes: int = 0, table: str = "public.patient",
-    versions: list[int] | None = None, database: str | None = None, system: str = "his",
+    start: int = T0,
+    *,
+    upserts: int = 0,
+    deletes: int = 0,
+    table: str = "public.patient",
+    versions: list[int] | None = None,
+    database: str | None = None,
+    system: str = "his",
     repair_id: str | None = None,
 ) -> StageCounts:
     value: dict[str, Any] = {
-        "institution_id": INST, "system": system, "table": table, "entity": "patient",
-        "window_start_ms": start, "window_ms": MINUTE, "upserts": upserts, "deletes": deletes,
+        "institution_id": INST,
+        "system": system,
+        "table": table,
+        "entity": "patient",
+        "window_start_ms": start,
+        "window_ms": MINUTE,
+        "upserts": upserts,
+        "deletes": deletes,
         "landed_ts_ms": start + 2_000,
     }
     if versions is not None:
@@ -75,17 +105,29 @@ def landed(
 
 
 def dead_letter(
-    *, commit_ts_ms: int | None = T0 + 1_000, offset: int = 7, version: int | None = None,
-    stage: str = "standardize", table: str = "hisdb.public.patient",
+    *,
+    commit_ts_ms: int | None = T0 + 1_000,
+    offset: int = 7,
+    version: int | None = None,
+    stage: str = "standardize",
+    table: str = "hisdb.public.patient",
 ) -> Rejection:
     rejection = rejection_from_avro(
         {
-            "stage": stage, "reason": "profile refuses", "error_type": "StandardizeError",
-            "institution_id": INST, "table": table, "original_topic": "cdc.raw.his",
-            "original_partition": 0, "original_offset": offset, "original_key": b"{}",
-            "original_value": b"", "failed_ts_ms": T0 + 3_000,
+            "stage": stage,
+            "reason": "profile refuses",
+            "error_type": "StandardizeError",
+            "institution_id": INST,
+            "table": table,
+            "original_topic": "cdc.raw.his",
+            "original_partition": 0,
+            "original_offset": offset,
+            "original_key": b"{}",
+            "original_value": b"",
+            "failed_ts_ms": T0 + 3_000,
         },
-        commit_ts_ms=commit_ts_ms, version=version,
+        commit_ts_ms=commit_ts_ms,
+        version=version,
     )
     assert rejection is not None
     return rejection

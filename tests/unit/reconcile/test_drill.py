@@ -13,12 +13,22 @@ TABLE = TableKey(INST, "hisdb", "public.patients")
 IDENTITY = IdentityTokens(PseudonymKey("i1", b"identity-key-of-the-test-0123"))
 
 
-def change(key: int, seq: int, *, op: str = "c", offset: int | None = None,
-           connector: str = "h01-his") -> RawChange:
+def change(
+    key: int, seq: int, *, op: str = "c", offset: int | None = None, connector: str = "h01-his"
+) -> RawChange:
     key_json = f'{{"patient_id":{key}}}'
-    return RawChange(connector, "his", TABLE, {"patient_id": key}, op, T0 + seq, f"0/{seq}",
-                     seq, ("cdc.raw.his", 0, seq if offset is None else offset),
-                     record_id_of(IDENTITY, TABLE, key_json))
+    return RawChange(
+        connector,
+        "his",
+        TABLE,
+        {"patient_id": key},
+        op,
+        T0 + seq,
+        f"0/{seq}",
+        seq,
+        ("cdc.raw.his", 0, seq if offset is None else offset),
+        record_id_of(IDENTITY, TABLE, key_json),
+    )
 
 
 def test_missing_is_raw_minus_landed_minus_rejected_once_per_version() -> None:
@@ -26,8 +36,10 @@ def test_missing_is_raw_minus_landed_minus_rejected_once_per_version() -> None:
     landed = {raw[0].version}
     rejected = {raw[3].version}
     missing = missing_changes(raw, landed | rejected)
-    assert [(c.key, c.position_seq) for c in missing] == [({"patient_id": 2}, 11),
-                                                         ({"patient_id": 4}, 13)]
+    assert [(c.key, c.position_seq) for c in missing] == [
+        ({"patient_id": 2}, 11),
+        ({"patient_id": 4}, 13),
+    ]
 
 
 def test_dead_letters_without_a_version_are_matched_by_the_raw_message() -> None:
@@ -52,9 +64,17 @@ def test_versions_are_the_standardizers_and_the_landers() -> None:
 def test_a_raw_message_becomes_a_change_with_its_key_and_position() -> None:
     envelope = {
         "op": "u",
-        "source": {"connector": "h01-his", "system": "his", "institution_id": INST,
-                   "database": "hisdb", "schema": "public", "table": "patients",
-                   "commit_ts_ms": T0 + 5, "position": "0/AB", "position_seq": 77},
+        "source": {
+            "connector": "h01-his",
+            "system": "his",
+            "institution_id": INST,
+            "database": "hisdb",
+            "schema": "public",
+            "table": "patients",
+            "commit_ts_ms": T0 + 5,
+            "position": "0/AB",
+            "position_seq": 77,
+        },
     }
     key = b'{"institution_id":"x","key":{"patient_id":7},"table":"hisdb.public.patients"}'
     c = raw_change(("cdc.raw.his", 1, 5), key, envelope, IDENTITY)
@@ -68,5 +88,7 @@ def test_a_raw_message_becomes_a_change_with_its_key_and_position() -> None:
 
 def test_a_repair_re_reads_each_row_once_per_connector() -> None:
     raw = [change(1, 10), change(1, 11, op="u"), change(2, 12), change(3, 13, connector="b")]
-    assert plan(raw) == {"h01-his": [{"patient_id": 1}, {"patient_id": 2}],
-                         "b": [{"patient_id": 3}]}
+    assert plan(raw) == {
+        "h01-his": [{"patient_id": 1}, {"patient_id": 2}],
+        "b": [{"patient_id": 3}],
+    }

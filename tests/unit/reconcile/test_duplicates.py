@@ -109,7 +109,11 @@ def test_capture_dead_letters_are_not_rejections() -> None:
     from streamhub.reconcile import rejection_from_avro
 
     value = {
-        "stage": "capture", "reason": "gbk", "error_type": "UndecodableValue",
-        "institution_id": "x", "table": "hisdb.public.patient", "failed_ts_ms": T0,
+        "stage": "capture",
+        "reason": "gbk",
+        "error_type": "UndecodableValue",
+        "institution_id": "x",
+        "table": "hisdb.public.patient",
+        "failed_ts_ms": T0,
     }
     assert rejection_from_avro(value) is None

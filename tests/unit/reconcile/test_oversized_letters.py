@@ -30,11 +30,15 @@ from tests.unit.reconcile.helpers import GRACE, MINUTE, T0, ManualClock, reconci
 
 PAST_GRACE = T0 + MINUTE + GRACE
 IDENTITY = IdentityTokens(PseudonymKey("i1", b"identity-key-of-the-test-0123"))
-SCHEMA = fastavro.parse_schema(json.loads(
-    (Path(__file__).parents[3] / "avro_schemas" / "ops" / "dead_letter.avsc").read_text("utf-8")
-))
+SCHEMA = fastavro.parse_schema(
+    json.loads(
+        (Path(__file__).parents[3] / "avro_schemas" / "ops" / "dead_letter.avsc").read_text("utf-8")
+    )
+)
 TABLE = TableInfo(
-    "hisdb", "public", "patient",
+    "hisdb",
+    "public",
+    "patient",
     (ColumnInfo("id", "int8", "long", key=True), ColumnInfo("body", "text", "string")),
 )
 SEQ = 4242
@@ -42,12 +46,24 @@ INST = credit_code.make("1", "2", "350203", "15498973")  # the connector file ch
 
 
 def source_window(*, inserts: int) -> SourceWindow:
-    window = source_from_avro({
-        "connector": "xm-his", "institution_id": INST, "system": "his", "database": "hisdb",
-        "table": "public.patient", "window_start_ms": T0, "window_ms": MINUTE,
-        "inserts": inserts, "updates": 0, "deletes": 0, "snapshot_reads": 0, "row_count": None,
-        "row_count_position": None, "emitted_ts_ms": T0 + MINUTE + 5_000,
-    })
+    window = source_from_avro(
+        {
+            "connector": "xm-his",
+            "institution_id": INST,
+            "system": "his",
+            "database": "hisdb",
+            "table": "public.patient",
+            "window_start_ms": T0,
+            "window_ms": MINUTE,
+            "inserts": inserts,
+            "updates": 0,
+            "deletes": 0,
+            "snapshot_reads": 0,
+            "row_count": None,
+            "row_count_position": None,
+            "emitted_ts_ms": T0 + MINUTE + 5_000,
+        }
+    )
     assert isinstance(window, SourceWindow)
     return window
 
@@ -69,23 +85,31 @@ def decoded(value: bytes) -> dict[str, Any]:
 
 def oversized_letter(row_id: int = 1) -> dict[str, Any]:
     """The capture agent's letter for a change too large for Kafka, as the reconciler reads it."""
-    config = ConnectorConfig.model_validate({
-        "name": "xm-his", "institution_id": INST, "system": "his", "engine": "postgresql",
-        "connection": {"port": 5432, "database": "hisdb", "user": "u", "password_env": "P"},
-        "tables": ["public.patient"], "profile": "p",
-    })
+    config = ConnectorConfig.model_validate(
+        {
+            "name": "xm-his",
+            "institution_id": INST,
+            "system": "his",
+            "engine": "postgresql",
+            "connection": {"port": 5432, "database": "hisdb", "user": "u", "password_env": "P"},
+            "tables": ["public.patient"],
+            "profile": "p",
+        }
+    )
     emitter = Emitter.__new__(Emitter)  # no Kafka, no registry: only the letter
     emitter.config = config
     emitter.serde = DeadLetterSerde()  # type: ignore[assignment]
     emitter._ops = {DLQ_TOPIC: object()}  # type: ignore[dict-item]
     emitter.max_message_bytes = 10_000
     emitter.oversized_total = 0
-    event = RowEvent(TABLE, "c", None, {"id": row_id, "body": "x" * 20_000}, "0/1A2B", SEQ,
-                     None, T0 + 1_000)
+    event = RowEvent(
+        TABLE, "c", None, {"id": row_id, "body": "x" * 20_000}, "0/1A2B", SEQ, None, T0 + 1_000
+    )
     from streamhub.capture import envelope
 
-    _key, value = emitter._oversized_letter(event, envelope.message_key(config, event), 20_512,
-                                            "over the limit")
+    _key, value = emitter._oversized_letter(
+        event, envelope.message_key(config, event), 20_512, "over the limit"
+    )
     return decoded(value)
 
 
@@ -104,11 +128,22 @@ def test_the_letter_carries_the_row_key_and_position_not_a_version() -> None:
 def test_an_oversized_change_is_rejected_in_its_window_not_missing() -> None:
     rec = reconciler(ManualClock(T0))
     rec.apply_source(source_window(inserts=2))
-    rec.apply_landed(landed_from_avro({
-        "institution_id": INST, "system": "his", "table": "public.patient", "entity": "patient",
-        "window_start_ms": T0, "window_ms": MINUTE, "upserts": 1, "deletes": 0,
-        "landed_ts_ms": T0 + 2_000, "versions": [version_id("b" * 32, 7)],
-    }))
+    rec.apply_landed(
+        landed_from_avro(
+            {
+                "institution_id": INST,
+                "system": "his",
+                "table": "public.patient",
+                "entity": "patient",
+                "window_start_ms": T0,
+                "window_ms": MINUTE,
+                "upserts": 1,
+                "deletes": 0,
+                "landed_ts_ms": T0 + 2_000,
+                "versions": [version_id("b" * 32, 7)],
+            }
+        )
+    )
     assert feed(rec).apply(DLQ_TOPIC, oversized_letter()) == "applied"
     [result] = rec.due(PAST_GRACE)
     assert (result.status, result.landed, result.dead_lettered) == (Status.MATCH, 1, 1)

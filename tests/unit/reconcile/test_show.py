@@ -12,15 +12,33 @@ from streamhub.reconcile.totals import latest_per_window
 from tests.unit.reconcile.helpers import INST, MINUTE, T0
 
 
-def result(start: int = T0, *, status: Status = Status.MATCH, revision: int = 0,
-           difference: int = 0, institution: str = INST, table: str = "public.patient",
-           repaired: int = 0) -> Result:
+def result(
+    start: int = T0,
+    *,
+    status: Status = Status.MATCH,
+    revision: int = 0,
+    difference: int = 0,
+    institution: str = INST,
+    table: str = "public.patient",
+    repaired: int = 0,
+) -> Result:
     return Result(
-        institution_id=institution, system="his", database="hisdb", table=table,
-        window_start_ms=start, window_end_ms=start + MINUTE, source_changes=5,
-        standardized=0, dead_lettered=1, landed=4 + difference, status=status,
-        difference=difference, detail=None, checked_ts_ms=start + 200_000 + revision,
-        revision=revision, repaired=repaired,
+        institution_id=institution,
+        system="his",
+        database="hisdb",
+        table=table,
+        window_start_ms=start,
+        window_end_ms=start + MINUTE,
+        source_changes=5,
+        standardized=0,
+        dead_lettered=1,
+        landed=4 + difference,
+        status=status,
+        difference=difference,
+        detail=None,
+        checked_ts_ms=start + 200_000 + revision,
+        revision=revision,
+        repaired=repaired,
     )
 
 

@@ -70,11 +70,24 @@ def test_snapshot_restores_to_the_same_behaviour() -> None:
     rec.apply_landed(landed(upserts=2, versions=[1, 2]))
     rec.apply_rejection(dead_letter(commit_ts_ms=None, offset=5))
     rec.apply_landed(landed(T0 + MINUTE, upserts=1, table="public.unknown"))  # parked
-    rec.apply_source(source_from_avro({
-        "connector": "c", "institution_id": INST, "system": "his", "database": "hisdb",
-        "table": "public.patient", "window_start_ms": T0, "inserts": 0, "updates": 0,
-        "deletes": 0, "row_count": 10, "row_count_position": "0/16B@n1", "emitted_ts_ms": T0,
-    }))
+    rec.apply_source(
+        source_from_avro(
+            {
+                "connector": "c",
+                "institution_id": INST,
+                "system": "his",
+                "database": "hisdb",
+                "table": "public.patient",
+                "window_start_ms": T0,
+                "inserts": 0,
+                "updates": 0,
+                "deletes": 0,
+                "row_count": 10,
+                "row_count_position": "0/16B@n1",
+                "emitted_ts_ms": T0,
+            }
+        )
+    )
     [first] = rec.due(PAST_GRACE)
     assert first.status is Status.MISSING
 
@@ -96,12 +109,22 @@ def test_restore_refuses_another_format() -> None:
 
 
 def _row_count(rows: int, emitted: int = T0) -> RowCount:
-    item = source_from_avro({
-        "connector": "c", "institution_id": INST, "system": "his", "database": "hisdb",
-        "table": "public.patient", "window_start_ms": T0, "inserts": 0, "updates": 0,
-        "deletes": 0, "row_count": rows, "row_count_position": "0/16B@n1",
-        "emitted_ts_ms": emitted,
-    })
+    item = source_from_avro(
+        {
+            "connector": "c",
+            "institution_id": INST,
+            "system": "his",
+            "database": "hisdb",
+            "table": "public.patient",
+            "window_start_ms": T0,
+            "inserts": 0,
+            "updates": 0,
+            "deletes": 0,
+            "row_count": rows,
+            "row_count_position": "0/16B@n1",
+            "emitted_ts_ms": emitted,
+        }
+    )
     assert isinstance(item, RowCount)
     return item
 
@@ -129,7 +152,9 @@ def test_state_reconciliation(live: LiveRowCount, status: Status, difference: in
     result = compare_row_count(_row_count(10), live, now_ms=T0 + 5)
     assert (result.status, result.difference) == (status, difference)
     assert (result.database, result.table, result.position) == (
-        "hisdb", "public.patient", "0/16B@n1"
+        "hisdb",
+        "public.patient",
+        "0/16B@n1",
     )
 
 

@@ -47,11 +47,20 @@ def test_a_name_without_database_is_refused() -> None:
 
 
 def test_source_counts_and_dead_letters_meet_on_one_key() -> None:
-    item = source_from_avro({
-        "connector": "c", "institution_id": INST, "system": "lis", "database": "lis",
-        "table": "lab_result", "window_start_ms": T0, "inserts": 1, "updates": 0,
-        "deletes": 0, "emitted_ts_ms": T0,
-    })
+    item = source_from_avro(
+        {
+            "connector": "c",
+            "institution_id": INST,
+            "system": "lis",
+            "database": "lis",
+            "table": "lab_result",
+            "window_start_ms": T0,
+            "inserts": 1,
+            "updates": 0,
+            "deletes": 0,
+            "emitted_ts_ms": T0,
+        }
+    )
     letter = dead_letter(table="lis.lab_result")
     assert letter.database is not None
     assert item.table == TableKey(INST, letter.database, letter.table)
@@ -102,8 +111,12 @@ def test_misaligned_windows_are_refused() -> None:
 
 def test_land_stage_dead_letter_names_the_qualified_table() -> None:
     value = {
-        "stage": "land", "reason": "r", "error_type": "E", "institution_id": INST,
-        "table": "public.patient", "failed_ts_ms": T0,
+        "stage": "land",
+        "reason": "r",
+        "error_type": "E",
+        "institution_id": INST,
+        "table": "public.patient",
+        "failed_ts_ms": T0,
     }
     rejection = rejection_from_avro(value, commit_ts_ms=T0)
     assert rejection is not None
@@ -116,9 +129,9 @@ def test_version_ids_match_the_standardizers_record_ids() -> None:
     identity = IdentityTokens(PseudonymKey("i1", b"identity-key-of-the-test-0123"))
     standardizer = Pseudonymizer(b"person-key-of-the-test-0123", identity)
     assert record_id_of(identity, key, source_key) == standardizer.identity.record_id(
-        INST, "hisdb", "public.patient", source_key)
+        INST, "hisdb", "public.patient", source_key
+    )
     vid = version_id(record_id_of(identity, key, source_key), 7)
     assert vid == version_id(record_id_of(identity, key, source_key), 7)
     assert vid != version_id(record_id_of(identity, key, source_key), 8)
     assert -(2**63) <= vid < 2**63
-

@@ -15,8 +15,22 @@ def _ms(year: int, month: int, day: int, hour: int, minute: int) -> int:
 
 def _result(start: int, source: int, landed: int, status: Status, revision: int = 0) -> Result:
     return Result(
-        INST, "his", "hisdb", "public.patient", start, start + MINUTE, source, landed, 0, landed,
-        status, landed - source, None, start + 3 * MINUTE, 0, revision,
+        INST,
+        "his",
+        "hisdb",
+        "public.patient",
+        start,
+        start + MINUTE,
+        source,
+        landed,
+        0,
+        landed,
+        status,
+        landed - source,
+        None,
+        start + 3 * MINUTE,
+        0,
+        revision,
     )
 
 
@@ -27,14 +41,19 @@ def test_the_shanghai_day_starts_at_16_utc() -> None:
 
 def test_totals_split_at_shanghai_midnight() -> None:
     before, after = _ms(2024, 3, 1, 15, 59), _ms(2024, 3, 1, 16, 0)
-    first, second = daily_totals([
-        _result(before, 5, 5, Status.MATCH),
-        _result(after, 3, 2, Status.MISSING),
-        _result(after + MINUTE, 1, 1, Status.MATCH),
-    ])
+    first, second = daily_totals(
+        [
+            _result(before, 5, 5, Status.MATCH),
+            _result(after, 3, 2, Status.MISSING),
+            _result(after + MINUTE, 1, 1, Status.MATCH),
+        ]
+    )
     assert (first.day, first.windows, first.source_changes) == (date(2024, 3, 1), 1, 5)
     assert (second.day, second.windows, second.source_changes, second.landed) == (
-        date(2024, 3, 2), 2, 4, 3
+        date(2024, 3, 2),
+        2,
+        4,
+        3,
     )
     assert second.statuses == {Status.MISSING: 1, Status.MATCH: 1}
     assert second.difference == -1
