@@ -28,16 +28,16 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.catalog.errors import CatalogError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.core.identity import version_id
+from streamhub.core.window_counts import WindowCounts, epoch_ms
 from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
 from streamhub.land.clickhouse import Failure, classify, connect, table_columns
 from streamhub.land.errors import LandError, SchemaMismatchError, SinkError
 from streamhub.land.kafka_out import Outbox
-from streamhub.land.landed_counts import LandedCounts, epoch_ms
 from streamhub.land.metrics import land_metrics
 from streamhub.land.progress import Progress
 from streamhub.land.targets import DEFAULT_ROUTES, TARGETS, Target
 from streamhub.log import get_logger
-from streamhub.reconcile.versions import version_id
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
@@ -242,7 +242,7 @@ class Lander:
         if not batch.offsets:
             return
         dead = list(batch.dead)
-        counts = LandedCounts()
+        counts = WindowCounts()
         landed: list[tuple[Target, list[PendingRow]]] = []
         for target, rows in batch.rows.values():
             if target.entity is not None and self._drop_every:

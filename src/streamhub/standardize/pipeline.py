@@ -27,8 +27,8 @@ from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.errors import ConnectorConfigError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.core.window_counts import WindowCounts
 from streamhub.errors import ConfigError
-from streamhub.land.landed_counts import LandedCounts
 from streamhub.reconcile.versions import further_record_id, version_id
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import (
@@ -113,7 +113,7 @@ class Standardizer:
         )
         # counts of the batch in hand, published with its outputs when a topic is given
         self._counts_topic = counts_topic
-        self._counted = LandedCounts()
+        self._counted = WindowCounts()
         self._counts = (
             None if counts_topic is None else serde.register(
                 f"{counts_topic}-value", load_schema(schemas, "ops/landed_counts.avsc"))
@@ -145,7 +145,7 @@ class Standardizer:
     def process(self, batch: Sequence[RawMessage]) -> list[OutMessage]:
         out: list[OutMessage] = []
         self._outcomes.clear()
-        self._counted = LandedCounts()
+        self._counted = WindowCounts()
         for message in batch:
             try:
                 out.extend(self._standardize(message))

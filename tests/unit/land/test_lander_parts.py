@@ -1,8 +1,6 @@
-"""Pure parts of the lander: failure classes, landed counts, the batch, routes."""
+"""Pure parts of the lander: failure classes, the batch, routes."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
@@ -10,9 +8,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
 from streamhub.land.clickhouse import Failure, classify
 from streamhub.land.errors import ClickHouseUnavailableError, LandError
-from streamhub.land.landed_counts import LandedCounts
 from streamhub.land.targets import TARGETS, parse_route
-from streamhub.reconcile.versions import version_id
 
 
 def test_classify_separates_retry_row_and_fatal() -> None:
@@ -23,37 +19,6 @@ def test_classify_separates_retry_row_and_fatal() -> None:
     assert classify(ValueError("invalid literal for int()")) is Failure.ROW
     assert classify(DatabaseError("unknown table", code=60)) is Failure.FATAL
     assert classify(LandError("stop")) is Failure.FATAL
-
-
-def _record(
-    op: str, minute: int, second: int = 5, table: str = "public.visit", seq: int = 1
-) -> dict[str, object]:
-    return {
-        "institution_id": "123502001549897397", "source_system": "his", "source_table": table,
-        "source_database": "his", "record_id": f"r-{table}", "source_position_seq": seq,
-        "operation": op, "commit_time": datetime(2026, 11, 25, 8, minute, second, tzinfo=UTC),
-    }
-
-
-def test_landed_counts_per_table_and_commit_minute() -> None:
-    counts = LandedCounts()
-    for seq, (op, minute) in enumerate((("c", 1), ("u", 1), ("r", 1), ("d", 1), ("c", 2))):
-        counts.add("encounter", _record(op, minute, seq=seq))
-    counts.add("encounter", _record("c", 1, table="public.admission"))
-    events = counts.events(landed_ts_ms=123)
-    start = int(datetime(2026, 11, 25, 8, 1, tzinfo=UTC).timestamp() * 1000)
-    values = [(v["table"], v["window_start_ms"], v["upserts"], v["deletes"]) for _, v in events]
-    assert values == [
-        ("public.admission", start, 1, 0),
-        ("public.visit", start, 3, 1),
-        ("public.visit", start + 60_000, 1, 0),
-    ]
-    key, value = events[1]
-    assert key == f"123502001549897397|public.visit|{start}".encode()
-    assert value["window_ms"] == 60_000 and value["landed_ts_ms"] == 123
-    assert value["database"] == "his" and value["repair_id"] is None
-    # every counted record's version, so the reconciler counts a replayed flush once
-    assert value["versions"] == [version_id("r-public.visit", seq) for seq in range(4)]
 
 
 def test_batch_tracks_next_offsets_and_age() -> None:

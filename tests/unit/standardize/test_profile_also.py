@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streamhub.land.landed_counts import LandedCounts
+from streamhub.core.window_counts import WindowCounts
 from streamhub.reconcile.versions import (
     change_version,
     further_record_id,
@@ -103,7 +103,7 @@ def test_a_change_that_fed_two_records_is_counted_once() -> None:
     further = further_record_id(row_id, "diagnosis")
     assert further != row_id and row_record_id(further) == row_id == row_record_id(row_id)
     assert change_version(further, 7) == change_version(row_id, 7) == version_id(row_id, 7)
-    counts = LandedCounts()
+    counts = WindowCounts()
     at = datetime(2026, 3, 2, 0, 30, 5, tzinfo=UTC)
     for entity, record_id in (("encounter", row_id), ("diagnosis", further)):
         counts.add(entity, {

@@ -1,4 +1,5 @@
-"""What one flush landed, per source table and minute of commit time (ops.landed_counts).
+"""Counts per source table and minute of commit time, in the shape of ops.landed_counts and
+ops.standardized_counts: what one flush landed, or what one batch standardized.
 
 Each event is the increment of one flush (consumers sum them): upserts are c/u/r versions,
 deletes are d (a row feeding several entities counts once, by its first entity's record).
@@ -13,7 +14,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from streamhub.reconcile.versions import change_version, is_further
+from streamhub.core.identity import change_version, is_further
 
 MINUTE_MS = 60_000
 
@@ -22,14 +23,14 @@ def epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-class LandedCounts:
+class WindowCounts:
     def __init__(self) -> None:
         # (institution, system, database, table, entity, window start) -> [upserts, deletes]
         self._counts: defaultdict[tuple[str, str, str, str, str, int], list[int]] = defaultdict(
             lambda: [0, 0]
         )
-        self._versions: defaultdict[tuple[str, str, str, str, str, int], list[int]] = (
-            defaultdict(list)
+        self._versions: defaultdict[tuple[str, str, str, str, str, int], list[int]] = defaultdict(
+            list
         )
 
     def add(self, entity: str, record: dict[str, Any]) -> None:
