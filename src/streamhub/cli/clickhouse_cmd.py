@@ -88,8 +88,14 @@ def _plain(value: Any) -> Any:
 
 @clickhouse_group.command("query")
 @click.argument("sql")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="table for people, json (one object per row) for scripts.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json (one object per row) for scripts.",
+)
 @_target
 @click.pass_context
 @fails_cleanly

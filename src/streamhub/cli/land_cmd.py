@@ -18,27 +18,61 @@ from streamhub.stack.secrets import stack_secret
 
 
 @click.command("land")
-@click.option("--topic", "topics", multiple=True, metavar="TOPIC[=TARGET]",
-              help="Topic to land (repeatable); TARGET is an entity (encounter…) or an ops "
-                   "table (ops_quality…). Default: every std.* and ops/dlq topic it knows.")
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="TOPIC[=TARGET]",
+    help="Topic to land (repeatable); TARGET is an entity (encounter…) or an ops "
+    "table (ops_quality…). Default: every std.* and ops/dlq topic it knows.",
+)
 @click.option("--group", help="Kafka consumer group (default: settings.lander_group).")
 @click.option("--dsn", help="chdb:///abs/path or http(s)://host:8123 (default: settings).")
 @click.option("--database", help="Database (default: settings.clickhouse_database).")
-@click.option("--until-idle", type=float, metavar="SECONDS",
-              help="Stop after no new message for SECONDS (tests, backfills).")
-@click.option("--flush-rows", type=int, default=5_000, show_default=True,
-              help="Flush when this many messages are buffered.")
-@click.option("--flush-ms", type=int, default=200, show_default=True,
-              help="Flush when the oldest buffered message is this old.")
+@click.option(
+    "--until-idle",
+    type=float,
+    metavar="SECONDS",
+    help="Stop after no new message for SECONDS (tests, backfills).",
+)
+@click.option(
+    "--flush-rows",
+    type=int,
+    default=5_000,
+    show_default=True,
+    help="Flush when this many messages are buffered.",
+)
+@click.option(
+    "--flush-ms",
+    type=int,
+    default=200,
+    show_default=True,
+    help="Flush when the oldest buffered message is this old.",
+)
 @click.option("--landed-counts-topic", default="ops.landed_counts", show_default=True)
 @click.option("--dlq-topic", default="dlq.land", show_default=True)
-@click.option("--metrics-port", type=int, default=0, show_default=True,
-              help="Serve Prometheus /metrics on this port (0: off).")
-@click.option("--progress-every", type=float, default=10.0, show_default=True,
-              help="Seconds between progress lines on stderr.")
-@click.option("--query-port", type=int, default=0, show_default=True,
-              help="Serve read-only queries on 127.0.0.1:PORT (0: off) for processes that "
-                   "cannot open the embedded engine themselves (`streamhub serve`).")
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Serve Prometheus /metrics on this port (0: off).",
+)
+@click.option(
+    "--progress-every",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds between progress lines on stderr.",
+)
+@click.option(
+    "--query-port",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Serve read-only queries on 127.0.0.1:PORT (0: off) for processes that "
+    "cannot open the embedded engine themselves (`streamhub serve`).",
+)
 @click.pass_context
 @fails_cleanly
 def land_cmd(
@@ -76,10 +110,16 @@ def land_cmd(
     if group:
         overrides["group"] = group
     config = LanderConfig.from_settings(
-        settings, database or settings.clickhouse_database, routes=routes,
-        until_idle_s=until_idle, flush_rows=flush_rows, flush_ms=flush_ms,
-        landed_counts_topic=landed_counts_topic, dlq_topic=dlq_topic,
-        progress_every_s=progress_every, **overrides,
+        settings,
+        database or settings.clickhouse_database,
+        routes=routes,
+        until_idle_s=until_idle,
+        flush_rows=flush_rows,
+        flush_ms=flush_ms,
+        landed_counts_topic=landed_counts_topic,
+        dlq_topic=dlq_topic,
+        progress_every_s=progress_every,
+        **overrides,
     )
     token = ""
     if query_port:  # refused before anything starts: an empty token would let anyone in

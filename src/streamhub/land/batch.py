@@ -42,13 +42,23 @@ class DeadLetter:
 
     def value(self, failed_ts_ms: int) -> dict[str, Any]:
         return {
-            "system": None, "database": None, "commit_ts_ms": None, "record_id": None,
-            "version": None, **self.placement,
-            "stage": "land", "reason": self.reason, "error_type": self.error_type,
-            "institution_id": self.institution_id, "table": self.table,
-            "original_topic": self.origin.topic, "original_partition": self.origin.partition,
-            "original_offset": self.origin.offset, "original_key": self.origin.key,
-            "original_value": self.origin.value, "failed_ts_ms": failed_ts_ms,
+            "system": None,
+            "database": None,
+            "commit_ts_ms": None,
+            "record_id": None,
+            "version": None,
+            **self.placement,
+            "stage": "land",
+            "reason": self.reason,
+            "error_type": self.error_type,
+            "institution_id": self.institution_id,
+            "table": self.table,
+            "original_topic": self.origin.topic,
+            "original_partition": self.origin.partition,
+            "original_offset": self.origin.offset,
+            "original_key": self.origin.key,
+            "original_value": self.origin.value,
+            "failed_ts_ms": failed_ts_ms,
         }
 
 

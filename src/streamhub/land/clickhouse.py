@@ -33,28 +33,52 @@ _UNKNOWN_DATABASE = 81
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Server codes after which the same statement can succeed later.
-TRANSIENT_CODES = frozenset({
-    3,    # UNEXPECTED_END_OF_FILE (connection cut)
-    159,  # TIMEOUT_EXCEEDED
-    164,  # READONLY (a replica recovering)
-    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
-    209,  # SOCKET_TIMEOUT
-    210,  # NETWORK_ERROR
-    241,  # MEMORY_LIMIT_EXCEEDED
-    242,  # TABLE_IS_READ_ONLY
-    252,  # TOO_MANY_PARTS: merges are behind, back off
-    285,  # TOO_FEW_LIVE_REPLICAS
-    319,  # UNKNOWN_STATUS_OF_INSERT
-    425,  # SYSTEM_ERROR
-    999,  # KEEPER_EXCEPTION
-})
+TRANSIENT_CODES = frozenset(
+    {
+        3,  # UNEXPECTED_END_OF_FILE (connection cut)
+        159,  # TIMEOUT_EXCEEDED
+        164,  # READONLY (a replica recovering)
+        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+        209,  # SOCKET_TIMEOUT
+        210,  # NETWORK_ERROR
+        241,  # MEMORY_LIMIT_EXCEEDED
+        242,  # TABLE_IS_READ_ONLY
+        252,  # TOO_MANY_PARTS: merges are behind, back off
+        285,  # TOO_FEW_LIVE_REPLICAS
+        319,  # UNKNOWN_STATUS_OF_INSERT
+        425,  # SYSTEM_ERROR
+        999,  # KEEPER_EXCEPTION
+    }
+)
 # Server codes that blame the inserted values: another row of the batch may be fine.
-ROW_CODES = frozenset({
-    6, 27, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 349, 407, 469, 1001,
-})
+ROW_CODES = frozenset(
+    {
+        6,
+        27,
+        38,
+        41,
+        53,
+        69,
+        70,
+        72,
+        117,
+        131,
+        190,
+        321,
+        349,
+        407,
+        469,
+        1001,
+    }
+)
 # Client-side conversions (a Python value that does not fit the column type) fail with these.
 ROW_EXCEPTIONS: tuple[type[Exception], ...] = (
-    ValueError, TypeError, OverflowError, KeyError, struct.error, AttributeError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    KeyError,
+    struct.error,
+    AttributeError,
 )
 
 
@@ -125,14 +149,13 @@ def connect(
         if getattr(exc, "code", None) == _UNKNOWN_DATABASE:
             raise ClickHouseQueryError(
                 f"database {database} does not exist on {mask_url(dsn)}; create it with "
-                f"`streamhub clickhouse migrate --database {database}`", _UNKNOWN_DATABASE
+                f"`streamhub clickhouse migrate --database {database}`",
+                _UNKNOWN_DATABASE,
             ) from exc
         raise as_sink_error(exc, f"connecting to {mask_url(dsn)} (database {database})") from exc
 
 
-def _open(
-    dsn: str, database: str | None, settings: dict[str, int] = SESSION_SETTINGS
-) -> Client:
+def _open(dsn: str, database: str | None, settings: dict[str, int] = SESSION_SETTINGS) -> Client:
     kwargs: dict[str, Any] = {"dsn": dsn, "settings": dict(settings)}
     if database is not None:
         kwargs["database"] = database

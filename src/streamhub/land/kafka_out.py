@@ -17,11 +17,13 @@ class Outbox:
 
     def __init__(self, bootstrap: str, serde: AvroSerde) -> None:
         self._serde = serde
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "linger.ms": 5,
-        })
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "enable.idempotence": True,
+                "linger.ms": 5,
+            }
+        )
 
     def send_all(
         self,

@@ -67,8 +67,11 @@ class LanderConfig:
     @classmethod
     def from_settings(cls, settings: Settings, database: str, **overrides: Any) -> LanderConfig:
         values: dict[str, Any] = {
-            "bootstrap": settings.kafka_bootstrap, "registry_url": settings.registry_url,
-            "dsn": settings.clickhouse_dsn, "database": database, "group": settings.lander_group,
+            "bootstrap": settings.kafka_bootstrap,
+            "registry_url": settings.registry_url,
+            "dsn": settings.clickhouse_dsn,
+            "database": database,
+            "group": settings.lander_group,
             "avro_dir": settings.project_dir / "avro_schemas",
         }
         return cls(**{**values, **overrides})
@@ -140,13 +143,15 @@ class Lander:
             serde, cfg.landed_counts_topic, "ops/landed_counts.avsc"
         )
         self._outbox = Outbox(cfg.bootstrap, serde)
-        consumer = Consumer({
-            "bootstrap.servers": cfg.bootstrap,
-            "group.id": cfg.group,
-            "enable.auto.commit": False,  # commit only after ClickHouse stored the batch
-            "auto.offset.reset": cfg.auto_offset_reset,
-            "enable.partition.eof": False,
-        })
+        consumer = Consumer(
+            {
+                "bootstrap.servers": cfg.bootstrap,
+                "group.id": cfg.group,
+                "enable.auto.commit": False,  # commit only after ClickHouse stored the batch
+                "auto.offset.reset": cfg.auto_offset_reset,
+                "enable.partition.eof": False,
+            }
+        )
         consumer.subscribe(list(cfg.routes), on_assign=self._on_assign, on_revoke=self._on_revoke)
         return client, consumer
 
@@ -163,8 +168,9 @@ class Lander:
         try:
             self._flush(consumer)
         except SinkError as exc:  # the new owner re-reads the uncommitted messages
-            log.warning("flush on revoke failed; dropping the uncommitted batch", extra={
-                "error": str(exc)})
+            log.warning(
+                "flush on revoke failed; dropping the uncommitted batch", extra={"error": str(exc)}
+            )
             self._batch.forget_partitions({(tp.topic, tp.partition) for tp in partitions})
 
     # -- the loop --------------------------------------------------------------------------
@@ -230,7 +236,8 @@ class Lander:
         ref = MessageRef(origin.topic, origin.partition, origin.offset)
         value = self._retrying(
             lambda: self._serde.decode(origin.value or b"", ref).value,
-            f"decoding {ref}", (RegistryUnavailableError,),
+            f"decoding {ref}",
+            (RegistryUnavailableError,),
         )
         if not isinstance(value, dict):
             raise TypeError(f"{ref}: decoded a {type(value).__name__}, not a record")
@@ -259,12 +266,16 @@ class Lander:
         now_ms = int(time.time() * 1000)
         if dead:
             self._outbox.send_all(
-                self._dlq_writer, self.config.dlq_topic,
-                [(d.origin.key, d.value(now_ms)) for d in dead], self.config.retry_for_s,
+                self._dlq_writer,
+                self.config.dlq_topic,
+                [(d.origin.key, d.value(now_ms)) for d in dead],
+                self.config.retry_for_s,
             )
         if counts:
             self._outbox.send_all(
-                self._counts_writer, self.config.landed_counts_topic, list(counts.events(now_ms)),
+                self._counts_writer,
+                self.config.landed_counts_topic,
+                list(counts.events(now_ms)),
                 self.config.retry_for_s,
             )
         self._commit(consumer, batch.offsets)
@@ -288,7 +299,9 @@ class Lander:
         def insert() -> None:
             try:
                 self._client.insert(
-                    target.table, columns, column_names=list(target.columns),
+                    target.table,
+                    columns,
+                    column_names=list(target.columns),
                     column_oriented=True,
                 )
             except Exception as exc:
@@ -332,8 +345,11 @@ class Lander:
                 error: KafkaError = exc.args[0]
                 if error.retriable():
                     raise _KafkaRetriable(str(error)) from exc
-                if error.code() in (KafkaError.REBALANCE_IN_PROGRESS,
-                                    KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID):
+                if error.code() in (
+                    KafkaError.REBALANCE_IN_PROGRESS,
+                    KafkaError.ILLEGAL_GENERATION,
+                    KafkaError.UNKNOWN_MEMBER_ID,
+                ):
                     # The partitions moved on: their new owner re-lands from the last commit.
                     log.warning("commit refused after a rebalance", extra={"error": str(error)})
                     return
@@ -381,15 +397,26 @@ class Lander:
     ) -> DeadLetter:
         route = self.config.routes.get(origin.topic, "?")
         if isinstance(exc, KeyError):
-            reason = (f"record has no field {exc}: not a record of {route}; check the topic's "
-                      "producer and schema")
+            reason = (
+                f"record has no field {exc}: not a record of {route}; check the topic's "
+                "producer and schema"
+            )
         else:
             reason = f"{route}: {exc}".strip()
-        log.warning("dead letter", extra={"topic": origin.topic, "partition": origin.partition,
-                                          "offset": origin.offset, "reason": reason[:500]})
+        log.warning(
+            "dead letter",
+            extra={
+                "topic": origin.topic,
+                "partition": origin.partition,
+                "offset": origin.offset,
+                "reason": reason[:500],
+            },
+        )
         record = record or {}
         return DeadLetter(
-            origin, reason[:4000], type(exc).__name__,
+            origin,
+            reason[:4000],
+            type(exc).__name__,
             _str_or_none(record.get("institution_id")),
             _str_or_none(record.get("source_table", record.get("table"))),
             _placement(record),
@@ -410,8 +437,9 @@ def drop_every_from_env() -> int:
         return 0
     if not text.isdigit() or int(text) < 1:
         raise LandError(f"{FAULT_DROP_ENV}={text!r}: expected a whole number >= 1 (or unset)")
-    log.warning("FAULT INJECTION: dropping std records", extra={
-        "env": FAULT_DROP_ENV, "every": int(text)})
+    log.warning(
+        "FAULT INJECTION: dropping std records", extra={"env": FAULT_DROP_ENV, "every": int(text)}
+    )
     return int(text)
 
 
@@ -423,9 +451,15 @@ def _drop_for_drill(rows: list[PendingRow], every: int) -> list[PendingRow]:
         if version % every:
             kept.append(row)
             continue
-        log.warning("FAULT INJECTION: std record dropped", extra={
-            "institution": record["institution_id"], "table": record["source_table"],
-            "source_key": record["source_key"], "version": version})
+        log.warning(
+            "FAULT INJECTION: std record dropped",
+            extra={
+                "institution": record["institution_id"],
+                "table": record["source_table"],
+                "source_key": record["source_key"],
+                "version": version,
+            },
+        )
     return kept
 
 
@@ -440,7 +474,9 @@ def origin_position(origin: Origin) -> tuple[str, int, int]:
 def _placement(record: dict[str, Any]) -> dict[str, Any]:
     """A refused std record's system, commit time and version, for reconciliation."""
     rid, seq, commit = (
-        record.get("record_id"), record.get("source_position_seq"), record.get("commit_time")
+        record.get("record_id"),
+        record.get("source_position_seq"),
+        record.get("commit_time"),
     )
     if not isinstance(rid, str) or not isinstance(seq, int):
         return {}

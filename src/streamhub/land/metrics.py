@@ -24,17 +24,21 @@ def land_metrics() -> LandMetrics:
     """One set per process, shared by every Lander in it (tests run several)."""
     return LandMetrics(
         rows=Counter(
-            "streamhub_land_rows_total", "Rows inserted into ClickHouse, by target.",
-            ("entity",), registry=REGISTRY,
+            "streamhub_land_rows_total",
+            "Rows inserted into ClickHouse, by target.",
+            ("entity",),
+            registry=REGISTRY,
         ),
         batches=Counter(
-            "streamhub_land_batches_total", "Flushes that inserted and committed a batch.",
+            "streamhub_land_batches_total",
+            "Flushes that inserted and committed a batch.",
             registry=REGISTRY,
         ),
         errors=Counter(
             "streamhub_land_errors_total",
             "Dead letters, retried transient failures and fatal stops, by kind.",
-            ("kind",), registry=REGISTRY,
+            ("kind",),
+            registry=REGISTRY,
         ),
         commit_to_queryable=Histogram(
             "streamhub_land_commit_to_queryable_seconds",
@@ -47,12 +51,14 @@ def land_metrics() -> LandMetrics:
         records=Counter(
             "streamhub_land_records_total",
             "Standard records landed, by institution (replays count again).",
-            ("institution",), registry=REGISTRY,
+            ("institution",),
+            registry=REGISTRY,
         ),
         newest_commit=Gauge(
             "streamhub_land_last_commit_timestamp_seconds",
             "Source commit time of the newest record landed per institution: freshness is "
             "now minus this.",
-            ("institution",), registry=REGISTRY,
+            ("institution",),
+            registry=REGISTRY,
         ),
     )

@@ -52,7 +52,8 @@ class Progress:
             f"land: {self._stats.rows:,} rows landed ({rate:,.0f}/s), "
             f"{self._stats.dead_letters:,} dead letters, lag "
             f"{'unknown' if lag is None else f'{lag:,}'}",
-            file=self._out, flush=True,
+            file=self._out,
+            flush=True,
         )
         self._last_at, self._last_rows = now, self._stats.rows
 
@@ -67,5 +68,6 @@ class Progress:
             f"{stats.messages:,} messages, {stats.rows:,} rows ({stats.rows / elapsed:,.0f}/s) "
             f"in {stats.batches:,} batches, {stats.dead_letters:,} dead letters, "
             f"{stats.retries:,} retries" + (f" [{targets}]" if targets else ""),
-            file=self._out, flush=True,
+            file=self._out,
+            flush=True,
         )

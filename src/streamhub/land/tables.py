@@ -18,13 +18,37 @@ from streamhub.standardize.model import ENTITY_MODELS, StdRecord, field_meta
 
 # Code sets with few distinct values per table: dictionary-encoded columns are smaller and
 # faster to group by. Institutions count in thousands, still well inside LowCardinality's range.
-LOW_CARDINALITY = frozenset({
-    "institution_id", "source_system", "source_database", "source_table", "profile",
-    "department_code", "department_name", "local_department_code", "ward", "status",
-    "drug_category", "dose_unit", "route", "frequency", "order_kind", "category",
-    "diagnosis_type", "id_type", "sex_code", "age_band", "region_code", "region_name",
-    "unit", "abnormal_flag", "modality", "body_part", "panel",
-})
+LOW_CARDINALITY = frozenset(
+    {
+        "institution_id",
+        "source_system",
+        "source_database",
+        "source_table",
+        "profile",
+        "department_code",
+        "department_name",
+        "local_department_code",
+        "ward",
+        "status",
+        "drug_category",
+        "dose_unit",
+        "route",
+        "frequency",
+        "order_kind",
+        "category",
+        "diagnosis_type",
+        "id_type",
+        "sex_code",
+        "age_band",
+        "region_code",
+        "region_name",
+        "unit",
+        "abnormal_flag",
+        "modality",
+        "body_part",
+        "panel",
+    }
+)
 # The version column must be unsigned for ReplacingMergeTree, log positions never go negative.
 VERSION_COLUMN = "source_position_seq"
 DELETED_COLUMN = "deleted"
@@ -74,7 +98,7 @@ def column_type(model: type[StdRecord], name: str) -> str:
     if not nullable:
         return base
     if base.startswith("LowCardinality("):
-        return f"LowCardinality(Nullable({base[len('LowCardinality('):-1]}))"
+        return f"LowCardinality(Nullable({base[len('LowCardinality(') : -1]}))"
     return f"Nullable({base})"
 
 
@@ -101,8 +125,11 @@ def render_entity_table(entity: str) -> str:
     width = max(len(c) for c in cols)
     lines = [f"    `{name}`{' ' * (width - len(name))} {type_}" for name, type_ in cols.items()]
     body = ",\n".join(
-        [*lines, "    CONSTRAINT record_id_present CHECK record_id != ''",
-         "    CONSTRAINT institution_present CHECK institution_id != ''"]
+        [
+            *lines,
+            "    CONSTRAINT record_id_present CHECK record_id != ''",
+            "    CONSTRAINT institution_present CHECK institution_id != ''",
+        ]
     )
     return (
         f"CREATE TABLE IF NOT EXISTS {table_name(entity)}\n(\n{body}\n)\n"

@@ -46,17 +46,20 @@ READ_TIMEOUT_S = 10.0
 BUSY_WAIT_S = 0.5
 DEFAULT_READERS = 4  # concurrent queries; the machine's cores bound the useful number
 _FIELDS = frozenset({"query", "parameters"})
-_BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-         b"Retry-After: 1\r\nConnection: close\r\n\r\n"
-         b'{"detail": "too many connections to the query endpoint; try again"}')
+_BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\n\r\n"
+    b'{"detail": "too many connections to the query endpoint; try again"}'
+)
 
 
 class QueryService:
     """Serves the named queries of ``readers`` (one query at a time each) at
     ``host``:``port`` in a daemon thread."""
 
-    def __init__(self, readers: Sequence[DirectQueries], token: str, port: int,
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, readers: Sequence[DirectQueries], token: str, port: int, host: str = "127.0.0.1"
+    ) -> None:
         if not readers:
             raise ValueError("a query service needs at least one reading client")
         self._token = checked_token(token, "the lander's query_token secret").encode()
@@ -66,8 +69,9 @@ class QueryService:
         for reader in readers:
             self._idle.put(reader)
         self.server = _BoundedServer((host, port), _handler_for(self))
-        self._thread = threading.Thread(target=self.server.serve_forever, name="query-service",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="query-service", daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -75,8 +79,7 @@ class QueryService:
 
     def start(self) -> None:
         self._thread.start()
-        log.info("query endpoint serving", extra={"port": self.port,
-                                                  "readers": len(self.readers)})
+        log.info("query endpoint serving", extra={"port": self.port, "readers": len(self.readers)})
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -170,8 +173,10 @@ def _handler_for(service: QueryService) -> type[BaseHTTPRequestHandler]:
                 self._send(HTTPStatus.NOT_FOUND, {"detail": "POST /query"})
                 return
             if not service.authorized(self.headers.get("Authorization")):
-                self._send(HTTPStatus.UNAUTHORIZED, {
-                    "detail": "missing or wrong bearer token (the lander's query_token secret)"})
+                self._send(
+                    HTTPStatus.UNAUTHORIZED,
+                    {"detail": "missing or wrong bearer token (the lander's query_token secret)"},
+                )
                 return
             length = self._length()
             if length is None:
@@ -186,8 +191,9 @@ def _handler_for(service: QueryService) -> type[BaseHTTPRequestHandler]:
             except QueryRefusedError as exc:
                 self._send(HTTPStatus.BAD_REQUEST, {"detail": str(exc), "error": error_kind(exc)})
             except QueryBusyError as exc:
-                self._send(HTTPStatus.SERVICE_UNAVAILABLE, {"detail": str(exc)},
-                           {"Retry-After": "1"})
+                self._send(
+                    HTTPStatus.SERVICE_UNAVAILABLE, {"detail": str(exc)}, {"Retry-After": "1"}
+                )
             except QueryUnavailableError as exc:
                 self._send(HTTPStatus.SERVICE_UNAVAILABLE, {"detail": str(exc)})
 
@@ -195,17 +201,23 @@ def _handler_for(service: QueryService) -> type[BaseHTTPRequestHandler]:
             """The declared body length, or None once a refusal was sent."""
             declared = self.headers.get("Content-Length")
             if self.headers.get("Transfer-Encoding") or declared is None:
-                self._send(HTTPStatus.LENGTH_REQUIRED,
-                           {"detail": "send the body with a Content-Length (no chunked bodies)"})
+                self._send(
+                    HTTPStatus.LENGTH_REQUIRED,
+                    {"detail": "send the body with a Content-Length (no chunked bodies)"},
+                )
                 return None
             declared = declared.strip()
             if not (declared.isascii() and declared.isdigit()):
-                self._send(HTTPStatus.BAD_REQUEST,
-                           {"detail": "Content-Length must be a non-negative integer"})
+                self._send(
+                    HTTPStatus.BAD_REQUEST,
+                    {"detail": "Content-Length must be a non-negative integer"},
+                )
                 return None
             if int(declared) > MAX_BODY_BYTES:
-                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                           {"detail": f"request larger than {MAX_BODY_BYTES} bytes"})
+                self._send(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    {"detail": f"request larger than {MAX_BODY_BYTES} bytes"},
+                )
                 return None
             return int(declared)
 
@@ -215,8 +227,9 @@ def _handler_for(service: QueryService) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(HTTPStatus.NOT_FOUND, {"detail": "POST /query"})
 
-        def _send(self, status: HTTPStatus, payload: dict[str, Any],
-                  headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self, status: HTTPStatus, payload: dict[str, Any], headers: dict[str, str] | None = None
+        ) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode()
             if status >= 400:
                 self.close_connection = True  # a refused body may still be unread

@@ -29,7 +29,9 @@ from streamhub.query.values import json_rows
 
 DEFAULT_TIMEOUT_S = 15.0
 _REFUSALS: dict[str | None, type[QueryRefusedError]] = {
-    "unknown_query": UnknownQueryError, "parameter": QueryParameterError}
+    "unknown_query": UnknownQueryError,
+    "parameter": QueryParameterError,
+}
 _READONLY = 164  # transient for the lander (a replica recovering), a refusal for a reader
 
 
@@ -76,12 +78,17 @@ class LanderQueries:
         self.timeout_s = timeout_s
 
     def run(self, name: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        body = json.dumps({"query": name, "parameters": dict(parameters or {})},
-                          default=_parameter).encode()
+        body = json.dumps(
+            {"query": name, "parameters": dict(parameters or {})}, default=_parameter
+        ).encode()
         request = urllib.request.Request(  # noqa: S310 - the URL is configuration, http(s) only
-            self.url, data=body, method="POST",
-            headers={"Content-Type": "application/json",
-                     "Authorization": f"Bearer {self._token()}"},
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self._token()}",
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310

@@ -70,10 +70,15 @@ class StdProducer:
 
 def read_all(bootstrap: str, topic: str, serde: AvroSerde, group: str) -> list[dict[str, Any]]:
     """Every record on ``topic`` (one pass from the beginning), decoded."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-        "enable.auto.commit": False, "enable.partition.eof": True,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
     consumer.subscribe([topic])
     out: list[dict[str, Any]] = []
     try:

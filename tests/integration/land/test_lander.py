@@ -46,54 +46,186 @@ class Scenario:
         t0 = self.t0
         enc: list[Any] = [
             # e1: registered, then visited: one visit
-            record(Encounter, "e1", 10, encounter_id="E1", encounter_type="outpatient",
-                   registered_time=t0),
-            record(Encounter, "e1", 20, encounter_id="E1", encounter_type="outpatient",
-                   registered_time=t0, visit_time=t0),
+            record(
+                Encounter,
+                "e1",
+                10,
+                encounter_id="E1",
+                encounter_type="outpatient",
+                registered_time=t0,
+            ),
+            record(
+                Encounter,
+                "e1",
+                20,
+                encounter_id="E1",
+                encounter_type="outpatient",
+                registered_time=t0,
+                visit_time=t0,
+            ),
             # e2: registration withdrawn (退号): counts nowhere
-            record(Encounter, "e2", 11, encounter_id="E2", encounter_type="outpatient",
-                   registered_time=t0),
-            record(Encounter, "e2", 21, encounter_id="E2", encounter_type="outpatient",
-                   registered_time=t0, cancelled=True, status="withdrawn"),
+            record(
+                Encounter,
+                "e2",
+                11,
+                encounter_id="E2",
+                encounter_type="outpatient",
+                registered_time=t0,
+            ),
+            record(
+                Encounter,
+                "e2",
+                21,
+                encounter_id="E2",
+                encounter_type="outpatient",
+                registered_time=t0,
+                cancelled=True,
+                status="withdrawn",
+            ),
             # e3: deleted at the source: gone
-            record(Encounter, "e3", 12, encounter_id="E3", encounter_type="emergency",
-                   registered_time=t0, visit_time=t0),
-            record(Encounter, "e3", 22, encounter_id="E3", encounter_type="emergency",
-                   registered_time=t0, visit_time=t0, deleted=True),
+            record(
+                Encounter,
+                "e3",
+                12,
+                encounter_id="E3",
+                encounter_type="emergency",
+                registered_time=t0,
+                visit_time=t0,
+            ),
+            record(
+                Encounter,
+                "e3",
+                22,
+                encounter_id="E3",
+                encounter_type="emergency",
+                registered_time=t0,
+                visit_time=t0,
+                deleted=True,
+            ),
             # e4: admitted, still in hospital
-            record(Encounter, "e4", 13, encounter_id="I4", encounter_type="inpatient",
-                   registered_time=t0, status="in_hospital"),
+            record(
+                Encounter,
+                "e4",
+                13,
+                encounter_id="I4",
+                encounter_type="inpatient",
+                registered_time=t0,
+                status="in_hospital",
+            ),
             # e5: admitted and discharged
-            record(Encounter, "e5", 14, encounter_id="I5", encounter_type="inpatient",
-                   registered_time=t0, status="in_hospital"),
-            record(Encounter, "e5", 24, encounter_id="I5", encounter_type="inpatient",
-                   registered_time=t0, discharge_time=t0, status="discharged"),
+            record(
+                Encounter,
+                "e5",
+                14,
+                encounter_id="I5",
+                encounter_type="inpatient",
+                registered_time=t0,
+                status="in_hospital",
+            ),
+            record(
+                Encounter,
+                "e5",
+                24,
+                encounter_id="I5",
+                encounter_type="inpatient",
+                registered_time=t0,
+                discharge_time=t0,
+                status="discharged",
+            ),
             # e6: the newer version arrives first; the older one must not win
-            record(Encounter, "e6", 25, encounter_id="E6", encounter_type="outpatient",
-                   registered_time=t0, visit_time=t0, department_code="03.01"),
-            record(Encounter, "e6", 15, encounter_id="E6", encounter_type="outpatient",
-                   registered_time=t0, department_code="04"),
+            record(
+                Encounter,
+                "e6",
+                25,
+                encounter_id="E6",
+                encounter_type="outpatient",
+                registered_time=t0,
+                visit_time=t0,
+                department_code="03.01",
+            ),
+            record(
+                Encounter,
+                "e6",
+                15,
+                encounter_id="E6",
+                encounter_type="outpatient",
+                registered_time=t0,
+                department_code="04",
+            ),
         ]
         charges: list[Any] = [
-            record(Charge, "c1", 30, charge_id="C1", charge_kind="fee", encounter_id="E1",
-                   is_drug=True, amount=Decimal("100.00"), charged_time=t0),
-            record(Charge, "c2", 31, charge_id="C2", charge_kind="fee", encounter_id="E6",
-                   is_drug=False, amount=Decimal("50.00"), charged_time=t0),
-            record(Charge, "c3", 32, charge_id="C3", charge_kind="fee", encounter_id="I4",
-                   is_drug=True, amount=Decimal("200.00"), charged_time=t0),
-            record(Charge, "c4", 33, charge_id="C4", charge_kind="fee", encounter_id="E1",
-                   is_drug=False, amount=Decimal("30.00"), charged_time=t0),
-            record(Charge, "c4", 43, charge_id="C4", charge_kind="fee", encounter_id="E1",
-                   is_drug=False, amount=Decimal("30.00"), charged_time=t0, cancelled=True),
-            record(Charge, "c5", 34, charge_id="S5", charge_kind="settlement", encounter_id="E1",
-                   total=Decimal("130.00"), charged_time=t0),
+            record(
+                Charge,
+                "c1",
+                30,
+                charge_id="C1",
+                charge_kind="fee",
+                encounter_id="E1",
+                is_drug=True,
+                amount=Decimal("100.00"),
+                charged_time=t0,
+            ),
+            record(
+                Charge,
+                "c2",
+                31,
+                charge_id="C2",
+                charge_kind="fee",
+                encounter_id="E6",
+                is_drug=False,
+                amount=Decimal("50.00"),
+                charged_time=t0,
+            ),
+            record(
+                Charge,
+                "c3",
+                32,
+                charge_id="C3",
+                charge_kind="fee",
+                encounter_id="I4",
+                is_drug=True,
+                amount=Decimal("200.00"),
+                charged_time=t0,
+            ),
+            record(
+                Charge,
+                "c4",
+                33,
+                charge_id="C4",
+                charge_kind="fee",
+                encounter_id="E1",
+                is_drug=False,
+                amount=Decimal("30.00"),
+                charged_time=t0,
+            ),
+            record(
+                Charge,
+                "c4",
+                43,
+                charge_id="C4",
+                charge_kind="fee",
+                encounter_id="E1",
+                is_drug=False,
+                amount=Decimal("30.00"),
+                charged_time=t0,
+                cancelled=True,
+            ),
+            record(
+                Charge,
+                "c5",
+                34,
+                charge_id="S5",
+                charge_kind="settlement",
+                encounter_id="E1",
+                total=Decimal("130.00"),
+                charged_time=t0,
+            ),
         ]
         labs: list[Any] = [
             record(LabReport, "l1", 40, report_id="L1", requested_time=t0, reported_time=t0),
             record(LabReport, "l2", 41, report_id="L2", requested_time=t0),  # not reported yet
         ]
-        for topic, records in ((self.encounters, enc), (self.charges, charges),
-                               (self.labs, labs)):
+        for topic, records in ((self.encounters, enc), (self.charges, charges), (self.labs, labs)):
             for rec in records:
                 out.send(topic, rec)
         self.landed = enc + charges + labs
@@ -102,17 +234,25 @@ class Scenario:
         self.corrupt = valid[:-4]
         out.send_raw(self.encounters, b"corrupt", self.corrupt)
         # A record ClickHouse refuses (empty record_id violates the table's constraint).
-        out.send(self.encounters, record(Encounter, "bad", 50, record_id="",
-                                         encounter_type="outpatient"))
+        out.send(
+            self.encounters, record(Encounter, "bad", 50, record_id="", encounter_type="outpatient")
+        )
         out.flush()
 
 
-def _lander(settings: Settings, dsn: str, database: str, group: str, scenario: Scenario,
-            **overrides: Any) -> Lander:
+def _lander(
+    settings: Settings, dsn: str, database: str, group: str, scenario: Scenario, **overrides: Any
+) -> Lander:
     options: dict[str, Any] = {"until_idle_s": 3.0, "flush_rows": 4, **overrides}
     config = LanderConfig.from_settings(
-        settings, database, dsn=dsn, group=group, routes=scenario.routes(),
-        dlq_topic=scenario.dlq, landed_counts_topic=scenario.counts, **options,
+        settings,
+        database,
+        dsn=dsn,
+        group=group,
+        routes=scenario.routes(),
+        dlq_topic=scenario.dlq,
+        landed_counts_topic=scenario.counts,
+        **options,
     )
     return Lander(config, progress_out=None)
 
@@ -122,19 +262,31 @@ def _final_state(ch: Client) -> dict[str, Any]:
         return [tuple(r) for r in ch.query(sql).result_rows]
 
     return {
-        "encounters": rows("SELECT encounter_id, source_position_seq, cancelled, "
-                           "department_code FROM std_encounter FINAL ORDER BY encounter_id"),
-        "charges": rows("SELECT charge_id, source_position_seq, cancelled FROM std_charge FINAL "
-                        "ORDER BY charge_id"),
-        "by_day": rows("SELECT toString(day), visits, admissions, discharges "
-                       "FROM v_encounters_by_day ORDER BY day"),
-        "by_minute": rows("SELECT toString(minute), visits, admissions, discharges "
-                          "FROM v_encounters_by_minute ORDER BY minute"),
+        "encounters": rows(
+            "SELECT encounter_id, source_position_seq, cancelled, "
+            "department_code FROM std_encounter FINAL ORDER BY encounter_id"
+        ),
+        "charges": rows(
+            "SELECT charge_id, source_position_seq, cancelled FROM std_charge FINAL "
+            "ORDER BY charge_id"
+        ),
+        "by_day": rows(
+            "SELECT toString(day), visits, admissions, discharges "
+            "FROM v_encounters_by_day ORDER BY day"
+        ),
+        "by_minute": rows(
+            "SELECT toString(minute), visits, admissions, discharges "
+            "FROM v_encounters_by_minute ORDER BY minute"
+        ),
         "on_hand": rows("SELECT institution_id, inpatients FROM v_inpatients_on_hand"),
-        "fees": rows("SELECT toString(day), fee_revenue, drug_revenue, outpatient_revenue, "
-                     "round(drug_share, 6) FROM v_fees_by_day"),
-        "cost": rows("SELECT toString(day), outpatient_revenue, visits, avg_outpatient_cost "
-                     "FROM v_outpatient_cost_by_day"),
+        "fees": rows(
+            "SELECT toString(day), fee_revenue, drug_revenue, outpatient_revenue, "
+            "round(drug_share, 6) FROM v_fees_by_day"
+        ),
+        "cost": rows(
+            "SELECT toString(day), outpatient_revenue, visits, avg_outpatient_cost "
+            "FROM v_outpatient_cost_by_day"
+        ),
         "lab": rows("SELECT toString(day), lab_reports, exams FROM v_lab_exam_by_day"),
     }
 
@@ -149,8 +301,13 @@ def _committed(settings: Settings, group: str, topics: list[str]) -> dict[str, i
 
 
 def test_lands_latest_versions_views_replay_and_dead_letters(
-    settings: Settings, registry: SchemaRegistryClient, new_topic: Callable[..., str],
-    unique: Callable[[str], str], ch: Client, dsn: str, database: str,
+    settings: Settings,
+    registry: SchemaRegistryClient,
+    new_topic: Callable[..., str],
+    unique: Callable[[str], str],
+    ch: Client,
+    dsn: str,
+    database: str,
 ) -> None:
     scenario = Scenario(new_topic)
     scenario.produce(StdProducer(settings.kafka_bootstrap, registry))
@@ -164,22 +321,33 @@ def test_lands_latest_versions_views_replay_and_dead_letters(
     day, minute = t0.date().isoformat(), t0.strftime("%Y-%m-%d %H:%M:00")
     state = _final_state(ch)
     assert state["encounters"] == [
-        ("E1", 20, False, None), ("E2", 21, True, None), ("E6", 25, False, "03.01"),
-        ("I4", 13, False, None), ("I5", 24, False, None),
+        ("E1", 20, False, None),
+        ("E2", 21, True, None),
+        ("E6", 25, False, "03.01"),
+        ("I4", 13, False, None),
+        ("I5", 24, False, None),
     ]  # E3 deleted: gone
-    assert state["charges"] == [("C1", 30, False), ("C2", 31, False), ("C3", 32, False),
-                                ("C4", 43, True), ("S5", 34, False)]
+    assert state["charges"] == [
+        ("C1", 30, False),
+        ("C2", 31, False),
+        ("C3", 32, False),
+        ("C4", 43, True),
+        ("S5", 34, False),
+    ]
     assert state["by_day"] == [(day, 2, 2, 1)]
     assert state["by_minute"] == [(minute, 2, 2, 1)]
     assert state["on_hand"] == [("123502001549897397", 1)]
-    assert state["fees"] == [(day, Decimal("350.00"), Decimal("300.00"), Decimal("150.00"),
-                              round(300 / 350, 6))]
+    assert state["fees"] == [
+        (day, Decimal("350.00"), Decimal("300.00"), Decimal("150.00"), round(300 / 350, 6))
+    ]
     assert state["cost"] == [(day, Decimal("150.00"), 2, Decimal("75.00"))]
     assert state["lab"] == [(day, 1, 0)]
     if t0.date() == datetime.now(SHANGHAI).date():
-        today = ch.query("SELECT visits, admissions, discharges, inpatients_on_hand, "
-                         "outpatient_revenue, avg_outpatient_cost, lab_reports, exams "
-                         "FROM v_dashboard_today").result_rows
+        today = ch.query(
+            "SELECT visits, admissions, discharges, inpatients_on_hand, "
+            "outpatient_revenue, avg_outpatient_cost, lab_reports, exams "
+            "FROM v_dashboard_today"
+        ).result_rows
         assert today == [(2, 2, 1, 1, Decimal("150.00"), Decimal("75.00"), 1, 0)]
 
     # Dead letters: the corrupt bytes as they were, and the refused row with the server's reason.
@@ -204,7 +372,9 @@ def test_lands_latest_versions_views_replay_and_dead_letters(
 
     # Offsets committed to the end, dead letters included.
     assert _committed(settings, group, [scenario.encounters, scenario.charges]) == {
-        scenario.encounters: 13, scenario.charges: 6}
+        scenario.encounters: 13,
+        scenario.charges: 6,
+    }
 
     # A replay from the beginning (new group) leaves the final state unchanged.
     replay = _lander(settings, dsn, database, unique("replay"), scenario).run()
@@ -213,16 +383,23 @@ def test_lands_latest_versions_views_replay_and_dead_letters(
 
 
 def test_failed_insert_commits_nothing_and_restart_loses_nothing(
-    settings: Settings, registry: SchemaRegistryClient, new_topic: Callable[..., str],
-    unique: Callable[[str], str], ch: Client, dsn: str, database: str,
+    settings: Settings,
+    registry: SchemaRegistryClient,
+    new_topic: Callable[..., str],
+    unique: Callable[[str], str],
+    ch: Client,
+    dsn: str,
+    database: str,
 ) -> None:
     scenario = Scenario(new_topic)
     scenario.produce(StdProducer(settings.kafka_bootstrap, registry))
     # Same columns, but a Merge table refuses inserts: a failure no retry can fix.
     ch.command("CREATE TABLE encounter_parked AS std_encounter")
     ch.command("DROP TABLE std_encounter")
-    ch.command(f"CREATE TABLE std_encounter AS encounter_parked "
-               f"ENGINE = Merge('{database}', '^encounter_parked$')")
+    ch.command(
+        f"CREATE TABLE std_encounter AS encounter_parked "
+        f"ENGINE = Merge('{database}', '^encounter_parked$')"
+    )
     group = unique("lander")
     with pytest.raises(LandError, match="std_encounter"):
         _lander(settings, dsn, database, group, scenario).run()
@@ -236,13 +413,26 @@ def test_failed_insert_commits_nothing_and_restart_loses_nothing(
 
 
 def test_stop_from_another_thread_flushes_and_commits(
-    settings: Settings, registry: SchemaRegistryClient, new_topic: Callable[..., str],
-    unique: Callable[[str], str], ch: Client, dsn: str, database: str,
+    settings: Settings,
+    registry: SchemaRegistryClient,
+    new_topic: Callable[..., str],
+    unique: Callable[[str], str],
+    ch: Client,
+    dsn: str,
+    database: str,
 ) -> None:
     scenario = Scenario(new_topic)
     group = unique("lander")
-    lander = _lander(settings, dsn, database, group, scenario, until_idle_s=None,
-                     flush_rows=10_000, flush_ms=60_000)  # only stop() flushes
+    lander = _lander(
+        settings,
+        dsn,
+        database,
+        group,
+        scenario,
+        until_idle_s=None,
+        flush_rows=10_000,
+        flush_ms=60_000,
+    )  # only stop() flushes
     thread = threading.Thread(target=lander.run)
     thread.start()
     scenario.produce(StdProducer(settings.kafka_bootstrap, registry))
@@ -259,7 +449,10 @@ def test_stop_from_another_thread_flushes_and_commits(
 
 
 def test_lander_refuses_unmigrated_database(
-    settings: Settings, new_topic: Callable[..., str], dsn: str, unique: Callable[[str], str],
+    settings: Settings,
+    new_topic: Callable[..., str],
+    dsn: str,
+    unique: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
     scenario = Scenario(new_topic)

@@ -16,15 +16,27 @@ from streamhub.land.targets import NOT_LANDED, OPS_FIELDS
 from streamhub.standardize.model import ENTITY_MODELS
 
 VIEWS = {
-    "v_encounter_current", "v_encounter_events", "v_encounters_by_minute",
-    "v_encounters_by_day", "v_inpatients_on_hand", "v_charge_current", "v_fees_by_day",
-    "v_outpatient_cost_by_day", "v_lab_exam_by_day", "v_dashboard_today",
-    "v_reconciliation_current", "v_reconciliation_daily", "v_anomaly_current",
+    "v_encounter_current",
+    "v_encounter_events",
+    "v_encounters_by_minute",
+    "v_encounters_by_day",
+    "v_inpatients_on_hand",
+    "v_charge_current",
+    "v_fees_by_day",
+    "v_outpatient_cost_by_day",
+    "v_lab_exam_by_day",
+    "v_dashboard_today",
+    "v_reconciliation_current",
+    "v_reconciliation_daily",
+    "v_anomaly_current",
 }
 OPS_AVSC = {
-    "ops_quality": "quality.avsc", "ops_source_counts": "source_counts.avsc",
-    "ops_heartbeat": "heartbeat.avsc", "ops_landed_counts": "landed_counts.avsc",
-    "ops_dead_letters": "dead_letter.avsc", "ops_reconciliation": "reconciliation.avsc",
+    "ops_quality": "quality.avsc",
+    "ops_source_counts": "source_counts.avsc",
+    "ops_heartbeat": "heartbeat.avsc",
+    "ops_landed_counts": "landed_counts.avsc",
+    "ops_dead_letters": "dead_letter.avsc",
+    "ops_reconciliation": "reconciliation.avsc",
     "ops_anomaly": "anomaly.avsc",
 }
 
@@ -64,8 +76,11 @@ def test_migrate_creates_everything_and_is_idempotent(dsn: str, database: str) -
 def test_entity_columns_agree_with_models(ch: Client, database: str) -> None:
     for entity, model in ENTITY_MODELS.items():
         have = table_columns(ch, database, table_name(entity))
-        expected = {**model_columns(model), **LANDING_COLUMNS, "_landed_time": have.get(
-            "_landed_time", "missing")}
+        expected = {
+            **model_columns(model),
+            **LANDING_COLUMNS,
+            "_landed_time": have.get("_landed_time", "missing"),
+        }
         missing = sorted(set(model.model_fields) - set(have))
         assert not missing, f"std_{entity} lacks model field(s) {missing}: add a migration"
         assert have == expected, f"std_{entity} column types differ from the model"

@@ -54,11 +54,15 @@ class Lander:
 
     def post(self, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, str]:
         """A raw request (headers as given, nothing added but Host), the status and body."""
-        given = {"Authorization": f"Bearer {TOKEN}", "Content-Length": str(len(body)),
-                 **(headers or {})}
+        given = {
+            "Authorization": f"Bearer {TOKEN}",
+            "Content-Length": str(len(body)),
+            **(headers or {}),
+        }
         head = "".join(f"{k}: {v}\r\n" for k, v in given.items() if v is not None)
-        return raw_request(self.port, f"POST /query HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode()
-                           + body)
+        return raw_request(
+            self.port, f"POST /query HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body
+        )
 
     def send(self, request: dict[str, Any]) -> tuple[int, str]:
         return self.post(json.dumps(request).encode())
@@ -74,23 +78,51 @@ def raw_request(port: int, data: bytes, timeout_s: float = 15) -> tuple[int, str
     return int(answer.split(" ", 2)[1]), answer.split("\r\n\r\n", 1)[-1]
 
 
-def _land(tmp_path: Path, unique: Callable[[str], str], new_topic: Callable[..., str],
-          env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def _land(
+    tmp_path: Path,
+    unique: Callable[[str], str],
+    new_topic: Callable[..., str],
+    env: dict[str, str],
+    port: int,
+) -> subprocess.Popen[bytes]:
     dsn, db = f"chdb://{tmp_path / 'ch'}", "query_db"
-    migrated = subprocess.run([*STREAMHUB, "clickhouse", "migrate", "--dsn", dsn, "--database",
-                               db], env=env, capture_output=True, text=True, check=False)
+    migrated = subprocess.run(
+        [*STREAMHUB, "clickhouse", "migrate", "--dsn", dsn, "--database", db],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert migrated.returncode == 0, migrated.stderr
     return subprocess.Popen(
-        [*STREAMHUB, "land", "--dsn", dsn, "--database", db, "--group", unique("query"),
-         "--topic", f"{new_topic('quality')}=ops_quality", "--query-port", str(port),
-         "--dlq-topic", new_topic("dlq"), "--landed-counts-topic", new_topic("counts")],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            *STREAMHUB,
+            "land",
+            "--dsn",
+            dsn,
+            "--database",
+            db,
+            "--group",
+            unique("query"),
+            "--topic",
+            f"{new_topic('quality')}=ops_quality",
+            "--query-port",
+            str(port),
+            "--dlq-topic",
+            new_topic("dlq"),
+            "--landed-counts-topic",
+            new_topic("counts"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
 @pytest.fixture
-def lander(tmp_path: Path, new_topic: Callable[..., str], unique: Callable[[str], str]
-           ) -> Iterator[Lander]:
+def lander(
+    tmp_path: Path, new_topic: Callable[..., str], unique: Callable[[str], str]
+) -> Iterator[Lander]:
     home = tmp_path / "home"
     env = {**os.environ, "STREAMHUB_QUERY_TOKEN": TOKEN, "STREAMHUB_DATA_DIR": str(home)}
     port = _free_port()
@@ -113,10 +145,12 @@ def test_named_queries_with_parameters_and_nothing_else(lander: Lander) -> None:
     assert queries.run("ping") == [{"ok": 1}]
     # the lander's own tables, migrated: the endpoint reads its database
     assert queries.run("console.quality", {"since": 0}) == []
-    assert queries.run("dashboard.minutes", {"today": "2026-11-25",
-                                             "last_week": "2026-11-18"}) == []
+    assert (
+        queries.run("dashboard.minutes", {"today": "2026-11-25", "last_week": "2026-11-18"}) == []
+    )
     assert queries.run("check.encounters_of_day", {"day": "2026-11-25"}) == [
-        {"visits": 0, "admissions": 0, "discharges": 0, "inpatients_on_hand": 0}]
+        {"visits": 0, "admissions": 0, "discharges": 0, "inpatients_on_hand": 0}
+    ]
 
     with pytest.raises(UnknownQueryError, match="no named query"):
         queries.run("SELECT 1")
@@ -175,7 +209,7 @@ def test_every_attack_of_issue_14_is_refused_without_its_side_effect(
         "file() read": f"SELECT * FROM file('{canary}', 'LineAsString')",
         "/proc read": "SELECT * FROM file('/proc/self/environ', 'LineAsString')",
         "INSERT INTO FUNCTION file": f"INSERT INTO FUNCTION file('{written}', 'LineAsString') "
-                                     "SELECT 'operator:x'",
+        "SELECT 'operator:x'",
         "INTO OUTFILE": f"SELECT 'x' INTO OUTFILE '{outfile}'",
         "url()": f"SELECT * FROM url('http://{at}/x', 'LineAsString')",
         "remote()": f"SELECT * FROM remote('{at}', system.one)",
@@ -183,7 +217,7 @@ def test_every_attack_of_issue_14_is_refused_without_its_side_effect(
         "postgresql()": f"SELECT * FROM postgresql('{at}', 'db', 't', 'u', 'p')",
         "chDB Python()": "SELECT * FROM Python(os)",
         "SETTINGS override": "SELECT 1 SETTINGS max_execution_time=0, max_result_rows=0, "
-                             "max_memory_usage=0",
+        "max_memory_usage=0",
     }
     try:
         for attack, sql in attacks.items():
@@ -192,8 +226,9 @@ def test_every_attack_of_issue_14_is_refused_without_its_side_effect(
                 assert status == 400, f"{attack}: {status} {body}"
                 assert "canary-secret" not in body and "PATH=" not in body, attack
         # a named query with the settings override as an extra field, or as a parameter
-        status, body = lander.send({"query": "ping", "parameters": {},
-                                    "settings": {"max_execution_time": 0}})
+        status, body = lander.send(
+            {"query": "ping", "parameters": {}, "settings": {"max_execution_time": 0}}
+        )
         assert status == 400 and "named queries only" in body
         status, body = lander.send({"query": "ping", "parameters": {"max_execution_time": 0}})
         assert status == 400 and "has no parameter max_execution_time" in body
@@ -217,28 +252,44 @@ def test_tokens_and_body_lengths(lander: Lander) -> None:
         status, body = lander.post(ping, {"Authorization": authorization})  # type: ignore[dict-item]
         assert status == 401 and "bearer token" in body, authorization
     # Content-Length -1 once read the whole stream (no cap): now refused before any read
-    for length, expected in (("-1", 400), ("abc", 400), ("1e3", 400),
-                             (str(10 << 20), 413), (None, 411)):
+    for length, expected in (
+        ("-1", 400),
+        ("abc", 400),
+        ("1e3", 400),
+        (str(10 << 20), 413),
+        (None, 411),
+    ):
         status, _ = lander.post(ping, {"Content-Length": length})  # type: ignore[dict-item]
         assert status == expected, length
-    status, _ = lander.post(ping, {"Content-Length": None,  # type: ignore[dict-item]
-                                   "Transfer-Encoding": "chunked"})
+    status, _ = lander.post(
+        ping,
+        {
+            "Content-Length": None,  # type: ignore[dict-item]
+            "Transfer-Encoding": "chunked",
+        },
+    )
     assert status == 411
     # a client that sends headers and then nothing is dropped, not waited for forever
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", lander.port), timeout=30) as s:
-        s.sendall(f"POST /query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
-                  "Content-Length: 100\r\n\r\n{".encode())
+        s.sendall(
+            f"POST /query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "Content-Length: 100\r\n\r\n{".encode()
+        )
         assert s.recv(1024) == b""  # closed by the endpoint
     assert time.monotonic() - started < 20
     assert lander.post(ping)[0] == 200
 
 
-@pytest.mark.parametrize(("token", "file_token"), [("", None), ("short", None), (None, ""),
-                                                   (None, "x" * 31)])
+@pytest.mark.parametrize(
+    ("token", "file_token"), [("", None), ("short", None), (None, ""), (None, "x" * 31)]
+)
 def test_start_up_refuses_an_empty_or_short_token(
-    tmp_path: Path, new_topic: Callable[..., str], unique: Callable[[str], str],
-    token: str | None, file_token: str | None,
+    tmp_path: Path,
+    new_topic: Callable[..., str],
+    unique: Callable[[str], str],
+    token: str | None,
+    file_token: str | None,
 ) -> None:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if k != "STREAMHUB_QUERY_TOKEN"}
@@ -267,8 +318,11 @@ def test_values_are_json_native() -> None:
 
 
 SLOW = NamedQuery("test.slow", "SELECT sum(sleepEachRow(0.5)) AS s FROM numbers(6)")  # 3 s
-LIMITS = NamedQuery("test.limits", "SELECT name, value FROM system.settings WHERE name IN "
-                    "('readonly', 'max_execution_time', 'max_result_rows', 'max_memory_usage')")
+LIMITS = NamedQuery(
+    "test.limits",
+    "SELECT name, value FROM system.settings WHERE name IN "
+    "('readonly', 'max_execution_time', 'max_result_rows', 'max_memory_usage')",
+)
 
 
 @pytest.fixture
@@ -277,8 +331,9 @@ def service(chdb_path: Path, unique: Callable[[str], str]) -> Iterator[QueryServ
     database = unique("query").replace("-", "_")
     connect(f"chdb://{chdb_path}", database, create=True).close()
     catalog = CATALOG.extended([SLOW, LIMITS])
-    readers = [DirectQueries(open_reader(f"chdb://{chdb_path}", database), catalog)
-               for _ in range(2)]
+    readers = [
+        DirectQueries(open_reader(f"chdb://{chdb_path}", database), catalog) for _ in range(2)
+    ]
     service = QueryService(readers, TOKEN, _free_port())
     service.start()
     yield service
@@ -318,19 +373,30 @@ def test_limits_are_fixed_on_the_reading_client(service: QueryService) -> None:
     (before, readonly=2 let a query lift them) and every table function."""
     queries = LanderQueries(f"http://127.0.0.1:{service.port}", lambda: TOKEN)
     settings = {row["name"]: row["value"] for row in queries.run("test.limits")}
-    assert settings == {name: str(READER_SETTINGS[name]) for name in
-                        ("readonly", "max_execution_time", "max_result_rows", "max_memory_usage")}
+    assert settings == {
+        name: str(READER_SETTINGS[name])
+        for name in ("readonly", "max_execution_time", "max_result_rows", "max_memory_usage")
+    }
     client = service.readers[0].client
-    for sql in ("SELECT 1 SETTINGS max_execution_time = 0", "SET max_result_rows = 0",
-                "SET readonly = 0", "SELECT * FROM file('/etc/hostname', 'LineAsString')",
-                "SELECT * FROM url('http://127.0.0.1:9/x', 'LineAsString')"):
+    for sql in (
+        "SELECT 1 SETTINGS max_execution_time = 0",
+        "SET max_result_rows = 0",
+        "SET readonly = 0",
+        "SELECT * FROM file('/etc/hostname', 'LineAsString')",
+        "SELECT * FROM url('http://127.0.0.1:9/x', 'LineAsString')",
+    ):
         with pytest.raises(DatabaseError, match="readonly mode"):
             client.query(sql)
 
 
 def test_only_plain_selects_can_be_registered() -> None:
-    for sql in ("SELECT 1 INTO OUTFILE '/tmp/x'", "SELECT * FROM file('/etc/passwd')",
-                "INSERT INTO FUNCTION file('x') SELECT 1", "SELECT 1; DROP TABLE t",
-                "SELECT 1 SETTINGS readonly = 0", "SELECT * FROM remote('h', system.one)"):
+    for sql in (
+        "SELECT 1 INTO OUTFILE '/tmp/x'",
+        "SELECT * FROM file('/etc/passwd')",
+        "INSERT INTO FUNCTION file('x') SELECT 1",
+        "SELECT 1; DROP TABLE t",
+        "SELECT 1 SETTINGS readonly = 0",
+        "SELECT * FROM remote('h', system.one)",
+    ):
         with pytest.raises(ValueError, match="only plain SELECTs"):
             NamedQuery("test.bad", sql)

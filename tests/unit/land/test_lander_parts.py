@@ -53,8 +53,14 @@ def test_dead_letter_table_never_gets_the_original_bytes() -> None:
 def test_ops_rows_default_only_fields_added_later() -> None:
     target = TARGETS["ops_landed_counts"]
     old = {  # written before database/versions/repair_id existed
-        "institution_id": "h01", "system": "his", "table": "public.visit", "entity": "encounter",
-        "window_start_ms": 60_000, "window_ms": 60_000, "upserts": 2, "deletes": 0,
+        "institution_id": "h01",
+        "system": "his",
+        "table": "public.visit",
+        "entity": "encounter",
+        "window_start_ms": 60_000,
+        "window_ms": 60_000,
+        "upserts": 2,
+        "deletes": 0,
         "landed_ts_ms": 1,
     }
     row = target.row(old, "ops.landed_counts", 0, 7)

@@ -31,19 +31,32 @@ def test_every_model_field_has_a_column_in_the_migrations() -> None:
     come with an ``ALTER TABLE … ADD COLUMN`` of the model's type in a later migration."""
     first, *later = load_migrations()
     for entity, model in ENTITY_MODELS.items():
-        added = dict(re.findall(
-            rf"ALTER TABLE std_{entity} ADD COLUMN IF NOT EXISTS `(\w+)` (.+?)(?: AFTER \w+)?;",
-            "\n".join(m.sql for m in later)))
+        added = dict(
+            re.findall(
+                rf"ALTER TABLE std_{entity} ADD COLUMN IF NOT EXISTS `(\w+)` (.+?)(?: AFTER \w+)?;",
+                "\n".join(m.sql for m in later),
+            )
+        )
         for name, type_ in added.items():
             assert column_type(model, name) == type_, f"std_{entity}.{name}"
-        ddl = "".join(line for line in render_entity_table(entity).splitlines(keepends=True)
-                      if not any(line.startswith(f"    `{name}` ") for name in added))
+        ddl = "".join(
+            line
+            for line in render_entity_table(entity).splitlines(keepends=True)
+            if not any(line.startswith(f"    `{name}` ") for name in added)
+        )
         # fields removed since go with an ``ALTER TABLE … DROP COLUMN`` in a later migration
-        dropped = set(re.findall(rf"ALTER TABLE std_{entity} DROP COLUMN IF EXISTS `(\w+)`;",
-                                 "\n".join(m.sql for m in later)))
+        dropped = set(
+            re.findall(
+                rf"ALTER TABLE std_{entity} DROP COLUMN IF EXISTS `(\w+)`;",
+                "\n".join(m.sql for m in later),
+            )
+        )
         assert not dropped & set(model.model_fields), f"std_{entity}: dropped but modelled"
-        created = "".join(line for line in first.sql.splitlines(keepends=True)
-                          if not any(line.startswith(f"    `{name}` ") for name in dropped))
+        created = "".join(
+            line
+            for line in first.sql.splitlines(keepends=True)
+            if not any(line.startswith(f"    `{name}` ") for name in dropped)
+        )
         assert ddl in created, f"std_{entity} DDL drifted from the model"
         assert set(model_columns(model)) == set(model.model_fields)
 
@@ -54,8 +67,12 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 
 
 def test_statements_split_on_semicolons_at_line_ends_and_drop_comments() -> None:
-    m = Migration(1, "x", "-- a comment; not a statement\nCREATE TABLE a (x String DEFAULT ';');\n"
-                          "\nCREATE VIEW b AS\nSELECT 1;\n")
+    m = Migration(
+        1,
+        "x",
+        "-- a comment; not a statement\nCREATE TABLE a (x String DEFAULT ';');\n"
+        "\nCREATE VIEW b AS\nSELECT 1;\n",
+    )
     assert m.statements() == ["CREATE TABLE a (x String DEFAULT ';')", "CREATE VIEW b AS\nSELECT 1"]
 
 

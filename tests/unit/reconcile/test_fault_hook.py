@@ -12,9 +12,17 @@ from streamhub.reconcile import version_id
 
 def rows(n: int) -> list[PendingRow]:
     return [
-        PendingRow([], {"record_id": f"r{i}", "source_position_seq": i, "institution_id": "I",
-                        "source_table": "public.t", "source_key": f'{{"id":{i}}}'},
-                   Origin("std.patient", 0, i, None, None))
+        PendingRow(
+            [],
+            {
+                "record_id": f"r{i}",
+                "source_position_seq": i,
+                "institution_id": "I",
+                "source_table": "public.t",
+                "source_key": f'{{"id":{i}}}',
+            },
+            Origin("std.patient", 0, i, None, None),
+        )
         for i in range(n)
     ]
 
@@ -24,10 +32,10 @@ def test_drops_exactly_the_versions_divisible_by_n() -> None:
     kept = _drop_for_drill(batch, 7)
     dropped = [r for r in batch if r not in kept]
     assert dropped and len(kept) < 200
-    assert all(version_id(r.record["record_id"], r.record["source_position_seq"]) % 7 == 0
-               for r in dropped)
-    assert all(version_id(r.record["record_id"], r.record["source_position_seq"]) % 7
-               for r in kept)
+    assert all(
+        version_id(r.record["record_id"], r.record["source_position_seq"]) % 7 == 0 for r in dropped
+    )
+    assert all(version_id(r.record["record_id"], r.record["source_position_seq"]) % 7 for r in kept)
 
 
 def test_off_unless_set_and_refuses_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
