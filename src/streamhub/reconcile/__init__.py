@@ -30,7 +30,6 @@ from streamhub.reconcile.result import Result, Status
 from streamhub.reconcile.snapshot import restore_state, snapshot_state
 from streamhub.reconcile.state_check import LiveRowCount, StateResult, compare_row_count
 from streamhub.reconcile.totals import DailyTotal, daily_totals, shanghai_day
-from streamhub.reconcile.versions import record_id_of, version_id
 
 __all__ = [
     "AmbiguousTableError",
@@ -54,11 +53,9 @@ __all__ = [
     "compare_row_count",
     "daily_totals",
     "landed_from_avro",
-    "record_id_of",
     "rejection_from_avro",
     "restore_state",
     "shanghai_day",
     "snapshot_state",
     "source_from_avro",
-    "version_id",
 ]

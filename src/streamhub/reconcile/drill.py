@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamhub.config import Settings
+from streamhub.core.identity import record_id_of, version_id
 from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.kafka.reading import read_since
 from streamhub.reconcile.errors import ReconcileError
@@ -24,7 +25,6 @@ from streamhub.reconcile.feed import DEAD_LETTER_TOPICS, LANDED_TOPIC, RESULTS_T
 from streamhub.reconcile.inputs import StageCounts, landed_from_avro, rejection_from_avro
 from streamhub.reconcile.keys import TableKey, window_start
 from streamhub.reconcile.result import Result
-from streamhub.reconcile.versions import record_id_of, version_id
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef

@@ -10,8 +10,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from streamhub.core.identity import record_id_of, version_id
 from streamhub.reconcile.keys import TableKey
-from streamhub.reconcile.versions import record_id_of, version_id
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 #: the error type of a capture dead letter standing for a change too large for Kafka: the

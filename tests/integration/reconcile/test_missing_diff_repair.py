@@ -32,9 +32,9 @@ from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.positions import PositionStore
 from streamhub.config import Settings
+from streamhub.core.identity import version_id
 from streamhub.reconcile.result import Result, Status
 from streamhub.reconcile.times import local_minute
-from streamhub.reconcile.versions import version_id
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.runner import Simulation, SimulationOptions

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from streamhub.reconcile import TableKey, record_id_of, version_id
+from streamhub.core.identity import record_id_of, version_id
+from streamhub.reconcile import TableKey
 from streamhub.reconcile.drill import RawChange, missing_changes, names_table, raw_change
 from streamhub.reconcile.repair import plan
 from streamhub.standardize.pseudonym import Pseudonymizer

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from streamhub.reconcile import Status, version_id
+from streamhub.core.identity import version_id
+from streamhub.reconcile import Status
 from tests.unit.reconcile.helpers import (
     GRACE,
     MINUTE,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from streamhub.core.identity import version_id
 from streamhub.land.batch import Origin, PendingRow
 from streamhub.land.errors import LandError
 from streamhub.land.lander import FAULT_DROP_ENV, _drop_for_drill, drop_every_from_env
-from streamhub.reconcile import version_id
 
 
 def rows(n: int) -> list[PendingRow]:

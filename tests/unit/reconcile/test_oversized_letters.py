@@ -20,7 +20,8 @@ from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.emitter import DLQ_TOPIC, Emitter
 from streamhub.capture.model import ColumnInfo, RowEvent, TableInfo
 from streamhub.codes import credit_code
-from streamhub.reconcile import SourceWindow, Status, landed_from_avro, source_from_avro, version_id
+from streamhub.core.identity import version_id
+from streamhub.reconcile import SourceWindow, Status, landed_from_avro, source_from_avro
 from streamhub.reconcile.feed import Feed
 from streamhub.reconcile.metrics import ReconcileMetrics
 from streamhub.reconcile.reconciler import Reconciler

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from streamhub.core.identity import record_id_of, version_id
 from streamhub.reconcile import (
     AmbiguousTableError,
     Outcome,
     Status,
     TableKey,
     WindowShapeError,
-    record_id_of,
     rejection_from_avro,
     source_from_avro,
-    version_id,
 )
 from streamhub.standardize.pseudonym import Pseudonymizer
 from streamhub.standardize.pseudonym_keys import IdentityTokens, PseudonymKey
