@@ -34,6 +34,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.capture.alongside import CaptureAlongside
 from streamhub.capture.connector import load_connector
 from streamhub.config import Settings, load_settings
+from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.demo.workers import Workers
 from streamhub.kafka.groups import (
     Offsets,
@@ -49,7 +50,6 @@ from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
-from streamhub.standardize.app import RAW_TOPICS
 
 START = datetime(2026, 3, 2, 9, 30)
 RAW = list(RAW_TOPICS)

@@ -25,9 +25,10 @@ from streamhub.anomaly.events import AnomalyEvent
 from streamhub.anomaly.service import AnomalyService
 from streamhub.anomaly.suppression_log import SuppressionFollower
 from streamhub.config import Settings
+from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async
+from streamhub.kafka.faust_app import EXIT_BATCH_FAILED, faust_settings
 from streamhub.serde.errors import RegistryUnavailableError
 from streamhub.serde.wire import MessageRef
-from streamhub.standardize.app import EXIT_BATCH_FAILED, RetryPolicy, faust_settings
 
 log = logging.getLogger(__name__)
 
@@ -44,37 +45,39 @@ class Publisher:
         if not events:
             return
         encoded = [self.service.codec.encode(e) for e in events]
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                producer = self.app.producer
-                pending = [
-                    await producer.send(ANOMALY_TOPIC, key, value, None, None, None)
-                    for key, value in encoded
-                ]
-                await asyncio.gather(*pending)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # whatever it is, an unpublished anomaly is worse
-                if attempt == self.retry.attempts:
-                    self._give_up(events, exc)
-                delay = self.retry.delay(attempt)
-                log.warning(
-                    "anomaly events not delivered, retrying",
-                    extra={
-                        "events": len(events),
-                        "attempt": attempt,
-                        "delay_s": delay,
-                        "error": repr(exc),
-                    },
-                )
-                await asyncio.sleep(delay)
 
-    def _give_up(self, events: list[AnomalyEvent], exc: Exception) -> None:
+        async def deliver() -> None:
+            producer = self.app.producer
+            pending = [
+                await producer.send(ANOMALY_TOPIC, key, value, None, None, None)
+                for key, value in encoded
+            ]
+            await asyncio.gather(*pending)
+
+        def retrying(attempt: int, delay: float, exc: Exception) -> None:
+            log.warning(
+                "anomaly events not delivered, retrying",
+                extra={
+                    "events": len(events),
+                    "attempt": attempt,
+                    "delay_s": delay,
+                    "error": repr(exc),
+                },
+            )
+
+        try:
+            # whatever the failure, an unpublished anomaly is worse
+            await retry_async(
+                deliver, self.retry, what=f"sending to {ANOMALY_TOPIC}", on_retry=retrying
+            )
+        except RetriesExhaustedError as exc:
+            self._give_up(events, exc.last, exc.attempts)
+
+    def _give_up(self, events: list[AnomalyEvent], exc: Exception, attempts: int) -> None:
         error = PublishError(
             f"{len(events)} anomaly events (first {events[0].anomaly_id} of "
             f"{events[0].feed.institution_id}) undelivered to {ANOMALY_TOPIC} after "
-            f"{self.retry.attempts} attempts: {exc!r}; exiting to restart warm"
+            f"{attempts} attempts: {exc!r}; exiting to restart warm"
         )
         log.critical("%s", error, exc_info=exc)
         logging.shutdown()

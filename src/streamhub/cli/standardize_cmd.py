@@ -33,8 +33,9 @@ def standardize_cmd(ctx: click.Context, metrics_port: int, batch_size: int, with
     """
     # imported here: the standardizer pulls in profiles, codes and Avro schemas, which
     # `streamhub --help` should not pay for
+    from streamhub.core.topic_names import RAW_TOPICS
     from streamhub.kafka.faust_worker import run_worker
-    from streamhub.standardize.app import RAW_TOPICS, build_app
+    from streamhub.standardize.app import build_app
     from streamhub.standardize.pipeline import Standardizer
 
     settings = settings_from(ctx)
@@ -49,6 +50,8 @@ def standardize_cmd(ctx: click.Context, metrics_port: int, batch_size: int, with
         err=True,
     )
     run_worker(
-        app, loglevel=settings.log_level, metrics_port=metrics_port,
+        app,
+        loglevel=settings.log_level,
+        metrics_port=metrics_port,
         metrics_host=settings.metrics_host,
     )

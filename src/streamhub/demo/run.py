@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from streamhub.capture.alongside import CaptureAlongside
 from streamhub.capture.connector import load_connector
 from streamhub.config import Settings
+from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.demo.errors import WorkerError
 from streamhub.demo.summary import Summary, collect
 from streamhub.demo.web_users import ensure_demo_users
@@ -38,7 +39,6 @@ from streamhub.reconcile.report import (
 )
 from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.runner import Simulation, SimulationOptions
-from streamhub.standardize.app import RAW_TOPICS
 
 Echo = Callable[[str], None]
 DEMO_GROUPS = {

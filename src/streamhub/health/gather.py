@@ -16,6 +16,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.capture.connector import load_connectors
 from streamhub.capture.errors import ConnectorConfigError
 from streamhub.config import Settings
+from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.health.errors import HealthError
 from streamhub.health.model import ActivityWindow, Beat, Connector, Observation, TopicLag
 from streamhub.health.reading import KafkaReader, Message
@@ -24,7 +25,6 @@ from streamhub.land.targets import DEFAULT_ROUTES
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
-from streamhub.standardize.app import RAW_TOPICS
 
 log = get_logger(__name__)
 DEAD_LETTER_TOPICS = ("dlq.capture", "dlq.standardize", "dlq.land")

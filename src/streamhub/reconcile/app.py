@@ -32,7 +32,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
-from streamhub.core.retry import RetryPolicy
+from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_call
 from streamhub.kafka.faust_app import EXIT_BATCH_FAILED, faust_settings
 from streamhub.kafka.groups import commit_offsets
 from streamhub.kafka.reading import Offsets, read_since
@@ -88,20 +88,20 @@ class Runtime:
     # --- inputs ---------------------------------------------------------------------------
 
     def take(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                decoded = self.feed.decode(topic, partition, offset, value)
-                break
-            except RegistryUnavailableError as exc:
-                if attempt == self.retry.attempts:
-                    log.critical(
-                        "schema registry unreachable; exiting, the state is rebuilt "
-                        "from Kafka on restart",
-                        extra={"error": str(exc)},
-                    )
-                    logging.shutdown()
-                    os._exit(EXIT_BATCH_FAILED)
-                time.sleep(self.retry.delay(attempt))
+        try:
+            decoded = retry_call(
+                lambda: self.feed.decode(topic, partition, offset, value),
+                self.retry,
+                what=f"decoding {topic}[{partition}]@{offset}",
+                transient=lambda exc: isinstance(exc, RegistryUnavailableError),
+            )
+        except RetriesExhaustedError as exc:
+            log.critical(
+                "schema registry unreachable; exiting, the state is rebuilt from Kafka on restart",
+                extra={"error": str(exc.last)},
+            )
+            logging.shutdown()
+            os._exit(EXIT_BATCH_FAILED)
         if decoded is not None:
             self.feed.apply(topic, decoded)
 

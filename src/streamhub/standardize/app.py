@@ -23,28 +23,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import Counter as Tally
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import faust
 from prometheus_client import Counter, Histogram
 
 from streamhub.config import Settings
+from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async
+from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.errors import StreamhubError
+from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.standardize.messages import BatchProcessor, OutMessage, RawMessage
 
 log = logging.getLogger(__name__)
-
-RAW_TOPICS: tuple[str, ...] = ("cdc.raw.his", "cdc.raw.emr", "cdc.raw.lis", "cdc.raw.pacs")
-
-#: Exit status when a batch keeps failing: a supervisor (systemd, Kubernetes) restarts the
-#: worker, which resumes from the last committed offsets.
-EXIT_BATCH_FAILED = 75  # EX_TEMPFAIL
 
 BATCHES = Counter("streamhub_standardize_batches_total", "Batches standardized and sent.")
 MESSAGES = Counter(
@@ -65,47 +60,6 @@ RETRIES = Counter(
 class BatchFailedError(StreamhubError):
     """A batch failed on every attempt; the worker exits so that it resumes from the last
     commit. Look at the cause in the log (often Kafka or the schema registry unreachable)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Backoff for a failing batch: delay doubles from ``first_s`` up to ``max_s``."""
-
-    attempts: int = 8
-    first_s: float = 0.5
-    max_s: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_s, self.first_s * 2 ** (attempt - 1)))
-
-
-def faust_settings(settings: Settings, app_id: str) -> dict[str, Any]:
-    """Faust options for a quick, loss-free restart; the driver chosen in
-    docs/decisions/standardize.md (aiokafka: the confluent driver gets no assignment and
-    swaps key and value on send)."""
-    # Faust writes its app directory under datadir, by default in the working directory
-    datadir = settings.data_dir / "faust" / app_id
-    datadir.mkdir(parents=True, exist_ok=True)
-    return {
-        "datadir": str(datadir),
-        "broker": ";".join(f"kafka://{s}" for s in settings.kafka_bootstrap.split(",")),
-        "value_serializer": "raw",
-        "key_serializer": "raw",
-        "store": "memory://",
-        "web_enabled": False,
-        # no tables, so no leader election topic to create
-        "topic_disable_leader": True,
-        "consumer_auto_offset_reset": "earliest",
-        # outputs are sent right away; the interval only bounds what a crash re-processes
-        "broker_commit_interval": 1.0,
-        # a member killed with -9 is dropped by the broker after the session timeout, and only
-        # then are its partitions handed to the restarted worker: keep it short
-        "broker_session_timeout": 10.0,
-        "broker_heartbeat_interval": 3.0,
-        "producer_acks": -1,
-        # finish the batch in hand before a rebalance or a stop (acked, then committed)
-        "stream_wait_empty": True,
-    }
 
 
 def to_raw(event: Any) -> RawMessage:
@@ -133,32 +87,36 @@ class BatchRunner:
 
     async def run(self, batch: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                outputs = await self._attempt(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # retried whatever it is: losing the batch is worse
-                if attempt == self.retry.attempts:
-                    self._give_up(batch, exc)
-                delay = self.retry.delay(attempt)
-                RETRIES.inc()
-                log.warning(
-                    "standardize batch of %d (first %s[%d]@%d) failed (attempt %d/%d), "
-                    "retrying in %.1fs: %r",
-                    len(batch),
-                    batch[0].topic,
-                    batch[0].partition,
-                    batch[0].offset,
-                    attempt,
-                    self.retry.attempts,
-                    delay,
-                    exc,
-                )
-                await asyncio.sleep(delay)
-            else:
-                self._count(batch, outputs, time.perf_counter() - started)
-                return
+        first = batch[0]
+        where = f"{first.topic}[{first.partition}]@{first.offset}"
+
+        def retrying(attempt: int, delay: float, exc: Exception) -> None:
+            RETRIES.inc()
+            log.warning(
+                "standardize batch of %d (first %s) failed (attempt %d/%s), retrying in %.1fs: %r",
+                len(batch),
+                where,
+                attempt,
+                self.retry.attempts or "-",
+                delay,
+                exc,
+            )
+
+        try:
+            # every failure is retried, whatever it is: losing the batch is worse
+            outputs = await retry_async(
+                lambda: self._attempt(batch),
+                self.retry,
+                what=f"standardize batch of {len(batch)} from {where}",
+                on_retry=retrying,
+            )
+        except RetriesExhaustedError as exc:
+            error = BatchFailedError(
+                f"batch of {len(batch)} from {where} failed {exc.attempts} times: "
+                f"{exc.last!r}; exiting without committing it"
+            )
+            exit_worker(error, exc.last)
+        self._count(batch, outputs, time.perf_counter() - started)
 
     async def _attempt(self, batch: Sequence[RawMessage]) -> list[OutMessage]:
         loop = asyncio.get_running_loop()
@@ -170,17 +128,6 @@ class BatchRunner:
         # delivery of every output before returning: take_events acks after we return
         await asyncio.gather(*pending)
         return outputs
-
-    def _give_up(self, batch: Sequence[RawMessage], exc: Exception) -> None:
-        first = batch[0]
-        error = BatchFailedError(
-            f"batch of {len(batch)} from {first.topic}[{first.partition}]@{first.offset} "
-            f"failed {self.retry.attempts} times: {exc!r}; exiting without committing it"
-        )
-        log.critical("%s", error, exc_info=exc)
-        logging.shutdown()
-        # not `raise`: unwinding through take_events would ack the batch (module docstring)
-        os._exit(EXIT_BATCH_FAILED)
 
     @staticmethod
     def _count(batch: Sequence[RawMessage], outputs: list[OutMessage], seconds: float) -> None:
@@ -206,8 +153,9 @@ def build_app(
     to ``processor`` and sends its outputs before the batch's offsets can be committed."""
     if batch_size < 1 or within_s <= 0:
         raise ValueError("batch_size must be >= 1 and within_s > 0")
-    app = faust.App(settings.standardize_group,
-                    **faust_settings(settings, settings.standardize_group))
+    app = faust.App(
+        settings.standardize_group, **faust_settings(settings, settings.standardize_group)
+    )
     runner = BatchRunner(app, processor, retry or RetryPolicy())
 
     async def standardize(stream: Any) -> None:
