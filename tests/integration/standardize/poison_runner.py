@@ -13,9 +13,10 @@ from pathlib import Path
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.config import load_settings
+from streamhub.core.retry import RetryPolicy
 from streamhub.kafka.faust_worker import run_worker
 from streamhub.serde.avro_serde import AvroSerde
-from streamhub.standardize.app import RetryPolicy, build_app
+from streamhub.standardize.app import build_app
 from streamhub.standardize.pipeline import Standardizer
 from streamhub.standardize.profile import load_profiles
 from streamhub.standardize.pseudonym import Pseudonymizer

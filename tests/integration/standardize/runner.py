@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from streamhub.config import load_settings
+from streamhub.core.retry import RetryPolicy
 from streamhub.kafka.faust_worker import run_worker
-from streamhub.standardize.app import RetryPolicy, build_app
+from streamhub.standardize.app import build_app
 from streamhub.standardize.messages import OutMessage, RawMessage
 
 

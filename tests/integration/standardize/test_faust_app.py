@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamhub.config import Settings
-from streamhub.standardize.app import EXIT_BATCH_FAILED
+from streamhub.kafka.faust_app import EXIT_BATCH_FAILED
 
 PROJECT = Path(__file__).resolve().parents[3]
 
