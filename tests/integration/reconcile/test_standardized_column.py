@@ -15,10 +15,12 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import CollectorRegistry
 
 from streamhub.config import Settings
-from streamhub.reconcile import Reconciler, ReconcileSettings, Status, source_from_avro
 from streamhub.reconcile.feed import STANDARDIZED_TOPIC, Feed
+from streamhub.reconcile.inputs import source_from_avro
 from streamhub.reconcile.metrics import ReconcileMetrics
+from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
 from streamhub.reconcile.report import row
+from streamhub.reconcile.result import Status
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.pipeline import Standardizer
 from streamhub.standardize.profile import load_profiles

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamhub.reconcile import (
-    Reconciler,
-    ReconcileSettings,
+from streamhub.reconcile.inputs import (
     Rejection,
     SourceWindow,
     StageCounts,
@@ -14,6 +12,7 @@ from streamhub.reconcile import (
     rejection_from_avro,
     source_from_avro,
 )
+from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
 
 INST = "12110000MA0000000X"
 MINUTE = 60_000

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from streamhub.core.identity import record_id_of, version_id
-from streamhub.reconcile import TableKey
 from streamhub.reconcile.drill import RawChange, missing_changes, names_table, raw_change
+from streamhub.reconcile.keys import TableKey
 from streamhub.reconcile.repair import plan
 from streamhub.standardize.pseudonym import Pseudonymizer
 from streamhub.standardize.pseudonym_keys import IdentityTokens, PseudonymKey

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streamhub.core.identity import version_id
-from streamhub.reconcile import Status
+from streamhub.reconcile.result import Status
 from tests.unit.reconcile.helpers import (
     GRACE,
     MINUTE,
@@ -107,7 +107,7 @@ def test_dead_letter_without_commit_time_is_named_in_missing_windows() -> None:
 
 
 def test_capture_dead_letters_are_not_rejections() -> None:
-    from streamhub.reconcile import rejection_from_avro
+    from streamhub.reconcile.inputs import rejection_from_avro
 
     value = {
         "stage": "capture",

@@ -21,10 +21,11 @@ from streamhub.capture.emitter import DLQ_TOPIC, Emitter
 from streamhub.capture.model import ColumnInfo, RowEvent, TableInfo
 from streamhub.codes import credit_code
 from streamhub.core.identity import version_id
-from streamhub.reconcile import SourceWindow, Status, landed_from_avro, source_from_avro
 from streamhub.reconcile.feed import Feed
+from streamhub.reconcile.inputs import SourceWindow, landed_from_avro, source_from_avro
 from streamhub.reconcile.metrics import ReconcileMetrics
 from streamhub.reconcile.reconciler import Reconciler
+from streamhub.reconcile.result import Status
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.pseudonym_keys import IdentityTokens, PseudonymKey
 from tests.unit.reconcile.helpers import GRACE, MINUTE, T0, ManualClock, reconciler

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from streamhub.reconcile import Status, restore_state, snapshot_state
+from streamhub.reconcile.result import Status
+from streamhub.reconcile.snapshot import restore_state, snapshot_state
 from tests.unit.reconcile.helpers import (
     GRACE,
     MINUTE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from streamhub.reconcile import Result, Status
 from streamhub.reconcile.report import Selection, as_json, row, select
+from streamhub.reconcile.result import Result, Status
 from streamhub.reconcile.times import local_minute, parse_duration_ms, parse_local_ms
 from streamhub.reconcile.totals import latest_per_window
 from tests.unit.reconcile.helpers import INST, MINUTE, T0

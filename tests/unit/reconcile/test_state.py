@@ -6,17 +6,12 @@ import json
 
 import pytest
 
-from streamhub.reconcile import (
-    LiveRowCount,
-    Outcome,
-    RowCount,
-    SnapshotFormatError,
-    Status,
-    compare_row_count,
-    restore_state,
-    snapshot_state,
-    source_from_avro,
-)
+from streamhub.reconcile.errors import SnapshotFormatError
+from streamhub.reconcile.inputs import RowCount, source_from_avro
+from streamhub.reconcile.reconciler import Outcome
+from streamhub.reconcile.result import Status
+from streamhub.reconcile.snapshot import restore_state, snapshot_state
+from streamhub.reconcile.state_check import LiveRowCount, compare_row_count
 from tests.unit.reconcile.helpers import (
     GRACE,
     INST,

@@ -5,15 +5,11 @@ from __future__ import annotations
 import pytest
 
 from streamhub.core.identity import record_id_of, version_id
-from streamhub.reconcile import (
-    AmbiguousTableError,
-    Outcome,
-    Status,
-    TableKey,
-    WindowShapeError,
-    rejection_from_avro,
-    source_from_avro,
-)
+from streamhub.reconcile.errors import AmbiguousTableError, WindowShapeError
+from streamhub.reconcile.inputs import rejection_from_avro, source_from_avro
+from streamhub.reconcile.keys import TableKey
+from streamhub.reconcile.reconciler import Outcome
+from streamhub.reconcile.result import Status
 from streamhub.standardize.pseudonym import Pseudonymizer
 from streamhub.standardize.pseudonym_keys import IdentityTokens, PseudonymKey
 from tests.unit.reconcile.helpers import (

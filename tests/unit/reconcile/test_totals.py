@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from streamhub.reconcile import Result, Status, daily_totals, shanghai_day
+from streamhub.reconcile.result import Result, Status
+from streamhub.reconcile.totals import daily_totals, shanghai_day
 from tests.unit.reconcile.helpers import INST, MINUTE
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamhub.reconcile import Status
+from streamhub.reconcile.result import Status
 from tests.unit.reconcile.helpers import (
     GRACE,
     MINUTE,

@@ -9,8 +9,8 @@ import pytest
 
 from streamhub.config import Settings, load_settings
 from streamhub.kafka.reading import TopicReadError
-from streamhub.reconcile import TableKey
 from streamhub.reconcile.drill import Drill, RawChange, TableNotFoundError
+from streamhub.reconcile.keys import TableKey
 from streamhub.serde.errors import RegistryUnavailableError
 from streamhub.web import recon_diff
 from streamhub.web.errors import NotFoundError, ServiceUnavailableError
