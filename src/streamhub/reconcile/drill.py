@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamhub.config import Settings
-from streamhub.core.identity import record_id_of, version_id
+from streamhub.core.identity import canonical_key, record_id_of, version_id
 from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.kafka.reading import read_since
 from streamhub.reconcile.errors import ReconcileError
@@ -35,11 +35,6 @@ WINDOW_MS = 60_000
 
 class TableNotFoundError(ReconcileError):
     """No raw change of the institution names the table (or several databases hold it)."""
-
-
-def canonical_key(key: dict[str, Any]) -> str:
-    """The capture key's ``key`` object as the standardizer's ``source_key``."""
-    return json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)

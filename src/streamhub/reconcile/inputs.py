@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from streamhub.core.identity import record_id_of, version_id
+from streamhub.core.identity import canonical_key, record_id_of, version_id
 from streamhub.reconcile.keys import TableKey
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
@@ -230,12 +230,6 @@ def oversized_change_version(value: dict[str, Any], identity: IdentityTokens) ->
         return None
     if not isinstance(document, dict) or not isinstance(document.get("key"), dict):
         return None
-    key_json = source_key_json(document["key"])
+    key_json = canonical_key(document["key"])
     record_id = record_id_of(identity, TableKey.from_full(institution, table), key_json)
     return version_id(record_id, int(seq))
-
-
-def source_key_json(key: dict[str, Any]) -> str:
-    """The capture key's ``key`` object as canonical JSON, exactly as the standardizer
-    derives ``source_key`` (sorted keys, compact separators, ensure_ascii off)."""
-    return json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from streamhub.capture.signals import send_snapshot_request, wait_for_snapshot_done
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
-from streamhub.core.identity import record_id_of, version_id
+from streamhub.core.identity import canonical_key, record_id_of, version_id
 from streamhub.kafka.reading import read_since
 from streamhub.land.kafka_out import Outbox
 from streamhub.log import get_logger
-from streamhub.reconcile.drill import Drill, RawChange, canonical_key
+from streamhub.reconcile.drill import Drill, RawChange
 from streamhub.reconcile.errors import ReconcileError
 from streamhub.reconcile.feed import LANDED_TOPIC
 from streamhub.serde.avro_serde import AvroSerde

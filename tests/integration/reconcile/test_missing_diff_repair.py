@@ -32,7 +32,7 @@ from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.positions import PositionStore
 from streamhub.config import Settings
-from streamhub.core.identity import version_id
+from streamhub.core.identity import canonical_key, version_id
 from streamhub.reconcile.result import Result, Status
 from streamhub.reconcile.times import local_minute
 from streamhub.serde.avro_serde import AvroSerde
@@ -162,9 +162,7 @@ def test_lost_rows_are_missing_named_by_diff_and_repaired(
                 code = process.returncode
                 named = {
                     (
-                        json.dumps(
-                            d["key"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-                        ),
+                        canonical_key(d["key"]),
                         d["position_seq"],
                     )
                     for d in json_lines(out)
@@ -263,9 +261,7 @@ def expected_windows(
         if source["connector"] not in names:
             continue
         table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
-        key_json = json.dumps(
-            json.loads(key)["key"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        key_json = canonical_key(json.loads(key)["key"])
         rid = identity.record_id(source["institution_id"], source["database"], table, key_json)
         version = version_id(rid, source["position_seq"])
         start = source["commit_ts_ms"] - source["commit_ts_ms"] % MINUTE_MS
