@@ -61,3 +61,23 @@ class SnapshotTimeoutError(CaptureError):
             "'targeted re-snapshot'; a request sent while the connector restarts is dropped, "
             "send it again"
         )
+
+
+class UnknownEngineError(CaptureError):
+    """No capture engine is registered under the connector's ``engine`` name."""
+
+    def __init__(self, connector: str, engine: str, known: list[str]) -> None:
+        self.connector = connector
+        self.engine = engine
+        super().__init__(
+            f"connector {connector}: no capture engine named {engine!r}; "
+            f"set engine to one of {', '.join(known)}"
+        )
+
+
+class DuplicateEngineError(CaptureError):
+    """Two capture engines were registered under one name."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        super().__init__(f"capture engine {engine!r} is already registered")

@@ -18,6 +18,7 @@ from collections import deque
 from typing import Any
 
 from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.contracts import LogReader, SnapshotReader
 from streamhub.capture.counts import SourceCounts, WindowCounts
 from streamhub.capture.delivery import AckTracker
 from streamhub.capture.emitter import Emitter, now_ms
@@ -45,7 +46,7 @@ from streamhub.capture.resnapshot import (
 )
 from streamhub.capture.signals import ReRead, SignalListener, SnapshotDone, SnapshotRequest
 from streamhub.capture.snapshotting import ChunkWindow, SnapshotPlan, table_id
-from streamhub.capture.source import LogReader, SnapshotReader, open_readers
+from streamhub.capture.source import open_readers
 from streamhub.config import Settings
 from streamhub.log import get_logger
 

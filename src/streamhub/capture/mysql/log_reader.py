@@ -59,6 +59,7 @@ from pymysqlreplication.row_event import (
 )
 
 from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.contracts import LogReader
 from streamhub.capture.errors import CaptureError, PositionLostError, SourceUnavailableError
 from streamhub.capture.keychange import split_key_change
 from streamhub.capture.model import (
@@ -81,7 +82,6 @@ from streamhub.capture.mysql.snapshot_reader import (
     describe,
     watermark_chunk_id,
 )
-from streamhub.capture.source import LogReader
 
 _CARRIER = "latin-1"  # Python's ISO-8859-1: byte n <-> U+00nn, so text round-trips to bytes
 _INDEX_MAX = 0xFFFFE  # 0xFFFFF is the TransactionEnd's

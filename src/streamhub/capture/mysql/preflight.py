@@ -13,6 +13,7 @@ from typing import Any
 import pymysql
 
 from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.contracts import CheckResult
 from streamhub.capture.errors import SourceUnavailableError
 from streamhub.capture.mysql.snapshot_reader import (
     WATERMARK_SCHEMA,
@@ -21,7 +22,6 @@ from streamhub.capture.mysql.snapshot_reader import (
     describe,
     quote,
 )
-from streamhub.capture.source import CheckResult
 
 _VARIABLES = (
     "version",

@@ -20,10 +20,10 @@ from typing import Any, Literal
 import pymysql
 
 from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.contracts import SnapshotReader
 from streamhub.capture.errors import CaptureError, PreflightError, SourceUnavailableError
 from streamhub.capture.model import Chunk, ColumnInfo, TableInfo, UndecodableValue
 from streamhub.capture.mysql import types
-from streamhub.capture.source import SnapshotReader
 from streamhub.secrets_mask import mask_text
 
 WATERMARK_SCHEMA = "streamhub"

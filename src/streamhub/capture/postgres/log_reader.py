@@ -29,6 +29,7 @@ from typing import Any
 import psycopg2
 
 from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.contracts import LogReader
 from streamhub.capture.errors import CaptureError, SourceUnavailableError
 from streamhub.capture.keychange import split_key_change
 from streamhub.capture.model import (
@@ -56,7 +57,6 @@ from streamhub.capture.postgres.snapshot_reader import (
     where,
 )
 from streamhub.capture.postgres.types import BadValue, convert, kind_for_oid
-from streamhub.capture.source import LogReader
 from streamhub.log import get_logger
 
 log = get_logger(__name__)

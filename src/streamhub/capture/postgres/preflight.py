@@ -17,6 +17,7 @@ import psycopg2.errors
 from psycopg2 import sql
 
 from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.contracts import CheckResult
 from streamhub.capture.errors import (
     CaptureError,
     PositionLostError,
@@ -32,7 +33,6 @@ from streamhub.capture.postgres.snapshot_reader import (
     translated,
     where,
 )
-from streamhub.capture.source import CheckResult
 from streamhub.log import get_logger
 
 log = get_logger(__name__)

@@ -20,10 +20,10 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.contracts import SnapshotReader
 from streamhub.capture.errors import CaptureError, PreflightError, SourceUnavailableError
 from streamhub.capture.model import Chunk, ColumnInfo, TableInfo, UndecodableValue
 from streamhub.capture.postgres.types import SESSION_OPTIONS, BadValue, convert, kind_for_oid
-from streamhub.capture.source import SnapshotReader
 from streamhub.secrets_mask import mask_text
 
 WATERMARK_PREFIX = "streamhub.watermark"
