@@ -16,7 +16,8 @@ from confluent_kafka import KafkaException
 
 from streamhub.anomaly.errors import HistoryReadError
 from streamhub.config import Settings
-from streamhub.kafka.reading import Message, Offsets, TopicReadError
+from streamhub.kafka.errors import TopicReadError
+from streamhub.kafka.reading import Message, Offsets
 from streamhub.kafka.reading import read_since as read_topics
 
 FUTURE_MS = 10 * 365 * 86_400_000  # a start no message has: only the ends are read

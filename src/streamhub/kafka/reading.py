@@ -16,14 +16,9 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streamhub.config import Settings
-from streamhub.errors import StreamhubError
+from streamhub.kafka.errors import TopicReadError
 
 Offsets = dict[tuple[str, int], int]
-
-
-class TopicReadError(StreamhubError):
-    """A topic could not be read to its end (broker down or too slow): retry, or check
-    `streamhub stack status`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +33,14 @@ class Message:
 
 def _consumer(settings: Settings) -> Consumer:
     # a throw-away group: nothing is committed, the reader only assigns partitions
-    return Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": f"streamhub-reader-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
-        "enable.partition.eof": True,
-    })
+    return Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"streamhub-reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
 
 
 def read_since(
@@ -67,7 +64,8 @@ def read_since(
         metadata = consumer.list_topics(timeout=10)
         partitions = [
             TopicPartition(topic, p, since_ms)
-            for topic in topics if topic in metadata.topics
+            for topic in topics
+            if topic in metadata.topics
             for p in metadata.topics[topic].partitions
         ]
         high: Offsets = {
@@ -93,7 +91,8 @@ def read_since(
             if time.monotonic() > deadline:
                 raise TopicReadError(
                     f"could not read {', '.join(f'{t}[{p}]' for t, p in sorted(wanted))} to "
-                    f"their ends within {timeout_s:.0f} s"
+                    f"their ends within {timeout_s:.0f} s",
+                    sorted(wanted),
                 )
             for message in consumer.consume(500, timeout=0.5):
                 where = (message.topic() or "", message.partition() or 0)
@@ -102,7 +101,7 @@ def read_since(
                     if error.code() == KafkaError._PARTITION_EOF:
                         wanted.pop(where, None)
                         continue
-                    raise TopicReadError(f"reading {where[0]}[{where[1]}]: {error}")
+                    raise TopicReadError(f"reading {where[0]}[{where[1]}]: {error}", [where])
                 if where not in wanted:
                     continue
                 offset = message.offset() or 0

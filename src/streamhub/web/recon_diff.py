@@ -13,7 +13,7 @@ from confluent_kafka import KafkaException
 
 from streamhub.config import Settings
 from streamhub.errors import ConfigError
-from streamhub.kafka.reading import TopicReadError
+from streamhub.kafka.errors import TopicReadError
 from streamhub.reconcile.drill import Drill, TableNotFoundError, drill
 from streamhub.reconcile.times import local_minute
 from streamhub.serde.errors import RegistryUnavailableError

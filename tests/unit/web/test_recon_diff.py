@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from streamhub.config import Settings, load_settings
-from streamhub.kafka.reading import TopicReadError
+from streamhub.kafka.errors import TopicReadError
 from streamhub.reconcile.drill import Drill, RawChange, TableNotFoundError
 from streamhub.reconcile.keys import TableKey
 from streamhub.serde.errors import RegistryUnavailableError
