@@ -4,14 +4,15 @@ A feed is (institution, system, table) as one connector captures it. The baselin
 (:mod:`.baseline`) learns what a commit minute usually holds; the detector
 (:mod:`.detector`) turns ops.source_counts and ops.heartbeat into opened, updated and
 closed anomalies shaped like ``avro_schemas/ops/anomaly.avsc``. Pure logic with an
-injected clock. Around it, `streamhub anomaly run`: :mod:`.service` (records in, events
-out, metrics, the warm start's replay), :mod:`.startup` (suppressions loaded, history
-replayed), :mod:`.app` (the Faust transport), :mod:`.suppression_log` (acknowledgements
-and maintenance windows on a compacted topic) and :mod:`.report` (`anomaly show`).
+injected clock (:class:`streamhub.core.clock.Clock`). Around it, `streamhub anomaly run`:
+:mod:`.service` (records in, events out, metrics, the warm start's replay),
+:mod:`.startup` (suppressions loaded, history replayed), :mod:`.app` (the Faust
+transport), :mod:`.suppression_log` (acknowledgements and maintenance windows on a
+compacted topic) and :mod:`.report` (`anomaly show`).
 """
 
-from streamhub.anomaly.baseline import Baseline, BaselineConfig, Expectation, SeasonalClock
-from streamhub.anomaly.detector import Clock, DetectorConfig, TrafficDetector
+from streamhub.anomaly.baseline import Baseline, BaselineConfig, Expectation, SeasonalCalendar
+from streamhub.anomaly.detector import DetectorConfig, TrafficDetector
 from streamhub.anomaly.errors import AnomalyError, InvalidRecordError, InvalidSuppressionError
 from streamhub.anomaly.events import AnomalyEvent, FeedKey, Kind, Severity
 from streamhub.anomaly.suppression import Acknowledgement, MaintenanceWindow, Suppressions
@@ -22,7 +23,6 @@ __all__ = [
     "AnomalyEvent",
     "Baseline",
     "BaselineConfig",
-    "Clock",
     "DetectorConfig",
     "Expectation",
     "FeedKey",
@@ -30,7 +30,7 @@ __all__ = [
     "InvalidSuppressionError",
     "Kind",
     "MaintenanceWindow",
-    "SeasonalClock",
+    "SeasonalCalendar",
     "Severity",
     "Suppressions",
     "TrafficDetector",

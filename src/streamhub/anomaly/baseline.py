@@ -18,7 +18,7 @@ minutes it judges nothing.
 
 Seasonality is keyed by *business* time. In production commit time is business time
 (compression 1). The simulator compresses a day into minutes (360× → a day every 4
-wall minutes), so :class:`SeasonalClock` maps a wall commit minute to business time with
+wall minutes), so :class:`SeasonalCalendar` maps a wall commit minute to business time with
 the same compression; each wall minute then lands in a stable phase of the compressed day
 and the slots learn that phase's level after a couple of compressed days. Nothing else
 changes: the detector always works on wall-clock commit minutes.
@@ -46,8 +46,11 @@ Mode = Literal["cold", "recent", "seasonal"]
 
 
 @dataclass(frozen=True)
-class SeasonalClock:
+class SeasonalCalendar:
     """Maps a wall-clock commit minute to a slot of the business day (or week).
+
+    Not a clock (it tells no time; :mod:`streamhub.core.clock` does): a calendar that says
+    which seasonal slot and which period a given minute falls in.
 
     ``compression`` is business seconds per wall second: 1 in production, the simulator's
     144 or 360 in a demo. ``origin_ms``/``business_origin_ms`` pin wall time to business
@@ -79,7 +82,7 @@ class SeasonalClock:
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    seasonal: SeasonalClock = field(default_factory=SeasonalClock)
+    seasonal: SeasonalCalendar = field(default_factory=SeasonalCalendar)
     min_history: int = 5  # minutes seen before anything is judged (cold start stays quiet)
     recent_minutes: int = 10  # window of the recent level (the cold-start fallback)
     level_minutes: int = 20  # window of the level factor: longer, as it multiplies everything
@@ -161,28 +164,34 @@ class Baseline:
     def learn(self, window_start_ms: int, observed: float, seen: Expectation) -> None:
         """Add a minute judged normal; clipped to the band it was judged against."""
         value = min(max(observed, seen.lower), seen.upper) if seen.judged else observed
-        clock = self.config.seasonal
-        slot = self._slots.setdefault(clock.slot(window_start_ms), _Slot(self.config.periods_kept))
+        calendar = self.config.seasonal
+        slot = self._slots.setdefault(
+            calendar.slot(window_start_ms), _Slot(self.config.periods_kept)
+        )
         slot_level = self._slot_level(window_start_ms)
         if slot_level is not None and slot_level > 0:
             self._ratios.append(value / slot_level)
-        slot.add(clock.period(window_start_ms), value)
+        slot.add(calendar.period(window_start_ms), value)
         self._recent.append(value)
         self.minutes_seen += 1
 
     def _slot_level(self, window_start_ms: int) -> float | None:
-        clock = self.config.seasonal
-        slot = self._slots.get(clock.slot(window_start_ms))
+        calendar = self.config.seasonal
+        slot = self._slots.get(calendar.slot(window_start_ms))
         if slot is None:
             return None
-        return slot.level(clock.period(window_start_ms), self.config.min_periods)
+        return slot.level(calendar.period(window_start_ms), self.config.min_periods)
 
     def _band(self, mode: Mode, expected: float, cv: float, silence_rate: float) -> Expectation:
         # Poisson variance never below one event: a learned zero must not pin the band at zero
         sigma = math.sqrt(max(expected, 1.0) + (cv * expected) ** 2)
         z = self.config.z
         return Expectation(
-            mode, expected, sigma, max(expected - z * sigma, 0.0), expected + z * sigma,
+            mode,
+            expected,
+            sigma,
+            max(expected - z * sigma, 0.0),
+            expected + z * sigma,
             silence_rate,
         )
 

@@ -21,17 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from streamhub.anomaly.baseline import MINUTE_MS, BaselineConfig
 from streamhub.anomaly.errors import InvalidRecordError
 from streamhub.anomaly.events import AnomalyEvent, FeedKey, Kind, Severity
 from streamhub.anomaly.judge import FeedJudge, JudgeConfig
 from streamhub.anomaly.suppression import Suppressions
-
-
-class Clock(Protocol):
-    def now_ms(self) -> int: ...
+from streamhub.core.clock import Clock, now_ms
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,9 @@ class TrafficDetector:
     """Per-feed traffic judge; call ``on_counts``, ``on_heartbeat`` and ``tick`` (every few s)."""
 
     def __init__(
-        self, clock: Clock, config: DetectorConfig | None = None,
+        self,
+        clock: Clock,
+        config: DetectorConfig | None = None,
         suppressions: Suppressions | None = None,
     ) -> None:
         self.clock = clock
@@ -96,7 +95,7 @@ class TrafficDetector:
     def on_heartbeat(self, record: Mapping[str, Any]) -> list[AnomalyEvent]:
         """Note the connector's pulse and judge every minute it has now read past."""
         conn = self._connector(record)
-        now = self.clock.now_ms()
+        now = now_ms(self.clock)
         conn.heard_at_ms = now
         state = str(_field(record, "state"))
         conn.failed = state == "failed"
@@ -109,7 +108,7 @@ class TrafficDetector:
 
     def tick(self) -> list[AnomalyEvent]:
         """Check heartbeat staleness; call on a timer, as no record arrives from a dead agent."""
-        now = self.clock.now_ms()
+        now = now_ms(self.clock)
         # keep ended windows while minutes they cover may still be judged (catch-up)
         self.suppressions.prune(now - self.config.max_catchup_minutes * MINUTE_MS)
         return [e for conn in self._connectors.values() for e in self._check_pulse(conn, now)]
@@ -152,7 +151,12 @@ class TrafficDetector:
         return []
 
     def _pulse_event(
-        self, conn: _Connector, now: int, age: int, kind: Kind, start: int,
+        self,
+        conn: _Connector,
+        now: int,
+        age: int,
+        kind: Kind,
+        start: int,
         opened: AnomalyEvent | None = None,
     ) -> AnomalyEvent:
         closing = opened is not None

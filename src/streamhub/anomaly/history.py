@@ -8,7 +8,6 @@ every feed as silent).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from confluent_kafka import KafkaException
 
 from streamhub.anomaly.errors import HistoryReadError
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.kafka.errors import TopicReadError
 from streamhub.kafka.reading import Message, Offsets
 from streamhub.kafka.reading import read_since as read_topics
@@ -36,12 +36,13 @@ def read_since(
     *,
     keep: Callable[[str, bytes | None, int], bool] = lambda _topic, _key, _ts: True,
     timeout_s: float = 120.0,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> History:
     """Messages of ``topics`` with a timestamp ≥ ``since_ms`` (None: nothing, only the ends),
     up to each partition's end at the time of the call, filtered by
     ``keep(topic, key, timestamp_ms)``. Raises HistoryReadError naming what failed."""
     ends: Offsets = {}
-    start = since_ms if since_ms is not None else int(time.time() * 1000) + FUTURE_MS
+    start = since_ms if since_ms is not None else now_ms(clock) + FUTURE_MS
     try:
         messages = [
             m

@@ -155,8 +155,14 @@ class FeedJudge:
         return self._event(self.open, minute, observed, seen, now_ms)
 
     def _follow(
-        self, anomaly: OpenAnomaly, minute: int, observed: int, seen: Expectation,
-        state: State, active: bool, now_ms: int,
+        self,
+        anomaly: OpenAnomaly,
+        minute: int,
+        observed: int,
+        seen: Expectation,
+        state: State,
+        active: bool,
+        now_ms: int,
     ) -> AnomalyEvent | None:
         if anomaly.kind == Kind.SPIKE:
             up = state != "high"
@@ -196,8 +202,13 @@ class FeedJudge:
         return Severity.CRITICAL if critical else Severity.WARNING
 
     def _event(
-        self, anomaly: OpenAnomaly, minute: int, observed: int, seen: Expectation,
-        now_ms: int, end_ms: int | None = None,
+        self,
+        anomaly: OpenAnomaly,
+        minute: int,
+        observed: int,
+        seen: Expectation,
+        now_ms: int,
+        end_ms: int | None = None,
     ) -> AnomalyEvent:
         closing = end_ms is not None
         return AnomalyEvent(

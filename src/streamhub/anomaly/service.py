@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -31,6 +30,7 @@ from streamhub.anomaly.errors import AnomalyError
 from streamhub.anomaly.events import AnomalyEvent, Kind
 from streamhub.anomaly.metrics import AnomalyMetrics
 from streamhub.anomaly.suppression_log import Change, apply_change
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.kafka.reading import Message
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
@@ -46,14 +46,22 @@ class RecordCodec(Protocol):
     def encode(self, event: AnomalyEvent) -> tuple[bytes, bytes]: ...
 
 
-class SettableClock:
-    """The detector's clock: a record's timestamp while replaying, the wall clock live."""
+class ReplayClock:
+    """The detector's clock: pinned to a record's timestamp while replaying (``fixed_ms``),
+    ``base`` otherwise (the system clock live, a manual clock in tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: Clock = SYSTEM_CLOCK) -> None:
+        self.base = base
         self.fixed_ms: int | None = None
 
-    def now_ms(self) -> int:
-        return self.fixed_ms if self.fixed_ms is not None else int(time.time() * 1000)
+    def time(self) -> float:
+        return self.fixed_ms / 1000 if self.fixed_ms is not None else self.base.time()
+
+    def monotonic(self) -> float:
+        return self.base.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.base.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,7 @@ class AnomalyService:
     def __init__(
         self,
         detector: TrafficDetector,
-        clock: SettableClock,
+        clock: ReplayClock,
         codec: RecordCodec,
         metrics: AnomalyMetrics,
         scope: Scope | None = None,
@@ -139,7 +147,7 @@ class AnomalyService:
             apply_change(self.detector.suppressions, change)
             log.info("suppression received", extra={"change": repr(change)})
         events = self._observe(self.detector.tick())
-        now = self.clock.now_ms()
+        now = now_ms(self.clock)
         for anomaly_id, latest in list(self.open.items()):
             suppression = self.suppression_of(latest, now)
             if suppression != latest.suppression:

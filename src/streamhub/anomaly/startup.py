@@ -8,7 +8,6 @@ the live app continues from exactly there: nothing is judged twice or skipped.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,13 +25,14 @@ from streamhub.anomaly.errors import AnomalyError, PublishError
 from streamhub.anomaly.events import AnomalyEvent
 from streamhub.anomaly.history import read_since
 from streamhub.anomaly.metrics import anomaly_metrics
-from streamhub.anomaly.service import AnomalyService, Scope, SettableClock, signature
+from streamhub.anomaly.service import AnomalyService, ReplayClock, Scope, signature
 from streamhub.anomaly.suppression_log import (
     SUPPRESSIONS_TOPIC,
     SuppressionFollower,
     apply_change,
 )
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.kafka.groups import commit_offsets
 
 log = logging.getLogger(__name__)
@@ -68,20 +68,22 @@ class WarmStart:
 
 
 def start(
-    settings: Settings, options: StartOptions
+    settings: Settings, options: StartOptions, clock: Clock = SYSTEM_CLOCK
 ) -> tuple[AnomalyService, SuppressionFollower, WarmStart]:
-    started = time.monotonic()
-    clock = SettableClock()
-    detector = TrafficDetector(clock, options.detector)
+    started = clock.monotonic()
+    replay_clock = ReplayClock(clock)
+    detector = TrafficDetector(replay_clock, options.detector)
     follower = SuppressionFollower(settings.kafka_bootstrap, options.suppressions_topic)
     for change in follower.catch_up():
         apply_change(detector.suppressions, change)
     codec = OpsCodec(settings)
     service = AnomalyService(
-        detector, clock, codec, anomaly_metrics(), options.scope, options.tick_ms
+        detector, replay_clock, codec, anomaly_metrics(), options.scope, options.tick_ms
     )
-    since = int(time.time() * 1000) - options.history_ms if options.history_ms > 0 else None
-    history = read_since(settings, list(INPUT_TOPICS), since, keep=_replay_filter(options.scope))
+    since = now_ms(clock) - options.history_ms if options.history_ms > 0 else None
+    history = read_since(
+        settings, list(INPUT_TOPICS), since, keep=_replay_filter(options.scope), clock=clock
+    )
     events = service.replay(history.messages)
     missing = _not_yet_published(settings, events, since)
     publish(settings, codec, missing)
@@ -93,13 +95,13 @@ def start(
             f"cannot set group {settings.anomaly_group}'s offsets ({exc}); is another "
             "`streamhub anomaly run` in that group? Only one may run per group"
         ) from exc
-    service.refresh_metrics(clock.now_ms())
+    service.refresh_metrics(now_ms(clock))
     report = WarmStart(
         len(history.messages),
         len(events),
         len(missing),
         len(service.open),
-        time.monotonic() - started,
+        clock.monotonic() - started,
     )
     log.info("anomaly warm start", extra=report.__dict__)
     return service, follower, report

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from datetime import UTC, datetime
 
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.core.clock import SYSTEM_CLOCK
+from streamhub.core.clock import now_ms as clock_now_ms
 
 DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd]?)")
 UNIT_MS = {"": 1000, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -25,7 +26,7 @@ def parse_duration_ms(text: str) -> int:
 
 def parse_moment_ms(text: str, now_ms: int | None = None) -> int:
     """An ISO 8601 time (naive = this machine's local time), ``now``, or ``now±DURATION``."""
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+    now = clock_now_ms(SYSTEM_CLOCK) if now_ms is None else now_ms
     value = text.strip()
     if value == "now":
         return now
@@ -128,7 +129,7 @@ def run_cmd(
     from dataclasses import replace
 
     from streamhub.anomaly.app import build_app
-    from streamhub.anomaly.baseline import BaselineConfig, SeasonalClock
+    from streamhub.anomaly.baseline import BaselineConfig, SeasonalCalendar
     from streamhub.anomaly.detector import DetectorConfig
     from streamhub.anomaly.service import Scope
     from streamhub.anomaly.startup import StartOptions, start
@@ -137,7 +138,7 @@ def run_cmd(
     settings = settings_from(ctx)
     if (business_origin is None) != (wall_origin is None):
         raise click.UsageError("give --business-origin and --wall-origin together")
-    seasonal = SeasonalClock(compression=compression)
+    seasonal = SeasonalCalendar(compression=compression)
     if business_origin is not None and wall_origin is not None:
         seasonal = replace(
             seasonal,
@@ -165,7 +166,9 @@ def run_cmd(
         err=True,
     )
     run_worker(
-        app, loglevel=settings.log_level, metrics_port=metrics_port,
+        app,
+        loglevel=settings.log_level,
+        metrics_port=metrics_port,
         metrics_host=settings.metrics_host,
     )
 
@@ -197,7 +200,7 @@ def ack_cmd(
     from streamhub.anomaly.suppression_log import SuppressionLog
 
     settings = settings_from(ctx)
-    now = int(time.time() * 1000)
+    now = clock_now_ms(SYSTEM_CLOCK)
     state = latest_states(settings, now - parse_duration_ms(since)).get(anomaly_id)
     if state is None:
         raise UnknownAnomalyError(
@@ -242,7 +245,7 @@ def maintenance_cmd(
     from streamhub.anomaly.suppression_log import SuppressionLog
 
     settings = settings_from(ctx)
-    now = int(time.time() * 1000)
+    now = clock_now_ms(SYSTEM_CLOCK)
     window = MaintenanceWindow(
         window_id or f"mw-{uuid.uuid4().hex[:8]}",
         institution,
@@ -285,7 +288,7 @@ def show_cmd(ctx: click.Context, only_open: bool, since: str, institution: str |
     from streamhub.anomaly.report import latest_states, render
 
     settings = settings_from(ctx)
-    since_ms = int(time.time() * 1000) - parse_duration_ms(since)
+    since_ms = clock_now_ms(SYSTEM_CLOCK) - parse_duration_ms(since)
     states = [
         s
         for s in latest_states(settings, since_ms).values()

@@ -18,32 +18,38 @@ from streamhub.anomaly import (
     BaselineConfig,
     DetectorConfig,
     Kind,
-    SeasonalClock,
+    SeasonalCalendar,
     Suppressions,
     TrafficDetector,
 )
-from streamhub.simulate.clock import DayCurve
+from streamhub.core.clock import ManualClock, now_ms
+from streamhub.simulate.business_time import DayCurve
 
 MINUTE = 60_000
 STEP_MS = 10_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z = 08:00 in Shanghai
 CURVE = DayCurve(
-    [(0.0, 0.12), (6.0, 0.15), (7.5, 0.9), (9.0, 2.4), (11.0, 2.1), (12.0, 0.8), (13.5, 0.9),
-     (14.5, 1.9), (16.5, 1.5), (17.5, 0.6), (19.0, 0.4), (22.0, 0.25), (24.0, 0.12)]
+    [
+        (0.0, 0.12),
+        (6.0, 0.15),
+        (7.5, 0.9),
+        (9.0, 2.4),
+        (11.0, 2.1),
+        (12.0, 0.8),
+        (13.5, 0.9),
+        (14.5, 1.9),
+        (16.5, 1.5),
+        (17.5, 0.6),
+        (19.0, 0.4),
+        (22.0, 0.25),
+        (24.0, 0.12),
+    ]
 )
 TABLES = {  # events per minute at a day-average load, for a hospital (clinics: a quarter)
     "his": {"his.public.registration": 40.0, "his.public.charge": 60.0, "his.public.patient": 8.0},
     "lis": {"lis.public.lab_result": 30.0, "lis.public.specimen": 12.0},
 }
 INSTITUTIONS = {"h01": 1.0, "h02": 1.0, "c01": 0.25, "c02": 0.25}
-
-
-class FakeClock:
-    def __init__(self, now_ms: int) -> None:
-        self.now = now_ms
-
-    def now_ms(self) -> int:
-        return self.now
 
 
 @dataclass(frozen=True)
@@ -104,9 +110,10 @@ class World:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.feeds = feeds()
-        self.clock = FakeClock(self.start_ms)
-        seasonal = SeasonalClock(compression=self.compression, origin_ms=self.start_ms,
-                                 business_origin_ms=self.start_ms)
+        self.clock = ManualClock(self.start_ms / 1000)
+        seasonal = SeasonalCalendar(
+            compression=self.compression, origin_ms=self.start_ms, business_origin_ms=self.start_ms
+        )
         config = DetectorConfig(baseline=BaselineConfig(seasonal=seasonal))
         self.detector = TrafficDetector(self.clock, config, self.suppressions)
         self.events: list[AnomalyEvent] = []
@@ -116,8 +123,9 @@ class World:
     def load(self, minute: int) -> float:
         """Mean day-curve intensity over one wall minute of business time."""
         points = [minute + i * MINUTE // 12 for i in range(12)]
-        hours = [(self._seasonal.business_ms(p) + 8 * 3_600_000) % 86_400_000 / 3_600_000
-                 for p in points]
+        hours = [
+            (self._seasonal.business_ms(p) + 8 * 3_600_000) % 86_400_000 / 3_600_000 for p in points
+        ]
         return sum(CURVE.at_hour(h) for h in hours) / len(hours)
 
     def _count(self, feed: Feed, minute: int) -> int:
@@ -136,14 +144,20 @@ class World:
         return n
 
     def _agent_down(self, feed: Feed, at_ms: int) -> Fault | None:
-        return next((f for f in self.faults if f.kind == "agent_down" and f.hits(feed)
-                     and f.start_ms <= at_ms < f.end_ms), None)
+        return next(
+            (
+                f
+                for f in self.faults
+                if f.kind == "agent_down" and f.hits(feed) and f.start_ms <= at_ms < f.end_ms
+            ),
+            None,
+        )
 
     def run(self, minutes: int) -> list[AnomalyEvent]:
-        end = self.clock.now + minutes * MINUTE
-        while self.clock.now < end:
-            self.clock.now += STEP_MS
-            now = self.clock.now
+        end = now_ms(self.clock) + minutes * MINUTE
+        while now_ms(self.clock) < end:
+            self.clock.advance(STEP_MS / 1000)
+            now = now_ms(self.clock)
             if now % MINUTE == 0:
                 self._close_minute(now - MINUTE)
             self._deliver(now)
@@ -163,12 +177,25 @@ class World:
             down = self._agent_down(feed, at)
             at = down.end_ms + 5_000 if down else at  # re-read from its position on restart
             database, _, table = feed.table.partition(".")
-            self._queue.append((at, {
-                "connector": feed.connector, "institution_id": feed.institution,
-                "system": feed.system, "database": database, "table": table,
-                "window_start_ms": minute, "window_ms": MINUTE, "inserts": n, "updates": 0,
-                "deletes": 0, "snapshot_reads": 0, "emitted_ts_ms": at,
-            }))
+            self._queue.append(
+                (
+                    at,
+                    {
+                        "connector": feed.connector,
+                        "institution_id": feed.institution,
+                        "system": feed.system,
+                        "database": database,
+                        "table": table,
+                        "window_start_ms": minute,
+                        "window_ms": MINUTE,
+                        "inserts": n,
+                        "updates": 0,
+                        "deletes": 0,
+                        "snapshot_reads": 0,
+                        "emitted_ts_ms": at,
+                    },
+                )
+            )
 
     def _deliver(self, now: int) -> None:
         due = [r for at, r in self._queue if at <= now]
@@ -178,21 +205,37 @@ class World:
 
     def _heartbeat(self, feed: Feed, now: int) -> dict[str, Any]:
         return {
-            "connector": feed.connector, "institution_id": feed.institution,
-            "system": feed.system, "engine": "postgres", "state": "streaming",
-            "position": None, "lag_bytes": 0, "lag_ms": 0, "last_event_ts_ms": None,
-            "events_total": 0, "errors_total": 0, "emitted_ts_ms": now,
+            "connector": feed.connector,
+            "institution_id": feed.institution,
+            "system": feed.system,
+            "engine": "postgres",
+            "state": "streaming",
+            "position": None,
+            "lag_bytes": 0,
+            "lag_ms": 0,
+            "last_event_ts_ms": None,
+            "events_total": 0,
+            "errors_total": 0,
+            "emitted_ts_ms": now,
         }
 
 
 # --- scoring ----------------------------------------------------------------------------------
 
 EXPECTED_KIND = {
-    "outage": Kind.SILENCE, "agent_down": Kind.SILENCE, "burst": Kind.SPIKE,
-    "drop": Kind.DROP, "stuck": Kind.STUCK,
+    "outage": Kind.SILENCE,
+    "agent_down": Kind.SILENCE,
+    "burst": Kind.SPIKE,
+    "drop": Kind.DROP,
+    "stuck": Kind.STUCK,
 }
-DEADLINE_MS = {"outage": 3 * MINUTE, "agent_down": 3 * MINUTE, "burst": 2 * MINUTE,
-               "drop": 5 * MINUTE, "stuck": 5 * MINUTE}
+DEADLINE_MS = {
+    "outage": 3 * MINUTE,
+    "agent_down": 3 * MINUTE,
+    "burst": 2 * MINUTE,
+    "drop": 5 * MINUTE,
+    "stuck": 5 * MINUTE,
+}
 
 
 def openings(events: list[AnomalyEvent]) -> list[AnomalyEvent]:
@@ -209,14 +252,20 @@ def openings(events: list[AnomalyEvent]) -> list[AnomalyEvent]:
 def _related(event: AnomalyEvent, fault: Fault) -> bool:
     feed = event.feed
     table_ok = fault.table is None or feed.table in (None, fault.table)
-    return (feed.institution_id == fault.institution and table_ok
-            and fault.start_ms - MINUTE <= event.start_ms <= fault.end_ms + 3 * MINUTE)
+    return (
+        feed.institution_id == fault.institution
+        and table_ok
+        and fault.start_ms - MINUTE <= event.start_ms <= fault.end_ms + 3 * MINUTE
+    )
 
 
 def detection_delay(events: list[AnomalyEvent], fault: Fault) -> int | None:
     """Ms from the fault's start to the first anomaly of the expected kind on its feeds."""
-    hits = [e.detected_ts_ms - fault.start_ms for e in openings(events)
-            if _related(e, fault) and e.kind == EXPECTED_KIND[fault.kind]]
+    hits = [
+        e.detected_ts_ms - fault.start_ms
+        for e in openings(events)
+        if _related(e, fault) and e.kind == EXPECTED_KIND[fault.kind]
+    ]
     return min(hits) if hits else None
 
 
@@ -242,7 +291,10 @@ def score(events: list[AnomalyEvent], faults: list[Fault]) -> Score:
     return Score(
         precision=tp / len(opened) if opened else 1.0,
         recall=detected / len(faults) if faults else 1.0,
-        opened=len(opened), true_positives=tp, detected=detected, faults=len(faults),
+        opened=len(opened),
+        true_positives=tp,
+        detected=detected,
+        faults=len(faults),
     )
 
 
@@ -259,6 +311,6 @@ def warmed(compression: float, seed: int, minutes: int, faults: list[Fault]) -> 
     Faults must start after ``minutes``; a fresh copy keeps tests independent.
     """
     world = copy.deepcopy(_warmed(compression, seed, minutes))
-    assert all(f.start_ms >= world.clock.now for f in faults)
+    assert all(f.start_ms >= now_ms(world.clock) for f in faults)
     world.faults = list(faults)
     return world

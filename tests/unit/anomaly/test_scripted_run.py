@@ -83,8 +83,10 @@ def test_outage_of_one_institution_flags_only_it_and_recovers(compression: float
     closed = {e.anomaly_id for e in events if e.kind == Kind.RECOVERED}
     assert closed == {e.anomaly_id for e in opened}  # recovery closes every one
     ends = [e.end_ms for e in events if e.kind == Kind.RECOVERED]
-    assert all(end is not None and fault.end_ms - MINUTE <= end <= fault.end_ms + 2 * MINUTE
-               for end in ends)
+    assert all(
+        end is not None and fault.end_ms - MINUTE <= end <= fault.end_ms + 2 * MINUTE
+        for end in ends
+    )
     assert world.detector.open_anomalies() == []
 
 

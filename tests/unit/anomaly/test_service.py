@@ -19,8 +19,9 @@ from streamhub.anomaly import (
 from streamhub.anomaly.events import AnomalyEvent
 from streamhub.anomaly.metrics import AnomalyMetrics
 from streamhub.anomaly.report import AnomalyState, render
-from streamhub.anomaly.service import AnomalyService, Scope, SettableClock, signature
+from streamhub.anomaly.service import AnomalyService, ReplayClock, Scope, signature
 from streamhub.anomaly.suppression_log import parse_change
+from streamhub.core.clock import ManualClock, now_ms
 from streamhub.kafka.reading import Message
 from streamhub.serde.wire import MessageRef
 
@@ -100,8 +101,8 @@ def traffic(connectors: list[str], minutes: int, silent_from: dict[str, int]) ->
 WATCH_ALL = Scope()
 
 
-def service(scope: Scope = WATCH_ALL) -> tuple[AnomalyService, SettableClock, CollectorRegistry]:
-    clock = SettableClock()
+def service(scope: Scope = WATCH_ALL) -> tuple[AnomalyService, ReplayClock, CollectorRegistry]:
+    clock = ReplayClock()
     registry = CollectorRegistry()
     config = DetectorConfig(baseline=BaselineConfig(min_history=3))
     detector = TrafficDetector(clock, config)
@@ -342,3 +343,13 @@ def test_an_outage_starts_after_the_partial_minute_the_idle_agent_counted() -> N
     events = svc.replay([*history, *tail])
     opened = [e for e in events if e.kind == Kind.SILENCE]
     assert opened and {e.start_ms for e in opened} == {T0 + 10 * MINUTE}
+
+
+def test_replay_clock_pins_record_time_then_follows_its_base_clock() -> None:
+    base = ManualClock(T0 / 1000)
+    clock = ReplayClock(base)
+    clock.fixed_ms = T0 + 12_345
+    assert now_ms(clock) == T0 + 12_345
+    clock.fixed_ms = None
+    base.advance(2.5)
+    assert now_ms(clock) == T0 + 2_500 and clock.monotonic() == 2.5
