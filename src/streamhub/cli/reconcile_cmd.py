@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.core.clock import SYSTEM_CLOCK, now_ms
 
 
 @click.group("reconcile")
@@ -57,11 +57,11 @@ def run_cmd(
     reconcile = ReconcileSettings(
         grace_ms=parse_duration_ms(grace), retention_ms=parse_duration_ms(retention)
     )
-    runtime = Runtime.create(settings, reconcile)
-    started = time.monotonic()
+    runtime = Runtime.create(settings, reconcile, SYSTEM_CLOCK)
+    started = SYSTEM_CLOCK.monotonic()
     rebuild(runtime, settings.reconcile_group)
     click.echo(
-        f"reconcile: state rebuilt in {time.monotonic() - started:.1f} s "
+        f"reconcile: state rebuilt in {SYSTEM_CLOCK.monotonic() - started:.1f} s "
         f"({len(runtime.reconciler.windows)} windows); {', '.join(INPUT_TOPICS)} → "
         f"{RESULTS_TOPIC} (group {settings.reconcile_group}, grace {grace}, retention "
         f"{retention}"
@@ -117,7 +117,7 @@ def show_cmd(
     from streamhub.reconcile.times import local_minute, parse_since_ms
 
     settings = settings_from(ctx)
-    since_ms = parse_since_ms(since, int(time.time() * 1000))
+    since_ms = parse_since_ms(since, now_ms(SYSTEM_CLOCK))
     selection = Selection(institution, since_ms, None if status is None else Status(status))
     results = read_results(settings, since_ms)
     rows, totals = select(results, selection)

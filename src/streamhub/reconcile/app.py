@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +31,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_call
 from streamhub.kafka.faust_app import EXIT_BATCH_FAILED, faust_settings
 from streamhub.kafka.groups import commit_offsets
@@ -68,22 +68,25 @@ class Runtime:
     writer: RegisteredWriter
     metrics: ReconcileMetrics
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Clock = SYSTEM_CLOCK
     unsent: list[Result] = field(default_factory=list)
 
     @classmethod
-    def create(cls, settings: Settings, reconcile: ReconcileSettings) -> Runtime:
+    def create(
+        cls, settings: Settings, reconcile: ReconcileSettings, clock: Clock = SYSTEM_CLOCK
+    ) -> Runtime:
         serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
         schema = load_schema(settings.project_dir / "avro_schemas", "ops/reconciliation.avsc")
         try:
             writer = serde.register(f"{RESULTS_TOPIC}-value", schema)
         except SerdeError as exc:
             raise ReconcileError(f"registering the schema of {RESULTS_TOPIC}: {exc}") from exc
-        reconciler = Reconciler(reconcile)
+        reconciler = Reconciler(reconcile, clock)
         metrics = RECONCILE_METRICS
         # the identity key versions capture's MessageTooLarge letters (they carry the row key)
         identity = IdentityTokens.from_settings(settings)
         feed = Feed(reconciler, serde, metrics, identity)
-        return cls(settings, reconciler, feed, writer, metrics)
+        return cls(settings, reconciler, feed, writer, metrics, clock=clock)
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -94,6 +97,7 @@ class Runtime:
                 self.retry,
                 what=f"decoding {topic}[{partition}]@{offset}",
                 transient=lambda exc: isinstance(exc, RegistryUnavailableError),
+                clock=self.clock,
             )
         except RetriesExhaustedError as exc:
             log.critical(
@@ -111,7 +115,7 @@ class Runtime:
         """Results to publish now: those a failed publish left, then the new judgements."""
         results = self.unsent + self.reconciler.due()
         self.unsent = []
-        self.metrics.observe(self.reconciler, time.time())
+        self.metrics.observe(self.reconciler, self.clock.time())
         return results
 
     def message(self, result: Result) -> tuple[bytes, bytes]:
@@ -153,7 +157,7 @@ def rebuild(runtime: Runtime, group: str, timeout_s: float = 300.0) -> Offsets:
         value = runtime.feed.decode(message.topic, message.partition, message.offset, message.value)
         if value is not None and rec.remember(Result.from_avro(value)):
             remembered += 1
-    _commit_for_group(settings, group, ends)
+    _commit_for_group(settings, group, ends, clock=runtime.clock)
     log.info(
         "reconcile state rebuilt from Kafka",
         extra={
@@ -166,21 +170,27 @@ def rebuild(runtime: Runtime, group: str, timeout_s: float = 300.0) -> Offsets:
     return ends
 
 
-def _commit_for_group(settings: Settings, group: str, ends: Offsets, wait_s: float = 30.0) -> None:
+def _commit_for_group(
+    settings: Settings,
+    group: str,
+    ends: Offsets,
+    wait_s: float = 30.0,
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
     # a member killed a moment ago stays in the group until its session times out (10 s);
     # the broker refuses an outside commit until then
-    deadline = time.monotonic() + wait_s
+    deadline = clock.monotonic() + wait_s
     while True:
         try:
             commit_offsets(settings, group, ends)
             return
         except Exception as exc:  # KafkaException: UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS
-            if time.monotonic() > deadline:
+            if clock.monotonic() > deadline:
                 raise RebuildError(
                     f"cannot set the offsets of group {group} ({exc}); is another "
                     "`streamhub reconcile run` running? Only one may run at a time"
                 ) from exc
-            time.sleep(2.0)
+            clock.sleep(2.0)
 
 
 def build_app(

@@ -11,12 +11,13 @@ a changelog-backed store (Faust table) so a restart resumes where it stopped.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
+from streamhub.core.clock import now_ms as clock_ms
 from streamhub.reconcile.errors import AmbiguousTableError, WindowShapeError
 from streamhub.reconcile.inputs import Rejection, RowCount, SourceWindow, StageCounts
 from streamhub.reconcile.keys import TableKey, WindowKey, window_start
@@ -24,8 +25,6 @@ from streamhub.reconcile.result import Result, Status
 from streamhub.reconcile.tables import TableDirectory
 from streamhub.reconcile.verdict import judge
 from streamhub.reconcile.windows import SourceTotals, WindowState
-
-Clock = Callable[[], float]  # seconds since the epoch, like time.time
 
 
 class ReconcileSettings(BaseModel):
@@ -54,7 +53,9 @@ class Outcome(StrEnum):
 
 
 class Reconciler:
-    def __init__(self, settings: ReconcileSettings | None = None, clock: Clock = time.time) -> None:
+    def __init__(
+        self, settings: ReconcileSettings | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.settings = settings or ReconcileSettings()
         self._clock = clock
         self.windows: dict[WindowKey, WindowState] = {}
@@ -68,7 +69,7 @@ class Reconciler:
         self.ambiguous_inputs = 0  # parked input that two databases could hold
 
     def now_ms(self) -> int:
-        return int(self._clock() * 1000)
+        return clock_ms(self._clock)
 
     # --- inputs ---------------------------------------------------------------------------
 

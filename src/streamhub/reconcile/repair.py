@@ -12,7 +12,6 @@ rows themselves are counted in the window of the re-read like any snapshot read.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from streamhub.capture.signals import send_snapshot_request, wait_for_snapshot_done
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.identity import canonical_key, record_id_of, version_id
 from streamhub.kafka.reading import read_since
 from streamhub.land.kafka_out import Outbox
@@ -64,6 +64,7 @@ def repair(
     *,
     timeout_s: float = 120.0,
     progress: Progress = lambda _: None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> RepairOutcome:
     missing = found.missing
     outcome = RepairOutcome(f"repair-{uuid.uuid4().hex[:12]}")
@@ -71,8 +72,8 @@ def repair(
         return outcome
     table = found.table
     identity = IdentityTokens.from_settings(settings)
-    started_ms = int(time.time() * 1000)
-    deadline = time.monotonic() + timeout_s
+    started_ms = now_ms(clock)
+    deadline = clock.monotonic() + timeout_s
     expected: dict[int, str] = {}  # version of a re-read row -> its key
     restored_keys: set[str] = set()
     for connector, keys in plan(missing).items():
@@ -87,7 +88,7 @@ def repair(
             f"asked {connector} to re-read {len(keys)} row(s) of {table.full_name} "
             f"(request {request})"
         )
-        done = wait_for_snapshot_done(settings, request, max(1.0, deadline - time.monotonic()))
+        done = wait_for_snapshot_done(settings, request, max(1.0, deadline - clock.monotonic()))
         progress(
             f"{connector} re-read {len(done.read)} row(s); {len(done.not_found)} key(s) "
             "no longer in the source"
@@ -97,11 +98,11 @@ def repair(
             rid = record_id_of(identity, table, key_json)
             expected[version_id(rid, reread.position_seq)] = key_json
             restored_keys.add(key_json)
-    _wait_landed(settings, serde, found, set(expected), started_ms, deadline, progress)
+    _wait_landed(settings, serde, found, set(expected), started_ms, deadline, progress, clock)
     outcome.credited = [c for c in missing if c.key_json in restored_keys]
     outcome.not_repairable = [c for c in missing if c.key_json not in restored_keys]
     if outcome.credited:
-        _publish_credit(settings, serde, found, outcome)
+        _publish_credit(settings, serde, found, outcome, clock)
         progress(f"credited {len(outcome.credited)} change(s) to the window as {outcome.repair_id}")
     log.info(
         "repair done",
@@ -125,6 +126,7 @@ def _wait_landed(
     since_ms: int,
     deadline: float,
     progress: Progress,
+    clock: Clock,
 ) -> None:
     landed: set[int] = set()
     table = found.table
@@ -145,20 +147,20 @@ def _wait_landed(
         if landed >= expected:
             progress(f"all {len(expected)} re-read row(s) landed")
             return
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             raise RepairTimeoutError(
                 f"{len(expected - landed)} of {len(expected)} re-read row(s) of "
                 f"{table.full_name} did not land before the timeout; check that "
                 "`streamhub land` runs (its log, dlq.land), then run the repair again"
             )
-        if time.monotonic() - last_report >= 5:
-            last_report = time.monotonic()
+        if clock.monotonic() - last_report >= 5:
+            last_report = clock.monotonic()
             progress(f"waiting for the lander: {len(landed)}/{len(expected)} re-read row(s) landed")
-        time.sleep(2.0)
+        clock.sleep(2.0)
 
 
 def _publish_credit(
-    settings: Settings, serde: AvroSerde, found: Drill, outcome: RepairOutcome
+    settings: Settings, serde: AvroSerde, found: Drill, outcome: RepairOutcome, clock: Clock
 ) -> None:
     table = found.table
     writer = serde.register(
@@ -176,7 +178,7 @@ def _publish_credit(
         "window_ms": 60_000,
         "upserts": sum(1 for c in changes if c.op != "d"),
         "deletes": sum(1 for c in changes if c.op == "d"),
-        "landed_ts_ms": int(time.time() * 1000),
+        "landed_ts_ms": now_ms(clock),
         "database": table.database,
         "versions": sorted({c.version for c in changes}),
         "repair_id": outcome.repair_id,

@@ -7,13 +7,13 @@ written by a version that shaped it differently.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.reconcile.errors import SnapshotFormatError
 from streamhub.reconcile.inputs import Rejection, RowCount, StageCounts
 from streamhub.reconcile.keys import TableKey, WindowKey
-from streamhub.reconcile.reconciler import Clock, Reconciler, ReconcileSettings
+from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
 from streamhub.reconcile.tables import TableDirectory
 from streamhub.reconcile.windows import WindowState
 
@@ -54,7 +54,7 @@ def snapshot_state(reconciler: Reconciler) -> dict[str, Any]:
 
 
 def restore_state(
-    data: dict[str, Any], settings: ReconcileSettings | None = None, clock: Clock = time.time
+    data: dict[str, Any], settings: ReconcileSettings | None = None, clock: Clock = SYSTEM_CLOCK
 ) -> Reconciler:
     if data.get("format") != FORMAT:
         raise SnapshotFormatError(

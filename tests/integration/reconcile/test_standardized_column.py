@@ -15,6 +15,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import CollectorRegistry
 
 from streamhub.config import Settings
+from streamhub.core.clock import ManualClock
 from streamhub.reconcile.feed import STANDARDIZED_TOPIC, Feed
 from streamhub.reconcile.inputs import source_from_avro
 from streamhub.reconcile.metrics import ReconcileMetrics
@@ -69,7 +70,7 @@ def test_standardized_counts_reach_the_reconciliation_result(
     counts = [m for m in out if m.topic == STANDARDIZED_TOPIC]
     assert len(counts) == 2  # one per (table, minute, entity) per batch
 
-    reconciler = Reconciler(ReconcileSettings(grace_ms=1_000), lambda: now[0])
+    reconciler = Reconciler(ReconcileSettings(grace_ms=1_000), ManualClock(now[0]))
     feed = Feed(reconciler, serde, ReconcileMetrics.create(CollectorRegistry()))
     reconciler.apply_source(source_from_avro({
         "connector": config.name, "institution_id": INSTITUTION, "system": "his",

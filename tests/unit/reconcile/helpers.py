@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamhub.core.clock import ManualClock
 from streamhub.reconcile.inputs import (
     Rejection,
     SourceWindow,
@@ -20,17 +21,9 @@ T0 = 1_700_000_040_000  # a whole UTC minute
 GRACE = 120_000
 
 
-class ManualClock:
-    """Seconds since the epoch, moved only by the test."""
-
-    def __init__(self, ms: int) -> None:
-        self.ms = ms
-
-    def __call__(self) -> float:
-        return self.ms / 1000
-
-    def advance(self, ms: int) -> None:
-        self.ms += ms
+def clock_at(ms: int) -> ManualClock:
+    """A manual clock at ``ms`` milliseconds since the epoch (the tests count in ms)."""
+    return ManualClock(ms / 1000)
 
 
 def reconciler(clock: ManualClock, retention_ms: int = 6 * 3_600_000) -> Reconciler:

@@ -8,7 +8,7 @@ from tests.unit.reconcile.helpers import (
     GRACE,
     MINUTE,
     T0,
-    ManualClock,
+    clock_at,
     dead_letter,
     landed,
     reconciler,
@@ -19,7 +19,7 @@ PAST_GRACE = T0 + MINUTE + GRACE
 
 
 def test_source_re_emission_replaces_cumulative_totals() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=2, emitted=T0 + 70_000))
     rec.apply_source(source(inserts=3, updates=1, emitted=T0 + 80_000))
     rec.apply_source(source(inserts=2, emitted=T0 + 70_000))  # redelivered older emission
@@ -29,7 +29,7 @@ def test_source_re_emission_replaces_cumulative_totals() -> None:
 
 def test_source_re_emission_from_zero_is_added() -> None:
     """The agent forgot the window (only recent ones are kept) and counted a late change anew."""
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=5, emitted=T0 + 70_000))
     rec.apply_source(source(updates=1, emitted=T0 + 40 * MINUTE))
     rec.apply_landed(landed(upserts=6))
@@ -39,7 +39,7 @@ def test_source_re_emission_from_zero_is_added() -> None:
 
 
 def test_versioned_replay_is_a_duplicate_not_an_extra() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=2))
     rec.apply_landed(landed(upserts=2, versions=[11, 12]))
     rec.apply_landed(landed(upserts=2, versions=[11, 12]))  # the same flush, landed again
@@ -50,7 +50,7 @@ def test_versioned_replay_is_a_duplicate_not_an_extra() -> None:
 
 
 def test_partly_overlapping_replay() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=3))
     rec.apply_landed(landed(upserts=2, versions=[1, 2]))
     rec.apply_landed(landed(upserts=2, versions=[2, 3]))  # a replay re-batched differently
@@ -59,7 +59,7 @@ def test_partly_overlapping_replay() -> None:
 
 
 def test_unversioned_replay_is_reported_as_unverifiable_extra() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=2))
     rec.apply_landed(landed(upserts=2))
     rec.apply_landed(landed(upserts=2))
@@ -69,7 +69,7 @@ def test_unversioned_replay_is_reported_as_unverifiable_extra() -> None:
 
 
 def test_replayed_dead_letter_counts_once_by_origin() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=1))
     rec.apply_rejection(dead_letter(offset=9))
     rec.apply_rejection(dead_letter(offset=9))
@@ -81,7 +81,7 @@ def test_dead_letter_replayed_into_clickhouse_counts_as_landed_once() -> None:
     """An operator fixes the profile and replays dlq.standardize: the version lands after all."""
     rid = "a" * 32
     version = version_id(rid, 42)
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=1))
     rec.apply_rejection(dead_letter(version=version))
     assert rec.due(PAST_GRACE)[0].status is Status.MATCH
@@ -93,7 +93,7 @@ def test_dead_letter_replayed_into_clickhouse_counts_as_landed_once() -> None:
 
 
 def test_dead_letter_without_commit_time_is_named_in_missing_windows() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=2))
     rec.apply_landed(landed(upserts=1))
     [first] = rec.due(PAST_GRACE)

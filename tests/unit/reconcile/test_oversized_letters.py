@@ -28,7 +28,7 @@ from streamhub.reconcile.reconciler import Reconciler
 from streamhub.reconcile.result import Status
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.pseudonym_keys import IdentityTokens, PseudonymKey
-from tests.unit.reconcile.helpers import GRACE, MINUTE, T0, ManualClock, reconciler
+from tests.unit.reconcile.helpers import GRACE, MINUTE, T0, clock_at, reconciler
 
 PAST_GRACE = T0 + MINUTE + GRACE
 IDENTITY = IdentityTokens(PseudonymKey("i1", b"identity-key-of-the-test-0123"))
@@ -128,7 +128,7 @@ def test_the_letter_carries_the_row_key_and_position_not_a_version() -> None:
 
 
 def test_an_oversized_change_is_rejected_in_its_window_not_missing() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source_window(inserts=2))
     rec.apply_landed(
         landed_from_avro(
@@ -153,7 +153,7 @@ def test_an_oversized_change_is_rejected_in_its_window_not_missing() -> None:
 
 def test_a_replayed_letter_counts_once() -> None:
     """After a restart the capture agent sends the change, hence its letter, again."""
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source_window(inserts=1))
     fed = feed(rec)
     first, again = oversized_letter(), oversized_letter()
@@ -165,7 +165,7 @@ def test_a_replayed_letter_counts_once() -> None:
 
 
 def test_two_oversized_rows_are_two_rejections() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source_window(inserts=2))
     fed = feed(rec)
     fed.apply(DLQ_TOPIC, oversized_letter(1))
@@ -185,6 +185,6 @@ def test_the_version_is_the_one_the_standardizer_would_have_given() -> None:
 
 
 def test_other_capture_letters_are_still_not_rejections() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     letter = oversized_letter() | {"error_type": "UndecodableValue", "position_seq": None}
     assert feed(rec).apply(DLQ_TOPIC, letter) == "ignored"

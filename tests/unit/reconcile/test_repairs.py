@@ -8,7 +8,7 @@ from tests.unit.reconcile.helpers import (
     GRACE,
     MINUTE,
     T0,
-    ManualClock,
+    clock_at,
     landed,
     reconciler,
     source,
@@ -18,7 +18,7 @@ PAST_GRACE = T0 + MINUTE + GRACE
 
 
 def test_a_repair_credit_turns_missing_into_match_not_late() -> None:
-    clock = ManualClock(T0)
+    clock = clock_at(T0)
     rec = reconciler(clock)
     rec.apply_source(source(inserts=5))
     rec.apply_landed(landed(upserts=3, versions=[1, 2, 3], database="hisdb"))
@@ -35,7 +35,7 @@ def test_a_repair_credit_turns_missing_into_match_not_late() -> None:
 
 
 def test_a_credit_replayed_or_overlapping_a_late_landing_counts_once() -> None:
-    clock = ManualClock(T0)
+    clock = clock_at(T0)
     rec = reconciler(clock)
     rec.apply_source(source(inserts=5))
     rec.apply_landed(landed(upserts=3, versions=[1, 2, 3], database="hisdb"))
@@ -48,7 +48,7 @@ def test_a_credit_replayed_or_overlapping_a_late_landing_counts_once() -> None:
 
 
 def test_a_partial_repair_leaves_the_window_missing_by_the_rest() -> None:
-    clock = ManualClock(T0)
+    clock = clock_at(T0)
     rec = reconciler(clock)
     rec.apply_source(source(inserts=5))
     rec.apply_landed(landed(upserts=3, versions=[1, 2, 3], database="hisdb"))
@@ -58,7 +58,7 @@ def test_a_partial_repair_leaves_the_window_missing_by_the_rest() -> None:
 
 
 def test_credits_survive_a_snapshot_and_a_result_restored_after_restart() -> None:
-    clock = ManualClock(T0)
+    clock = clock_at(T0)
     rec = reconciler(clock)
     rec.apply_source(source(inserts=2))
     rec.apply_landed(landed(upserts=1, versions=[1], database="hisdb"))
@@ -77,7 +77,7 @@ def test_credits_survive_a_snapshot_and_a_result_restored_after_restart() -> Non
 
 
 def test_a_remembered_missing_verdict_makes_a_later_match_late_with_the_next_revision() -> None:
-    clock = ManualClock(T0)
+    clock = clock_at(T0)
     rec = reconciler(clock)
     rec.apply_source(source(inserts=2))
     rec.apply_landed(landed(upserts=1, versions=[1], database="hisdb"))

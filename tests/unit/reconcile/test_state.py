@@ -17,7 +17,7 @@ from tests.unit.reconcile.helpers import (
     INST,
     MINUTE,
     T0,
-    ManualClock,
+    clock_at,
     dead_letter,
     landed,
     reconciler,
@@ -29,18 +29,18 @@ PAST_GRACE = T0 + MINUTE + GRACE
 
 
 def test_windows_past_retention_are_dropped() -> None:
-    clock = ManualClock(T0)
+    clock = clock_at(T0)
     rec = reconciler(clock, retention_ms=HOUR)
     rec.apply_source(source(inserts=1))
     rec.apply_landed(landed(upserts=1))
     assert len(rec.due(PAST_GRACE)) == 1
-    clock.advance(MINUTE + HOUR)
+    clock.advance((MINUTE + HOUR) / 1000)
     assert rec.due() == [] and rec.windows == {}
     assert rec.results() == []
 
 
 def test_input_for_a_forgotten_window_is_stale() -> None:
-    clock = ManualClock(T0 + MINUTE + HOUR)
+    clock = clock_at(T0 + MINUTE + HOUR)
     rec = reconciler(clock, retention_ms=HOUR)
     rec.apply_source(source(T0 + HOUR, inserts=1))  # teaches the table's database
     assert rec.apply_source(source(inserts=1)) is Outcome.STALE
@@ -50,16 +50,16 @@ def test_input_for_a_forgotten_window_is_stale() -> None:
 
 
 def test_parked_input_expires_too() -> None:
-    clock = ManualClock(T0)
+    clock = clock_at(T0)
     rec = reconciler(clock, retention_ms=HOUR)
     rec.apply_landed(landed(upserts=1))
-    clock.advance(MINUTE + HOUR)
+    clock.advance((MINUTE + HOUR) / 1000)
     rec.due()
     assert rec.parked == []
 
 
 def test_snapshot_restores_to_the_same_behaviour() -> None:
-    clock = ManualClock(T0)
+    clock = clock_at(T0)
     rec = reconciler(clock)
     rec.apply_source(source(inserts=3))
     rec.apply_landed(landed(upserts=2, versions=[1, 2]))
@@ -125,7 +125,7 @@ def _row_count(rows: int, emitted: int = T0) -> RowCount:
 
 
 def test_row_counts_are_kept_apart_from_windows_latest_wins() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(_row_count(10, emitted=T0 + 2))
     rec.apply_source(_row_count(9, emitted=T0 + 1))
     assert rec.windows == {}

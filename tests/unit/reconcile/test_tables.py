@@ -17,7 +17,7 @@ from tests.unit.reconcile.helpers import (
     INST,
     MINUTE,
     T0,
-    ManualClock,
+    clock_at,
     dead_letter,
     landed,
     reconciler,
@@ -62,7 +62,7 @@ def test_source_counts_and_dead_letters_meet_on_one_key() -> None:
 
 
 def test_landed_counts_find_their_database_through_the_source_counts() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=1))
     assert rec.apply_landed(landed(upserts=1)) is Outcome.APPLIED
     [result] = rec.due(PAST_GRACE)
@@ -70,7 +70,7 @@ def test_landed_counts_find_their_database_through_the_source_counts() -> None:
 
 
 def test_input_before_the_table_is_known_waits_for_it() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     assert rec.apply_landed(landed(upserts=1)) is Outcome.PARKED
     land_letter = dead_letter(stage="land", table="public.patient", offset=3)
     assert rec.apply_rejection(land_letter) is Outcome.PARKED
@@ -81,7 +81,7 @@ def test_input_before_the_table_is_known_waits_for_it() -> None:
 
 
 def test_landed_counts_of_a_table_in_two_databases_need_the_database() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=1, database="his_a"))
     rec.apply_source(source(inserts=1, database="his_b"))
     with pytest.raises(AmbiguousTableError, match="his_a, his_b"):
@@ -90,7 +90,7 @@ def test_landed_counts_of_a_table_in_two_databases_need_the_database() -> None:
 
 
 def test_the_same_table_name_in_another_system_is_not_ambiguous() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=1, database="his", system="his"))
     rec.apply_source(source(inserts=1, database="emr", system="emr"))
     assert rec.apply_landed(landed(upserts=1, system="emr")) is Outcome.APPLIED
@@ -99,7 +99,7 @@ def test_the_same_table_name_in_another_system_is_not_ambiguous() -> None:
 
 
 def test_misaligned_windows_are_refused() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     with pytest.raises(WindowShapeError, match="window_ms"):
         rec.apply_source(source(T0 + 1))
 

@@ -7,7 +7,7 @@ from tests.unit.reconcile.helpers import (
     GRACE,
     MINUTE,
     T0,
-    ManualClock,
+    clock_at,
     dead_letter,
     landed,
     reconciler,
@@ -18,7 +18,7 @@ PAST_GRACE = T0 + MINUTE + GRACE
 
 
 def test_pending_before_grace_is_not_judged() -> None:
-    clock = ManualClock(T0 + MINUTE)
+    clock = clock_at(T0 + MINUTE)
     rec = reconciler(clock)
     rec.apply_source(source(inserts=3))
     assert rec.due(PAST_GRACE - 1) == []
@@ -28,7 +28,7 @@ def test_pending_before_grace_is_not_judged() -> None:
 
 
 def test_matched() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=3, updates=2))
     rec.apply_landed(landed(upserts=5))
     [result] = rec.due(PAST_GRACE)
@@ -41,7 +41,7 @@ def test_matched() -> None:
 
 
 def test_missing_then_late() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=4))
     rec.apply_landed(landed(upserts=3))
     [first] = rec.due(PAST_GRACE)
@@ -53,7 +53,7 @@ def test_missing_then_late() -> None:
 
 
 def test_extra_when_more_landed_than_the_source_holds() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=2))
     rec.apply_landed(landed(upserts=3, versions=[1, 2, 3]))
     [result] = rec.due(PAST_GRACE)
@@ -62,7 +62,7 @@ def test_extra_when_more_landed_than_the_source_holds() -> None:
 
 
 def test_extra_becomes_late_when_the_source_re_emits_its_window() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=2))
     rec.apply_landed(landed(upserts=3))
     assert rec.due(PAST_GRACE)[0].status is Status.EXCESS
@@ -73,7 +73,7 @@ def test_extra_becomes_late_when_the_source_re_emits_its_window() -> None:
 
 
 def test_matched_window_that_diverges_is_rejudged() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=1))
     rec.apply_landed(landed(upserts=1, versions=[1]))
     assert rec.due(PAST_GRACE)[0].status is Status.MATCH
@@ -83,7 +83,7 @@ def test_matched_window_that_diverges_is_rejudged() -> None:
 
 
 def test_window_without_source_counts_says_so() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_landed(landed(upserts=2, database="hisdb"))
     [result] = rec.due(PAST_GRACE)
     assert result.status is Status.EXCESS
@@ -91,7 +91,7 @@ def test_window_without_source_counts_says_so() -> None:
 
 
 def test_deletes_and_snapshot_reads_are_source_changes() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=1, updates=1, deletes=2, snapshot_reads=10))
     rec.apply_landed(landed(upserts=12, deletes=2))
     [result] = rec.due(PAST_GRACE)
@@ -99,7 +99,7 @@ def test_deletes_and_snapshot_reads_are_source_changes() -> None:
 
 
 def test_delete_split_mismatch_is_in_the_detail() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=1, deletes=2))
     rec.apply_landed(landed(upserts=2, deletes=1))
     [result] = rec.due(PAST_GRACE)
@@ -108,7 +108,7 @@ def test_delete_split_mismatch_is_in_the_detail() -> None:
 
 
 def test_rejected_records_count_as_accounted_for() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=3))
     rec.apply_landed(landed(upserts=2))
     rec.apply_rejection(dead_letter(offset=1))
@@ -118,7 +118,7 @@ def test_rejected_records_count_as_accounted_for() -> None:
 
 
 def test_standardized_counts_point_at_the_gap() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=3))
     rec.apply_standardized(landed(upserts=3))
     rec.apply_landed(landed(upserts=1))
@@ -128,7 +128,7 @@ def test_standardized_counts_point_at_the_gap() -> None:
 
 
 def test_windows_are_separate_per_minute_and_table() -> None:
-    rec = reconciler(ManualClock(T0))
+    rec = reconciler(clock_at(T0))
     rec.apply_source(source(inserts=1))
     rec.apply_source(source(T0 + MINUTE, inserts=1))
     rec.apply_source(source(inserts=1, table="public.visit"))
