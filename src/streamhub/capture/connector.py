@@ -145,6 +145,10 @@ class ConnectorConfig(_Strict):
     def topic(self) -> str:
         return f"cdc.raw.{self.system}"
 
+    def labels(self) -> dict[str, str]:
+        """What names the connector: its metrics' (bounded) labels and its log lines' fields."""
+        return {"connector": self.name, "institution": self.institution_id, "system": self.system}
+
     def password(self, settings: Settings) -> str:
         """The database password, from wherever the connector says; never logged."""
         conn = self.connection
