@@ -8,7 +8,6 @@ position; one connector's trouble never stops the others.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.membership import Membership
 from streamhub.capture.task import ConnectorTask
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
 
 log = get_logger(__name__)
@@ -36,8 +36,10 @@ class CaptureAgent:
         *,
         coordinated: bool = True,
         on_change: Callable[[set[str]], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.connectors = {c.name: c for c in connectors}
         self.coordinated = coordinated
         self.on_change = on_change
@@ -77,13 +79,13 @@ class CaptureAgent:
     def _supervise(self, config: ConnectorConfig, stop: threading.Event) -> None:
         failures = 0
         while not stop.is_set():
-            task = ConnectorTask(self.settings, config, stop)
-            began = time.monotonic()
+            task = ConnectorTask(self.settings, config, stop, clock=self.clock)
+            began = self.clock.monotonic()
             try:
                 task.run()
                 return
             except Exception as exc:
-                failures = 0 if time.monotonic() - began > 120 else failures + 1
+                failures = 0 if self.clock.monotonic() - began > 120 else failures + 1
                 backoff = min(2.0**failures, MAX_BACKOFF_S)
                 log.error(
                     "connector failed; restarting from its stored position",

@@ -8,7 +8,6 @@ are forgotten first, and each connector starts with a fresh snapshot.
 from __future__ import annotations
 
 import threading
-import time
 from types import TracebackType
 
 from streamhub.capture.agent import CaptureAgent
@@ -16,33 +15,37 @@ from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.errors import CaptureError
 from streamhub.capture.positions import PositionStore
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 
 DRAIN_S = 5.0
 
 
 class CaptureAlongside:
-    def __init__(self, settings: Settings, connectors: list[ConnectorConfig]) -> None:
+    def __init__(
+        self, settings: Settings, connectors: list[ConnectorConfig], clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.connectors = connectors
         self.count = len(connectors)
         self._stop = threading.Event()
-        self._agent = CaptureAgent(settings, connectors, coordinated=False)
+        self._agent = CaptureAgent(settings, connectors, coordinated=False, clock=clock)
         self._thread = threading.Thread(target=self._agent.run, args=(self._stop,), daemon=True)
-        self._positions = PositionStore(settings)
+        self._positions = PositionStore(settings, clock)
 
     def __enter__(self) -> CaptureAlongside:
         for config in self.connectors:
             self._positions.forget(config.name)
         self._thread.start()
-        deadline = time.monotonic() + 120
+        deadline = self.clock.monotonic() + 120
         while not all(self._positions.load(c.name) for c in self.connectors):
-            if time.monotonic() > deadline:
+            if self.clock.monotonic() > deadline:
                 self._stop.set()
                 raise CaptureError(
                     "the capture agent did not start its connectors within 120 s; "
                     "see the log (--log-level info) and `streamhub connectors check`"
                 )
-            time.sleep(0.5)
+            self.clock.sleep(0.5)
         return self
 
     def __exit__(
@@ -52,7 +55,7 @@ class CaptureAlongside:
         traceback: TracebackType | None,
     ) -> None:
         if exc is None:
-            time.sleep(DRAIN_S)  # let the last transactions reach Kafka before stopping
+            self.clock.sleep(DRAIN_S)  # let the last transactions reach Kafka before stopping
         self._stop.set()
         self._thread.join(120)
 

@@ -15,7 +15,6 @@ and the connector goes on with the next change instead of restarting forever.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +29,7 @@ from streamhub.capture.errors import CaptureError, UnrepresentableChangeError
 from streamhub.capture.model import RowEvent, TableInfo
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import IncompatibleSchemaError
@@ -53,14 +53,19 @@ Delivered = Callable[[KafkaError | None, Message], None]
 Refusal = Callable[[str], tuple[bytes, bytes]]
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class Emitter:
-    def __init__(self, settings: Settings, config: ConnectorConfig, tracker: AckTracker) -> None:
+    clock: Clock = SYSTEM_CLOCK  # stamps envelopes and letters; flush's deadline
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: ConnectorConfig,
+        tracker: AckTracker,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.config = config
         self.tracker = tracker
+        self.clock = clock
         self._require_topics(settings, [config.topic, *OPS_SCHEMAS])
         self.producer = Producer(
             {
@@ -120,7 +125,7 @@ class Emitter:
 
     def change(self, event: RowEvent) -> None:
         writer = self.writer_for(event.table)
-        value = self.serde.encode(writer, envelope.envelope(self.config, event, now_ms()))
+        value = self.serde.encode(writer, envelope.envelope(self.config, event, now_ms(self.clock)))
         key = envelope.message_key(self.config, event)
 
         def refused(why: str) -> tuple[bytes, bytes]:
@@ -170,7 +175,7 @@ class Emitter:
             "original_offset": None,
             "original_key": key,
             "original_value": None,
-            "failed_ts_ms": now_ms(),
+            "failed_ts_ms": now_ms(self.clock),
             "system": self.config.system,
             "database": event.table.database,
             "commit_ts_ms": event.commit_ts_ms,
@@ -200,7 +205,7 @@ class Emitter:
             "original_offset": None,
             "original_key": key,
             "original_value": raw,
-            "failed_ts_ms": now_ms(),
+            "failed_ts_ms": now_ms(self.clock),
         }
         self._ops_record("dlq.capture", key or self.config.name.encode(), record)
 
@@ -266,9 +271,9 @@ class Emitter:
         self._send_refused()
 
     def flush(self, timeout_s: float) -> int:
-        deadline = time.monotonic() + timeout_s
+        deadline = self.clock.monotonic() + timeout_s
         left = int(self.producer.flush(timeout_s))
-        while self._refused and time.monotonic() < deadline:  # letters of refusals just seen
+        while self._refused and self.clock.monotonic() < deadline:  # refusals just seen
             self._send_refused()
-            left = int(self.producer.flush(max(0.0, deadline - time.monotonic())))
+            left = int(self.producer.flush(max(0.0, deadline - self.clock.monotonic())))
         return left + len(self._refused)

@@ -14,16 +14,18 @@ from typing import Any
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.counts import MINUTE_MS, WindowCounts
-from streamhub.capture.emitter import Emitter, now_ms
+from streamhub.capture.emitter import Emitter
 from streamhub.capture.envelope import row_key
 from streamhub.capture.model import RowEvent, SourceHead, UndecodableValue
 from streamhub.capture.snapshotting import table_id
+from streamhub.core.clock import Clock, now_ms
 
 
 class OpsRecords:
-    def __init__(self, emitter: Emitter, config: ConnectorConfig) -> None:
+    def __init__(self, emitter: Emitter, config: ConnectorConfig, clock: Clock) -> None:
         self.emitter = emitter
         self.config = config
+        self.clock = clock  # stamps emitted_ts_ms
 
     def counts(
         self, window: WindowCounts, row_count: int | None = None, at: str | None = None
@@ -49,7 +51,7 @@ class OpsRecords:
                 "snapshot_reads": window.snapshot_reads,
                 "row_count": row_count,
                 "row_count_position": at,
-                "emitted_ts_ms": now_ms(),
+                "emitted_ts_ms": now_ms(self.clock),
             },
         )
 
@@ -79,7 +81,7 @@ class OpsRecords:
                 "last_event_ts_ms": last_event_ms,
                 "events_total": events_total,
                 "errors_total": errors_total,
-                "emitted_ts_ms": now_ms(),
+                "emitted_ts_ms": now_ms(self.clock),
             },
         )
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamhub.capture.emitter import now_ms
 from streamhub.capture.errors import CaptureError
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.kafka.compacted_log import CompactedLog
 
 
@@ -21,7 +21,8 @@ class PositionStoreError(CaptureError):
 
 
 class PositionStore:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock  # stamps saved_ms
         self._log = CompactedLog(
             settings.kafka_bootstrap,
             settings.capture_positions_topic,
@@ -40,7 +41,7 @@ class PositionStore:
 
     def save(self, connector: str, state: dict[str, Any]) -> None:
         """Store the state; returns once the broker has acknowledged it."""
-        self._log.append([({"connector": connector}, {**state, "saved_ms": now_ms()})])
+        self._log.append([({"connector": connector}, {**state, "saved_ms": now_ms(self.clock)})])
 
     def forget(self, connector: str) -> None:
         """Drop the connector's position: the next start snapshots again."""

@@ -8,22 +8,22 @@ there.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import SnapshotReader
 from streamhub.capture.counts import WindowCounts
-from streamhub.capture.emitter import now_ms
 from streamhub.capture.model import TableInfo, Watermark
 from streamhub.capture.ops_records import OpsRecords, minute_of
+from streamhub.core.clock import Clock, now_ms
 
 
 class RowCountProbe:
-    def __init__(self, config: ConnectorConfig, ops: OpsRecords) -> None:
+    def __init__(self, config: ConnectorConfig, ops: OpsRecords, clock: Clock) -> None:
         self.config = config
         self.ops = ops
-        self._next = time.monotonic() + config.row_count_s
+        self.clock = clock
+        self._next = clock.monotonic() + config.row_count_s
         self._open: tuple[str, dict[str, int]] | None = None  # (probe id, counts by table)
 
     @property
@@ -32,11 +32,11 @@ class RowCountProbe:
         return self._open is not None
 
     def due(self) -> bool:
-        return time.monotonic() >= self._next
+        return self.clock.monotonic() >= self._next
 
     def open(self, reader: SnapshotReader, tables: dict[str, TableInfo]) -> None:
         """Count every table between two watermarks: a count at a known position."""
-        self._next = time.monotonic() + self.config.row_count_s
+        self._next = self.clock.monotonic() + self.config.row_count_s
         probe_id = f"{self.config.name}:n{uuid.uuid4().hex[:11]}"
         reader.watermark("low", probe_id)
         counts = {name: reader.count(t) for name, t in sorted(tables.items())}
@@ -51,7 +51,7 @@ class RowCountProbe:
             _, counts = self._open
             self._open = None
             # one reading: two could straddle a minute boundary
-            minute = minute_of(now_ms())
+            minute = minute_of(now_ms(self.clock))
             for name, rows in counts.items():
                 # the count is of a moment between the two marks; the position is the high
                 # mark's: changes committed between the marks may or may not be in it

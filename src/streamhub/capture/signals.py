@@ -15,7 +15,6 @@ has finished.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ from streamhub.capture.errors import (
     SnapshotTimeoutError,
 )
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.kafka.topics import ensure_topic
 from streamhub.log import get_logger
 
@@ -70,13 +70,13 @@ class SnapshotRequest:
     request_id: str
     keys: list[dict[str, Any]] | None = None  # None: the whole table
 
-    def document(self) -> dict[str, Any]:
+    def document(self, clock: Clock = SYSTEM_CLOCK) -> dict[str, Any]:
         document: dict[str, Any] = {
             "connector": self.connector,
             "action": REQUEST,
             "table": self.table,
             "request_id": self.request_id,
-            "ts": time.time(),
+            "ts": clock.time(),
         }
         if self.keys is not None:
             document["keys"] = self.keys
@@ -109,7 +109,9 @@ class SnapshotDone:
     rows: int = 0  # envelopes emitted as snapshot reads (a whole-table request lists no keys)
 
 
-def completion_document(done: SnapshotDone, error: str | None = None) -> dict[str, Any]:
+def completion_document(
+    done: SnapshotDone, error: str | None = None, clock: Clock = SYSTEM_CLOCK
+) -> dict[str, Any]:
     return {
         "connector": done.connector,
         "action": DONE,
@@ -119,7 +121,7 @@ def completion_document(done: SnapshotDone, error: str | None = None) -> dict[st
         "not_found": done.not_found,
         "rows": done.rows,
         "error": error,
-        "ts": time.time(),
+        "ts": clock.time(),
     }
 
 
@@ -199,7 +201,9 @@ def send_snapshot_request(
     return request.request_id
 
 
-def wait_for_snapshot_done(settings: Settings, request_id: str, timeout_s: float) -> SnapshotDone:
+def wait_for_snapshot_done(
+    settings: Settings, request_id: str, timeout_s: float, clock: Clock = SYSTEM_CLOCK
+) -> SnapshotDone:
     """The agent's answer to a request; raises SnapshotRejectedError or SnapshotTimeoutError."""
     topic = signal_topic(settings)
     # another process's request: read the (small) topic from its start
@@ -214,9 +218,9 @@ def wait_for_snapshot_done(settings: Settings, request_id: str, timeout_s: float
     )
     try:
         consumer.assign([TopicPartition(topic, 0, start)])
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            message = consumer.poll(min(0.5, max(deadline - time.monotonic(), 0.01)))
+        deadline = clock.monotonic() + timeout_s
+        while clock.monotonic() < deadline:
+            message = consumer.poll(min(0.5, max(deadline - clock.monotonic(), 0.01)))
             if message is None or message.error() is not None:
                 continue
             document = _document(message)
@@ -243,8 +247,9 @@ def _document(message: Message) -> dict[str, Any] | None:
 
 
 class SignalListener:
-    def __init__(self, settings: Settings, connector: str) -> None:
+    def __init__(self, settings: Settings, connector: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self.connector = connector
+        self.clock = clock  # stamps answers
         self.settings = settings
         self.topic = signal_topic(settings)
         _ensure(settings, self.topic)
@@ -290,7 +295,9 @@ class SignalListener:
             self._producer = Producer(
                 {"bootstrap.servers": self.settings.kafka_bootstrap, "acks": "all"}
             )
-        value = json.dumps(completion_document(done, error), ensure_ascii=False, default=str)
+        value = json.dumps(
+            completion_document(done, error, self.clock), ensure_ascii=False, default=str
+        )
         self._producer.produce(self.topic, key=self.connector.encode(), value=value.encode())
         if self._producer.flush(10):
             log.error(

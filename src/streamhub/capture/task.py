@@ -16,14 +16,13 @@ probes (:mod:`~streamhub.capture.row_count_probe`), the answers to requests
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import LogReader, SnapshotReader
 from streamhub.capture.counts import SourceCounts
 from streamhub.capture.delivery import AckTracker
-from streamhub.capture.emitter import Emitter, now_ms
+from streamhub.capture.emitter import Emitter
 from streamhub.capture.errors import UnrepresentableChangeError
 from streamhub.capture.metrics import CaptureMetrics
 from streamhub.capture.model import (
@@ -43,6 +42,7 @@ from streamhub.capture.snapshot_windows import SnapshotWindows
 from streamhub.capture.snapshotting import SnapshotPlan, table_id
 from streamhub.capture.source import open_readers
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.log import get_logger
 
 log = get_logger(__name__)
@@ -57,8 +57,10 @@ class ConnectorTask:
         config: ConnectorConfig,
         stop: threading.Event,
         metrics: CaptureMetrics | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.config = config
         self.stop = stop
         self.metrics = metrics or CaptureMetrics.default()
@@ -94,7 +96,7 @@ class ConnectorTask:
 
     def _start(self) -> None:
         config = self.config
-        self.positions = PositionStore(self.settings)
+        self.positions = PositionStore(self.settings, self.clock)
         state = self.positions.load(config.name) or {}
         self.resume: str | None = state.get("resume")
         self.plan = SnapshotPlan(state.get("snapshot") or {})
@@ -104,11 +106,11 @@ class ConnectorTask:
         self.log_reader: LogReader
         self.snapshot_reader: SnapshotReader
         self.log_reader, self.snapshot_reader = open_readers(config, password)
-        self.emitter = Emitter(self.settings, config, self.tracker)
-        self.ops = OpsRecords(self.emitter, config)
-        self.signals = SignalListener(self.settings, config.name)
+        self.emitter = Emitter(self.settings, config, self.tracker, self.clock)
+        self.ops = OpsRecords(self.emitter, config, self.clock)
+        self.signals = SignalListener(self.settings, config.name, self.clock)
         self.replies = Replies(config, self.tracker, self.signals, self.metrics)
-        self.probe = RowCountProbe(config, self.ops)
+        self.probe = RowCountProbe(config, self.ops, self.clock)
         started = self.log_reader.start(self.resume)
         self.tables = {table_id(t): t for t in self.snapshot_reader.tables()}
         self.windows = SnapshotWindows(
@@ -162,8 +164,8 @@ class ConnectorTask:
             self._handle(event)
         self.emitter.poll()
         self.replies.answer_acknowledged()
-        now = time.monotonic()
-        self._idle_since = None if events else (self._idle_since or now_ms())
+        now = self.clock.monotonic()
+        self._idle_since = None if events else (self._idle_since or now_ms(self.clock))
         if self._at_boundary and (not events or now - self._last_checkpoint >= CHECKPOINT_EVERY_S):
             self._last_checkpoint = now
             self._emit_counts()
@@ -259,7 +261,7 @@ class ConnectorTask:
                     position=self.resume or "",
                     position_seq=mark.position_seq,
                     txid=None,
-                    commit_ts_ms=now_ms(),
+                    commit_ts_ms=now_ms(self.clock),
                     snapshot="last" if final else "true",
                 )
             )
@@ -287,14 +289,14 @@ class ConnectorTask:
     def _emit_counts(self) -> None:
         # idle means the log is read to its head: every minute that ended before now (minus
         # the grace) is complete, including the one the last events fell in
-        for window in self.counts.due(now_ms() if self._idle_since is not None else None):
+        for window in self.counts.due(now_ms(self.clock) if self._idle_since is not None else None):
             self.ops.counts(window)
 
     def _heartbeat(self) -> None:
         head = self.log_reader.head()
         lag_ms = None
         if self.last_event_ms is not None:
-            behind = max(now_ms() - self.last_event_ms, 0)
+            behind = max(now_ms(self.clock) - self.last_event_ms, 0)
             lag_ms = 0 if self._idle_since is not None else behind
         self.ops.heartbeat(
             state=self.state_name,
