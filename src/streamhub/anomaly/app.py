@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
 
 from streamhub.anomaly.codec import ANOMALY_TOPIC, INPUT_TOPICS
-from streamhub.anomaly.errors import PublishError
+from streamhub.anomaly.errors import AnomalyError, PublishError
 from streamhub.anomaly.events import AnomalyEvent
 from streamhub.anomaly.service import AnomalyService
 from streamhub.anomaly.suppression_log import SuppressionFollower
 from streamhub.config import Settings
 from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async
-from streamhub.kafka.faust_app import EXIT_BATCH_FAILED, faust_settings
+from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.serde.errors import RegistryUnavailableError
 from streamhub.serde.wire import MessageRef
 
@@ -36,10 +36,17 @@ log = logging.getLogger(__name__)
 class Publisher:
     """Send anomaly events with the app's producer, awaiting delivery, retrying."""
 
-    def __init__(self, app: faust.App, service: AnomalyService, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        service: AnomalyService,
+        retry: RetryPolicy,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.app = app
         self.service = service
         self.retry = retry
+        self.sleep = sleep  # tests replace the backoff's wait
 
     async def send(self, events: list[AnomalyEvent]) -> None:
         if not events:
@@ -68,7 +75,11 @@ class Publisher:
         try:
             # whatever the failure, an unpublished anomaly is worse
             await retry_async(
-                deliver, self.retry, what=f"sending to {ANOMALY_TOPIC}", on_retry=retrying
+                deliver,
+                self.retry,
+                what=f"sending to {ANOMALY_TOPIC}",
+                on_retry=retrying,
+                sleep=self.sleep,
             )
         except RetriesExhaustedError as exc:
             self._give_up(events, exc.last, exc.attempts)
@@ -79,9 +90,7 @@ class Publisher:
             f"{events[0].feed.institution_id}) undelivered to {ANOMALY_TOPIC} after "
             f"{attempts} attempts: {exc!r}; exiting to restart warm"
         )
-        log.critical("%s", error, exc_info=exc)
-        logging.shutdown()
-        os._exit(EXIT_BATCH_FAILED)  # not raise: take_events would ack the batch
+        exit_worker(error, exc)  # exit 75, not raise: take_events would ack the batch
 
 
 def build_app(
@@ -108,9 +117,7 @@ def build_app(
                     out += service.on_message(message.topic, message.key, message.value, where)
             except RegistryUnavailableError as exc:
                 # the detector has taken part of the batch: restart warm rather than retry
-                log.critical("schema registry unreachable, exiting: %s", exc)
-                logging.shutdown()
-                os._exit(EXIT_BATCH_FAILED)
+                exit_worker(AnomalyError(f"schema registry unreachable, exiting: {exc}"), exc)
             await publisher.send(out)
 
     async def tick() -> None:

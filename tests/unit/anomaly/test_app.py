@@ -1,0 +1,87 @@
+"""The app's publisher: delivery retried with backoff on the event loop, then the worker's exit."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from streamhub.anomaly import app as anomaly_app
+from streamhub.anomaly.errors import PublishError
+from streamhub.anomaly.events import AnomalyEvent, FeedKey, Kind, Severity
+from streamhub.core.retry import RetryPolicy
+
+from .scenario import T0
+from .test_service import JsonCodec
+
+EVENT = AnomalyEvent(
+    anomaly_id="a-1",
+    feed=FeedKey("h01-his", "h01", "his", "db.public.charge"),
+    metric="events_per_minute",
+    kind=Kind.SILENCE,
+    severity=Severity.CRITICAL,
+    observed=0,
+    expected=40.0,
+    lower=10.0,
+    upper=70.0,
+    score=-6.0,
+    window_start_ms=T0,
+    detected_ts_ms=T0,
+    start_ms=T0,
+)
+
+
+class FailingProducer:
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes, *_: Any) -> asyncio.Future[None]:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker gone")
+        self.sent.append((topic, key, value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class Exited(Exception):
+    pass
+
+
+def publisher(
+    producer: FailingProducer, waits: list[float], policy: RetryPolicy
+) -> anomaly_app.Publisher:
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    app: Any = SimpleNamespace(producer=producer)
+    service: Any = SimpleNamespace(codec=JsonCodec())
+    return anomaly_app.Publisher(app, service, policy, sleep=sleep)
+
+
+def test_send_is_retried_with_backoff_until_delivered() -> None:
+    producer, waits = FailingProducer(failures=2), []
+    asyncio.run(publisher(producer, waits, RetryPolicy(attempts=5, first_s=0.5)).send([EVENT]))
+    assert waits == [0.5, 1.0]
+    assert [topic for topic, _, _ in producer.sent] == ["ops.anomaly"]
+
+
+def test_exhausted_retries_end_the_worker_without_acking(monkeypatch: pytest.MonkeyPatch) -> None:
+    exits: list[tuple[Exception, BaseException | None]] = []
+
+    def exit_worker(error: Exception, cause: BaseException | None = None) -> None:
+        exits.append((error, cause))
+        raise Exited  # the real one ends the process with EXIT_BATCH_FAILED (75)
+
+    monkeypatch.setattr(anomaly_app, "exit_worker", exit_worker)
+    producer, waits = FailingProducer(failures=10), []
+    with pytest.raises(Exited):
+        asyncio.run(publisher(producer, waits, RetryPolicy(attempts=3, first_s=0.5)).send([EVENT]))
+    assert waits == [0.5, 1.0] and producer.sent == []
+    ((error, cause),) = exits
+    assert isinstance(error, PublishError) and isinstance(cause, ConnectionError)
+    assert "a-1 of h01" in str(error) and "after 3 attempts" in str(error)
