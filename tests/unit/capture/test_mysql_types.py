@@ -10,7 +10,7 @@ import pytest
 from pymysqlreplication.constants import FIELD_TYPE
 
 from streamhub.capture.mysql import types
-from streamhub.capture.mysql.log_reader import GtidPosition, head_seq, parse_mariadb_gtids
+from streamhub.capture.mysql.gtid import GtidPosition, head_seq, parse_mariadb_gtids
 
 
 @pytest.mark.parametrize(

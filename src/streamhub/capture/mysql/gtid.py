@@ -1,0 +1,65 @@
+"""GTID positions of the binlog stream (MariaDB per-domain GTIDs, MySQL GTID sets).
+
+MariaDB: a transaction's GTID ``domain-server-seq`` is its rows' ``position`` and ``txid``;
+``resume`` lists the last GTID of every domain seen, which is what MariaDB takes as
+``@slave_connect_state``. MySQL (kept minimal): ``uuid:n`` with seq n; ``resume`` is the
+executed GTID set.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pymysqlreplication.gtid import Gtid, GtidSet
+
+_MARIADB_GTID = re.compile(r"^\d+-\d+-\d+$")
+
+
+def parse_mariadb_gtids(text: str) -> dict[int, str]:
+    """``"0-1-5,1-2-9"`` → {domain: gtid}; ValueError when malformed."""
+    gtids: dict[int, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if not _MARIADB_GTID.match(part):
+            raise ValueError(f"{part!r} is not a MariaDB GTID (domain-server-seq)")
+        gtids[int(part.split("-")[0])] = part
+    return gtids
+
+
+def head_seq(position: str, mariadb: bool) -> int:
+    """The largest sequence number in a GTID position (MariaDB list or MySQL set)."""
+    if mariadb:
+        return max(
+            (int(g.rsplit("-", 1)[1]) for g in parse_mariadb_gtids(position).values()), default=0
+        )
+    ends = [
+        int(interval.rsplit("-", 1)[-1])
+        for member in position.replace("\n", "").split(",")
+        for interval in member.split(":")[1:]
+        if interval.replace("-", "").isdigit()
+    ]
+    return max(ends, default=0)
+
+
+class GtidPosition:
+    """The stream position after the last commit: MariaDB GTID per domain, or MySQL GTID set."""
+
+    def __init__(self, start: str, mariadb: bool) -> None:
+        self._mariadb = mariadb
+        if mariadb:
+            self._domains = parse_mariadb_gtids(start)
+        else:
+            self._set = GtidSet(start or None)
+
+    def commit(self, gtid: str) -> None:
+        if self._mariadb:
+            self._domains[int(gtid.split("-")[0])] = gtid
+        else:
+            self._set = self._set + Gtid(gtid)
+
+    @property
+    def resume(self) -> str:
+        if self._mariadb:
+            return ",".join(self._domains[d] for d in sorted(self._domains))
+        return str(self._set)

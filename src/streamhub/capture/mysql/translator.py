@@ -1,0 +1,331 @@
+"""Binlog events → model events for one connector (used only by the stream thread).
+
+Positions: ``position_seq = seq << 20 | index in the transaction`` (``| 0xFFFFF`` for its
+``TransactionEnd``), so it grows within a GTID domain (sequence numbers of different domains are
+unrelated; see ``gtid`` for ``position`` and ``resume``). ``commit_ts_ms`` has the binlog's
+one-second resolution. Rows past the 2**20 - 2nd of one transaction share its last
+position_seq. Transactions without captured rows still advance the position: their
+``TransactionEnd`` is sent at most once per ``heartbeat_s``.
+
+Raw text: pymysqlreplication decodes CHAR/VARCHAR/TEXT in ``RowsEvent.__read_string`` as
+``bytes.decode(self.charset_to_encoding(column.character_set_name), "strict")``; latin1 becomes
+cp1252, which raises on 0x81/0x8D/0x8F/0x90/0x9D, and no option returns bytes
+(``ignore_decode_errors`` drops them). So when a captured table's TableMapEvent arrives (before
+its rows are parsed: rows decode lazily, on ``.rows``), ``_carry_bytes`` sets each string
+column's ``character_set_name`` to Python's ``latin-1``, which maps every byte to the code point
+of the same value: ``value.encode("latin-1")`` gives back exactly the binlog's bytes, decoded by
+``types.ValuePlan`` with the charset read from the TableMapEvent first. Only the Column objects
+of this reader's own stream change; nothing in the library is patched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pymysqlreplication.event import (
+    GtidEvent,
+    HeartbeatLogEvent,
+    MariadbGtidEvent,
+    QueryEvent,
+    XidEvent,
+)
+from pymysqlreplication.row_event import (
+    DeleteRowsEvent,
+    TableMapEvent,
+    UpdateRowsEvent,
+    WriteRowsEvent,
+)
+
+from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.errors import CaptureError
+from streamhub.capture.keychange import split_key_change
+from streamhub.capture.model import (
+    ColumnInfo,
+    Event,
+    Op,
+    RowEvent,
+    TableInfo,
+    TransactionEnd,
+    UndecodableValue,
+    Watermark,
+)
+from streamhub.capture.mysql import types
+from streamhub.capture.mysql.gtid import GtidPosition
+from streamhub.capture.mysql.snapshot_reader import (
+    WATERMARK_SCHEMA,
+    WATERMARK_TABLE,
+    CatalogColumn,
+    watermark_chunk_id,
+)
+
+_CARRIER = "latin-1"  # Python's ISO-8859-1: byte n <-> U+00nn, so text round-trips to bytes
+_INDEX_MAX = 0xFFFFE  # 0xFFFFF is the TransactionEnd's
+_FL_STANDALONE = 0x01  # MariaDB GTID flag: no XID/COMMIT follows (DDL)
+
+
+@dataclass
+class _Table:
+    info: TableInfo
+    plans: list[types.ValuePlan]  # in binlog column order
+    carried: frozenset[str]  # string columns whose values arrive latin-1-carried
+    watermark: bool = False
+
+
+def _charset(column: Any) -> str | None:
+    """The MySQL charset of a binlog column, before ``_carry_bytes`` touches it."""
+    if column.collation_name:
+        return str(column.collation_name).split("_")[0]  # latin1_swedish_ci, binary
+    encoding = column.character_set_name  # the library's codec name: cp1252 means latin1
+    if encoding is None:
+        return None
+    return {"cp1252": "latin1", "utf8": "utf8mb4"}.get(str(encoding), str(encoding))
+
+
+def _carry_bytes(columns: list[Any]) -> None:
+    for column in columns:
+        if column.type in types.STRING_FIELD_TYPES:
+            column.character_set_name = _CARRIER
+
+
+class BinlogTranslator:
+    """Binlog events → model events for one connector; used only by the stream thread."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        start: str,
+        describe_table: Callable[[str], list[CatalogColumn]],
+        clock: Callable[[], float],
+    ) -> None:
+        self._config = config
+        self._database = config.connection.database
+        self._wanted = set(config.tables)
+        self._describe = describe_table
+        self._clock = clock
+        self.position = GtidPosition(start, config.engine == "mariadb")
+        self._by_id: dict[int, _Table] = {}
+        self._layouts: dict[tuple[str, str], tuple[object, _Table]] = {}
+        self._gtid: str | None = None
+        self._seq = 0
+        self._index = 0
+        self._standalone = False
+        self._emitted = False
+        self._begin_ts = 0
+        self._quiet_end: TransactionEnd | None = None  # a commit without rows, not yet sent
+        self._last_end = clock()
+
+    def translate(self, event: Any) -> list[Event]:
+        if isinstance(event, MariadbGtidEvent):
+            done = self._begin(event.gtid, event.gtid_seq_no, bool(event.flags & _FL_STANDALONE))
+        elif isinstance(event, GtidEvent):  # MySQL: DML opens with BEGIN, DDL stands alone
+            done = self._begin(event.gtid, event.gno, True)
+        else:
+            done = None
+        if done is not None:
+            self._begin_ts = event.timestamp
+            return done
+        if isinstance(event, XidEvent):
+            return self._commit(event.timestamp)
+        if isinstance(event, QueryEvent):
+            query = event.query.strip().upper()
+            if query == "BEGIN":
+                self._standalone = False
+                return []
+            if query == "COMMIT" or self._standalone:
+                return self._commit(event.timestamp)
+            return []
+        if isinstance(event, TableMapEvent):
+            self._table_map(event)
+            return []
+        if isinstance(event, WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent):
+            return self._rows(event)
+        if isinstance(event, HeartbeatLogEvent):
+            return self.idle()
+        return []
+
+    def idle(self) -> list[Event]:
+        """Send a held-back TransactionEnd once the source has been quiet for heartbeat_s."""
+        if self._quiet_end is None or self._clock() - self._last_end < self._config.heartbeat_s:
+            return []
+        end, self._quiet_end = self._quiet_end, None
+        self._last_end = self._clock()
+        return [end]
+
+    def _begin(self, gtid: str, seq: int, standalone: bool) -> list[Event]:
+        # a transaction without COMMIT before the next GTID ends there; a library reconnect
+        # re-sends the open transaction from its GTID, which simply starts it again
+        ended = self._gtid not in (None, gtid) and self._standalone
+        done = self._commit(self._begin_ts) if ended else []
+        self._gtid, self._seq, self._index = gtid, seq, 0
+        self._standalone, self._emitted = standalone, False
+        return done
+
+    def _commit(self, timestamp: int) -> list[Event]:
+        if self._gtid is None:
+            return []
+        self.position.commit(self._gtid)
+        end = TransactionEnd(self.position.resume, (self._seq << 20) | 0xFFFFF, timestamp * 1000)
+        self._gtid = None
+        if not self._emitted and self._clock() - self._last_end < self._config.heartbeat_s:
+            self._quiet_end = end
+            return []
+        self._quiet_end = None
+        self._last_end = self._clock()
+        return [end]
+
+    def _next_seq(self) -> int:
+        index = self._index
+        self._index = min(self._index + 1, _INDEX_MAX)
+        return (self._seq << 20) | index
+
+    def _table_map(self, event: Any) -> None:
+        name = (event.schema, event.table)
+        watermark = name == (WATERMARK_SCHEMA, WATERMARK_TABLE)
+        if not watermark and (event.schema != self._database or event.table not in self._wanted):
+            self._by_id.pop(event.table_id, None)
+            return
+        columns = event.columns
+        if any(c.name is None for c in columns):
+            raise CaptureError(
+                f"the binlog has no column names for {event.schema}.{event.table}: "
+                "set binlog_row_metadata=FULL on the server (MariaDB ≥ 10.5, MySQL ≥ 8.0.14)"
+            )
+        charsets = [_charset(c) for c in columns]
+        nullable = [bool(event.null_bitmask[i // 8] & (1 << (i % 8))) for i in range(len(columns))]
+        prefixed = event.optional_metadata.primary_keys_with_prefix or {}
+        keys = {c.name for i, c in enumerate(columns) if c.is_primary or i in prefixed}
+        layout = tuple(
+            (c.name, c.type, charsets[i], getattr(c, "max_length", None), c.unsigned, nullable[i])
+            for i, c in enumerate(columns)
+        )
+        signature = (layout, tuple(sorted(keys)))
+        cached = self._layouts.get(name)
+        if cached is None or cached[0] != signature:
+            table = self._build(event, charsets, nullable, keys, watermark)
+            cached = (signature, table)
+            self._layouts[name] = cached
+        self._by_id[event.table_id] = cached[1]
+        _carry_bytes(columns)
+
+    def _build(
+        self,
+        event: Any,
+        charsets: list[str | None],
+        nullable: list[bool],
+        keys: set[str],
+        watermark: bool,
+    ) -> _Table:
+        """A new layout: binlog metadata decides; information_schema fills in what it lacks."""
+        names = [c.name for c in event.columns]
+        catalog = [] if watermark else self._describe(event.table)
+        same = [c.name for c in catalog] == names  # information_schema shows today's layout
+        if not keys:
+            keys = {c.name for c in catalog if c.key_position is not None}
+        plans, infos = [], []
+        for i, column in enumerate(event.columns):
+            data_type = types.binlog_data_type(column.type, charsets[i])
+            kind = types.kind_of(data_type, column.unsigned)
+            text = data_type in types.TEXT_TYPES
+            plans.append(
+                types.ValuePlan(
+                    name=column.name,
+                    data_type=data_type,
+                    kind=kind,
+                    codec=types.text_codec(charsets[i], self._config.encoding) if text else None,
+                    octets=getattr(column, "max_length", None) if data_type == "binary" else None,
+                )
+            )
+            source_type = data_type + (" unsigned" if column.unsigned else "")
+            if same and catalog[i].info().kind == kind:
+                source_type = catalog[i].column_type
+            infos.append(
+                ColumnInfo(column.name, source_type, kind, column.name in keys, nullable[i])
+            )
+        carried = frozenset(c.name for c in event.columns if c.type in types.STRING_FIELD_TYPES)
+        info = TableInfo(self._database, None, event.table, tuple(infos))
+        return _Table(info, plans, carried, watermark)
+
+    def _rows(self, event: Any) -> list[Event]:
+        table = self._by_id.get(event.table_id)
+        if table is None:
+            return []
+        if self._gtid is None:
+            raise CaptureError(f"row event for {event.table} outside a GTID transaction")
+        rows = event.rows
+        out: list[Event] = []
+        size = event.event_size // max(len(rows), 1)
+        for row in rows:
+            if isinstance(event, UpdateRowsEvent):
+                op: Op = "u"
+                before_raw, after_raw = row["before_values"], row["after_values"]
+            elif isinstance(event, WriteRowsEvent):
+                op, before_raw, after_raw = "c", None, row["values"]
+            else:
+                op, before_raw, after_raw = "d", row["values"], None
+            if table.watermark:
+                out.extend(self._watermark(table, op, after_raw))
+            else:
+                out.extend(self._row(table, op, before_raw, after_raw, event.timestamp, size))
+        return out
+
+    def _row(
+        self,
+        table: _Table,
+        op: Op,
+        before_raw: dict[str, object] | None,
+        after_raw: dict[str, object] | None,
+        timestamp: int,
+        size: int,
+    ) -> list[Event]:
+        assert self._gtid is not None
+        before, bad_before = self._image(table, before_raw)
+        after, bad_after = self._image(table, after_raw)
+        image = after if after is not None else before
+        assert image is not None
+        key = {k: image[k] for k in table.info.key_columns}
+        seq, ts = self._next_seq(), timestamp * 1000
+        # an unchanged bad value sits in both images of an update: report it once
+        after_raws = {(name, exc.raw) for name, exc in bad_after}
+        bad = bad_after + [(n, e) for n, e in bad_before if (n, e.raw) not in after_raws]
+        out: list[Event] = [
+            UndecodableValue(table.info, op, name, exc.raw, exc.reason, key, self._gtid, seq, ts)
+            for name, exc in bad
+        ]
+        event = RowEvent(
+            table.info, op, before, after, self._gtid, seq, self._gtid, ts, size_bytes=size
+        )
+        # the before image shows a key change: a delete of the old key, a create of the new
+        out.extend(split_key_change(event, self._next_seq))
+        self._emitted = True
+        return out
+
+    def _image(
+        self, table: _Table, values: dict[str, object] | None
+    ) -> tuple[dict[str, object] | None, list[tuple[str, types.UndecodableText]]]:
+        if values is None:
+            return None, []
+        image: dict[str, object] = {}
+        bad: list[tuple[str, types.UndecodableText]] = []
+        for plan in table.plans:
+            value = values.get(plan.name)
+            if isinstance(value, str) and plan.name in table.carried:
+                value = value.encode(_CARRIER)
+            try:
+                image[plan.name] = plan.convert(value)
+            except types.UndecodableText as exc:
+                image[plan.name] = None
+                bad.append((plan.name, exc))
+        return image, bad
+
+    def _watermark(self, table: _Table, op: Op, values: dict[str, object] | None) -> list[Event]:
+        row, _ = self._image(table, values)
+        if op != "c" or row is None or row.get("connector") != self._config.name:
+            return []
+        kind = row.get("kind")
+        if kind not in ("low", "high"):
+            return []
+        self._emitted = True
+        chunk_id = watermark_chunk_id(str(row.get("id")))
+        return [Watermark("low" if kind == "low" else "high", chunk_id, self._next_seq())]
