@@ -21,10 +21,9 @@ window's inputs arrive on different topics and partitions, so it needs all of th
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -32,12 +31,12 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
-from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_call
-from streamhub.kafka.faust_app import EXIT_BATCH_FAILED, faust_settings
+from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async, retry_call
+from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.kafka.groups import commit_offsets
 from streamhub.kafka.reading import Offsets, read_since
 from streamhub.log import get_logger
-from streamhub.reconcile.errors import ReconcileError
+from streamhub.reconcile.errors import ReconcileError, RegistryUnreachableError
 from streamhub.reconcile.feed import INPUT_TOPICS, RESULTS_TOPIC, Feed
 from streamhub.reconcile.metrics import RECONCILE_METRICS, ReconcileMetrics
 from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
@@ -52,6 +51,10 @@ log = get_logger(__name__)
 #: timestamp (produce time) may precede its window's start when the source's clock
 #: runs ahead of the capture host's
 REPLAY_SLACK_MS = 5 * 60_000
+
+
+def _registry_down(exc: Exception) -> bool:
+    return isinstance(exc, RegistryUnavailableError)
 
 
 class RebuildError(ReconcileError):
@@ -69,6 +72,11 @@ class Runtime:
     metrics: ReconcileMetrics
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Clock = SYSTEM_CLOCK
+    #: how the agent waits between decode attempts: awaited, never blocking the event loop
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: what happens when the registry stays unreachable: the worker exits without acking
+    #: its batch and the state is rebuilt from Kafka on restart (tests make it raise)
+    give_up: Callable[[Exception, BaseException | None], NoReturn] = exit_worker
     unsent: list[Result] = field(default_factory=list)
 
     @classmethod
@@ -91,23 +99,49 @@ class Runtime:
     # --- inputs ---------------------------------------------------------------------------
 
     def take(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
+        """Fold one input in, waiting out a registry outage by blocking: for the start-up
+        replay (:func:`rebuild`), which runs before the worker's event loop."""
         try:
             decoded = retry_call(
                 lambda: self.feed.decode(topic, partition, offset, value),
                 self.retry,
                 what=f"decoding {topic}[{partition}]@{offset}",
-                transient=lambda exc: isinstance(exc, RegistryUnavailableError),
+                transient=_registry_down,
                 clock=self.clock,
             )
         except RetriesExhaustedError as exc:
-            log.critical(
-                "schema registry unreachable; exiting, the state is rebuilt from Kafka on restart",
-                extra={"error": str(exc.last)},
-            )
-            logging.shutdown()
-            os._exit(EXIT_BATCH_FAILED)
+            self._registry_gone(topic, partition, offset, exc)
         if decoded is not None:
             self.feed.apply(topic, decoded)
+
+    async def take_async(
+        self, topic: str, partition: int, offset: int, value: bytes | None
+    ) -> None:
+        """Fold one input in from the agent: a registry outage is waited out with
+        :attr:`pause` (``asyncio.sleep``), so the judging timer and the consumer's
+        heartbeats keep running meanwhile."""
+
+        async def decode() -> dict[str, Any] | None:
+            return self.feed.decode(topic, partition, offset, value)
+
+        try:
+            decoded = await retry_async(
+                decode,
+                self.retry,
+                what=f"decoding {topic}[{partition}]@{offset}",
+                transient=_registry_down,
+                clock=self.clock,
+                sleep=self.pause,
+            )
+        except RetriesExhaustedError as exc:
+            self._registry_gone(topic, partition, offset, exc)
+        if decoded is not None:
+            self.feed.apply(topic, decoded)
+
+    def _registry_gone(
+        self, topic: str, partition: int, offset: int, exc: RetriesExhaustedError
+    ) -> NoReturn:
+        self.give_up(RegistryUnreachableError(topic, partition, offset, exc.attempts), exc.last)
 
     # --- judging --------------------------------------------------------------------------
 
@@ -170,27 +204,36 @@ def rebuild(runtime: Runtime, group: str, timeout_s: float = 300.0) -> Offsets:
     return ends
 
 
+#: a member killed a moment ago stays in the group until its session times out (10 s), and
+#: the broker refuses an outside commit until then: try every 2 s for up to 30 s
+GROUP_COMMIT_RETRY = RetryPolicy(attempts=None, first_s=2.0, max_s=2.0, within_s=30.0)
+
+CommitOffsets = Callable[[Settings, str, Offsets], None]
+
+
 def _commit_for_group(
     settings: Settings,
     group: str,
     ends: Offsets,
-    wait_s: float = 30.0,
+    *,
     clock: Clock = SYSTEM_CLOCK,
+    policy: RetryPolicy = GROUP_COMMIT_RETRY,
+    commit: CommitOffsets = commit_offsets,
 ) -> None:
-    # a member killed a moment ago stays in the group until its session times out (10 s);
-    # the broker refuses an outside commit until then
-    deadline = clock.monotonic() + wait_s
-    while True:
-        try:
-            commit_offsets(settings, group, ends)
-            return
-        except Exception as exc:  # KafkaException: UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS
-            if clock.monotonic() > deadline:
-                raise RebuildError(
-                    f"cannot set the offsets of group {group} ({exc}); is another "
-                    "`streamhub reconcile run` running? Only one may run at a time"
-                ) from exc
-            clock.sleep(2.0)
+    """Commit the replayed ends for ``group``. Waiting blocks on purpose: :func:`rebuild`
+    runs before the worker's event loop starts, so there is no loop to hold up."""
+    try:
+        retry_call(
+            lambda: commit(settings, group, ends),
+            policy,
+            what=f"committing the replayed offsets of group {group}",
+            clock=clock,
+        )
+    except RetriesExhaustedError as exc:  # KafkaException: UNKNOWN_MEMBER_ID, REBALANCE_…
+        raise RebuildError(
+            f"cannot set the offsets of group {group} ({exc.last}); is another "
+            "`streamhub reconcile run` running? Only one may run at a time"
+        ) from exc.last
 
 
 def build_app(
@@ -209,7 +252,9 @@ def build_app(
         async for events in stream.take_events(batch_size, within=within_s):
             for event in events:
                 message = event.message
-                runtime.take(message.topic, message.partition, message.offset, message.value)
+                await runtime.take_async(
+                    message.topic, message.partition, message.offset, message.value
+                )
 
     app.agent(app.topic(*INPUT_TOPICS), name="reconcile")(reconcile)
 

@@ -19,3 +19,19 @@ class AmbiguousTableError(ReconcileError):
 
 class SnapshotFormatError(ReconcileError):
     """A stored reconciler snapshot cannot be read by this version."""
+
+
+class RegistryUnreachableError(ReconcileError):
+    """The schema registry stayed unreachable while an input waited to be decoded; the
+    worker exits (without acking) and rebuilds its state from Kafka when restarted."""
+
+    def __init__(self, topic: str, partition: int, offset: int, attempts: int) -> None:
+        super().__init__(
+            f"schema registry unreachable: {topic}[{partition}]@{offset} could not be decoded "
+            f"after {attempts} attempt(s); exiting, the state is rebuilt from Kafka on restart "
+            "— check that the registry at the registry_url setting answers"
+        )
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.attempts = attempts
