@@ -36,7 +36,7 @@ from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.kafka.groups import commit_offsets
 from streamhub.kafka.reading import Offsets, read_since
 from streamhub.log import get_logger
-from streamhub.reconcile.errors import ReconcileError, RegistryUnreachableError
+from streamhub.reconcile.errors import RebuildError, ReconcileError, RegistryUnreachableError
 from streamhub.reconcile.feed import INPUT_TOPICS, RESULTS_TOPIC, Feed
 from streamhub.reconcile.metrics import RECONCILE_METRICS, ReconcileMetrics
 from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
@@ -55,10 +55,6 @@ REPLAY_SLACK_MS = 5 * 60_000
 
 def _registry_down(exc: Exception) -> bool:
     return isinstance(exc, RegistryUnavailableError)
-
-
-class RebuildError(ReconcileError):
-    """The app could not rebuild its state from Kafka at start; nothing was committed."""
 
 
 @dataclass
@@ -232,7 +228,8 @@ def _commit_for_group(
     except RetriesExhaustedError as exc:  # KafkaException: UNKNOWN_MEMBER_ID, REBALANCE_…
         raise RebuildError(
             f"cannot set the offsets of group {group} ({exc.last}); is another "
-            "`streamhub reconcile run` running? Only one may run at a time"
+            "`streamhub reconcile run` running? Only one may run at a time",
+            group=group,
         ) from exc.last
 
 

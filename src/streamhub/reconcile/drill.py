@@ -20,7 +20,7 @@ from streamhub.config import Settings
 from streamhub.core.identity import canonical_key, record_id_of, version_id
 from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.kafka.reading import read_since
-from streamhub.reconcile.errors import ReconcileError
+from streamhub.reconcile.errors import TableNotFoundError
 from streamhub.reconcile.feed import DEAD_LETTER_TOPICS, LANDED_TOPIC, RESULTS_TOPIC
 from streamhub.reconcile.inputs import StageCounts, landed_from_avro, rejection_from_avro
 from streamhub.reconcile.keys import TableKey, window_start
@@ -31,10 +31,6 @@ from streamhub.serde.wire import MessageRef
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 WINDOW_MS = 60_000
-
-
-class TableNotFoundError(ReconcileError):
-    """No raw change of the institution names the table (or several databases hold it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +181,20 @@ def drill(
     if len(tables) > 1:
         raise TableNotFoundError(
             f"institution {institution_id}: {table_name} names "
-            f"{', '.join(sorted(t.full_name for t in tables))}; give database.table"
+            f"{', '.join(sorted(t.full_name for t in tables))}; give database.table",
+            institution=institution_id,
+            table=table_name,
+            window_start_ms=start,
         )
     if not tables:
         raise TableNotFoundError(
             f"institution {institution_id}: no change of {table_name} committed in the window "
             f"starting {start} in {', '.join(topics)} (read with a slack of "
             f"{slack_ms // 1000} s); check the institution id, the table name as "
-            "`reconcile show` prints it, and the window"
+            "`reconcile show` prints it, and the window",
+            institution=institution_id,
+            table=table_name,
+            window_start_ms=start,
         )
     table = tables.pop()
     found = Drill(institution_id, table, start, [c for c in raw if c.table == table], result=result)

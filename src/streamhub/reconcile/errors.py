@@ -35,3 +35,44 @@ class RegistryUnreachableError(ReconcileError):
         self.partition = partition
         self.offset = offset
         self.attempts = attempts
+
+
+class RebuildError(ReconcileError):
+    """The app could not rebuild its state from Kafka at start; nothing was committed."""
+
+    def __init__(self, message: str, *, group: str) -> None:
+        super().__init__(message)
+        self.group = group  # the app's consumer group whose offsets could not be set
+
+
+class TimeFormatError(ReconcileError):
+    """A time or duration the operator typed is not in a form streamhub reads."""
+
+
+class TableNotFoundError(ReconcileError):
+    """No raw change of the institution names the table (or several databases hold it)."""
+
+    def __init__(self, message: str, *, institution: str, table: str, window_start_ms: int) -> None:
+        super().__init__(message)
+        self.institution = institution
+        self.table = table  # the name as the operator gave it
+        self.window_start_ms = window_start_ms
+
+
+class RepairTimeoutError(ReconcileError):
+    """Re-read rows did not land within the timeout: is the lander running and keeping up?"""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        institution: str,
+        table: str,
+        window_start_ms: int,
+        not_landed: int,
+    ) -> None:
+        super().__init__(message)
+        self.institution = institution
+        self.table = table  # database.[schema.]table
+        self.window_start_ms = window_start_ms
+        self.not_landed = not_landed  # re-read rows the lander has not reported yet

@@ -25,17 +25,13 @@ from streamhub.kafka.reading import read_since
 from streamhub.land.kafka_out import Outbox
 from streamhub.log import get_logger
 from streamhub.reconcile.drill import Drill, RawChange
-from streamhub.reconcile.errors import ReconcileError
+from streamhub.reconcile.errors import RepairTimeoutError
 from streamhub.reconcile.feed import LANDED_TOPIC
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 log = get_logger(__name__)
 Progress = Callable[[str], None]
-
-
-class RepairTimeoutError(ReconcileError):
-    """Re-read rows did not land within the timeout: is the lander running and keeping up?"""
 
 
 @dataclass
@@ -151,7 +147,11 @@ def _wait_landed(
             raise RepairTimeoutError(
                 f"{len(expected - landed)} of {len(expected)} re-read row(s) of "
                 f"{table.full_name} did not land before the timeout; check that "
-                "`streamhub land` runs (its log, dlq.land), then run the repair again"
+                "`streamhub land` runs (its log, dlq.land), then run the repair again",
+                institution=table.institution_id,
+                table=table.full_name,
+                window_start_ms=found.window_start_ms,
+                not_landed=len(expected - landed),
             )
         if clock.monotonic() - last_report >= 5:
             last_report = clock.monotonic()

@@ -6,15 +6,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from streamhub.reconcile.errors import ReconcileError
+from streamhub.reconcile.errors import TimeFormatError
 from streamhub.reconcile.totals import SHANGHAI
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class TimeFormatError(ReconcileError):
-    """A time or duration the operator typed is not in a form streamhub reads."""
 
 
 def parse_duration_ms(text: str) -> int:

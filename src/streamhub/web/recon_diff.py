@@ -14,7 +14,8 @@ from confluent_kafka import KafkaException
 from streamhub.config import Settings
 from streamhub.errors import ConfigError
 from streamhub.kafka.errors import TopicReadError
-from streamhub.reconcile.drill import Drill, TableNotFoundError, drill
+from streamhub.reconcile.drill import Drill, drill
+from streamhub.reconcile.errors import TableNotFoundError
 from streamhub.reconcile.times import local_minute
 from streamhub.serde.errors import RegistryUnavailableError
 from streamhub.web.errors import NotFoundError, ServiceUnavailableError

@@ -160,6 +160,7 @@ def test_the_group_commit_gives_up_after_its_budget_naming_the_group() -> None:
     with pytest.raises(RebuildError, match="group streamhub-reconcile") as info:
         _commit_for_group(None, "streamhub-reconcile", {}, clock=clock, commit=commit)  # type: ignore[arg-type]
     assert isinstance(info.value.__cause__, RuntimeError)
+    assert info.value.group == "streamhub-reconcile"
     assert GROUP_COMMIT_RETRY.within_s is not None
     assert clock.monotonic() <= GROUP_COMMIT_RETRY.within_s
     assert len(commit.calls) > 10  # kept trying for the whole budget, every 2 s

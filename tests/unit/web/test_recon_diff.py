@@ -9,7 +9,8 @@ import pytest
 
 from streamhub.config import Settings, load_settings
 from streamhub.kafka.errors import TopicReadError
-from streamhub.reconcile.drill import Drill, RawChange, TableNotFoundError
+from streamhub.reconcile.drill import Drill, RawChange
+from streamhub.reconcile.errors import TableNotFoundError
 from streamhub.reconcile.keys import TableKey
 from streamhub.serde.errors import RegistryUnavailableError
 from streamhub.web import recon_diff
@@ -69,7 +70,8 @@ def failing(exc: Exception) -> Any:
 
 
 @pytest.mark.parametrize(("raised", "answered"), [
-    (TableNotFoundError("institution x: no change of t"), NotFoundError),
+    (TableNotFoundError("institution x: no change of t", institution="x", table="t",
+                        window_start_ms=T0), NotFoundError),
     (TopicReadError("could not read cdc.raw.his[0]"), ServiceUnavailableError),
     (RegistryUnavailableError("registry down"), ServiceUnavailableError),
 ])
