@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import median
 from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -45,8 +47,7 @@ MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × this = its standard dev
 Mode = Literal["cold", "recent", "seasonal"]
 
 
-@dataclass(frozen=True)
-class SeasonalCalendar:
+class SeasonalCalendar(BaseModel):
     """Maps a wall-clock commit minute to a slot of the business day (or week).
 
     Not a clock (it tells no time; :mod:`streamhub.core.clock` does): a calendar that says
@@ -58,12 +59,34 @@ class SeasonalCalendar:
     merely not labelled with the true business hour.
     """
 
-    compression: float = 1.0
-    origin_ms: int = 0
-    business_origin_ms: int = 0
-    slot_ms: int = 15 * MINUTE_MS  # short enough that a morning ramp is flat within a slot
-    weekly: bool = False
-    utc_offset_ms: int = SHANGHAI_OFFSET_MS
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    compression: float = Field(
+        1.0,
+        gt=0,
+        description="Business seconds per wall second: 1 in production, the simulator's "
+        "--compression (144, 360) in a demo.",
+    )
+    origin_ms: int = Field(
+        0, description="Wall time (epoch ms) that business_origin_ms corresponds to."
+    )
+    business_origin_ms: int = Field(
+        0, description="Business time (epoch ms) at origin_ms; 0: phases without true hours."
+    )
+    slot_ms: int = Field(
+        15 * MINUTE_MS,
+        ge=MINUTE_MS,
+        le=DAY_MS,
+        description="Length of a seasonal slot: short enough that a morning ramp is flat "
+        "within it.",
+    )
+    weekly: bool = Field(False, description="Slots of the business week instead of the day.")
+    utc_offset_ms: int = Field(
+        SHANGHAI_OFFSET_MS,
+        ge=-14 * HOUR_MS,
+        le=14 * HOUR_MS,
+        description="Offset of the business day's local time from UTC (Asia/Shanghai: +8 h).",
+    )
 
     @property
     def period_ms(self) -> int:
@@ -80,17 +103,47 @@ class SeasonalCalendar:
         return (self.business_ms(window_start_ms) + self.utc_offset_ms) // self.period_ms
 
 
-@dataclass(frozen=True)
-class BaselineConfig:
-    seasonal: SeasonalCalendar = field(default_factory=SeasonalCalendar)
-    min_history: int = 5  # minutes seen before anything is judged (cold start stays quiet)
-    recent_minutes: int = 10  # window of the recent level (the cold-start fallback)
-    level_minutes: int = 20  # window of the level factor: longer, as it multiplies everything
-    periods_kept: int = 7  # per-period slot medians kept (a week of days)
-    min_periods: int = 2  # periods a slot needs before the seasonal profile is trusted
-    level_clamp: tuple[float, float] = (0.5, 2.0)  # how far today may move the slot level
-    min_cv: float = 0.15  # overdispersion floor: real traffic is burstier than Poisson
-    z: float = 4.0  # half-width of the learning band, in sigmas
+class BaselineConfig(BaseModel):
+    """How a feed's baseline learns its traffic (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seasonal: SeasonalCalendar = Field(
+        default_factory=SeasonalCalendar,
+        description="Which slot of the business day (or week) a minute belongs to.",
+    )
+    min_history: int = Field(
+        5, ge=1, description="Minutes seen before anything is judged (cold start stays quiet)."
+    )
+    recent_minutes: int = Field(
+        10, ge=1, description="Window of the recent level (the cold-start fallback), minutes."
+    )
+    level_minutes: int = Field(
+        20,
+        ge=1,
+        description="Window of the level factor, minutes: longer, as it multiplies everything.",
+    )
+    periods_kept: int = Field(7, ge=1, description="Per-period slot medians kept (a week of days).")
+    min_periods: int = Field(
+        2, ge=1, description="Periods a slot needs before the seasonal profile is trusted."
+    )
+    level_clamp: tuple[float, float] = Field(
+        (0.5, 2.0),
+        description="How far today's level may move the slot level (lowest, highest factor).",
+    )
+    min_cv: float = Field(
+        0.15,
+        ge=0,
+        description="Overdispersion floor: real traffic is burstier than Poisson.",
+    )
+    z: float = Field(4.0, gt=0, description="Half-width of the learning band, in sigmas.")
+
+    @model_validator(mode="after")
+    def _clamp_is_a_range(self) -> BaselineConfig:
+        low, high = self.level_clamp
+        if not 0 < low <= 1 <= high:
+            raise ValueError(f"level_clamp {self.level_clamp}: want 0 < lowest <= 1 <= highest")
+        return self
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from streamhub.anomaly.baseline import MINUTE_MS, BaselineConfig
 from streamhub.anomaly.errors import InvalidRecordError
 from streamhub.anomaly.events import AnomalyEvent, FeedKey, Kind, Severity
@@ -31,14 +33,34 @@ from streamhub.anomaly.suppression import Suppressions
 from streamhub.core.clock import Clock, now_ms
 
 
-@dataclass(frozen=True)
-class DetectorConfig:
-    baseline: BaselineConfig = field(default_factory=BaselineConfig)
-    judge: JudgeConfig = field(default_factory=JudgeConfig)
-    agent_grace_ms: int = 5_000  # the capture agent's window grace (capture/counts.py)
-    settle_ms: int = 10_000  # counts and heartbeats travel on different topics
-    stale_after_ms: int = 60_000  # heartbeats come every few seconds; a minute without is gone
-    max_catchup_minutes: int = 24 * 60  # after a longer gap, judge only the last day
+class DetectorConfig(BaseModel):
+    """The traffic detector's settings: its baseline, its judge, and when minutes are judged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    baseline: BaselineConfig = Field(
+        default_factory=BaselineConfig, description="How each feed learns its traffic."
+    )
+    judge: JudgeConfig = Field(
+        default_factory=JudgeConfig, description="When a feed's minutes make an anomaly."
+    )
+    agent_grace_ms: int = Field(
+        5_000, ge=0, description="The capture agent's window grace (capture/counts.py)."
+    )
+    settle_ms: int = Field(
+        10_000,
+        ge=0,
+        description="Allowance for counts and heartbeats arriving out of step (two topics).",
+    )
+    stale_after_ms: int = Field(
+        60_000,
+        gt=0,
+        description="A connector without a heartbeat this long is down (they come every few "
+        "seconds).",
+    )
+    max_catchup_minutes: int = Field(
+        24 * 60, ge=1, description="After a longer gap, only the last this many minutes are judged."
+    )
 
 
 @dataclass

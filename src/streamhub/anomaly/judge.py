@@ -15,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from streamhub.anomaly.baseline import MINUTE_MS, Baseline, BaselineConfig, Expectation
 from streamhub.anomaly.events import AnomalyEvent, FeedKey, Kind, Severity
 
@@ -22,22 +24,67 @@ State = Literal["high", "low", "zero", "normal"]
 DOWN_KINDS = (Kind.DROP, Kind.SILENCE, Kind.STUCK)
 
 
-@dataclass(frozen=True)
-class JudgeConfig:
-    silence_evidence: float = 12.0  # P(no event | baseline) = e^-12 before calling silence
-    min_expected: float = 5.0  # a minute expecting fewer events cannot show a drop
-    drop_ratio: float = 0.4  # well below the baseline's own day-to-day wobble (~±25%)
-    drop_z: float = 2.5
-    drop_k: int = 2  # drop: k low minutes among the last n
-    drop_n: int = 3
-    spike_ratio: float = 2.0
-    spike_z: float = 6.0  # one minute decides a spike, so ask for a six-sigma excess
-    spike_min_excess: float = 20.0  # rows above expectation before a spike counts
-    spike_k: int = 1  # a burst is one minute: flag it at once
-    spike_n: int = 1
-    recover_minutes: int = 2  # consecutive normal minutes that close an anomaly
-    critical_ratio: float = 10.0  # spike ≥ 10× or drop ≤ 1/10 of expected is critical
-    stuck_critical_ms: int = 15 * MINUTE_MS
+class JudgeConfig(BaseModel):
+    """When a feed's minutes make an anomaly, how it escalates and when it closes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    silence_evidence: float = Field(
+        12.0,
+        gt=0,
+        description="Silence once the silent run's -ln P(no event | baseline) reaches this "
+        "(e^-12).",
+    )
+    min_expected: float = Field(
+        5.0, ge=0, description="A minute expecting fewer events cannot show a drop."
+    )
+    drop_ratio: float = Field(
+        0.4,
+        gt=0,
+        lt=1,
+        description="A low minute holds at most this share of the expected count (well below "
+        "the baseline's own day-to-day wobble, about ±25%).",
+    )
+    drop_z: float = Field(2.5, gt=0, description="And lies this many sigmas below it.")
+    drop_k: int = Field(2, ge=1, description="Drop: drop_k low minutes among the last drop_n.")
+    drop_n: int = Field(3, ge=1, description="Minutes a drop is debounced over.")
+    spike_ratio: float = Field(
+        2.0, gt=1, description="A high minute holds at least this multiple of the expected count."
+    )
+    spike_z: float = Field(
+        6.0,
+        gt=0,
+        description="And lies this many sigmas above it: one minute decides a spike.",
+    )
+    spike_min_excess: float = Field(
+        20.0, ge=0, description="Rows above the expectation before a spike counts."
+    )
+    spike_k: int = Field(
+        1,
+        ge=1,
+        description="Spike: spike_k high minutes among the last spike_n (a burst is "
+        "one minute: flag it at once).",
+    )
+    spike_n: int = Field(1, ge=1, description="Minutes a spike is debounced over.")
+    recover_minutes: int = Field(
+        2, ge=1, description="Consecutive normal minutes that close an anomaly."
+    )
+    critical_ratio: float = Field(
+        10.0,
+        gt=1,
+        description="A spike this many times the expected count, or a drop to this fraction "
+        "of it, is critical.",
+    )
+    stuck_critical_ms: int = Field(
+        15 * MINUTE_MS, ge=0, description="A stuck feed turns critical after this long."
+    )
+
+    @model_validator(mode="after")
+    def _debounce_fits(self) -> JudgeConfig:
+        for k, n in (("drop_k", "drop_n"), ("spike_k", "spike_n")):
+            if getattr(self, k) > getattr(self, n):
+                raise ValueError(f"{k}={getattr(self, k)} exceeds {n}={getattr(self, n)}")
+        return self
 
 
 @dataclass

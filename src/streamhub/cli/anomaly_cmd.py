@@ -66,7 +66,7 @@ def anomaly_group() -> None:
 @click.option("--metrics-port", type=int, default=0, help="Serve Prometheus /metrics on this port.")
 @click.option(
     "--compression",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
     help="Business seconds per wall second of the sources (the simulator's --compression).",
@@ -126,8 +126,6 @@ def run_cmd(
     group). Starts warm: the last --history of the inputs is replayed first.
     """
     # imported here: Faust and the detector are not needed for `streamhub --help`
-    from dataclasses import replace
-
     from streamhub.anomaly.app import build_app
     from streamhub.anomaly.baseline import BaselineConfig, SeasonalCalendar
     from streamhub.anomaly.detector import DetectorConfig
@@ -140,8 +138,8 @@ def run_cmd(
         raise click.UsageError("give --business-origin and --wall-origin together")
     seasonal = SeasonalCalendar(compression=compression)
     if business_origin is not None and wall_origin is not None:
-        seasonal = replace(
-            seasonal,
+        seasonal = SeasonalCalendar(
+            compression=compression,
             origin_ms=parse_moment_ms(wall_origin),
             business_origin_ms=parse_moment_ms(business_origin),
         )

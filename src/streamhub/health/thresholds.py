@@ -1,46 +1,87 @@
 """Where healthy ends: one object holding every limit, with defaults for a regional link.
 
 Operators override single values on the command line (``--threshold name=value``), so a
-lab with one-second heartbeats can call a connector down after ten seconds.
+lab with one-second heartbeats can call a connector down after ten seconds. The model's
+JSON Schema documents every limit (``Thresholds.model_json_schema()``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from streamhub.health.errors import ThresholdError
 
+#: (degraded, down) pairs: a link is degraded before it is down
+ORDERED = (
+    ("heartbeat_degraded_s", "heartbeat_down_s"),
+    ("source_lag_bytes_degraded", "source_lag_bytes_down"),
+    ("source_lag_degraded_s", "source_lag_down_s"),
+    ("consumer_lag_degraded", "consumer_lag_down"),
+    ("stage_lag_degraded_s", "stage_lag_down_s"),
+    ("landing_degraded_s", "landing_down_s"),
+    ("dead_letters_degraded_per_min", "dead_letters_down_per_min"),
+)
 
-@dataclass(frozen=True)
-class Thresholds:
-    # how much history is read: older heartbeats/counts say nothing about now
-    horizon_s: float = 900.0
-    # dead letters, capture errors and restarts are counted over this recent window
-    recent_s: float = 300.0
-    # capture: heartbeats come every 5 s by default; six missed is trouble, 24 is an outage
-    heartbeat_degraded_s: float = 30.0
-    heartbeat_down_s: float = 120.0
-    # source: log retained for the connector (slot / binlog) and time behind its commits
-    source_lag_bytes_degraded: float = 256 * 2**20
-    source_lag_bytes_down: float = 4 * 2**30
-    source_lag_degraded_s: float = 60.0
-    source_lag_down_s: float = 600.0
-    # channel: messages a stage's group is behind its topics
-    consumer_lag_degraded: float = 100_000
-    consumer_lag_down: float = 2_000_000
-    # processing and center: age of the oldest message a stage has not consumed yet
-    stage_lag_degraded_s: float = 60.0
-    stage_lag_down_s: float = 300.0
-    # center: source changes not landed for this long (an idle institution is not late)
-    landing_degraded_s: float = 180.0
-    landing_down_s: float = 900.0
-    # dead letters per minute of one institution at one stage
-    dead_letters_degraded_per_min: float = 10.0
-    dead_letters_down_per_min: float = 1000.0
+
+def _limit(default: float, description: str) -> Any:
+    return Field(default, ge=0, description=description)
+
+
+class Thresholds(BaseModel):
+    """Every limit of the link-health evaluation; each degraded limit at most its down limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    horizon_s: float = _limit(
+        900.0, "History read, seconds: older heartbeats and counts say nothing about now."
+    )
+    recent_s: float = _limit(
+        300.0, "Window over which dead letters, capture errors and restarts are counted, s."
+    )
+    heartbeat_degraded_s: float = _limit(
+        30.0, "Capture: heartbeat age that degrades a connector (they come every 5 s)."
+    )
+    heartbeat_down_s: float = _limit(120.0, "Capture: heartbeat age that makes it down.")
+    source_lag_bytes_degraded: float = _limit(
+        256 * 2**20, "Source: log retained for the connector (slot / binlog), bytes: degraded."
+    )
+    source_lag_bytes_down: float = _limit(4 * 2**30, "Source: retained log, bytes: down.")
+    source_lag_degraded_s: float = _limit(
+        60.0, "Source: seconds behind the source's commits: degraded."
+    )
+    source_lag_down_s: float = _limit(600.0, "Source: seconds behind its commits: down.")
+    consumer_lag_degraded: float = _limit(
+        100_000, "Channel: messages a stage's group is behind its topics: degraded."
+    )
+    consumer_lag_down: float = _limit(2_000_000, "Channel: messages behind: down.")
+    stage_lag_degraded_s: float = _limit(
+        60.0,
+        "Processing and center: age of the oldest message a stage has not consumed, s: degraded.",
+    )
+    stage_lag_down_s: float = _limit(300.0, "Processing and center: that age, s: down.")
+    landing_degraded_s: float = _limit(
+        180.0,
+        "Center: source changes not landed for this long (an idle institution is not "
+        "late): degraded.",
+    )
+    landing_down_s: float = _limit(900.0, "Center: not landed for this long: down.")
+    dead_letters_degraded_per_min: float = _limit(
+        10.0, "Dead letters per minute of one institution at one stage: degraded."
+    )
+    dead_letters_down_per_min: float = _limit(1000.0, "Dead letters per minute: down.")
+
+    @model_validator(mode="after")
+    def _degraded_before_down(self) -> Thresholds:
+        problem = _disorder(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     def with_overrides(self, overrides: list[str]) -> Thresholds:
         """A copy with ``name=value`` overrides applied; ThresholdError on a bad one."""
-        known = {f.name for f in fields(self)}
+        known = set(type(self).model_fields)
         changes: dict[str, float] = {}
         for item in overrides:
             name, sep, text = item.partition("=")
@@ -57,19 +98,20 @@ class Thresholds:
             if value < 0:
                 raise ThresholdError(f"threshold {name}: {value} is negative")
             changes[name] = value
-        updated = replace(self, **changes)
-        for low, high in (
-            ("heartbeat_degraded_s", "heartbeat_down_s"),
-            ("source_lag_bytes_degraded", "source_lag_bytes_down"),
-            ("source_lag_degraded_s", "source_lag_down_s"),
-            ("consumer_lag_degraded", "consumer_lag_down"),
-            ("stage_lag_degraded_s", "stage_lag_down_s"),
-            ("landing_degraded_s", "landing_down_s"),
-            ("dead_letters_degraded_per_min", "dead_letters_down_per_min"),
-        ):
-            if getattr(updated, low) > getattr(updated, high):
-                raise ThresholdError(
-                    f"threshold {low}={getattr(updated, low):g} is above "
-                    f"{high}={getattr(updated, high):g}"
-                )
-        return updated
+        values = {**self.model_dump(), **changes}
+        problem = _disorder(values)
+        if problem is not None:
+            raise ThresholdError(problem)
+        try:
+            return Thresholds.model_validate(values)
+        except ValidationError as exc:  # pragma: no cover - checked above, field by field
+            raise ThresholdError(f"thresholds {changes}: {exc}") from exc
+
+
+def _disorder(limits: Thresholds | dict[str, Any]) -> str | None:
+    """The first degraded limit above its down limit, said as an operator reads it."""
+    values = limits.model_dump() if isinstance(limits, Thresholds) else limits
+    for low, high in ORDERED:
+        if values[low] > values[high]:
+            return f"threshold {low}={values[low]:g} is above {high}={values[high]:g}"
+    return None

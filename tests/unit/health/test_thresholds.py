@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from streamhub.health.errors import ThresholdError
 from streamhub.health.thresholds import Thresholds
@@ -30,3 +31,13 @@ def test_overrides_accept_dashes_and_numbers() -> None:
 def test_bad_overrides_say_what_is_wrong(override: str, message: str) -> None:
     with pytest.raises(ThresholdError, match=message):
         Thresholds().with_overrides([override])
+
+
+def test_every_limit_is_documented_and_validated() -> None:
+    schema = Thresholds.model_json_schema()
+    assert all(field.get("description") for field in schema["properties"].values())
+    assert schema["properties"]["heartbeat_down_s"]["default"] == 120.0
+    with pytest.raises(ValidationError, match="is above heartbeat_down_s"):
+        Thresholds(heartbeat_degraded_s=500)
+    with pytest.raises(ValidationError, match="recent_s"):
+        Thresholds(recent_s=-1)
