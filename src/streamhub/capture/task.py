@@ -16,6 +16,8 @@ probes (:mod:`~streamhub.capture.row_count_probe`), the answers to requests
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from streamhub.capture.connector import ConnectorConfig
@@ -50,6 +52,17 @@ CHECKPOINT_EVERY_S = 0.2
 READ_BATCH = 2000
 
 
+@dataclass(frozen=True)
+class Connections:
+    """How a task opens what it talks to: its positions, its source's readers, its producer
+    and its signal topic. Production uses these defaults; unit tests hand in fakes."""
+
+    positions: Callable[[Settings, Clock], PositionStore] = PositionStore
+    readers: Callable[[ConnectorConfig, str], tuple[LogReader, SnapshotReader]] = open_readers
+    emitter: Callable[[Settings, ConnectorConfig, AckTracker, Clock], Emitter] = Emitter
+    signals: Callable[[Settings, str, Clock], SignalListener] = SignalListener
+
+
 class ConnectorTask:
     def __init__(
         self,
@@ -58,9 +71,11 @@ class ConnectorTask:
         stop: threading.Event,
         metrics: CaptureMetrics | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        connections: Connections = Connections(),
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.connections = connections
         self.config = config
         self.stop = stop
         self.metrics = metrics or CaptureMetrics.default()
@@ -96,7 +111,8 @@ class ConnectorTask:
 
     def _start(self) -> None:
         config = self.config
-        self.positions = PositionStore(self.settings, self.clock)
+        connect = self.connections
+        self.positions = connect.positions(self.settings, self.clock)
         state = self.positions.load(config.name) or {}
         self.resume: str | None = state.get("resume")
         self.plan = SnapshotPlan(state.get("snapshot") or {})
@@ -105,10 +121,10 @@ class ConnectorTask:
         password = config.password(self.settings)
         self.log_reader: LogReader
         self.snapshot_reader: SnapshotReader
-        self.log_reader, self.snapshot_reader = open_readers(config, password)
-        self.emitter = Emitter(self.settings, config, self.tracker, self.clock)
+        self.log_reader, self.snapshot_reader = connect.readers(config, password)
+        self.emitter = connect.emitter(self.settings, config, self.tracker, self.clock)
         self.ops = OpsRecords(self.emitter, config, self.clock)
-        self.signals = SignalListener(self.settings, config.name, self.clock)
+        self.signals = connect.signals(self.settings, config.name, self.clock)
         self.replies = Replies(config, self.tracker, self.signals, self.metrics)
         self.probe = RowCountProbe(config, self.ops, self.clock)
         started = self.log_reader.start(self.resume)
