@@ -61,7 +61,7 @@ def generation_only(opts: SimulationOptions) -> tuple[int, float]:
         workload.take_seeded()
         while workload.next_time() < opts.start:
             workload.step()
-    end = simulation.clock.sim_at(opts.duration_s)
+    end = simulation.business_time.sim_at(opts.duration_s)
     began, changes = time.perf_counter(), 0
     for workload in simulation.workloads:
         while workload.next_time() < end:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from streamhub.simulate.activity import Kind, load_activity
-from streamhub.simulate.clock import FLAT
+from streamhub.simulate.business_time import FLAT
 from streamhub.simulate.flows import InstitutionWorkload
 from streamhub.simulate.institutions import Institution
 

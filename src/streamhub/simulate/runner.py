@@ -1,10 +1,10 @@
-"""Run the simulated institutions against the real databases, paced by the wall clock."""
+"""Run the simulated institutions against the real databases, paced by the wall clock
+(:mod:`streamhub.core.clock`, injected)."""
 
 from __future__ import annotations
 
 import heapq
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
 from streamhub.simulate import batch
 from streamhub.simulate.activity import load_activity
 from streamhub.simulate.bad_records import BAD_KINDS, BadKind
+from streamhub.simulate.business_time import FLAT, BusinessTime, DayCurve
 from streamhub.simulate.calibration import rows_per_arrival
-from streamhub.simulate.clock import FLAT, DayCurve, SimClock
 from streamhub.simulate.dialect import Dialect, RowRenderer, load
 from streamhub.simulate.errors import FaultSpecError, SimulatorError, SourceWriteError
 from streamhub.simulate.faults import ControlDirectory, Fault
@@ -108,13 +109,15 @@ class Simulation:
         ledger_path: Path,
         control: ControlDirectory | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
         self.options = options
         self.ledger_path = ledger_path
         self.control = control
         self.on_progress = on_progress
-        self.clock = SimClock(options.start, options.compression)
+        self.clock = clock  # wall time: pacing reads and sleeps through it
+        self.business_time = BusinessTime(options.start, options.compression)
         # by the dialect's own name (what institutions record), also when given as a file path
         loaded = [load(name) for name in options.dialects]
         self.dialects: dict[str, Dialect] = {dialect.name: dialect for dialect in loaded}
@@ -214,23 +217,23 @@ class Simulation:
 
     def run(self) -> RunReport:
         options = self.options
-        end = self.clock.sim_at(options.duration_s)
+        end = self.business_time.sim_at(options.duration_s)
         scheduled = sorted(
-            ((self.clock.sim_at(f.at_s), n, f) for n, f in enumerate(options.faults)),
+            ((self.business_time.sim_at(f.at_s), n, f) for n, f in enumerate(options.faults)),
         )
         heap = [(w.next_time(), n) for n, w in enumerate(self.workloads)]
         heapq.heapify(heap)
         pending: list[Change] = []
-        t0 = time.monotonic()
+        t0 = self.clock.monotonic()
         last_report = last_poll = 0.0
         while True:
-            wall = time.monotonic() - t0
-            due = min(self.clock.sim_at(wall), end) if options.paced else end
+            wall = self.clock.monotonic() - t0
+            due = min(self.business_time.sim_at(wall), end) if options.paced else end
             if self.control is not None and wall - last_poll >= 0.5:
                 last_poll = wall
                 for fault in self.control.receive():
                     self._flush(pending)
-                    self._apply_fault(fault, max(self.clock.sim_at(wall), heap[0][0]))
+                    self._apply_fault(fault, max(self.business_time.sim_at(wall), heap[0][0]))
             while heap and heap[0][0] <= due and len(pending) < MAX_BATCH:
                 if scheduled and scheduled[0][0] <= heap[0][0]:
                     at, _, fault = scheduled.pop(0)
@@ -243,16 +246,17 @@ class Simulation:
                 heapq.heappush(heap, (workload.next_time(), n))
             if pending:
                 self._flush(pending)
-                behind = wall - self.clock.wall_at(due) if options.paced else 0.0
+                behind = wall - self.business_time.wall_at(due) if options.paced else 0.0
                 self.max_behind_s = max(self.max_behind_s, behind)
             elif heap[0][0] >= end:
                 break
             elif options.paced:
-                time.sleep(min(max(self.clock.wall_at(heap[0][0]) - wall, 0.001), 0.05))
+                next_at = self.business_time.wall_at(heap[0][0])
+                self.clock.sleep(min(max(next_at - wall, 0.001), 0.05))
             if self.on_progress is not None and wall - last_report >= 2.0:
                 last_report = wall
                 self.on_progress(Progress(wall, due, self.written, self.max_behind_s))
-        wall = time.monotonic() - t0
+        wall = self.clock.monotonic() - t0
         if self.on_progress is not None:
             self.on_progress(Progress(wall, end, self.written, self.max_behind_s))
         self._finish()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from streamhub.simulate.activity import Activity
-from streamhub.simulate.clock import DayCurve
+from streamhub.simulate.business_time import DayCurve
 from streamhub.simulate.institutions import Institution
 from streamhub.simulate.records import ENTITIES, Change
 

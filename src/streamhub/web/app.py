@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
 from streamhub.query import QueryRefusedError, QuerySource, QueryUnavailableError
 from streamhub.web import catalog_api, console, dashboard, pages
@@ -40,7 +40,7 @@ def create_app(
     settings: Settings,
     queries: QuerySource,
     *,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = SYSTEM_CLOCK,
     directory: Directory | None = None,
     suppressions_topic: str = "_anomaly_suppressions",
     throttle: SignInThrottle | None = None,

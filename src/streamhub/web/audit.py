@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
-from collections.abc import Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.log import get_logger
 from streamhub.web.auth import SessionStore
 from streamhub.web.errors import AuditWriteError
@@ -95,7 +94,7 @@ class AuditMiddleware:
         app: ASGIApp,
         trail: AuditTrail,
         sessions: SessionStore,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.app = app
         self.trail = trail
@@ -107,7 +106,7 @@ class AuditMiddleware:
         if scope["type"] != "http" or path.startswith(UNAUDITED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        started_ms = int(self.clock() * 1000)
+        started_ms = now_ms(self.clock)
         recorded = refused = False
 
         async def recording_send(message: Message) -> None:

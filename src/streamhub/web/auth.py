@@ -15,17 +15,14 @@ import os
 import re
 import secrets
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.web.errors import InvalidUserError, SignInBusyError, UsersFileError
-
-Clock = Callable[[], float]  # seconds since the epoch
 
 # The pages each role may open, in the order of its navigation (the first is its home).
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
@@ -196,7 +193,7 @@ class SessionStore:
     """Server-side sessions by random token, expiring after ``idle_s`` without a request and
     ``max_s`` after sign-in whatever the activity (a polling tab does not live for ever)."""
 
-    def __init__(self, idle_s: float, clock: Clock = time.time, max_s: float = SESSION_MAX_S
+    def __init__(self, idle_s: float, clock: Clock = SYSTEM_CLOCK, max_s: float = SESSION_MAX_S
                  ) -> None:  # fmt: skip
         self.idle_s = idle_s
         self.max_s = max_s
@@ -205,7 +202,7 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
 
     def open(self, user: str, role: str) -> Session:
-        now = self.clock()
+        now = self.clock.time()
         session = Session(secrets.token_urlsafe(32), user, role, now, now)
         with self._lock:
             self._drop_expired()
@@ -217,7 +214,7 @@ class SessionStore:
         with self._lock:
             session = self._live(token)
             if session is not None:
-                session.last_seen = self.clock()
+                session.last_seen = self.clock.time()
             return session
 
     def peek(self, token: str | None) -> Session | None:
@@ -236,12 +233,12 @@ class SessionStore:
         session = self._sessions.get(token or "")
         if session is None:
             return None
-        if self.clock() >= self.expires_at(session):
+        if self.clock.time() >= self.expires_at(session):
             del self._sessions[session.token]
             return None
         return session
 
     def _drop_expired(self) -> None:
-        now = self.clock()
+        now = self.clock.time()
         for token in [t for t, s in self._sessions.items() if now >= self.expires_at(s)]:
             del self._sessions[token]

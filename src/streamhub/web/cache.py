@@ -10,11 +10,13 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from streamhub.core.clock import Clock
+
 
 class TtlCache:
     """``key → value`` kept ``ttl_s`` seconds; one computation per key at a time."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[Hashable, tuple[float, Any]] = {}
@@ -33,9 +35,9 @@ class TtlCache:
                 return hit[1]
             value = compute()  # an error is not cached: the next request tries again
             with self._lock:
-                self._entries[key] = (self._clock(), value)
+                self._entries[key] = (self._clock.monotonic(), value)
             return value
 
     def _fresh(self, key: Hashable, ttl_s: float) -> tuple[float, Any] | None:
         entry = self._entries.get(key)
-        return entry if entry is not None and self._clock() - entry[0] < ttl_s else None
+        return entry if entry is not None and self._clock.monotonic() - entry[0] < ttl_s else None

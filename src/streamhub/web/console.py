@@ -17,6 +17,7 @@ from streamhub.anomaly.errors import AnomalyError
 from streamhub.anomaly.suppression import Acknowledgement
 from streamhub.anomaly.suppression_log import SuppressionLog
 from streamhub.codes import credit_code
+from streamhub.core.clock import Clock
 from streamhub.health.errors import HealthError
 from streamhub.health.evaluate import evaluate
 from streamhub.health.gather import gather
@@ -47,7 +48,7 @@ class HealthCache:
     so requests must not wait for it (only the very first one does).
     """
 
-    def __init__(self, build: Callable[[], dict[str, Any]], clock: Callable[[], float]) -> None:
+    def __init__(self, build: Callable[[], dict[str, Any]], clock: Clock) -> None:
         self._build = build
         self._clock = clock
         self._lock = threading.Lock()
@@ -59,7 +60,7 @@ class HealthCache:
     def get(self) -> dict[str, Any]:
         with self._lock:
             document = self._document
-            if document is not None and self._clock() - self._at >= HEALTH_CACHE_S:
+            if document is not None and self._clock.monotonic() - self._at >= HEALTH_CACHE_S:
                 self._start_refresh()
         if document is not None:
             return document
@@ -84,7 +85,7 @@ class HealthCache:
 
     def _store(self, document: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            self._document, self._at = document, self._clock()
+            self._document, self._at = document, self._clock.monotonic()
         return document
 
 

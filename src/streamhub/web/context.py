@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.query import QuerySource
 from streamhub.web.audit import SESSION_COOKIE, AuditTrail
 from streamhub.web.auth import ROLE_PAGES, Session, SessionStore, UserStore, allowed
@@ -29,14 +29,14 @@ class WebContext:
     sessions: SessionStore
     directory: Directory
     trail: AuditTrail
-    clock: Callable[[], float] = time.time
+    clock: Clock = SYSTEM_CLOCK
     suppressions_topic: str = "_anomaly_suppressions"
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     # mutable state shared by requests (the freshness fallback, the health cache)
     state: dict[str, Any] = field(default_factory=dict)
 
     def now_ms(self) -> int:
-        return int(self.clock() * 1000)
+        return now_ms(self.clock)
 
 
 def context(request: Request) -> WebContext:

@@ -116,7 +116,7 @@ def build_day(ctx: WebContext) -> Day:
 
 
 def _days(ctx: WebContext) -> tuple[date, date]:
-    today = shanghai_day(ctx.clock())
+    today = shanghai_day(ctx.clock.time())
     return today, today - timedelta(days=7)
 
 
@@ -168,7 +168,7 @@ def build_summary(ctx: WebContext, district: str | None) -> dict[str, Any]:
     ]
     return {
         "generated_at_ms": ctx.now_ms(),
-        "day": shanghai_day(ctx.clock()).isoformat(),
+        "day": shanghai_day(ctx.clock.time()).isoformat(),
         "totals": figures(
             total, hidden.region if district is None else hidden.districts.get(district, ())
         ),
@@ -199,7 +199,7 @@ def trend(
 def build_trend(ctx: WebContext, metric: str, institution: str | None) -> dict[str, Any]:
     """Both days' series of the region or of one institution, from the shared refresh: the
     minutes hidden are those of the whole table's suppression (web/suppression.py)."""
-    now = datetime.fromtimestamp(ctx.clock(), SHANGHAI)
+    now = datetime.fromtimestamp(ctx.clock.time(), SHANGHAI)
     today, last_week = _days(ctx)
     figures_of_day = day_figures(ctx)
     day = _series_of(figures_of_day.minutes[today.isoformat()][metric], institution)

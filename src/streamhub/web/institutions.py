@@ -8,7 +8,6 @@ administrative-division code inside the unified social credit code (characters 3
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from streamhub.capture.connector import load_connectors
 from streamhub.capture.errors import ConnectorConfigError
 from streamhub.codes.catalogue import regions
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
 
 log = get_logger(__name__)
@@ -47,7 +47,7 @@ class Directory:
     """institution id → :class:`Institution`, names from a loader re-read now and then."""
 
     def __init__(
-        self, load_names: Callable[[], dict[str, str]], clock: Callable[[], float] = time.time
+        self, load_names: Callable[[], dict[str, str]], clock: Clock = SYSTEM_CLOCK
     ) -> None:
         self._load_names = load_names
         self._clock = clock
@@ -78,7 +78,7 @@ class Directory:
 
     def _current_names(self) -> dict[str, str]:
         with self._lock:
-            now = self._clock()
+            now = self._clock.monotonic()
             if self._loaded_at is None or now - self._loaded_at >= RELOAD_S:
                 self._names = self._load_names()
                 self._loaded_at = now

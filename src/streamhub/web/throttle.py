@@ -18,9 +18,10 @@ Memory is bounded: expired entries are pruned on every call and each map keeps a
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
+
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 
 MAX_FAILURES = 5
 WINDOW_S = 15 * 60.0
@@ -77,7 +78,7 @@ class _Windows:
 class SignInThrottle:
     """``admit`` before hashing (seconds to wait, 0: go on), then ``failed``/``succeeded``."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, max_failures: int = MAX_FAILURES,
+    def __init__(self, clock: Clock = SYSTEM_CLOCK, max_failures: int = MAX_FAILURES,
                  window_s: float = WINDOW_S, lock_s: float = LOCK_S,
                  client_max: int = CLIENT_MAX, client_window_s: float = CLIENT_WINDOW_S,
                  global_max: int = GLOBAL_MAX, global_window_s: float = GLOBAL_WINDOW_S,
@@ -101,7 +102,7 @@ class SignInThrottle:
 
     def admit(self, name: str, client: str) -> float:
         """Seconds until ``name`` may be tried from ``client`` (0: counted, go on and hash)."""
-        now = self.clock()
+        now = self.clock.monotonic()
         with self._lock:
             self._prune(now)
             wait = max(
@@ -119,10 +120,10 @@ class SignInThrottle:
     def locked_for(self, name: str, client: str = "") -> float:
         """Seconds the (``name``, ``client``) pair stays locked by its own failures."""
         with self._lock:
-            return max(self._locked_until.get((name, client), 0.0) - self.clock(), 0.0)
+            return max(self._locked_until.get((name, client), 0.0) - self.clock.monotonic(), 0.0)
 
     def failed(self, name: str, client: str = "") -> None:
-        now = self.clock()
+        now = self.clock.monotonic()
         with self._lock:
             self._user_failures.add(name, now)
             self._pair_failures.add((name, client), now)

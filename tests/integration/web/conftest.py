@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi.testclient import TestClient
 
 from streamhub.config import Settings, load_settings
+from streamhub.core.clock import ManualClock
 from streamhub.land.clickhouse import connect
 from streamhub.land.migrations import migrate
 from streamhub.query import DirectQueries, QuerySource
@@ -70,14 +71,10 @@ def web_settings(tmp_path_factory: pytest.TempPathFactory, project_dir: Path) ->
     )
 
 
-class Clock:
-    """Wall time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
+def manual_clock() -> ManualClock:
+    """A manual clock starting at the wall time now (the test data is laid out around now),
+    moved forward by the test."""
+    return ManualClock(time.time())
 
 
 AppFactory = Callable[..., TestClient]

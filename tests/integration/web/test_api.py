@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from streamhub.config import Settings
-from tests.integration.web.conftest import PASSWORDS, AppFactory, Clock, sign_in
+from tests.integration.web.conftest import PASSWORDS, AppFactory, manual_clock, sign_in
 from tests.integration.web.data import SIMING_A
 
 GETS = [
@@ -168,13 +168,13 @@ def test_every_request_leaves_one_audit_line(client: TestClient, web_settings: S
 
 
 def test_sessions_expire_after_idle_time(make_client: AppFactory) -> None:
-    clock = Clock()
+    clock = manual_clock()
     client = sign_in(make_client(clock=clock), "wang")
-    clock.offset += 29 * 60
+    clock.advance(29 * 60)
     assert client.get("/api/me").status_code == 200  # activity restarts the idle time
-    clock.offset += 29 * 60
+    clock.advance(29 * 60)
     assert client.get("/api/dashboard/freshness").status_code == 200
-    clock.offset += 30 * 60
+    clock.advance(30 * 60)
     answer = client.get("/api/me")
     assert answer.status_code == 401 and "expired" in answer.json()["detail"]
     assert client.get("/dashboard", follow_redirects=False).status_code == 303

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from streamhub.query import DirectQueries, LanderQueries, QuerySource, QueryUnavailableError
 from streamhub.web.dashboard import SUMMARY_TTL_S
 from tests.integration.web import data
-from tests.integration.web.conftest import AppFactory, Clock, KeepOpen, sign_in
+from tests.integration.web.conftest import AppFactory, KeepOpen, manual_clock, sign_in
 
 
 @pytest.fixture
@@ -87,17 +87,17 @@ def test_trend_per_minute_against_last_week(official: TestClient) -> None:
 
 
 def test_freshness_is_fresh_then_amber_then_red(make_client: AppFactory) -> None:
-    clock = Clock()
+    clock = manual_clock()
     client = sign_in(make_client(clock=clock), "wang")
     fresh = client.get("/api/dashboard/freshness").json()
     assert fresh["state"] == "fresh" and fresh["reason"] is None
     assert fresh["last_landed_ms"] > 0 and fresh["age_s"] < 30
     assert (fresh["amber_after_s"], fresh["red_after_s"]) == (30.0, 120.0)
-    clock.offset += 60
+    clock.advance(60)
     amber = client.get("/api/dashboard/freshness").json()
     assert amber["state"] == "amber" and amber["last_landed_ms"] == fresh["last_landed_ms"]
     assert 60 <= amber["age_s"] < 90 and "秒前" in amber["reason"]
-    clock.offset += 120
+    clock.advance(120)
     assert client.get("/api/dashboard/freshness").json()["state"] == "red"
 
 
@@ -160,7 +160,7 @@ class CountingQueries(KeepOpen):
 
 
 def test_viewers_share_one_computation_of_the_figures(make_client: AppFactory, ch: Client) -> None:
-    clock, queries = Clock(), CountingQueries(ch)
+    clock, queries = manual_clock(), CountingQueries(ch)
     official = sign_in(make_client(queries=queries, clock=clock), "wang")
     operator = sign_in(TestClient(official.app), "li")  # another viewer of the same app
 
@@ -171,7 +171,7 @@ def test_viewers_share_one_computation_of_the_figures(make_client: AppFactory, c
     assert operator.get("/api/dashboard/summary").json() == first
     assert queries.ran.count("dashboard.today") == 1
     assert table_runs() == 1  # the minute table is read with the summary: one suppression
-    clock.offset += SUMMARY_TTL_S
+    clock.advance(SUMMARY_TTL_S)
     assert operator.get("/api/dashboard/summary").status_code == 200
     assert queries.ran.count("dashboard.today") == 2  # figures stay live: recomputed after the TTL
 

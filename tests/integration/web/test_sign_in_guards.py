@@ -8,14 +8,15 @@ from clickhouse_connect.driver.client import Client
 from fastapi.testclient import TestClient
 
 from streamhub.config import Settings
+from streamhub.core.clock import ManualClock
 from streamhub.web.app import create_app
 from streamhub.web.auth import User, hash_password, read_users, write_users
 from streamhub.web.institutions import Directory
 from tests.integration.web import data
-from tests.integration.web.conftest import Clock, KeepOpen
+from tests.integration.web.conftest import KeepOpen, manual_clock
 
 
-def _app(settings: Settings, ch: Client, clock: Clock) -> TestClient:
+def _app(settings: Settings, ch: Client, clock: ManualClock) -> TestClient:
     directory = Directory(lambda: dict(data.NAMES))
     return TestClient(create_app(settings, KeepOpen(ch), clock=clock, directory=directory))
 
@@ -37,7 +38,7 @@ def _login(client: TestClient, name: str, password: str) -> int:
 def test_five_failures_lock_the_name_for_five_minutes(
     web_settings: Settings, ch: Client, tmp_path: Path
 ) -> None:
-    settings, clock = _own_users(web_settings, tmp_path), Clock()
+    settings, clock = _own_users(web_settings, tmp_path), manual_clock()
     with _app(settings, ch, clock) as client:
         assert [_login(client, "wang", f"guess-{n}") for n in range(5)] == [401] * 5
         locked = client.post("/api/login", json={"username": "wang", "password": "official-pw"})
@@ -45,7 +46,7 @@ def test_five_failures_lock_the_name_for_five_minutes(
         assert "too many failed sign-ins as wang" in locked.json()["detail"]
         assert "set-cookie" not in locked.headers
         assert _login(client, "li", "operator-pw") == 200  # other names are not affected
-        clock.offset += 5 * 60
+        clock.advance(5 * 60)
         assert _login(client, "wang", "official-pw") == 200
         # a success forgets earlier failures: four more do not lock
         assert [_login(client, "wang", "guess") for _ in range(4)] == [401] * 4
@@ -58,7 +59,7 @@ def test_a_removed_or_changed_user_loses_the_session(
     web_settings: Settings, ch: Client, tmp_path: Path
 ) -> None:
     settings = _own_users(web_settings, tmp_path)
-    with _app(settings, ch, Clock()) as client:
+    with _app(settings, ch, manual_clock()) as client:
         assert _login(client, "wang", "official-pw") == 200
         assert client.get("/api/dashboard/summary").status_code == 200
         users = read_users(settings.web_users_path)

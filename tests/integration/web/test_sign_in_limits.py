@@ -17,7 +17,7 @@ from streamhub.web.auth import UserStore
 from streamhub.web.institutions import Directory
 from streamhub.web.throttle import SignInThrottle
 from tests.integration.web import data
-from tests.integration.web.conftest import Clock, KeepOpen, sign_in
+from tests.integration.web.conftest import KeepOpen, manual_clock, sign_in
 
 
 def _client(settings: Settings, ch: Client, **options: Any) -> TestClient:
@@ -66,13 +66,13 @@ def test_one_password_against_every_user_meets_the_global_limit(
 def test_a_polling_tab_is_signed_out_at_the_absolute_lifetime(
     web_settings: Settings, ch: Client, tmp_path: Path
 ) -> None:
-    clock = Clock()
+    clock = manual_clock()
     settings = _settings(web_settings, tmp_path)
     with sign_in(_client(settings, ch, clock=clock, session_max_s=3600), "wang") as client:
         for _ in range(5):  # polls every 10 minutes keep it from going idle …
-            clock.offset += 10 * 60
+            clock.advance(10 * 60)
             assert client.get("/api/me").status_code == 200
-        clock.offset += 10 * 60  # … but not past an hour after sign-in
+        clock.advance(10 * 60)  # … but not past an hour after sign-in
         assert client.get("/api/me").status_code == 401
 
 

@@ -5,8 +5,8 @@ import pytest
 
 from streamhub.codes import citizen_id, credit_code
 from streamhub.simulate.activity import load_activity
+from streamhub.simulate.business_time import DayCurve
 from streamhub.simulate.calibration import rows_per_arrival
-from streamhub.simulate.clock import DayCurve
 from streamhub.simulate.errors import FaultSpecError
 from streamhub.simulate.faults import parse_fault
 from streamhub.simulate.flows import InstitutionWorkload

@@ -12,7 +12,7 @@ import pytest
 
 from streamhub.codes import catalogue, citizen_id
 from streamhub.simulate.activity import load_activity
-from streamhub.simulate.clock import DayCurve
+from streamhub.simulate.business_time import DayCurve
 from streamhub.simulate.flows import InstitutionWorkload
 from streamhub.simulate.institutions import plan_institutions
 from streamhub.simulate.people import PeopleFactory, corrupt_check_char

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from streamhub.simulate.activity import load_activity
-from streamhub.simulate.clock import DayCurve
+from streamhub.simulate.business_time import DayCurve
 from streamhub.simulate.flows import InstitutionWorkload
 from streamhub.simulate.institutions import Institution, plan_institutions
 from streamhub.simulate.records import Change

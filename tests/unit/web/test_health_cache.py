@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from streamhub.core.clock import ManualClock
 from streamhub.web.console import HealthCache
 
 
 def test_stale_documents_are_served_while_a_fresh_one_is_gathered() -> None:
-    now = [0.0]
+    clock = ManualClock(0.0)
     built: list[int] = []
     rebuilt = threading.Event()
 
@@ -19,11 +20,11 @@ def test_stale_documents_are_served_while_a_fresh_one_is_gathered() -> None:
             rebuilt.set()
         return {"n": len(built)}
 
-    cache = HealthCache(build, clock=lambda: now[0])
+    cache = HealthCache(build, clock=clock)
     assert cache.get() == {"n": 1}
-    now[0] = 4.9
+    clock.set(4.9)
     assert cache.get() == {"n": 1} and len(built) == 1  # still fresh: nothing gathered
-    now[0] = 5.0
+    clock.set(5.0)
     assert cache.get() == {"n": 1}  # stale is served at once ...
     assert rebuilt.wait(5)  # ... while the refresh runs
     for _ in range(100):  # the refresh thread stores right after building
@@ -34,7 +35,7 @@ def test_stale_documents_are_served_while_a_fresh_one_is_gathered() -> None:
 
 
 def test_a_failed_refresh_keeps_the_last_document() -> None:
-    now = [0.0]
+    clock = ManualClock(0.0)
     calls: list[int] = []
     failed = threading.Event()
 
@@ -45,9 +46,9 @@ def test_a_failed_refresh_keeps_the_last_document() -> None:
             raise RuntimeError("kafka gone")
         return {"ok": True}
 
-    cache = HealthCache(build, clock=lambda: now[0])
+    cache = HealthCache(build, clock=clock)
     cache.get()
-    now[0] = 10.0
+    clock.set(10.0)
     assert cache.get() == {"ok": True}
     assert failed.wait(5)
     assert cache.get() == {"ok": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamhub.codes import credit_code
+from streamhub.core.clock import ManualClock
 from streamhub.web.catalog_api import group_of, type_text
 from streamhub.web.institutions import UNKNOWN, Directory, region_code_of
 
@@ -22,15 +23,15 @@ def test_directory_names_and_districts() -> None:
         loads.append(1)
         return {SIMING: "厦门市第一医院"}
 
-    now = [0.0]
-    directory = Directory(load, clock=lambda: now[0])
+    clock = ManualClock(0.0)
+    directory = Directory(load, clock=clock)
     first = directory.get(SIMING)
     assert (first.name, first.district, first.region_code) == ("厦门市第一医院", "思明区", "350203")
     other = directory.get(NOWHERE)
     assert (other.name, other.district, other.region_code) == (UNKNOWN, UNKNOWN, None)
     assert directory.known_ids() == [SIMING]
     assert "思明区" in directory.known_districts() and UNKNOWN in directory.known_districts()
-    now[0] = 61.0
+    clock.set(61.0)
     directory.get(SIMING)
     assert len(loads) == 2  # re-read after a minute, not on every request
 

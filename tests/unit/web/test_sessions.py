@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
+from streamhub.core.clock import ManualClock
 from streamhub.web.auth import SessionStore
 from streamhub.web.throttle import SignInThrottle
 
 
-class Clock:
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_a_session_expires_after_idle_time() -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = SessionStore(idle_s=60, clock=clock)
     session = store.open("wang", "official")
     clock.advance(59)
@@ -31,7 +21,7 @@ def test_a_session_expires_after_idle_time() -> None:
 
 
 def test_peek_does_not_count_as_activity() -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = SessionStore(idle_s=60, clock=clock)
     session = store.open("li", "operator")
     clock.advance(30)
@@ -41,7 +31,7 @@ def test_peek_does_not_count_as_activity() -> None:
 
 
 def test_tokens_are_random_and_close_ends_a_session() -> None:
-    store = SessionStore(idle_s=60, clock=Clock())
+    store = SessionStore(idle_s=60, clock=ManualClock())
     first, second = store.open("a", "official"), store.open("a", "official")
     assert first.token != second.token and len(first.token) >= 40
     store.close(first.token)
@@ -51,7 +41,7 @@ def test_tokens_are_random_and_close_ends_a_session() -> None:
 
 
 def test_expires_at_follows_activity() -> None:
-    clock = Clock(100.0)
+    clock = ManualClock(100.0)
     store = SessionStore(idle_s=1800, clock=clock)
     session = store.open("a", "developer")
     assert store.expires_at(session) == 1900.0
@@ -62,14 +52,14 @@ def test_expires_at_follows_activity() -> None:
 
 
 def test_throttle_locks_after_failures_in_the_window() -> None:
-    now = [1000.0]
-    throttle = SignInThrottle(lambda: now[0], max_failures=3, window_s=60, lock_s=30)
+    clock = ManualClock(1000.0)
+    throttle = SignInThrottle(clock, max_failures=3, window_s=60, lock_s=30)
     throttle.failed("a")
-    now[0] += 61  # the first failure left the window
+    clock.advance(61)  # the first failure left the window
     throttle.failed("a")
     throttle.failed("a")
     assert throttle.locked_for("a") == 0
     throttle.failed("a")
     assert throttle.locked_for("a") == 30 and throttle.locked_for("b") == 0
-    now[0] += 30
+    clock.advance(30)
     assert throttle.locked_for("a") == 0

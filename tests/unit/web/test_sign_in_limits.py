@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from streamhub.core.clock import ManualClock
 from streamhub.web.audit import USER_AGENT_MAX, AuditTrail, user_agent
 from streamhub.web.auth import SessionStore, User, UserStore, hash_password, write_users
 from streamhub.web.errors import AuditWriteError, SignInBusyError
 from streamhub.web.throttle import SignInThrottle
-from tests.unit.web.test_sessions import Clock
 
 
 def test_rotating_user_names_from_one_address_is_limited() -> None:
-    clock = Clock()
+    clock = ManualClock()
     throttle = SignInThrottle(clock, client_max=10, client_window_s=60)
     for n in range(10):
         assert throttle.admit(f"name-{n}", "10.0.0.9") == 0
@@ -27,7 +27,7 @@ def test_rotating_user_names_from_one_address_is_limited() -> None:
 
 
 def test_one_password_against_every_user_from_many_addresses_meets_the_global_limit() -> None:
-    clock = Clock()
+    clock = ManualClock()
     throttle = SignInThrottle(clock, global_max=20, global_window_s=60)
     for n in range(20):
         assert throttle.admit(f"user-{n}", f"10.0.{n}.1") == 0
@@ -37,7 +37,7 @@ def test_one_password_against_every_user_from_many_addresses_meets_the_global_li
 
 
 def test_a_guesser_locks_only_its_own_address_out() -> None:
-    clock = Clock()
+    clock = ManualClock()
     throttle = SignInThrottle(clock, max_failures=5, lock_s=300)
     for _ in range(5):
         assert throttle.admit("wang", "attacker") == 0
@@ -47,7 +47,7 @@ def test_a_guesser_locks_only_its_own_address_out() -> None:
 
 
 def test_failures_from_many_addresses_slow_the_user_down_without_locking_it_out() -> None:
-    clock = Clock()
+    clock = ManualClock()
     throttle = SignInThrottle(clock, user_soft_max=10, backoff_max_s=60)
     for n in range(12):
         throttle.admit("wang", f"10.1.{n}.1")
@@ -64,7 +64,7 @@ def test_failures_from_many_addresses_slow_the_user_down_without_locking_it_out(
 
 
 def test_memory_stays_bounded_and_is_pruned() -> None:
-    clock = Clock()
+    clock = ManualClock()
     throttle = SignInThrottle(clock, max_keys=100, client_max=10**6, global_max=10**6)
     for n in range(5_000):
         throttle.admit(f"u{n}", f"c{n}")
@@ -76,7 +76,7 @@ def test_memory_stays_bounded_and_is_pruned() -> None:
 
 
 def test_a_polled_session_ends_at_its_absolute_lifetime() -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = SessionStore(idle_s=1800, clock=clock, max_s=12 * 3600)
     session = store.open("wang", "official")
     for _ in range(12 * 60 - 1):  # a tab polling every minute

@@ -1,4 +1,8 @@
-"""Simulated business time: a compressed day whose intensity follows a curve."""
+"""Simulated business time: a compressed day whose intensity follows a curve.
+
+Not a clock: the run reads wall time from :mod:`streamhub.core.clock`; :class:`BusinessTime`
+only maps the wall seconds elapsed since the run started onto the simulated day.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ FLAT = DayCurve([(0.0, 1.0), (24.0, 1.0)])
 
 
 @dataclass(frozen=True)
-class SimClock:
+class BusinessTime:
     """Maps wall seconds since the run started to simulated local business time."""
 
     start: datetime
