@@ -30,6 +30,7 @@ from streamhub.capture.model import RowEvent, TableInfo
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
+from streamhub.core.dead_letter import DeadLetterRecord, Original, Placement
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import IncompatibleSchemaError
@@ -164,26 +165,24 @@ class Emitter:
             "counted at the source; raise max_message_bytes in the connector file and the raw "
             "topic's max.message.bytes, then re-snapshot the row"
         )
-        record = {
-            "stage": "capture",
-            "reason": reason,
-            "error_type": "MessageTooLarge",
-            "institution_id": self.config.institution_id,
-            "table": table,
-            "original_topic": self.config.topic,
-            "original_partition": None,
-            "original_offset": None,
-            "original_key": key,
-            "original_value": None,
-            "failed_ts_ms": now_ms(self.clock),
-            "system": self.config.system,
-            "database": event.table.database,
-            "commit_ts_ms": event.commit_ts_ms,
+        record = DeadLetterRecord(
+            stage="capture",
+            reason=reason,
+            error_type="MessageTooLarge",
+            failed_ts_ms=now_ms(self.clock),
+            institution_id=self.config.institution_id,
+            table=table,
+            original=Original(topic=self.config.topic, key=key),
             # with original_key (the row key), what the reconciler needs to compute the
             # change's version and count it once as rejected: no identity key here
-            "position_seq": event.position_seq,
-        }
-        return key, self.serde.encode(self._ops[DLQ_TOPIC], record)
+            placement=Placement(
+                system=self.config.system,
+                database=event.table.database,
+                commit_ts_ms=event.commit_ts_ms,
+                position_seq=event.position_seq,
+            ),
+        )
+        return key, self.serde.encode(self._ops[DLQ_TOPIC], record.to_avro())
 
     def dead_letter(
         self,
@@ -194,20 +193,16 @@ class Emitter:
         key: bytes | None,
         raw: bytes | None,
     ) -> None:
-        record = {
-            "stage": "capture",
-            "reason": reason,
-            "error_type": error_type,
-            "institution_id": self.config.institution_id,
-            "table": table,
-            "original_topic": None,
-            "original_partition": None,
-            "original_offset": None,
-            "original_key": key,
-            "original_value": raw,
-            "failed_ts_ms": now_ms(self.clock),
-        }
-        self._ops_record("dlq.capture", key or self.config.name.encode(), record)
+        record = DeadLetterRecord(
+            stage="capture",
+            reason=reason,
+            error_type=error_type,
+            failed_ts_ms=now_ms(self.clock),
+            institution_id=self.config.institution_id,
+            table=table,
+            original=Original(key=key, value=raw),
+        )
+        self._ops_record(DLQ_TOPIC, key or self.config.name.encode(), record.to_avro())
 
     def ops(self, topic: str, key: dict[str, Any], record: dict[str, Any]) -> None:
         self._ops_record(topic, json.dumps(key, sort_keys=True).encode(), record)

@@ -140,3 +140,30 @@ def test_other_delivery_errors_still_stop_the_connector() -> None:
     producer.sent[0][3](KafkaError(KafkaError._MSG_TIMED_OUT), None)
     with pytest.raises(DeliveryFailedError):
         sender.tracker.safe()
+
+
+def test_every_capture_letter_has_the_dead_letter_schemas_shape() -> None:
+    import fastavro
+
+    from streamhub.catalog.load import load_schema
+    from streamhub.config import Settings
+
+    schema = fastavro.parse_schema(
+        load_schema(Settings().project_dir / "avro_schemas", "ops/dead_letter.avsc")
+    )
+    producer = FakeProducer()
+    sender = emitter(producer)
+    sender.change(event(1, "x" * LIMIT))
+    sender.dead_letter(
+        reason="table stopped",
+        error_type="UnrepresentableChange",
+        table="his.public.note",
+        key=None,
+        raw=b"{}",
+    )
+    oversized, stopped = (letter(value) for _topic, _key, value, _ack in producer.sent)
+    for record in (oversized, stopped):
+        assert set(record) == {f["name"] for f in schema["fields"]}
+        assert record["stage"] == "capture" and record["record_id"] is None
+    assert oversized["position_seq"] == 1 and oversized["original_topic"] == "cdc.raw.his"
+    assert (stopped["original_value"], stopped["original_topic"]) == ("{}", None)
