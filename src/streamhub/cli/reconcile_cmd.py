@@ -8,6 +8,7 @@ import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.core.clock import SYSTEM_CLOCK, now_ms
+from streamhub.core.topic_names import RECONCILIATION
 
 
 @click.group("reconcile")
@@ -49,7 +50,7 @@ def run_cmd(
     """
     from streamhub.kafka.faust_worker import run_worker
     from streamhub.reconcile.app import Runtime, build_app, rebuild
-    from streamhub.reconcile.feed import INPUT_TOPICS, RESULTS_TOPIC
+    from streamhub.reconcile.feed import INPUT_TOPICS
     from streamhub.reconcile.reconciler import ReconcileSettings
     from streamhub.reconcile.times import parse_duration_ms
 
@@ -63,7 +64,7 @@ def run_cmd(
     click.echo(
         f"reconcile: state rebuilt in {SYSTEM_CLOCK.monotonic() - started:.1f} s "
         f"({len(runtime.reconciler.windows)} windows); {', '.join(INPUT_TOPICS)} → "
-        f"{RESULTS_TOPIC} (group {settings.reconcile_group}, grace {grace}, retention "
+        f"{RECONCILIATION} (group {settings.reconcile_group}, grace {grace}, retention "
         f"{retention}"
         + (f", metrics on {settings.metrics_host}:{metrics_port}" if metrics_port else "")
         + ")",
@@ -101,7 +102,6 @@ def show_cmd(
 ) -> None:
     """Print the latest verdict of every window of an institution (times in Asia/Shanghai),
     then totals per day. Reads ops.reconciliation."""
-    from streamhub.reconcile.feed import RESULTS_TOPIC
     from streamhub.reconcile.report import (
         COLUMNS,
         TOTAL_COLUMNS,
@@ -129,7 +129,7 @@ def show_cmd(
         what = f"{status} windows" if status else "reconciled windows"
         click.echo(
             f"no {what} of institution {institution} since {local_minute(since_ms)} "
-            f"(Asia/Shanghai) in {RESULTS_TOPIC}; is `streamhub reconcile run` running?"
+            f"(Asia/Shanghai) in {RECONCILIATION}; is `streamhub reconcile run` running?"
         )
     else:
         click.echo(render_table([row(r) for r in rows], COLUMNS))

@@ -32,12 +32,13 @@ from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async, retry_call
+from streamhub.core.topic_names import RECONCILIATION
 from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.kafka.groups import commit_offsets
 from streamhub.kafka.reading import Offsets, read_since
 from streamhub.log import get_logger
 from streamhub.reconcile.errors import RebuildError, ReconcileError, RegistryUnreachableError
-from streamhub.reconcile.feed import INPUT_TOPICS, RESULTS_TOPIC, Feed
+from streamhub.reconcile.feed import INPUT_TOPICS, Feed
 from streamhub.reconcile.metrics import RECONCILE_METRICS, ReconcileMetrics
 from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
 from streamhub.reconcile.result import Result
@@ -82,9 +83,9 @@ class Runtime:
         serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
         schema = load_schema(settings.project_dir / "avro_schemas", "ops/reconciliation.avsc")
         try:
-            writer = serde.register(f"{RESULTS_TOPIC}-value", schema)
+            writer = serde.register(f"{RECONCILIATION}-value", schema)
         except SerdeError as exc:
-            raise ReconcileError(f"registering the schema of {RESULTS_TOPIC}: {exc}") from exc
+            raise ReconcileError(f"registering the schema of {RECONCILIATION}: {exc}") from exc
         reconciler = Reconciler(reconcile, clock)
         metrics = RECONCILE_METRICS
         # the identity key versions capture's MessageTooLarge letters (they carry the row key)
@@ -183,7 +184,7 @@ def rebuild(runtime: Runtime, group: str, timeout_s: float = 300.0) -> Offsets:
         runtime.take(message.topic, message.partition, message.offset, message.value)
         inputs += 1
     remembered = 0
-    for message in read_since(settings, [RESULTS_TOPIC], since, timeout_s=timeout_s):
+    for message in read_since(settings, [RECONCILIATION], since, timeout_s=timeout_s):
         value = runtime.feed.decode(message.topic, message.partition, message.offset, message.value)
         if value is not None and rec.remember(Result.from_avro(value)):
             remembered += 1
@@ -264,7 +265,7 @@ def build_app(
             pending = []
             for result in results:
                 key, value = runtime.message(result)
-                pending.append(await producer.send(RESULTS_TOPIC, key, value, None, None, None))
+                pending.append(await producer.send(RECONCILIATION, key, value, None, None, None))
             await asyncio.gather(*pending)
         except asyncio.CancelledError:
             runtime.unsent = results + runtime.unsent

@@ -18,10 +18,15 @@ from typing import Any
 
 from streamhub.config import Settings
 from streamhub.core.identity import canonical_key, record_id_of, version_id
-from streamhub.core.topic_names import RAW_TOPICS
+from streamhub.core.topic_names import (
+    DEAD_LETTER_TOPICS,
+    LANDED_COUNTS,
+    RAW_TOPICS,
+    RECONCILIATION,
+    raw_topic,
+)
 from streamhub.kafka.reading import read_since
 from streamhub.reconcile.errors import TableNotFoundError
-from streamhub.reconcile.feed import DEAD_LETTER_TOPICS, LANDED_TOPIC, RESULTS_TOPIC
 from streamhub.reconcile.inputs import StageCounts, landed_from_avro, rejection_from_avro
 from streamhub.reconcile.keys import TableKey, window_start
 from streamhub.reconcile.result import Result
@@ -150,7 +155,7 @@ def drill(
     identity = IdentityTokens.from_settings(settings)
     start = window_start(window_start_ms, WINDOW_MS)
     result = _latest_result(settings, serde, institution_id, table_name, start, timeout_s)
-    topics = [f"cdc.raw.{result.system}"] if result is not None else list(RAW_TOPICS)
+    topics = [raw_topic(result.system)] if result is not None else list(RAW_TOPICS)
     raw: list[RawChange] = []
     for message in read_since(
         settings,
@@ -211,7 +216,7 @@ def _latest_result(
     timeout_s: float,
 ) -> Result | None:
     latest: Result | None = None
-    for message in read_since(settings, [RESULTS_TOPIC], start, timeout_s=timeout_s):
+    for message in read_since(settings, [RECONCILIATION], start, timeout_s=timeout_s):
         value = _decode(serde, message.topic, message.partition, message.offset, message.value)
         if value is None or value.get("institution_id") != institution_id:
             continue
@@ -228,14 +233,14 @@ def _latest_result(
 def _read_accounted(settings: Settings, serde: AvroSerde, found: Drill, timeout_s: float) -> None:
     """Landed versions, repair credits and dead letters of the window, from its start on."""
     table = found.table
-    topics = [LANDED_TOPIC, *DEAD_LETTER_TOPICS]
+    topics = [LANDED_COUNTS, *DEAD_LETTER_TOPICS]
     for message in read_since(
         settings, topics, found.window_start_ms - 60_000, timeout_s=timeout_s
     ):
         value = _decode(serde, message.topic, message.partition, message.offset, message.value)
         if value is None or value.get("institution_id") != table.institution_id:
             continue
-        if message.topic == LANDED_TOPIC:
+        if message.topic == LANDED_COUNTS:
             counts = landed_from_avro(value)
             if _same_window(counts, table, found.window_start_ms):
                 versions = set(counts.versions or ())

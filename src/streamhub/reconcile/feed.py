@@ -11,6 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from streamhub.core.topic_names import (
+    DEAD_LETTER_TOPICS,
+    DLQ_CAPTURE,
+    DLQ_LAND,
+    DLQ_STANDARDIZE,
+    LANDED_COUNTS,
+    SOURCE_COUNTS,
+    STANDARDIZED_COUNTS,
+)
 from streamhub.log import get_logger
 from streamhub.reconcile.errors import ReconcileError
 from streamhub.reconcile.inputs import (
@@ -28,27 +37,24 @@ from streamhub.standardize.pseudonym_keys import IdentityTokens
 
 log = get_logger(__name__)
 
-SOURCE_TOPIC = "ops.source_counts"
-LANDED_TOPIC = "ops.landed_counts"
-# what reached std.*, per source table and commit minute (the standardizer's own count, in
-# the landed counts' shape): the "standardized" column, and where a gap sits
-STANDARDIZED_TOPIC = "ops.standardized_counts"
-# dlq.capture: only its MessageTooLarge letters count (a change too large for Kafka, still
-# counted at the source); its other letters are of rows that flowed on
-CAPTURE_DEAD_LETTER_TOPIC = "dlq.capture"
-DEAD_LETTER_TOPICS = ("dlq.standardize", "dlq.land", CAPTURE_DEAD_LETTER_TOPIC)
-RESULTS_TOPIC = "ops.reconciliation"
+#: What the reconciler folds in. ops.standardized_counts is what reached std.*, per source
+#: table and commit minute (the standardizer's own count, in the landed counts' shape): the
+#: "standardized" column, and where a gap sits. Of dlq.capture only the MessageTooLarge
+#: letters count (a change too large for Kafka, still counted at the source); its other
+#: letters are of rows that flowed on.
 INPUT_TOPICS: tuple[str, ...] = (
-    SOURCE_TOPIC,
-    LANDED_TOPIC,
-    STANDARDIZED_TOPIC,
-    *DEAD_LETTER_TOPICS,
+    SOURCE_COUNTS,
+    LANDED_COUNTS,
+    STANDARDIZED_COUNTS,
+    DLQ_STANDARDIZE,
+    DLQ_LAND,
+    DLQ_CAPTURE,
 )
 
 KIND = {
-    SOURCE_TOPIC: "source",
-    LANDED_TOPIC: "landed",
-    STANDARDIZED_TOPIC: "standardized",
+    SOURCE_COUNTS: "source",
+    LANDED_COUNTS: "landed",
+    STANDARDIZED_COUNTS: "standardized",
     **dict.fromkeys(DEAD_LETTER_TOPICS, "rejection"),
 }
 
@@ -103,14 +109,14 @@ class Feed:
 
     def _apply(self, topic: str, value: dict[str, Any]) -> str:
         rec = self.reconciler
-        if topic == SOURCE_TOPIC:
+        if topic == SOURCE_COUNTS:
             return rec.apply_source(source_from_avro(value)).value
-        if topic == LANDED_TOPIC:
+        if topic == LANDED_COUNTS:
             return rec.apply_landed(landed_from_avro(value)).value
-        if topic == STANDARDIZED_TOPIC:
+        if topic == STANDARDIZED_COUNTS:
             return rec.apply_standardized(landed_from_avro(value)).value
         version = None
-        if topic == CAPTURE_DEAD_LETTER_TOPIC and self.identity is not None:
+        if topic == DLQ_CAPTURE and self.identity is not None:
             version = oversized_change_version(value, self.identity)
         rejection = rejection_from_avro(value, version=version)
         if rejection is None:

@@ -21,12 +21,12 @@ from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.identity import canonical_key, record_id_of, version_id
+from streamhub.core.topic_names import LANDED_COUNTS
 from streamhub.kafka.reading import read_since
 from streamhub.land.kafka_out import Outbox
 from streamhub.log import get_logger
 from streamhub.reconcile.drill import Drill, RawChange
 from streamhub.reconcile.errors import RepairTimeoutError
-from streamhub.reconcile.feed import LANDED_TOPIC
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
@@ -128,7 +128,7 @@ def _wait_landed(
     table = found.table
     last_report = 0.0
     while True:
-        for message in read_since(settings, [LANDED_TOPIC], since_ms - 60_000):
+        for message in read_since(settings, [LANDED_COUNTS], since_ms - 60_000):
             if message.value is None:
                 continue
             value = serde.decode(message.value).value
@@ -164,7 +164,7 @@ def _publish_credit(
 ) -> None:
     table = found.table
     writer = serde.register(
-        f"{LANDED_TOPIC}-value",
+        f"{LANDED_COUNTS}-value",
         load_schema(settings.project_dir / "avro_schemas", "ops/landed_counts.avsc"),
     )
     changes = outcome.credited
@@ -186,6 +186,6 @@ def _publish_credit(
     key = f"{table.institution_id}|{table.table}|{found.window_start_ms}".encode()
     outbox = Outbox(settings.kafka_bootstrap, serde)
     try:
-        outbox.send_all(writer, LANDED_TOPIC, [(key, value)], timeout_s=30.0)
+        outbox.send_all(writer, LANDED_COUNTS, [(key, value)], timeout_s=30.0)
     finally:
         outbox.close()

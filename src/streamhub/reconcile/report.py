@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.config import Settings
+from streamhub.core.topic_names import RECONCILIATION
 from streamhub.kafka.reading import read_since
-from streamhub.reconcile.feed import RESULTS_TOPIC
 from streamhub.reconcile.result import Result, Status
 from streamhub.reconcile.times import local_minute
 from streamhub.reconcile.totals import DailyTotal, daily_totals, latest_per_window
@@ -55,7 +55,7 @@ def read_results(settings: Settings, since_ms: int) -> list[Result]:
     serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
     return [
         Result.from_avro(serde.decode(m.value).value)
-        for m in read_since(settings, [RESULTS_TOPIC], since_ms)
+        for m in read_since(settings, [RECONCILIATION], since_ms)
         if m.value is not None
     ]
 

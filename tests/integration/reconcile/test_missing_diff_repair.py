@@ -33,6 +33,7 @@ from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.positions import PositionStore
 from streamhub.config import Settings
 from streamhub.core.identity import canonical_key, version_id
+from streamhub.core.topic_names import DLQ_STANDARDIZE
 from streamhub.reconcile.result import Result, Status
 from streamhub.reconcile.times import local_minute
 from streamhub.serde.avro_serde import AvroSerde
@@ -247,7 +248,7 @@ def expected_windows(
     names = {c.name for c in connectors}
     rejected = {
         letter["version"]
-        for _, _, value in pipeline.read(["dlq.standardize"])
+        for _, _, value in pipeline.read([DLQ_STANDARDIZE])
         if (letter := serde.decode(value).value)["version"] is not None
         and str(letter["database"]).startswith(f"{prefix}_")
     }

@@ -16,7 +16,8 @@ from prometheus_client import CollectorRegistry
 
 from streamhub.config import Settings
 from streamhub.core.clock import ManualClock
-from streamhub.reconcile.feed import STANDARDIZED_TOPIC, Feed
+from streamhub.core.topic_names import DLQ_STANDARDIZE, STANDARDIZED_COUNTS
+from streamhub.reconcile.feed import Feed
 from streamhub.reconcile.inputs import source_from_avro
 from streamhub.reconcile.metrics import ReconcileMetrics
 from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
@@ -55,7 +56,7 @@ def test_standardized_counts_reach_the_reconciliation_result(
         KEY,
         settings.project_dir,
         clock=lambda: now[0],
-        counts_topic=STANDARDIZED_TOPIC,
+        counts_topic=STANDARDIZED_COUNTS,
     )
     batch = [
         _message(serde, config, _event(table, "c", _row("P1", GOOD_ID), 1), 10),
@@ -66,8 +67,8 @@ def test_standardized_counts_reach_the_reconciliation_result(
     out = standardizer.process(batch)
     # the same batch again (a replay after a crash): counted once, by version
     out += standardizer.process(batch)
-    assert not [m for m in out if m.topic == "dlq.standardize"]
-    counts = [m for m in out if m.topic == STANDARDIZED_TOPIC]
+    assert not [m for m in out if m.topic == DLQ_STANDARDIZE]
+    counts = [m for m in out if m.topic == STANDARDIZED_COUNTS]
     assert len(counts) == 2  # one per (table, minute, entity) per batch
 
     reconciler = Reconciler(ReconcileSettings(grace_ms=1_000), ManualClock(now[0]))

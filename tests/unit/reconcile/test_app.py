@@ -13,9 +13,10 @@ from prometheus_client import CollectorRegistry
 
 from streamhub.core.clock import ManualClock
 from streamhub.core.retry import RetryPolicy
+from streamhub.core.topic_names import SOURCE_COUNTS
 from streamhub.reconcile.app import GROUP_COMMIT_RETRY, RebuildError, Runtime, _commit_for_group
 from streamhub.reconcile.errors import RegistryUnreachableError
-from streamhub.reconcile.feed import SOURCE_TOPIC, Feed
+from streamhub.reconcile.feed import Feed
 from streamhub.reconcile.metrics import ReconcileMetrics
 from streamhub.serde.errors import RegistryUnavailableError
 from tests.unit.reconcile.helpers import INST, MINUTE, T0, clock_at, reconciler
@@ -96,7 +97,7 @@ def test_the_agent_awaits_a_registry_outage_and_the_loop_keeps_running(
             await asyncio.sleep(0)
 
     async def both() -> None:
-        await asyncio.gather(run.take_async(SOURCE_TOPIC, 0, 7, b"x"), other_task())
+        await asyncio.gather(run.take_async(SOURCE_COUNTS, 0, 7, b"x"), other_task())
 
     asyncio.run(both())
     assert waits == [RetryPolicy().delay(1), RetryPolicy().delay(2)]
@@ -118,10 +119,10 @@ def test_the_agent_gives_up_when_the_registry_stays_down(monkeypatch: pytest.Mon
     feed = FlakyFeed(100, [], clock)
     run = runtime(feed, clock, pause=pause, give_up=give_up, retry=RetryPolicy(attempts=3))
     with pytest.raises(GaveUpError) as info:
-        asyncio.run(run.take_async(SOURCE_TOPIC, 2, 41, b"x"))
+        asyncio.run(run.take_async(SOURCE_COUNTS, 2, 41, b"x"))
     error = info.value.args[0]
     assert isinstance(error, RegistryUnreachableError)
-    assert (error.topic, error.partition, error.offset, error.attempts) == (SOURCE_TOPIC, 2, 41, 3)
+    assert (error.topic, error.partition, error.offset, error.attempts) == (SOURCE_COUNTS, 2, 41, 3)
     assert isinstance(info.value.__cause__, RegistryUnavailableError)
     assert len(waits) == 2
     assert not feed.reconciler.windows  # nothing folded in
@@ -131,7 +132,7 @@ def test_the_replay_waits_on_the_injected_clock() -> None:
     clock = clock_at(T0)
     feed = FlakyFeed(2, [], clock)
     run = runtime(feed, clock, give_up=give_up)
-    run.take(SOURCE_TOPIC, 0, 7, b"x")
+    run.take(SOURCE_COUNTS, 0, 7, b"x")
     assert clock.sleeps == [RetryPolicy().delay(1), RetryPolicy().delay(2)]
     assert feed.reconciler.windows
 
@@ -149,7 +150,7 @@ class FlakyCommit:
 
 def test_the_group_commit_waits_for_the_killed_member_to_leave() -> None:
     clock, commit = ManualClock(), FlakyCommit(3)
-    ends = {("ops.source_counts", 0): 12}
+    ends = {(SOURCE_COUNTS, 0): 12}
     _commit_for_group(None, "streamhub-reconcile", ends, clock=clock, commit=commit)  # type: ignore[arg-type]
     assert clock.sleeps == [2.0, 2.0, 2.0]
     assert commit.calls[-1] == ("streamhub-reconcile", ends)
