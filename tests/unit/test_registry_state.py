@@ -5,9 +5,9 @@ import json
 import pytest
 
 from streamhub.registry.errors import (
-    IncompatibleSchemaError,
     InvalidCompatibilityLevelError,
-    InvalidSchemaError,
+    RegistryIncompatibleSchemaError,
+    RegistryInvalidSchemaError,
     SchemaNotFoundError,
     SubjectNotFoundError,
 )
@@ -57,7 +57,7 @@ def test_ids_are_shared_across_subjects_and_versions_grow() -> None:
 def test_incompatible_change_is_refused_at_default_backward_level() -> None:
     state = RegistryState()
     register(state, "s-value", V1)
-    with pytest.raises(IncompatibleSchemaError, match="c: field added without a default"):
+    with pytest.raises(RegistryIncompatibleSchemaError, match="c: field added without a default"):
         state.plan_register("s-value", BREAKING)
     state.apply(*state.plan_level("s-value", "NONE"))
     assert register(state, "s-value", BREAKING) > 0
@@ -78,7 +78,7 @@ def test_soft_then_permanent_delete() -> None:
 
 def test_bad_inputs_raise_registry_errors_with_codes() -> None:
     state = RegistryState()
-    with pytest.raises(InvalidSchemaError) as bad:
+    with pytest.raises(RegistryInvalidSchemaError) as bad:
         state.plan_register("s", '{"type": "nope"}')
     assert bad.value.error_code == 42201
     with pytest.raises(SchemaNotFoundError):

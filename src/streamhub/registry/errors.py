@@ -28,12 +28,21 @@ class SubjectConfigNotFoundError(RegistryError):
     error_code = 40408
 
 
-class IncompatibleSchemaError(RegistryError):
+class RegistryIncompatibleSchemaError(RegistryError):
+    """The registry refuses a new version that breaks the subject's compatibility level (409).
+
+    Named apart from :class:`streamhub.serde.errors.IncompatibleSchemaError`, what a client
+    raises when the registry answers so."""
+
     http_status = 409
     error_code = 409
 
 
-class InvalidSchemaError(RegistryError):
+class RegistryInvalidSchemaError(RegistryError):
+    """The registry refuses a request whose schema is not valid Avro or not well formed (42201).
+
+    Named apart from :class:`streamhub.serde.errors.InvalidSchemaError`, the parse failure."""
+
     http_status = 422
     error_code = 42201
 

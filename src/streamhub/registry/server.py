@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from streamhub.log import get_logger
-from streamhub.registry.errors import InvalidSchemaError, RegistryError
+from streamhub.registry.errors import RegistryError, RegistryInvalidSchemaError
 from streamhub.registry.store import RegistryStore
 
 log = get_logger(__name__)
@@ -69,9 +69,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.text() or "{}")
     except ValueError as exc:
-        raise InvalidSchemaError(f"request body is not JSON: {exc}") from exc
+        raise RegistryInvalidSchemaError(f"request body is not JSON: {exc}") from exc
     if not isinstance(body, dict):
-        raise InvalidSchemaError("request body must be a JSON object")
+        raise RegistryInvalidSchemaError("request body must be a JSON object")
     return body
 
 
@@ -79,12 +79,12 @@ async def _schema_text(request: web.Request) -> str:
     body = await _body(request)
     schema_type = body.get("schemaType", "AVRO")
     if schema_type != "AVRO":
-        raise InvalidSchemaError(f"schemaType {schema_type!r} is not supported; only AVRO")
+        raise RegistryInvalidSchemaError(f"schemaType {schema_type!r} is not supported; only AVRO")
     if body.get("references"):
-        raise InvalidSchemaError("schema references are not supported; inline named types")
+        raise RegistryInvalidSchemaError("schema references are not supported; inline named types")
     schema = body.get("schema")
     if not isinstance(schema, str):
-        raise InvalidSchemaError("field 'schema' (the schema as a JSON string) is required")
+        raise RegistryInvalidSchemaError("field 'schema' (the schema as a JSON string) is required")
     return schema
 
 
@@ -226,7 +226,7 @@ async def put_config(request: web.Request) -> web.Response:
     body = await _body(request)
     level = body.get("compatibility") or body.get("compatibilityLevel")
     if not isinstance(level, str):
-        raise InvalidSchemaError("field 'compatibility' is required")
+        raise RegistryInvalidSchemaError("field 'compatibility' is required")
     await _in_thread(request.app[STORE].set_level, subject, level)
     return _json({"compatibility": level.upper()})
 

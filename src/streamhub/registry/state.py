@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from streamhub.registry.errors import (
-    IncompatibleSchemaError,
     InvalidCompatibilityLevelError,
-    InvalidSchemaError,
     InvalidVersionError,
+    RegistryIncompatibleSchemaError,
+    RegistryInvalidSchemaError,
     SchemaNotFoundError,
     SubjectConfigNotFoundError,
     SubjectNotFoundError,
@@ -25,7 +25,7 @@ from streamhub.registry.errors import (
 from streamhub.serde.avro_serde import parse
 from streamhub.serde.avro_serde import schema_text as canonical_json
 from streamhub.serde.compatibility import LEVELS, Level, check_level
-from streamhub.serde.errors import InvalidSchemaError as SerdeInvalidSchemaError
+from streamhub.serde.errors import InvalidSchemaError
 
 DEFAULT_LEVEL: Level = "BACKWARD"
 Record = tuple[dict[str, Any], dict[str, Any] | None]
@@ -36,11 +36,11 @@ def canonical(schema_text: str) -> str:
     try:
         document = json.loads(schema_text)
     except ValueError as exc:
-        raise InvalidSchemaError(f"schema is not JSON: {exc}") from exc
+        raise RegistryInvalidSchemaError(f"schema is not JSON: {exc}") from exc
     try:
         parse(document)
-    except SerdeInvalidSchemaError as exc:
-        raise InvalidSchemaError(str(exc)) from exc
+    except InvalidSchemaError as exc:
+        raise RegistryInvalidSchemaError(str(exc)) from exc
     return canonical_json(document)
 
 
@@ -152,7 +152,7 @@ class RegistryState:
         previous = [json.loads(self.schemas[v.schema_id]) for v in sorted(live, key=_by_version)]
         problems = check_level(level, json.loads(text), previous)
         if problems:
-            raise IncompatibleSchemaError(
+            raise RegistryIncompatibleSchemaError(
                 f"schema is incompatible with subject {subject!r} at level {level}: "
                 + "; ".join(problems)
             )
