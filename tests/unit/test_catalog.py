@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from streamhub.catalog.errors import CatalogError
+from streamhub.catalog.errors import ApplyError, CatalogError
 from streamhub.catalog.load import load_catalog, load_schema
 from streamhub.serde.compatibility import check_level
 
@@ -105,3 +105,8 @@ def test_broken_catalog_entries_are_refused(tmp_path: Path) -> None:
     (tmp_path / "bad.avsc").write_text('{"type": "record", "name": "R", "fields": [{"name": 1}]}')
     with pytest.raises(CatalogError, match="not a valid Avro schema"):
         load_schema(tmp_path, "bad.avsc")
+
+
+def test_apply_errors_are_catalog_errors() -> None:
+    """The package's errors share its root, so a caller catching CatalogError sees both."""
+    assert issubclass(ApplyError, CatalogError)
