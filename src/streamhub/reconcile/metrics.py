@@ -1,4 +1,5 @@
-"""Prometheus metrics of the reconcile app (names fixed by the operator plane's contract).
+"""Prometheus metrics of the reconcile app, built through :class:`MetricNamer`
+(``streamhub_reconcile_<what>_<unit>``; names fixed by the operator plane's contract).
 
 Labels are bounded: institution by the connector set, status by the verdicts, kind and
 outcome by the input kinds; never a table or window.
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
+from streamhub.core.metrics import MetricNamer
 from streamhub.reconcile.reconciler import Reconciler
 from streamhub.reconcile.result import Result, Status
 
@@ -25,36 +27,32 @@ class ReconcileMetrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ReconcileMetrics:
+        namer = MetricNamer("reconcile", registry)
         return cls(
-            judgements=Counter(
-                "streamhub_reconcile_judgements_total",
+            judgements=namer.counter(
+                "judgements_total",
                 "Reconciliation results emitted to ops.reconciliation, by verdict.",
                 ("institution", "status"),
-                registry=registry,
             ),
-            windows=Gauge(
-                "streamhub_reconcile_windows",
+            windows=namer.gauge(
+                "windows",
                 "Retained windows by their current verdict (PENDING: not judged yet).",
                 ("institution", "status"),
-                registry=registry,
             ),
-            missing_changes=Gauge(
-                "streamhub_reconcile_missing_changes",
+            missing_changes=namer.gauge(
+                "missing_changes",
                 "Source changes neither landed nor rejected, summed over MISSING windows.",
                 ("institution",),
-                registry=registry,
             ),
-            inputs=Counter(
-                "streamhub_reconcile_inputs_total",
+            inputs=namer.counter(
+                "inputs_total",
                 "Input records by kind (source|landed|standardized|rejection) and outcome "
                 "(applied, parked, stale, ignored, undecodable, refused).",
                 ("kind", "outcome"),
-                registry=registry,
             ),
-            last_judged=Gauge(
-                "streamhub_reconcile_last_judged_timestamp_seconds",
+            last_judged=namer.gauge(
+                "last_judged_timestamp_seconds",
                 "When the app last judged its windows (epoch seconds).",
-                registry=registry,
             ),
         )
 
