@@ -11,7 +11,6 @@ ADD COLUMN and DROP COLUMN backward compatible.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +19,7 @@ from typing import Any
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.model import RowEvent, TableInfo, ValueKind
+from streamhub.core.identity import canonical_key_bytes
 
 AVRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -194,11 +194,11 @@ def row_key(table: TableInfo, values: dict[str, object]) -> dict[str, object]:
 
 
 def message_key(config: ConnectorConfig, event: RowEvent) -> bytes:
-    """institution + table + primary key as compact JSON: one row's changes share a partition."""
+    """institution + table + primary key as canonical JSON: one row's changes share a partition."""
     values = event.after if event.after is not None else event.before or {}
     document = {
         "institution_id": config.institution_id,
         "table": f"{event.table.database}.{event.table.qualified}",
         "key": row_key(event.table, values),
     }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_key_bytes(document)

@@ -19,6 +19,7 @@ from streamhub.capture.envelope import row_key
 from streamhub.capture.model import RowEvent, SourceHead, UndecodableValue
 from streamhub.capture.snapshotting import table_id
 from streamhub.core.clock import Clock, now_ms
+from streamhub.core.identity import canonical_key_bytes
 
 
 class OpsRecords:
@@ -98,7 +99,6 @@ class OpsRecords:
     def undecodable(self, event: UndecodableValue) -> None:
         """The dead letter of a value the connector's encoding cannot decode (the row itself
         was captured with the value null)."""
-        key = json.dumps(row_key(event.table, event.key), sort_keys=True, ensure_ascii=False)
         self.emitter.dead_letter(
             reason=(
                 f"column {event.column} of {table_id(event.table)} at {event.position}: "
@@ -106,7 +106,7 @@ class OpsRecords:
             ),
             error_type="UndecodableValue",
             table=table_id(event.table),
-            key=key.encode(),
+            key=canonical_key_bytes(row_key(event.table, event.key)),
             raw=event.raw,
         )
 
