@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+import streamhub.reconcile.errors as errors
 from streamhub.errors import StreamhubError
-from streamhub.reconcile import errors
 from streamhub.reconcile.times import parse_duration_ms, parse_local_ms
 
 
