@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamhub.core.dead_letter import DeadLetterRecord, Original, Placement
 from streamhub.land.targets import Target
 
 
@@ -33,33 +34,27 @@ class PendingRow:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """A message that will not land; its record is stamped when the flush sends it."""
+
     origin: Origin
     reason: str
     error_type: str
     institution_id: str | None = None
     table: str | None = None
-    placement: dict[str, Any] = field(default_factory=dict)  # system, commit time, version
+    placement: Placement = field(default_factory=Placement)  # system, commit time, version
 
-    def value(self, failed_ts_ms: int) -> dict[str, Any]:
-        return {
-            "system": None,
-            "database": None,
-            "commit_ts_ms": None,
-            "record_id": None,
-            "version": None,
-            **self.placement,
-            "stage": "land",
-            "reason": self.reason,
-            "error_type": self.error_type,
-            "institution_id": self.institution_id,
-            "table": self.table,
-            "original_topic": self.origin.topic,
-            "original_partition": self.origin.partition,
-            "original_offset": self.origin.offset,
-            "original_key": self.origin.key,
-            "original_value": self.origin.value,
-            "failed_ts_ms": failed_ts_ms,
-        }
+    def record(self, failed_ts_ms: int) -> DeadLetterRecord:
+        o = self.origin
+        return DeadLetterRecord(
+            stage="land",
+            reason=self.reason,
+            error_type=self.error_type,
+            failed_ts_ms=failed_ts_ms,
+            institution_id=self.institution_id,
+            table=self.table,
+            original=Original(o.topic, o.partition, o.offset, o.key, o.value),
+            placement=self.placement,
+        )
 
 
 @dataclass

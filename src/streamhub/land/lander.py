@@ -11,13 +11,11 @@ or a row ClickHouse refuses, goes to the dead-letter topic; the rest of the batc
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,14 +26,18 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.catalog.errors import CatalogError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
-from streamhub.core.identity import version_id
+from streamhub.core.clock import SYSTEM_CLOCK
 from streamhub.core.window_counts import WindowCounts, epoch_ms
 from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
-from streamhub.land.clickhouse import Failure, classify, connect, table_columns
+from streamhub.land.clickhouse import connect, table_columns
+from streamhub.land.dead_letters import dead_letter_for
+from streamhub.land.drill import drill_from_env
 from streamhub.land.errors import LandError, SchemaMismatchError, SinkError
+from streamhub.land.insert import BisectingInserter
 from streamhub.land.kafka_out import Outbox
 from streamhub.land.metrics import land_metrics
 from streamhub.land.progress import Progress
+from streamhub.land.retrying import Retrier, land_policy
 from streamhub.land.targets import DEFAULT_ROUTES, TARGETS, Target
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
@@ -88,14 +90,6 @@ class LanderStats:
     started: float = field(default_factory=time.monotonic)
 
 
-class _RowsRefused(Exception):
-    """Internal: ClickHouse refused some rows of an insert; never leaves the lander."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
 class Lander:
     """Run with :meth:`run` (blocking; in a thread for tests), end with :meth:`stop`."""
 
@@ -118,7 +112,8 @@ class Lander:
         self._batch = Batch()
         self._assigned_at: float | None = None
         self._last_message_at: float | None = None
-        self._drop_every = drop_every_from_env()
+        self._drill = drill_from_env()  # the fault-injection drill, or nothing (the default)
+        self._retry = Retrier(land_policy(config.retry_for_s), SYSTEM_CLOCK, self._on_retry)
 
     def stop(self) -> None:
         """Ask the loop to flush, commit and return; safe from any thread or signal handler."""
@@ -177,8 +172,11 @@ class Lander:
     def run(self) -> LanderStats:
         """Land until :meth:`stop` (or idle past ``until_idle_s``); flush and commit on the way
         out. Raises LandError (and commits nothing more) on a failure retries cannot fix."""
-        self._client, consumer = self._open()
         cfg = self.config
+        self._client, consumer = self._open()
+        self._inserter = self._drill(
+            BisectingInserter(self._client, cfg.database, self._retry, self._dead_letter)
+        )
         failed = False
         try:
             while not self._stop.is_set() and not self._idle():
@@ -234,10 +232,10 @@ class Lander:
         if origin.value is None:
             raise ValueError("empty value (a tombstone); std and ops topics carry records only")
         ref = MessageRef(origin.topic, origin.partition, origin.offset)
-        value = self._retrying(
+        value = self._retry(
             lambda: self._serde.decode(origin.value or b"", ref).value,
             f"decoding {ref}",
-            (RegistryUnavailableError,),
+            lambda exc: isinstance(exc, RegistryUnavailableError),
         )
         if not isinstance(value, dict):
             raise TypeError(f"{ref}: decoded a {type(value).__name__}, not a record")
@@ -252,23 +250,22 @@ class Lander:
         counts = WindowCounts()
         landed: list[tuple[Target, list[PendingRow]]] = []
         for target, rows in batch.rows.values():
-            if target.entity is not None and self._drop_every:
-                rows = _drop_for_drill(rows, self._drop_every)
             if not rows:
                 continue
-            refused = self._insert(target, rows)
-            dead.extend(refused)
-            kept = [r for r in rows if r.origin not in {d.origin for d in refused}]
-            landed.append((target, kept))
+            landing = self._inserter.insert(target, rows)
+            if not (landing.landed or landing.refused):
+                continue  # every row dropped by the drill (land/drill.py)
+            dead.extend(landing.refused)
+            landed.append((target, landing.landed))
             if target.entity is not None:
-                for row in kept:
+                for row in landing.landed:
                     counts.add(target.entity, row.record)
         now_ms = int(time.time() * 1000)
         if dead:
             self._outbox.send_all(
                 self._dlq_writer,
                 self.config.dlq_topic,
-                [(d.origin.key, d.value(now_ms)) for d in dead],
+                [(d.origin.key, d.record(now_ms).to_avro()) for d in dead],
                 self.config.retry_for_s,
             )
         if counts:
@@ -282,58 +279,10 @@ class Lander:
         self._account(landed, dead, now_ms)
         self._batch = Batch()
 
-    def _insert(self, target: Target, rows: list[PendingRow]) -> list[DeadLetter]:
-        """Insert rows in one statement; when ClickHouse refuses some, bisect to find them."""
-        try:
-            self._insert_once(target, rows)
-            return []
-        except _RowsRefused as refused:
-            if len(rows) == 1:
-                return [self._dead_letter(rows[0].origin, refused.cause, rows[0].record)]
-        middle = len(rows) // 2
-        return self._insert(target, rows[:middle]) + self._insert(target, rows[middle:])
-
-    def _insert_once(self, target: Target, rows: list[PendingRow]) -> None:
-        columns = [list(col) for col in zip(*(r.values for r in rows), strict=True)]
-
-        def insert() -> None:
-            try:
-                self._client.insert(
-                    target.table,
-                    columns,
-                    column_names=list(target.columns),
-                    column_oriented=True,
-                )
-            except Exception as exc:
-                if classify(exc) is Failure.ROW:
-                    raise _RowsRefused(exc) from exc
-                raise
-
-        self._retrying(insert, f"inserting into {self.config.database}.{target.table}", ())
-
-    def _retrying(self, call: Callable[[], Any], what: str, transient: tuple[type, ...]) -> Any:
-        """Retry transient failures with backoff for retry_for_s; anything else is fatal."""
-        deadline = self._clock() + self.config.retry_for_s
-        delay = 0.1
-        while True:
-            try:
-                return call()
-            except _RowsRefused:
-                raise
-            except Exception as exc:
-                is_transient = isinstance(exc, transient) or classify(exc) is Failure.TRANSIENT
-                if isinstance(exc, SerdeError) and not is_transient:
-                    raise
-                if not is_transient or self._clock() + delay > deadline:
-                    raise LandError(
-                        f"{what}: {exc}; nothing of the current batch was committed — fix the "
-                        "cause and restart the lander, it resumes from the last commit"
-                    ) from exc
-                self.stats.retries += 1
-                self._metrics.errors.labels("transient").inc()
-                log.warning("transient failure, retrying", extra={"what": what, "error": str(exc)})
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    def _on_retry(self, what: str, exc: Exception) -> None:
+        self.stats.retries += 1
+        self._metrics.errors.labels("transient").inc()
+        log.warning("transient failure, retrying", extra={"what": what, "error": str(exc)})
 
     def _commit(self, consumer: Consumer, offsets: dict[tuple[str, int], int]) -> None:
         partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
@@ -343,8 +292,6 @@ class Lander:
                 consumer.commit(offsets=partitions, asynchronous=False)
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
-                if error.retriable():
-                    raise _KafkaRetriable(str(error)) from exc
                 if error.code() in (
                     KafkaError.REBALANCE_IN_PROGRESS,
                     KafkaError.ILLEGAL_GENERATION,
@@ -355,7 +302,7 @@ class Lander:
                     return
                 raise
 
-        self._retrying(commit, "committing offsets", (_KafkaRetriable,))
+        self._retry(commit, "committing offsets", _retriable_kafka)
 
     def _account(
         self, landed: list[tuple[Target, list[PendingRow]]], dead: list[DeadLetter], now_ms: int
@@ -395,99 +342,13 @@ class Lander:
     def _dead_letter(
         self, origin: Origin, exc: BaseException, record: dict[str, Any] | None
     ) -> DeadLetter:
-        route = self.config.routes.get(origin.topic, "?")
-        if isinstance(exc, KeyError):
-            reason = (
-                f"record has no field {exc}: not a record of {route}; check the topic's "
-                "producer and schema"
-            )
-        else:
-            reason = f"{route}: {exc}".strip()
-        log.warning(
-            "dead letter",
-            extra={
-                "topic": origin.topic,
-                "partition": origin.partition,
-                "offset": origin.offset,
-                "reason": reason[:500],
-            },
-        )
-        record = record or {}
-        return DeadLetter(
-            origin,
-            reason[:4000],
-            type(exc).__name__,
-            _str_or_none(record.get("institution_id")),
-            _str_or_none(record.get("source_table", record.get("table"))),
-            _placement(record),
-        )
-
-
-#: FAULT INJECTION for drills and tests only: ``STREAMHUB_FAULT_DROP_VERSIONS=N`` makes the
-#: lander silently lose every std record whose ``version_id(record_id, source_position_seq)
-#: % N == 0`` (Python's modulo, so never negative): no insert, no landed count, offsets
-#: committed as if landed. It produces the "lost rows" reconciliation must report as MISSING
-#: and ``streamhub reconcile diff`` must name. Never set it in production.
-FAULT_DROP_ENV = "STREAMHUB_FAULT_DROP_VERSIONS"
-
-
-def drop_every_from_env() -> int:
-    text = os.environ.get(FAULT_DROP_ENV, "").strip()
-    if not text:
-        return 0
-    if not text.isdigit() or int(text) < 1:
-        raise LandError(f"{FAULT_DROP_ENV}={text!r}: expected a whole number >= 1 (or unset)")
-    log.warning(
-        "FAULT INJECTION: dropping std records", extra={"env": FAULT_DROP_ENV, "every": int(text)}
-    )
-    return int(text)
-
-
-def _drop_for_drill(rows: list[PendingRow], every: int) -> list[PendingRow]:
-    kept = []
-    for row in rows:
-        record = row.record
-        version = version_id(record["record_id"], record["source_position_seq"])
-        if version % every:
-            kept.append(row)
-            continue
-        log.warning(
-            "FAULT INJECTION: std record dropped",
-            extra={
-                "institution": record["institution_id"],
-                "table": record["source_table"],
-                "source_key": record["source_key"],
-                "version": version,
-            },
-        )
-    return kept
-
-
-class _KafkaRetriable(Exception):
-    """Internal: a commit failed in a way Kafka says is worth retrying."""
+        return dead_letter_for(self.config.routes.get(origin.topic, "?"), origin, exc, record)
 
 
 def origin_position(origin: Origin) -> tuple[str, int, int]:
     return origin.topic, origin.partition, origin.offset
 
 
-def _placement(record: dict[str, Any]) -> dict[str, Any]:
-    """A refused std record's system, commit time and version, for reconciliation."""
-    rid, seq, commit = (
-        record.get("record_id"),
-        record.get("source_position_seq"),
-        record.get("commit_time"),
-    )
-    if not isinstance(rid, str) or not isinstance(seq, int):
-        return {}
-    return {
-        "system": _str_or_none(record.get("source_system")),
-        "database": _str_or_none(record.get("source_database")),
-        "commit_ts_ms": epoch_ms(commit) if isinstance(commit, datetime) else None,
-        "record_id": rid,
-        "version": version_id(rid, seq),
-    }
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _retriable_kafka(exc: Exception) -> bool:
+    """A commit failure Kafka says is worth retrying."""
+    return isinstance(exc, KafkaException) and bool(exc.args[0].retriable())

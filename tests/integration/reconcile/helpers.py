@@ -19,7 +19,7 @@ import yaml
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.config import Settings
-from streamhub.land.lander import FAULT_DROP_ENV
+from streamhub.land.drill import FAULT_DROP_ENV
 from streamhub.reconcile.result import Result
 from streamhub.reconcile.totals import latest_per_window
 from streamhub.serde.avro_serde import AvroSerde

@@ -6,8 +6,10 @@ import pytest
 
 from streamhub.core.identity import version_id
 from streamhub.land.batch import Origin, PendingRow
+from streamhub.land.drill import FAULT_DROP_ENV, drill_from_env, drop_every_from_env, drop_for_drill
 from streamhub.land.errors import LandError
-from streamhub.land.lander import FAULT_DROP_ENV, _drop_for_drill, drop_every_from_env
+from streamhub.land.insert import Landing
+from streamhub.land.targets import TARGETS, Target
 
 
 def rows(n: int) -> list[PendingRow]:
@@ -29,7 +31,7 @@ def rows(n: int) -> list[PendingRow]:
 
 def test_drops_exactly_the_versions_divisible_by_n() -> None:
     batch = rows(200)
-    kept = _drop_for_drill(batch, 7)
+    kept = drop_for_drill(batch, 7)
     dropped = [r for r in batch if r not in kept]
     assert dropped and len(kept) < 200
     assert all(
@@ -46,3 +48,23 @@ def test_off_unless_set_and_refuses_nonsense(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(FAULT_DROP_ENV, "0")
     with pytest.raises(LandError, match=FAULT_DROP_ENV):
         drop_every_from_env()
+
+
+class _Recording:
+    def __init__(self) -> None:
+        self.inserted: list[list[PendingRow]] = []
+
+    def insert(self, target: Target, rows: list[PendingRow]) -> Landing:
+        self.inserted.append(rows)
+        return Landing(list(rows), [])
+
+
+def test_unset_leaves_the_inserter_as_it_is_set_wraps_it() -> None:
+    inner = _Recording()
+    assert drill_from_env({})(inner) is inner
+    drilled = drill_from_env({FAULT_DROP_ENV: "7"})(inner)
+    batch = rows(50)
+    landing = drilled.insert(TARGETS["patient"], batch)
+    assert landing.landed == drop_for_drill(batch, 7) == inner.inserted[0]
+    # ops tables are never drilled
+    assert drilled.insert(TARGETS["ops_quality"], batch).landed == batch
