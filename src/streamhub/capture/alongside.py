@@ -16,6 +16,7 @@ from streamhub.capture.errors import CaptureError
 from streamhub.capture.positions import PositionStore
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
+from streamhub.core.topic_names import HEARTBEAT, SOURCE_COUNTS
 
 DRAIN_S = 5.0
 
@@ -67,5 +68,5 @@ class CaptureAlongside:
         return (
             f"{len(stored)} connectors stopped with their positions stored; "
             f"{snapshots:,} rows came from initial snapshots, the rest streamed from the logs "
-            "(see ops.heartbeat and ops.source_counts)"
+            f"(see {HEARTBEAT} and {SOURCE_COUNTS})"
         )

@@ -22,6 +22,7 @@ from streamhub.capture.errors import ConnectorConfigError
 from streamhub.codes import credit_code
 from streamhub.codes.errors import CodeError
 from streamhub.config import Settings
+from streamhub.core.topic_names import raw_topic
 
 Engine = Literal["postgresql", "mariadb", "mysql"]
 System = Literal["his", "emr", "lis", "pacs"]
@@ -143,7 +144,7 @@ class ConnectorConfig(_Strict):
 
     @property
     def topic(self) -> str:
-        return f"cdc.raw.{self.system}"
+        return raw_topic(self.system)
 
     def labels(self) -> dict[str, str]:
         """What names the connector: its metrics' (bounded) labels and its log lines' fields."""

@@ -31,20 +31,20 @@ from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.dead_letter import DeadLetterRecord, Original, Placement
+from streamhub.core.topic_names import DLQ_CAPTURE, HEARTBEAT, SOURCE_COUNTS
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import IncompatibleSchemaError
 
 OPS_SCHEMAS = {
-    "ops.heartbeat": "ops/heartbeat.avsc",
-    "ops.source_counts": "ops/source_counts.avsc",
-    "dlq.capture": "ops/dead_letter.avsc",
+    HEARTBEAT: "ops/heartbeat.avsc",
+    SOURCE_COUNTS: "ops/source_counts.avsc",
+    DLQ_CAPTURE: "ops/dead_letter.avsc",
 }
 
 
 log = get_logger(__name__)
 
-DLQ_TOPIC = "dlq.capture"
 # what the record batch adds to key + value on the wire (batch header, record varints): a
 # margin, so that an envelope passing the check is not refused by the producer after all
 RECORD_OVERHEAD_BYTES = 512
@@ -119,7 +119,7 @@ class Emitter:
                 raise UnrepresentableChangeError(
                     f"connector {self.config.name}: table {table.database}.{table.qualified} "
                     f"changed in a way its Avro schema cannot follow ({exc}); its changes go to "
-                    "dlq.capture until the table is re-snapshotted under a fixed schema"
+                    f"{DLQ_CAPTURE} until the table is re-snapshotted under a fixed schema"
                 ) from exc
             self._tables[cache_key] = writer
         return writer
@@ -135,7 +135,7 @@ class Emitter:
         size = len(key) + len(value) + RECORD_OVERHEAD_BYTES
         if size > self.max_message_bytes:
             number = self.tracker.next_number()
-            self._produce(DLQ_TOPIC, *refused("over the limit"), self._acknowledge(number))
+            self._produce(DLQ_CAPTURE, *refused("over the limit"), self._acknowledge(number))
             return
         self._send(self.config.topic, key, value, refused)
 
@@ -148,7 +148,7 @@ class Emitter:
         limit = self.max_message_bytes
         self.oversized_total += 1
         log.error(
-            "change too large for Kafka: sent to dlq.capture",
+            f"change too large for Kafka: sent to {DLQ_CAPTURE}",
             extra={
                 "connector": self.config.name,
                 "institution": self.config.institution_id,
@@ -182,7 +182,7 @@ class Emitter:
                 position_seq=event.position_seq,
             ),
         )
-        return key, self.serde.encode(self._ops[DLQ_TOPIC], record.to_avro())
+        return key, self.serde.encode(self._ops[DLQ_CAPTURE], record.to_avro())
 
     def dead_letter(
         self,
@@ -202,7 +202,7 @@ class Emitter:
             table=table,
             original=Original(key=key, value=raw),
         )
-        self._ops_record(DLQ_TOPIC, key or self.config.name.encode(), record.to_avro())
+        self._ops_record(DLQ_CAPTURE, key or self.config.name.encode(), record.to_avro())
 
     def ops(self, topic: str, key: dict[str, Any], record: dict[str, Any]) -> None:
         self._ops_record(topic, json.dumps(key, sort_keys=True).encode(), record)
@@ -244,7 +244,7 @@ class Emitter:
             )
             if refused is None or not too_large:
                 raise
-            self._produce(DLQ_TOPIC, *refused("refused by the producer"), acknowledge)
+            self._produce(DLQ_CAPTURE, *refused("refused by the producer"), acknowledge)
             return
         self.bytes_out += len(value)
 
@@ -259,7 +259,7 @@ class Emitter:
     def _send_refused(self) -> None:
         while self._refused:
             key, letter, acknowledge = self._refused.pop(0)
-            self._produce(DLQ_TOPIC, key, letter, acknowledge)
+            self._produce(DLQ_CAPTURE, key, letter, acknowledge)
 
     def poll(self) -> None:
         self.producer.poll(0)

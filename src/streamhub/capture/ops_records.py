@@ -20,6 +20,7 @@ from streamhub.capture.model import RowEvent, SourceHead, UndecodableValue
 from streamhub.capture.snapshotting import table_id
 from streamhub.core.clock import Clock, now_ms
 from streamhub.core.identity import canonical_key_bytes
+from streamhub.core.topic_names import HEARTBEAT, SOURCE_COUNTS
 
 
 class OpsRecords:
@@ -36,7 +37,7 @@ class OpsRecords:
         key: dict[str, Any] = {"connector": self.config.name, "table": window.table}
         key |= {"window": window.window_start_ms} if at is None else {"row_count_at": at}
         self.emitter.ops(
-            "ops.source_counts",
+            SOURCE_COUNTS,
             key,
             {
                 "connector": self.config.name,
@@ -68,7 +69,7 @@ class OpsRecords:
         errors_total: int,
     ) -> None:
         self.emitter.ops(
-            "ops.heartbeat",
+            HEARTBEAT,
             {"connector": self.config.name},
             {
                 "connector": self.config.name,

@@ -10,9 +10,10 @@ from confluent_kafka import KafkaError, KafkaException
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.delivery import AckTracker, DeliveryFailedError
-from streamhub.capture.emitter import DLQ_TOPIC, Emitter
+from streamhub.capture.emitter import Emitter
 from streamhub.capture.model import ColumnInfo, RowEvent, TableInfo
 from streamhub.codes import credit_code
+from streamhub.core.topic_names import DLQ_CAPTURE
 
 LIMIT = 10_000
 TABLE = TableInfo(
@@ -31,7 +32,7 @@ class FakeProducer:
         self.refuse_sync = refuse_sync
 
     def produce(self, topic: str, *, value: bytes, key: bytes, on_delivery: Any) -> None:
-        if self.refuse_sync and topic != DLQ_TOPIC:
+        if self.refuse_sync and topic != DLQ_CAPTURE:
             raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
         self.sent.append((topic, key, value, on_delivery))
 
@@ -65,7 +66,7 @@ def emitter(producer: FakeProducer) -> Emitter:
     made.tracker = AckTracker()
     made.producer = producer  # type: ignore[assignment]
     made.serde = FakeSerde()  # type: ignore[assignment]
-    made._ops = {DLQ_TOPIC: object()}  # type: ignore[dict-item]
+    made._ops = {DLQ_CAPTURE: object()}  # type: ignore[dict-item]
     made.bytes_out = 0
     made.max_message_bytes = LIMIT
     made.oversized_total = 0
@@ -98,7 +99,7 @@ def test_an_envelope_over_the_limit_goes_to_the_dlq_and_the_next_change_is_sent(
     secret = "病历正文" + "x" * LIMIT
     sender.change(event(1, secret))
     sender.change(event(2, "small"))
-    assert [topic for topic, *_ in producer.sent] == [DLQ_TOPIC, "cdc.raw.his"]
+    assert [topic for topic, *_ in producer.sent] == [DLQ_CAPTURE, "cdc.raw.his"]
     dead = letter(producer.sent[0][2])
     assert dead["error_type"] == "MessageTooLarge" and dead["original_value"] is None
     assert "his.public.note" in dead["reason"] and '"key":{"id":1}' in dead["reason"]
@@ -115,7 +116,7 @@ def test_a_size_refusal_by_the_producer_is_dead_lettered() -> None:
     producer = FakeProducer(refuse_sync=True)
     sender = emitter(producer)
     sender.change(event(1, "small enough for our check"))
-    assert [topic for topic, *_ in producer.sent] == [DLQ_TOPIC]
+    assert [topic for topic, *_ in producer.sent] == [DLQ_CAPTURE]
     assert "refused by the producer" in letter(producer.sent[0][2])["reason"]
 
 
@@ -128,7 +129,7 @@ def test_a_size_refusal_by_the_broker_is_dead_lettered_under_the_same_number() -
     assert sender.tracker.safe() is None  # no failure, not yet safe: the letter is not out
     sender.poll()  # the letter leaves from the next poll, not from librdkafka's callback
     topic, _key, value, delivered = producer.sent[-1]
-    assert topic == DLQ_TOPIC and "refused by the broker" in letter(value)["reason"]
+    assert topic == DLQ_CAPTURE and "refused by the broker" in letter(value)["reason"]
     delivered(None, None)
     assert sender.tracker.safe() == {"resume": "after-1"}
 

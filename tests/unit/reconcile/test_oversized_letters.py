@@ -17,10 +17,11 @@ import fastavro
 from prometheus_client import CollectorRegistry
 
 from streamhub.capture.connector import ConnectorConfig
-from streamhub.capture.emitter import DLQ_TOPIC, Emitter
+from streamhub.capture.emitter import Emitter
 from streamhub.capture.model import ColumnInfo, RowEvent, TableInfo
 from streamhub.codes import credit_code
 from streamhub.core.identity import version_id
+from streamhub.core.topic_names import DLQ_CAPTURE as DLQ_TOPIC
 from streamhub.reconcile.feed import Feed
 from streamhub.reconcile.inputs import SourceWindow, landed_from_avro, source_from_avro
 from streamhub.reconcile.metrics import ReconcileMetrics
