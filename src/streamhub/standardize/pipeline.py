@@ -27,9 +27,11 @@ from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.errors import ConnectorConfigError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.core.dead_letter import DeadLetterRecord, Original, Placement
+from streamhub.core.identity import canonical_key, further_record_id, version_id
+from streamhub.core.topic_names import DLQ_STANDARDIZE, QUALITY, STANDARDIZED_COUNTS
 from streamhub.core.window_counts import WindowCounts
 from streamhub.errors import ConfigError
-from streamhub.reconcile.versions import further_record_id, version_id
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import (
     CorruptMessageError,
@@ -57,11 +59,6 @@ from streamhub.standardize.pseudonym import Pseudonymizer
 
 log = logging.getLogger(__name__)
 
-QUALITY_TOPIC = "ops.quality"
-DLQ_TOPIC = "dlq.standardize"
-# what reached std.*, per source table and commit minute, in ops.landed_counts' shape (with
-# version ids): reconciliation's "standardized" column, and where a gap sits
-STANDARDIZED_COUNTS_TOPIC = "ops.standardized_counts"
 Clock = Callable[[], float]
 RELOAD_EVERY_S = 10.0
 # not about the record: the batch is retried (then the worker exits), never dead-lettered
@@ -106,10 +103,10 @@ class Standardizer:
         }
         schemas = project_dir / "avro_schemas"
         self._quality = serde.register(
-            f"{QUALITY_TOPIC}-value", load_schema(schemas, "ops/quality.avsc")
+            f"{QUALITY}-value", load_schema(schemas, "ops/quality.avsc")
         )
         self._dead = serde.register(
-            f"{DLQ_TOPIC}-value", load_schema(schemas, "ops/dead_letter.avsc")
+            f"{DLQ_STANDARDIZE}-value", load_schema(schemas, "ops/dead_letter.avsc")
         )
         # counts of the batch in hand, published with its outputs when a topic is given
         self._counts_topic = counts_topic
@@ -129,7 +126,9 @@ class Standardizer:
             load_profiles(settings.profiles_path),
             Pseudonymizer.from_settings(settings),
             settings.project_dir,
-            counts_topic=STANDARDIZED_COUNTS_TOPIC,
+            # what reached std.*, per source table and commit minute, in ops.landed_counts'
+            # shape (with version ids): reconciliation's "standardized" column, where a gap sits
+            counts_topic=STANDARDIZED_COUNTS,
         )
 
     def _reload_connectors(self) -> None:
@@ -324,7 +323,7 @@ class Standardizer:
                 "position": record.source_position,
                 "event_ts_ms": now_ms,
             }
-            out.append(OutMessage(QUALITY_TOPIC, key, self._serde.encode(self._quality, event)))
+            out.append(OutMessage(QUALITY, key, self._serde.encode(self._quality, event)))
         return out
 
     def _dead_letter(self, message: RawMessage, exc: StandardizeError) -> OutMessage:
@@ -334,41 +333,40 @@ class Standardizer:
             extra={"institution": institution, "table": table, "error": type(exc).__name__},
         )
         self._outcomes[(institution or "unknown", "unknown", "dead_letter")] += 1
-        letter = {
-            "stage": "standardize",
-            "reason": str(exc),
-            "error_type": type(exc).__name__,
-            "institution_id": institution,
-            "table": table,
-            "original_topic": message.topic,
-            "original_partition": message.partition,
-            "original_offset": message.offset,
-            "original_key": message.key,
-            "original_value": message.value,
-            "failed_ts_ms": int(self._clock() * 1000),
-            **self._placement(message),
-        }
-        return OutMessage(DLQ_TOPIC, message.key, self._serde.encode(self._dead, letter))
+        letter = DeadLetterRecord(
+            stage="standardize",
+            reason=str(exc),
+            error_type=type(exc).__name__,
+            failed_ts_ms=int(self._clock() * 1000),
+            institution_id=institution,
+            table=table,
+            original=Original(
+                message.topic, message.partition, message.offset, message.key, message.value
+            ),
+            placement=self._placement(message),
+        )
+        return OutMessage(
+            DLQ_STANDARDIZE, message.key, self._serde.encode(self._dead, letter.to_avro())
+        )
 
-    def _placement(self, message: RawMessage) -> dict[str, Any]:
+    def _placement(self, message: RawMessage) -> Placement:
         """Where the rejected change sits (system, commit time, version), when it decodes:
         reconciliation counts it as rejected in its own window, not as missing."""
-        empty: dict[str, Any] = {
-            "system": None, "database": None, "commit_ts_ms": None, "record_id": None,
-            "version": None,
-        }
         try:
             source = self._decode(message)["source"]
             table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
             rid = self._pseudonymizer.identity.record_id(
-                source["institution_id"], source["database"], table, _source_key(message))
-            return {
-                "system": source["system"], "database": source["database"],
-                "commit_ts_ms": source["commit_ts_ms"], "record_id": rid,
-                "version": version_id(rid, source["position_seq"]),
-            }
+                source["institution_id"], source["database"], table, _source_key(message)
+            )
+            return Placement(
+                system=source["system"],
+                database=source["database"],
+                commit_ts_ms=source["commit_ts_ms"],
+                record_id=rid,
+                version=version_id(rid, source["position_seq"]),
+            )
         except (StandardizeError, KeyError, TypeError):
-            return empty
+            return Placement()
 
 
 def _skip_connector_file(exc: ConnectorConfigError) -> None:
@@ -426,4 +424,4 @@ def _source_key(message: RawMessage) -> str:
             f"{_ref(message)}: message key is not the capture agent's "
             "{institution_id, table, key} JSON; cannot identify the row"
         )
-    return json.dumps(document["key"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_key(document["key"])

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from streamhub.core.dead_letter import Placement
+from streamhub.core.topic_names import DLQ_STANDARDIZE as DLQ_TOPIC
 from streamhub.serde.errors import RegistryUnavailableError
 from streamhub.standardize.envelope_check import check_envelope
 from streamhub.standardize.errors import EnvelopeShapeError, UnexpectedRecordError
 from streamhub.standardize.messages import OutMessage, RawMessage
-from streamhub.standardize.pipeline import DLQ_TOPIC, Standardizer
+from streamhub.standardize.pipeline import Standardizer
 
 GOOD: dict[str, Any] = {
     "before": None,
@@ -127,8 +129,8 @@ class _Failing(Standardizer):
             raise self._failures[message.key]
         return [OutMessage("std.patient", message.key, b"ok")]
 
-    def _placement(self, message: RawMessage) -> dict[str, Any]:
-        return {}
+    def _placement(self, message: RawMessage) -> Placement:
+        return Placement()
 
 
 def _raw(offset: int, key: bytes) -> RawMessage:
