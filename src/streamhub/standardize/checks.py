@@ -62,8 +62,33 @@ RESIDENT_ID = "01"  # CV02.01.101: only this document type follows GB 11643
 MONEY_TOLERANCE = Decimal("0.01")
 # DICOM PS3.3 C.7.3.1.1.1 modality defined terms that carry images or reports of an exam.
 DICOM_MODALITIES = catalogue.MODALITIES | frozenset(
-    {"AU", "BDUS", "BMD", "DG", "ECG", "EPS", "ES", "GM", "HD", "IO", "IVOCT", "IVUS", "LS",
-     "OCT", "OP", "OPM", "OPT", "OT", "PX", "RG", "SM", "SR", "TG", "XC", "DOC"}
+    {
+        "AU",
+        "BDUS",
+        "BMD",
+        "DG",
+        "ECG",
+        "EPS",
+        "ES",
+        "GM",
+        "HD",
+        "IO",
+        "IVOCT",
+        "IVUS",
+        "LS",
+        "OCT",
+        "OP",
+        "OPM",
+        "OPT",
+        "OT",
+        "PX",
+        "RG",
+        "SM",
+        "SR",
+        "TG",
+        "XC",
+        "DOC",
+    }
 )
 _UID = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
 UID_MAX = 64
@@ -121,9 +146,7 @@ def _number(values: Values, name: str) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _not_before(
-    rule: str, values: Values, earlier: str, later: str, what: str
-) -> Iterator[Issue]:
+def _not_before(rule: str, values: Values, earlier: str, later: str, what: str) -> Iterator[Issue]:
     first, second = _time(values, earlier), _time(values, later)
     if first is not None and second is not None and second < first:
         yield _issue(rule, f"{later} is before {earlier} ({what})", later, second)
@@ -145,13 +168,18 @@ def _department(values: Values) -> Iterator[Issue]:
         return
     department = _departments().get(code)
     if department is None:
-        yield _issue("department_code", "department code is not a 诊疗科目 code (like 03.01)",
-                     "department_code", code)
+        yield _issue(
+            "department_code",
+            "department code is not a 诊疗科目 code (like 03.01)",
+            "department_code",
+            code,
+        )
         return
     name = _text(values, "department_name")
     if name is not None and name != department.name:
-        yield _issue("department_name", f"department {code} is {department.name}",
-                     "department_name", name)
+        yield _issue(
+            "department_name", f"department {code} is {department.name}", "department_name", name
+        )
 
 
 # --- per entity ------------------------------------------------------------------------------
@@ -161,8 +189,12 @@ def _patient(values: Values) -> Iterator[Issue]:
     yield from _resident_id(values)
     region = _text(values, "region_code")
     if region is not None and region not in _region_codes():
-        yield _issue("region_code", "region code is not a county in the regions catalogue",
-                     "region_code", region)
+        yield _issue(
+            "region_code",
+            "region code is not a county in the regions catalogue",
+            "region_code",
+            region,
+        )
 
 
 def _resident_id(values: Values) -> Iterator[Issue]:
@@ -173,28 +205,44 @@ def _resident_id(values: Values) -> Iterator[Issue]:
         stated = citizen_id.parse(number.upper())
     except InvalidIdentifierError as exc:
         # the reason, never the number: exception messages may be logged
-        yield _issue("id_checksum", f"resident ID number is invalid ({exc.reason.value})",
-                     "id_number", number)
+        yield _issue(
+            "id_checksum",
+            f"resident ID number is invalid ({exc.reason.value})",
+            "id_number",
+            number,
+        )
         return
     sex = _text(values, "sex_code")
     if sex in ("1", "2") and int(sex) != stated.sex:
-        yield _issue("id_sex_agreement", "sex code disagrees with the ID number's sequence",
-                     "sex_code", sex)
+        yield _issue(
+            "id_sex_agreement", "sex code disagrees with the ID number's sequence", "sex_code", sex
+        )
     birth = values.get("birth_date")
     if isinstance(birth, datetime):
         birth = birth.date()
     if isinstance(birth, date) and birth != stated.birth_date:
-        yield _issue("id_birth_agreement", "birth date disagrees with the ID number",
-                     "birth_date", birth)
+        yield _issue(
+            "id_birth_agreement", "birth date disagrees with the ID number", "birth_date", birth
+        )
 
 
 def _encounter(values: Values) -> Iterator[Issue]:
     yield from _department(values)
     if _text(values, "encounter_type") == "inpatient":
-        yield from _not_before("discharge_after_admission", values, "registered_time",
-                               "discharge_time", "an inpatient leaves after admission")
-    yield from _not_before("visit_after_registration", values, "registered_time", "visit_time",
-                           "a visit follows its registration")
+        yield from _not_before(
+            "discharge_after_admission",
+            values,
+            "registered_time",
+            "discharge_time",
+            "an inpatient leaves after admission",
+        )
+    yield from _not_before(
+        "visit_after_registration",
+        values,
+        "registered_time",
+        "visit_time",
+        "a visit follows its registration",
+    )
 
 
 def _diagnosis(values: Values) -> Iterator[Issue]:
@@ -202,13 +250,18 @@ def _diagnosis(values: Values) -> Iterator[Issue]:
     if code is None:
         return
     if not icd10.is_well_formed(code):
-        yield _issue("icd_shape", "diagnosis code is not shaped like J18.900 or I50.900x007",
-                     "icd_code", code)
+        yield _issue(
+            "icd_shape",
+            "diagnosis code is not shaped like J18.900 or I50.900x007",
+            "icd_code",
+            code,
+        )
         return
     known = catalogue.icd10_by_code().get(code)
     if known is None:
-        yield _issue("icd_in_catalogue", "diagnosis code is not in the ICD-10 catalogue",
-                     "icd_code", code)
+        yield _issue(
+            "icd_in_catalogue", "diagnosis code is not in the ICD-10 catalogue", "icd_code", code
+        )
         return
     name = _text(values, "icd_name")
     if name is not None and name != known.name:
@@ -236,8 +289,7 @@ def _fee_amount(values: Values) -> Iterator[Issue]:
         return
     expected = quantity * price
     if abs(amount - expected) > MONEY_TOLERANCE:
-        yield _issue("charge_amount", f"quantity × unit price is {expected:.2f}", "amount",
-                     amount)
+        yield _issue("charge_amount", f"quantity × unit price is {expected:.2f}", "amount", amount)
 
 
 def _settlement_balance(values: Values) -> Iterator[Issue]:
@@ -246,8 +298,7 @@ def _settlement_balance(values: Values) -> Iterator[Issue]:
     if total is None or fund is None or paid is None:
         return
     if abs(fund + paid - total) > MONEY_TOLERANCE:
-        yield _issue("settlement_balance", f"fund + self-paid is {fund + paid:.2f}", "total",
-                     total)
+        yield _issue("settlement_balance", f"fund + self-paid is {fund + paid:.2f}", "total", total)
 
 
 def _lab_report(values: Values) -> Iterator[Issue]:
@@ -262,8 +313,9 @@ def _lab_report(values: Values) -> Iterator[Issue]:
 def _lab_result(values: Values) -> Iterator[Issue]:
     code = _text(values, "item_code")
     if code is not None and code not in _lab_item_codes():
-        yield _issue("lab_item_code", "lab item code is not in the lab items catalogue",
-                     "item_code", code)
+        yield _issue(
+            "lab_item_code", "lab item code is not in the lab items catalogue", "item_code", code
+        )
     yield from _abnormal_flag(values)
 
 
@@ -279,26 +331,39 @@ def _abnormal_flag(values: Values) -> Iterator[Issue]:
     else:
         expected = "N"
     if flag != expected:
-        yield _issue("abnormal_flag_agreement",
-                     f"value {value} against range {low}..{high} means {expected}",
-                     "abnormal_flag", flag)
+        yield _issue(
+            "abnormal_flag_agreement",
+            f"value {value} against range {low}..{high} means {expected}",
+            "abnormal_flag",
+            flag,
+        )
 
 
 def _exam(values: Values) -> Iterator[Issue]:
     modality = _text(values, "modality")
     if modality is not None and modality not in DICOM_MODALITIES:
-        yield _issue("exam_modality", "modality is not a DICOM modality term (CT, MR, US …)",
-                     "modality", modality)
+        yield _issue(
+            "exam_modality",
+            "modality is not a DICOM modality term (CT, MR, US …)",
+            "modality",
+            modality,
+        )
     uid = _text(values, "study_uid")
     if uid is not None and (len(uid) > UID_MAX or not _UID.fullmatch(uid)):
-        yield _issue("study_uid", f"a DICOM UID is ≤ {UID_MAX} dot-separated numbers",
-                     "study_uid", uid)
+        yield _issue(
+            "study_uid", f"a DICOM UID is ≤ {UID_MAX} dot-separated numbers", "study_uid", uid
+        )
     accession = _text(values, "accession_no")
     if accession is not None and len(accession) > ACCESSION_MAX:
-        yield _issue("accession_no", f"AccessionNumber has {len(accession)} characters",
-                     "accession_no", accession)
-    yield from _not_before("exam_time_order", values, "requested_time", "reported_time",
-                           "a report follows its request")
+        yield _issue(
+            "accession_no",
+            f"AccessionNumber has {len(accession)} characters",
+            "accession_no",
+            accession,
+        )
+    yield from _not_before(
+        "exam_time_order", values, "requested_time", "reported_time", "a report follows its request"
+    )
 
 
 _ENTITY_RULES: dict[str, Callable[[Values], Iterator[Issue]]] = {

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 Dimension = Literal[
-    "completeness", "conformance", "accuracy", "consistency", "uniqueness", "timeliness",
+    "completeness",
+    "conformance",
+    "accuracy",
+    "consistency",
+    "uniqueness",
+    "timeliness",
     "integration",
 ]
 Severity = Literal["info", "warning", "error"]

@@ -136,7 +136,9 @@ class Patient(StdRecord):
 
     patient_id: str | None = element(
         "Keyed token of the patient id within the institution",
-        category=PERSONAL, level=3, required=True
+        category=PERSONAL,
+        level=3,
+        required=True,
     )
     person_key: str | None = element(
         "Keyed HMAC pseudonym of ID type + number: the same person in every institution",
@@ -146,7 +148,9 @@ class Patient(StdRecord):
     )
     pseudonym_key_id: str | None = element(
         "Id of the pseudonym key person_key was made with (keys rotate; see "
-        "`streamhub pseudonym list`)", category=RESOURCES, level=1,
+        "`streamhub pseudonym list`)",
+        category=RESOURCES,
+        level=1,
     )
     id_type: str | None = element(
         "ID document type, CV02.01.101", category=PERSONAL, level=2, de="DE02.01.031.00"
@@ -160,7 +164,9 @@ class Patient(StdRecord):
     )
     age_band: str | None = element(
         "Age on the Asia/Shanghai date of the business time in ten-year bands: 0-9, 10-19 … "
-        "80+ (the birth date and year do not leave)", category=PERSONAL, level=2,
+        "80+ (the birth date and year do not leave)",
+        category=PERSONAL,
+        level=2,
     )
     region_code: str | None = element(
         "Prefecture-level division code (GB/T 2260, like 350200) of the address: the county "
@@ -168,8 +174,9 @@ class Patient(StdRecord):
         category=PERSONAL,
         level=2,
     )
-    region_name: str | None = element("Prefecture of the address (厦门市)", category=PERSONAL,
-                                      level=2)
+    region_name: str | None = element(
+        "Prefecture of the address (厦门市)", category=PERSONAL, level=2
+    )
 
 
 EncounterType = Literal["outpatient", "emergency", "inpatient"]
@@ -181,42 +188,51 @@ class Encounter(StdRecord):
     encounter_id: str | None = element(
         "Keyed token of the visit id within the institution (registration or admission)",
         category=CLINICAL,
-        level=2, required=True,
+        level=2,
+        required=True,
     )
     patient_id: str | None = element(
         "Keyed token of the patient id within the institution",
-        category=PERSONAL, level=3, required=True
+        category=PERSONAL,
+        level=3,
+        required=True,
     )
     encounter_type: EncounterType | None = element(
         "outpatient, emergency or inpatient", category=CLINICAL, level=2, required=True
     )
     visit_no: str | None = element(
-        "Keyed token of the outpatient/emergency or inpatient number", category=CLINICAL, level=3,
+        "Keyed token of the outpatient/emergency or inpatient number",
+        category=CLINICAL,
+        level=3,
         de="DE01.00.010.00",
     )
-    admission_count: int | None = element("Nth admission of the patient", category=CLINICAL,
-                                          level=2)
+    admission_count: int | None = element(
+        "Nth admission of the patient", category=CLINICAL, level=2
+    )
     department_code: str | None = element(
         "Department, 诊疗科目 code like 03.01", category=RESOURCES, level=1, required=True
     )
-    department_name: str | None = element("Department name from the catalogue",
-                                          category=RESOURCES, level=1)
+    department_name: str | None = element(
+        "Department name from the catalogue", category=RESOURCES, level=1
+    )
     local_department_code: str | None = element(
         "The institution's own department code", category=RESOURCES, level=1
     )
     ward: str | None = element("Ward", category=RESOURCES, level=1)
     bed: str | None = element("Bed number", category=RESOURCES, level=2)
-    doctor_key: str | None = element("Keyed pseudonym of the doctor", category=RESOURCES,
-                                     level=2)
+    doctor_key: str | None = element("Keyed pseudonym of the doctor", category=RESOURCES, level=2)
     pseudonym_key_id: str | None = element(
         "Id of the pseudonym key doctor_key was made with", category=RESOURCES, level=1
     )
-    registered_time: datetime | None = element("Registration or admission time (UTC)",
-                                               category=CLINICAL, level=2, required=True)
-    visit_time: datetime | None = element("Visit time (outpatient) (UTC)", category=CLINICAL,
-                                          level=2)
-    discharge_time: datetime | None = element("Discharge time (inpatient) (UTC)",
-                                              category=CLINICAL, level=2)
+    registered_time: datetime | None = element(
+        "Registration or admission time (UTC)", category=CLINICAL, level=2, required=True
+    )
+    visit_time: datetime | None = element(
+        "Visit time (outpatient) (UTC)", category=CLINICAL, level=2
+    )
+    discharge_time: datetime | None = element(
+        "Discharge time (inpatient) (UTC)", category=CLINICAL, level=2
+    )
     status: str | None = element(
         "active, withdrawn, in_hospital or discharged", category=CLINICAL, level=2
     )
@@ -226,50 +242,72 @@ class Encounter(StdRecord):
 class Diagnosis(StdRecord):
     entity: ClassVar[str] = "diagnosis"
 
-    diagnosis_id: str | None = element("Keyed token of the diagnosis id",
-                                       category=CLINICAL, level=2, required=True)
-    patient_id: str | None = element("Keyed token of the patient id within the institution",
-                                     category=PERSONAL, level=3, required=True)
-    encounter_id: str | None = element("Keyed token of the visit id",
-                                       category=CLINICAL, level=2, required=True)
+    diagnosis_id: str | None = element(
+        "Keyed token of the diagnosis id", category=CLINICAL, level=2, required=True
+    )
+    patient_id: str | None = element(
+        "Keyed token of the patient id within the institution",
+        category=PERSONAL,
+        level=3,
+        required=True,
+    )
+    encounter_id: str | None = element(
+        "Keyed token of the visit id", category=CLINICAL, level=2, required=True
+    )
     encounter_type: str | None = element("outpatient or inpatient", category=CLINICAL, level=2)
-    diagnosis_type: str | None = element("outpatient, admission or discharge", category=HEALTH,
-                                         level=3)
+    diagnosis_type: str | None = element(
+        "outpatient, admission or discharge", category=HEALTH, level=3
+    )
     seq: int | None = element("Order of the diagnosis (1 = principal)", category=HEALTH, level=3)
-    icd_code: str | None = element("ICD-10 code (national clinical 2.0)", category=HEALTH,
-                                   level=3, de="DE05.01.024.00", required=True)
+    icd_code: str | None = element(
+        "ICD-10 code (national clinical 2.0)",
+        category=HEALTH,
+        level=3,
+        de="DE05.01.024.00",
+        required=True,
+    )
     icd_name: str | None = element("Diagnosis name", category=HEALTH, level=3, required=True)
-    local_code: str | None = element("The institution's own diagnosis code", category=HEALTH,
-                                     level=3)
-    diagnosed_time: datetime | None = element("Diagnosis time (UTC)", category=HEALTH, level=3,
-                                              required=True)
+    local_code: str | None = element(
+        "The institution's own diagnosis code", category=HEALTH, level=3
+    )
+    diagnosed_time: datetime | None = element(
+        "Diagnosis time (UTC)", category=HEALTH, level=3, required=True
+    )
 
 
 class Order(StdRecord):
     entity: ClassVar[str] = "order"
 
-    order_id: str | None = element("Keyed token of the order line id",
-                                   category=CLINICAL, level=2, required=True)
-    order_no: str | None = element("Keyed token of the prescription/order number",
-                                   category=CLINICAL, level=2)
+    order_id: str | None = element(
+        "Keyed token of the order line id", category=CLINICAL, level=2, required=True
+    )
+    order_no: str | None = element(
+        "Keyed token of the prescription/order number", category=CLINICAL, level=2
+    )
     line_no: int | None = element("Line within the order", category=CLINICAL, level=2)
-    patient_id: str | None = element("Keyed token of the patient id within the institution",
-                                     category=PERSONAL, level=3, required=True)
-    encounter_id: str | None = element("Keyed token of the visit id",
-                                       category=CLINICAL, level=2, required=True)
+    patient_id: str | None = element(
+        "Keyed token of the patient id within the institution",
+        category=PERSONAL,
+        level=3,
+        required=True,
+    )
+    encounter_id: str | None = element(
+        "Keyed token of the visit id", category=CLINICAL, level=2, required=True
+    )
     order_kind: str | None = element("long_term or one_off", category=CLINICAL, level=2)
     drug_code: str | None = element("Drug code", category=CLINICAL, level=2, required=True)
     drug_name: str | None = element("Drug name", category=CLINICAL, level=2)
-    drug_category: str | None = element("western, patent_chinese or tcm_pieces",
-                                        category=CLINICAL, level=2)
-    dose: Decimal | None = element("Dose per administration", category=CLINICAL, level=2,
-                                   scale=3)
+    drug_category: str | None = element(
+        "western, patent_chinese or tcm_pieces", category=CLINICAL, level=2
+    )
+    dose: Decimal | None = element("Dose per administration", category=CLINICAL, level=2, scale=3)
     dose_unit: str | None = element("Dose unit", category=CLINICAL, level=2)
     route: str | None = element("Route of administration", category=CLINICAL, level=2)
     frequency: str | None = element("Frequency", category=CLINICAL, level=2)
     quantity: Decimal | None = element("Quantity dispensed", category=CLINICAL, level=2, scale=2)
-    ordered_time: datetime | None = element("Order time (UTC)", category=CLINICAL, level=2,
-                                            required=True)
+    ordered_time: datetime | None = element(
+        "Order time (UTC)", category=CLINICAL, level=2, required=True
+    )
 
 
 ChargeKind = Literal["fee", "settlement"]
@@ -278,12 +316,18 @@ ChargeKind = Literal["fee", "settlement"]
 class Charge(StdRecord):
     entity: ClassVar[str] = "charge"
 
-    charge_id: str | None = element("Keyed token of the fee line or settlement id",
-                                    category=PAYMENT, level=2, required=True)
-    charge_kind: ChargeKind | None = element("fee (a fee line) or settlement", category=PAYMENT,
-                                             level=2, required=True)
-    patient_id: str | None = element("Keyed token of the patient id within the institution",
-                                     category=PERSONAL, level=3, required=True)
+    charge_id: str | None = element(
+        "Keyed token of the fee line or settlement id", category=PAYMENT, level=2, required=True
+    )
+    charge_kind: ChargeKind | None = element(
+        "fee (a fee line) or settlement", category=PAYMENT, level=2, required=True
+    )
+    patient_id: str | None = element(
+        "Keyed token of the patient id within the institution",
+        category=PERSONAL,
+        level=3,
+        required=True,
+    )
     encounter_id: str | None = element("Keyed token of the visit id", category=CLINICAL, level=2)
     item_code: str | None = element("Charge item code (fee lines)", category=PAYMENT, level=2)
     item_name: str | None = element("Charge item name (fee lines)", category=PAYMENT, level=2)
@@ -301,39 +345,53 @@ class Charge(StdRecord):
     quantity: Decimal | None = element("Quantity", category=PAYMENT, level=2, scale=2)
     unit_price: Decimal | None = element("Unit price (CNY)", category=PAYMENT, level=2, scale=2)
     amount: Decimal | None = element("Fee line amount (CNY)", category=PAYMENT, level=2, scale=2)
-    settlement_id: str | None = element("Keyed token of the settlement the fee line was settled in",
-                                        category=PAYMENT, level=2)
-    total: Decimal | None = element("Settlement total (CNY; negative for a refund)",
-                                    category=PAYMENT, level=2, scale=2)
-    fund_paid: Decimal | None = element("Paid by the insurance fund", category=PAYMENT, level=2,
-                                        scale=2)
+    settlement_id: str | None = element(
+        "Keyed token of the settlement the fee line was settled in", category=PAYMENT, level=2
+    )
+    total: Decimal | None = element(
+        "Settlement total (CNY; negative for a refund)", category=PAYMENT, level=2, scale=2
+    )
+    fund_paid: Decimal | None = element(
+        "Paid by the insurance fund", category=PAYMENT, level=2, scale=2
+    )
     self_paid: Decimal | None = element("Paid by the patient", category=PAYMENT, level=2, scale=2)
-    refund_of: str | None = element("Keyed token of the settlement this one refunds",
-                                    category=PAYMENT, level=2)
-    charged_time: datetime | None = element("Charge or settlement time (UTC)", category=PAYMENT,
-                                            level=2, required=True)
+    refund_of: str | None = element(
+        "Keyed token of the settlement this one refunds", category=PAYMENT, level=2
+    )
+    charged_time: datetime | None = element(
+        "Charge or settlement time (UTC)", category=PAYMENT, level=2, required=True
+    )
 
 
 class LabReport(StdRecord):
     entity: ClassVar[str] = "lab_report"
 
-    report_id: str | None = element("Keyed token of the lab report id",
-                                    category=CLINICAL, level=2, required=True)
-    patient_id: str | None = element("Keyed token of the patient id within the institution",
-                                     category=PERSONAL, level=3, required=True)
+    report_id: str | None = element(
+        "Keyed token of the lab report id", category=CLINICAL, level=2, required=True
+    )
+    patient_id: str | None = element(
+        "Keyed token of the patient id within the institution",
+        category=PERSONAL,
+        level=3,
+        required=True,
+    )
     encounter_id: str | None = element("Keyed token of the visit id", category=CLINICAL, level=2)
-    request_no: str | None = element("Keyed token of the request number",
-                                     category=CLINICAL, level=2)
+    request_no: str | None = element(
+        "Keyed token of the request number", category=CLINICAL, level=2
+    )
     panel: str | None = element("Panel name", category=CLINICAL, level=2)
-    department_code: str | None = element("Performing department, 诊疗科目 code",
-                                          category=RESOURCES, level=1)
-    requested_time: datetime | None = element("Request time (UTC)", category=CLINICAL, level=2,
-                                              required=True)
+    department_code: str | None = element(
+        "Performing department, 诊疗科目 code", category=RESOURCES, level=1
+    )
+    requested_time: datetime | None = element(
+        "Request time (UTC)", category=CLINICAL, level=2, required=True
+    )
     sampled_time: datetime | None = element("Sample time (UTC)", category=CLINICAL, level=2)
     reported_time: datetime | None = element("Report time (UTC)", category=CLINICAL, level=2)
     status: str | None = element("requested, reported or verified", category=CLINICAL, level=2)
-    verifier_key: str | None = element("Keyed pseudonym of the verifier", category=RESOURCES,
-                                       level=2)
+    verifier_key: str | None = element(
+        "Keyed pseudonym of the verifier", category=RESOURCES, level=2
+    )
     pseudonym_key_id: str | None = element(
         "Id of the pseudonym key verifier_key was made with", category=RESOURCES, level=1
     )
@@ -342,16 +400,20 @@ class LabReport(StdRecord):
 class LabResult(StdRecord):
     entity: ClassVar[str] = "lab_result"
 
-    result_id: str | None = element("Keyed token of the result item id",
-                                    category=HEALTH, level=3, required=True)
-    report_id: str | None = element("Keyed token of the lab report id",
-                                    category=CLINICAL, level=2, required=True)
-    item_code: str | None = element("Lab item code", category=HEALTH, level=3,
-                                    de="DE04.30.019.00", required=True)
+    result_id: str | None = element(
+        "Keyed token of the result item id", category=HEALTH, level=3, required=True
+    )
+    report_id: str | None = element(
+        "Keyed token of the lab report id", category=CLINICAL, level=2, required=True
+    )
+    item_code: str | None = element(
+        "Lab item code", category=HEALTH, level=3, de="DE04.30.019.00", required=True
+    )
     item_name: str | None = element("Lab item name", category=HEALTH, level=3)
     value_text: str | None = element("Result as reported", category=HEALTH, level=3)
-    value_num: float | None = element("Numeric result, when the text is a number",
-                                      category=HEALTH, level=3)
+    value_num: float | None = element(
+        "Numeric result, when the text is a number", category=HEALTH, level=3
+    )
     unit: str | None = element("Unit, normalized", category=HEALTH, level=3)
     ref_low: float | None = element("Reference range low", category=HEALTH, level=2)
     ref_high: float | None = element("Reference range high", category=HEALTH, level=2)
@@ -362,23 +424,32 @@ class LabResult(StdRecord):
 class Exam(StdRecord):
     entity: ClassVar[str] = "exam"
 
-    exam_id: str | None = element("Keyed token of the exam report id",
-                                  category=CLINICAL, level=2, required=True)
-    patient_id: str | None = element("Keyed token of the patient id within the institution",
-                                     category=PERSONAL, level=3, required=True)
+    exam_id: str | None = element(
+        "Keyed token of the exam report id", category=CLINICAL, level=2, required=True
+    )
+    patient_id: str | None = element(
+        "Keyed token of the patient id within the institution",
+        category=PERSONAL,
+        level=3,
+        required=True,
+    )
     encounter_id: str | None = element("Keyed token of the visit id", category=CLINICAL, level=2)
-    accession_no: str | None = element("Keyed token of the DICOM AccessionNumber",
-                                       category=CLINICAL, level=2)
-    study_uid: str | None = element("Keyed token of the DICOM StudyInstanceUID",
-                                    category=CLINICAL, level=2)
-    modality: str | None = element("DICOM modality (CT, MR, US, DX …)", category=CLINICAL,
-                                   level=2, required=True)
+    accession_no: str | None = element(
+        "Keyed token of the DICOM AccessionNumber", category=CLINICAL, level=2
+    )
+    study_uid: str | None = element(
+        "Keyed token of the DICOM StudyInstanceUID", category=CLINICAL, level=2
+    )
+    modality: str | None = element(
+        "DICOM modality (CT, MR, US, DX …)", category=CLINICAL, level=2, required=True
+    )
     body_part: str | None = element("Body part", category=CLINICAL, level=2)
     item_name: str | None = element("Exam item", category=CLINICAL, level=2)
     findings: str | None = element("Findings (影像所见)", category=HEALTH, level=3)
     impression: str | None = element("Impression (诊断意见)", category=HEALTH, level=3)
-    requested_time: datetime | None = element("Request time (UTC)", category=CLINICAL, level=2,
-                                              required=True)
+    requested_time: datetime | None = element(
+        "Request time (UTC)", category=CLINICAL, level=2, required=True
+    )
     reported_time: datetime | None = element("Report time (UTC)", category=CLINICAL, level=2)
     status: str | None = element("requested, reported or verified", category=CLINICAL, level=2)
 
@@ -426,17 +497,38 @@ REQUIRED_CLEAR_FIELDS: dict[str, tuple[str, ...]] = {"patient": ("id_number", "n
 TOKEN_FIELDS: dict[str, dict[str, str]] = {
     "patient": {"patient_id": "patient"},
     "encounter": {"encounter_id": "encounter", "patient_id": "patient", "visit_no": "visit_no"},
-    "diagnosis": {"diagnosis_id": "diagnosis", "patient_id": "patient",
-                  "encounter_id": "encounter"},
-    "order": {"order_id": "order", "order_no": "order_no", "patient_id": "patient",
-              "encounter_id": "encounter"},
-    "charge": {"charge_id": "charge", "patient_id": "patient", "encounter_id": "encounter",
-               "settlement_id": "charge", "refund_of": "charge"},
-    "lab_report": {"report_id": "lab_report", "patient_id": "patient",
-                   "encounter_id": "encounter", "request_no": "lab_request"},
+    "diagnosis": {
+        "diagnosis_id": "diagnosis",
+        "patient_id": "patient",
+        "encounter_id": "encounter",
+    },
+    "order": {
+        "order_id": "order",
+        "order_no": "order_no",
+        "patient_id": "patient",
+        "encounter_id": "encounter",
+    },
+    "charge": {
+        "charge_id": "charge",
+        "patient_id": "patient",
+        "encounter_id": "encounter",
+        "settlement_id": "charge",
+        "refund_of": "charge",
+    },
+    "lab_report": {
+        "report_id": "lab_report",
+        "patient_id": "patient",
+        "encounter_id": "encounter",
+        "request_no": "lab_request",
+    },
     "lab_result": {"result_id": "lab_result", "report_id": "lab_report"},
-    "exam": {"exam_id": "exam", "patient_id": "patient", "encounter_id": "encounter",
-             "accession_no": "accession_no", "study_uid": "study_uid"},
+    "exam": {
+        "exam_id": "exam",
+        "patient_id": "patient",
+        "encounter_id": "encounter",
+        "accession_no": "accession_no",
+        "study_uid": "study_uid",
+    },
 }
 # Entities whose records carry person or staff keys, and so the id of the key used.
 KEY_ID_ENTITIES = frozenset({"patient", "encounter", "lab_report"})

@@ -63,7 +63,11 @@ Clock = Callable[[], float]
 RELOAD_EVERY_S = 10.0
 # not about the record: the batch is retried (then the worker exits), never dead-lettered
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    RegistryUnavailableError, KafkaException, ConfigError, OSError, MemoryError,
+    RegistryUnavailableError,
+    KafkaException,
+    ConfigError,
+    OSError,
+    MemoryError,
 )
 
 
@@ -102,9 +106,7 @@ class Standardizer:
             for entity, model in ENTITY_MODELS.items()
         }
         schemas = project_dir / "avro_schemas"
-        self._quality = serde.register(
-            f"{QUALITY}-value", load_schema(schemas, "ops/quality.avsc")
-        )
+        self._quality = serde.register(f"{QUALITY}-value", load_schema(schemas, "ops/quality.avsc"))
         self._dead = serde.register(
             f"{DLQ_STANDARDIZE}-value", load_schema(schemas, "ops/dead_letter.avsc")
         )
@@ -112,8 +114,11 @@ class Standardizer:
         self._counts_topic = counts_topic
         self._counted = WindowCounts()
         self._counts = (
-            None if counts_topic is None else serde.register(
-                f"{counts_topic}-value", load_schema(schemas, "ops/landed_counts.avsc"))
+            None
+            if counts_topic is None
+            else serde.register(
+                f"{counts_topic}-value", load_schema(schemas, "ops/landed_counts.avsc")
+            )
         )
         self._reload_connectors()
 
@@ -185,15 +190,20 @@ class Standardizer:
         records = [(row_id, mapped, op == "d")]
         for further, found in map_further(profile, source["table"], row):
             absent = found is None
-            records.append((
-                further_record_id(row_id, further.entity),
-                found or MappedRow(further.entity, {}, None, cancelled=False),
-                op == "d" or absent,
-            ))
+            records.append(
+                (
+                    further_record_id(row_id, further.entity),
+                    found or MappedRow(further.entity, {}, None, cancelled=False),
+                    op == "d" or absent,
+                )
+            )
         outputs: list[OutMessage] = []
         for record_id, entity_row, deleted in records:
-            outputs.extend(self._record(message, envelope, profile, table, key_json,
-                                        record_id, entity_row, deleted))
+            outputs.extend(
+                self._record(
+                    message, envelope, profile, table, key_json, record_id, entity_row, deleted
+                )
+            )
         return outputs
 
     def _record(
@@ -247,12 +257,19 @@ class Standardizer:
             ) from exc
         self._outcomes[(institution, model.entity, "flagged" if issues else "standardized")] += 1
         outputs = [self._std_message(record), *self._quality_messages(record, issues)]
-        self._counted.add(model.entity, {
-            "institution_id": institution, "source_system": record.source_system,
-            "source_database": record.source_database, "source_table": table,
-            "commit_time": record.commit_time, "operation": op, "record_id": record.record_id,
-            "source_position_seq": record.source_position_seq,
-        })
+        self._counted.add(
+            model.entity,
+            {
+                "institution_id": institution,
+                "source_system": record.source_system,
+                "source_database": record.source_database,
+                "source_table": table,
+                "commit_time": record.commit_time,
+                "operation": op,
+                "record_id": record.record_id,
+                "source_position_seq": record.source_position_seq,
+            },
+        )
         return outputs
 
     def _decode(self, message: RawMessage) -> dict[str, Any]:

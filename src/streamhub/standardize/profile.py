@@ -340,8 +340,9 @@ def _also_problems(profile: Profile, mapping: TableMapping) -> list[str]:
     for n, further in enumerate(mapping.also):
         where = f"also[{n}] ({further.entity})"
         if further.entity in seen:
-            problems.append(f"{where}: the row already feeds {further.entity}; one record "
-                            "per entity and row")
+            problems.append(
+                f"{where}: the row already feeds {further.entity}; one record per entity and row"
+            )
         seen.add(further.entity)
         if further.also:
             problems.append(f"{where}: 'also' nests one level only")
@@ -393,10 +394,10 @@ def personal_key_fields(mapping: TableMapping) -> list[str]:
     personal = mapping.clear_columns
     ids = {mapping.key_field, *TOKEN_FIELDS.get(mapping.entity, {})}
     return sorted(
-        name for name in ids
-        if name in mapping.fields and (
-            name in clear or bool(set(mapping.fields[name].columns) & personal)
-        )
+        name
+        for name in ids
+        if name in mapping.fields
+        and (name in clear or bool(set(mapping.fields[name].columns) & personal))
     )
 
 
@@ -409,9 +410,14 @@ def _warn_personal_keys(profile: Profile, path: Path) -> None:
         if fields:
             log.warning(
                 "profile keys rows on a personal identifier",
-                extra={"profile": profile.ref, "file": str(path), "table": table,
-                       "fields": fields, "action": "keyed as tokens; raw topics and "
-                       "reconcile diff show the clear key to operators only"},
+                extra={
+                    "profile": profile.ref,
+                    "file": str(path),
+                    "table": table,
+                    "fields": fields,
+                    "action": "keyed as tokens; raw topics and "
+                    "reconcile diff show the clear key to operators only",
+                },
             )
 
 

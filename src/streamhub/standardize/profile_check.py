@@ -156,8 +156,10 @@ def _unsourced(mapping: TableMapping) -> list[str]:
     out = []
     # the clear inputs the completeness check demands (a patient's name and ID number) are
     # required too, though they never leave the standardizer as fields of their own
-    required = (*required_fields(ENTITY_MODELS[mapping.entity]),
-                *REQUIRED_CLEAR_FIELDS.get(mapping.entity, ()))
+    required = (
+        *required_fields(ENTITY_MODELS[mapping.entity]),
+        *REQUIRED_CLEAR_FIELDS.get(mapping.entity, ()),
+    )
     for name in required:
         source = _FILLED_FROM.get(name)
         if name in mapped or (source is not None and source in mapped):

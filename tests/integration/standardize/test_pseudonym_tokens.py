@@ -31,11 +31,18 @@ NOW = 1_772_420_100.0
 MARK = "#ID{}#"  # every id value gets this shape: a clear id is then unmistakable in output
 
 
-def _standardizer(settings: Settings, connectors: Path, pseudonymizer: Pseudonymizer
-                  ) -> Standardizer:
+def _standardizer(
+    settings: Settings, connectors: Path, pseudonymizer: Pseudonymizer
+) -> Standardizer:
     serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
-    return Standardizer(serde, connectors, load_profiles(settings.profiles_path), pseudonymizer,
-                        settings.project_dir, clock=lambda: NOW)
+    return Standardizer(
+        serde,
+        connectors,
+        load_profiles(settings.profiles_path),
+        pseudonymizer,
+        settings.project_dir,
+        clock=lambda: NOW,
+    )
 
 
 def _text(value: object) -> str | None:
@@ -46,18 +53,40 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
-def _simulated_rows(settings: Settings, tmp_path: Path, unique: Any
-                    ) -> tuple[list[tuple[ConnectorConfig, TableInfo, dict[str, Any]]], set[str]]:
+def _simulated_rows(
+    settings: Settings, tmp_path: Path, unique: Any
+) -> tuple[list[tuple[ConnectorConfig, TableInfo, dict[str, Any]]], set[str]]:
     """Inserts of two simulated pinyin_gbk hospitals as their connectors would read them, every
     id column (keys and references) rewritten as #ID<value>#, consistently, so joins hold."""
-    options = SimulationOptions(start=datetime(2026, 3, 2, 8, 30), seed=11, hospitals=2,
-                                clinics=0, dialects=("pinyin_gbk",), rate=50.0, duration_s=5,
-                                compression=360.0, db_prefix="tok", bad_fraction=0.0)
+    options = SimulationOptions(
+        start=datetime(2026, 3, 2, 8, 30),
+        seed=11,
+        hospitals=2,
+        clinics=0,
+        dialects=("pinyin_gbk",),
+        rate=50.0,
+        duration_s=5,
+        compression=360.0,
+        db_prefix="tok",
+        bad_fraction=0.0,
+    )
     simulation = Simulation(settings, options, tmp_path / "ledger.json")
     dialect = simulation.dialects["pinyin_gbk"]
-    id_fields = {"patient_id", "encounter_id", "visit_no", "diagnosis_id", "order_id", "order_no",
-                 "charge_id", "settlement_id", "refund_of", "report_id", "request_no",
-                 "result_id", "exam_id"}
+    id_fields = {
+        "patient_id",
+        "encounter_id",
+        "visit_no",
+        "diagnosis_id",
+        "order_id",
+        "order_no",
+        "charge_id",
+        "settlement_id",
+        "refund_of",
+        "report_id",
+        "request_no",
+        "result_id",
+        "exam_id",
+    }
     checked = {"id_number", "accession_no", "study_uid"}  # format-checked: kept valid, scanned
     out: list[tuple[ConnectorConfig, TableInfo, dict[str, Any]]] = []
     id_numbers: set[str] = set()
@@ -66,8 +95,11 @@ def _simulated_rows(settings: Settings, tmp_path: Path, unique: Any
         config = _connector(tmp_path, unique(f"tok-{inst.key}").replace("_", "-"))
         config = config.model_copy(update={"institution_id": inst.credit_code})
         (tmp_path / f"{config.name}.yaml").write_text(
-            (tmp_path / f"{config.name}.yaml").read_text().replace(
-                "123502001549897397", inst.credit_code), encoding="utf-8")
+            (tmp_path / f"{config.name}.yaml")
+            .read_text()
+            .replace("123502001549897397", inst.credit_code),
+            encoding="utf-8",
+        )
         workload.seed_state(6, 2)
         changes: list[Change] = list(workload.take_seeded())
         while workload.next_time() < datetime(2026, 3, 2, 9, 0):
@@ -77,16 +109,19 @@ def _simulated_rows(settings: Settings, tmp_path: Path, unique: Any
                 continue
             renderer = simulation.renderers[(inst.key, change.entity)]
             spec = dialect.tables[change.entity]
-            row = {c: _text(v) for c, v in renderer.render(change.values,
-                                                           insert_key=change.key).items()}
+            row = {
+                c: _text(v)
+                for c, v in renderer.render(change.values, insert_key=change.key).items()
+            }
             for column, value in row.items():
                 field = spec.columns[column].field if column in spec.columns else None
                 if value is not None and (field in id_fields or column == renderer.key_column):
                     row[column] = MARK.format(value)
                 elif field in checked and value:
                     id_numbers.add(value)
-            columns = tuple(ColumnInfo(c, "varchar(64)", "string", key=c == renderer.key_column)
-                            for c in row)
+            columns = tuple(
+                ColumnInfo(c, "varchar(64)", "string", key=c == renderer.key_column) for c in row
+            )
             out.append((config, TableInfo(f"tok_{inst.key}_his", None, spec.name, columns), row))
     return out, id_numbers
 
@@ -99,17 +134,31 @@ def test_no_clear_id_leaves_and_links_still_join(
     batch = []
     for offset, (config, table, row) in enumerate(rows):
         writer = serde.register(subject(config, table), envelope_schema(config, table))
-        event = RowEvent(table=table, op="r", before=None, after=row, position=f"0-1-{offset}",
-                         position_seq=offset + 1, txid=None, commit_ts_ms=1_772_420_000_000)
+        event = RowEvent(
+            table=table,
+            op="r",
+            before=None,
+            after=row,
+            position=f"0-1-{offset}",
+            position_seq=offset + 1,
+            txid=None,
+            commit_ts_ms=1_772_420_000_000,
+        )
         value = serde.encode(writer, envelope(config, event, 1_772_420_000_000))
         batch.append(RawMessage("cdc.raw.his", 0, offset, message_key(config, event), value, 0))
-    pseudonymizer = Pseudonymizer(b"person-key-of-the-test-0123456",
-                                  IdentityTokens.from_settings(settings))
+    pseudonymizer = Pseudonymizer(
+        b"person-key-of-the-test-0123456", IdentityTokens.from_settings(settings)
+    )
     out = _standardizer(settings, tmp_path, pseudonymizer).process(batch)
     decoded = [(m.topic, serde.decode(m.value).value) for m in out]
     std = [(topic, value) for topic, value in decoded if topic.startswith("std.")]
-    assert {topic for topic, _ in std} >= {"std.patient", "std.encounter", "std.diagnosis",
-                                           "std.order", "std.charge"}, {t for t, _ in decoded}
+    assert {topic for topic, _ in std} >= {
+        "std.patient",
+        "std.encounter",
+        "std.diagnosis",
+        "std.order",
+        "std.charge",
+    }, {t for t, _ in decoded}
     assert len(std) > 100 and not [t for t, _ in decoded if t == "dlq.standardize"]
     assert len(id_numbers) > 10
     leaks = []
@@ -126,8 +175,7 @@ def test_no_clear_id_leaves_and_links_still_join(
     assert all(len(pid) == 32 for _, pid in patients)
     # references are tokens of the same kind: they still find what they reference
     assert {(e["institution_id"], e["patient_id"]) for e in by_entity["encounter"]} <= patients
-    assert {(d["institution_id"], d["encounter_id"]) for d in by_entity["diagnosis"]
-            } <= encounters
+    assert {(d["institution_id"], d["encounter_id"]) for d in by_entity["diagnosis"]} <= encounters
     assert {(c["institution_id"], c["patient_id"]) for c in by_entity["charge"]} <= patients
     reports = {(r["institution_id"], r["report_id"]) for r in by_entity.get("lab_report", [])}
     results = {(r["institution_id"], r["report_id"]) for r in by_entity.get("lab_result", [])}
@@ -142,8 +190,13 @@ def keyed_settings(settings: Settings, tmp_path: Path) -> Settings:
     secrets.mkdir(parents=True, mode=0o700)
     (secrets / "pseudonym_key").write_text("person-key-before-rotation-0123\n")
     (secrets / "pseudonym_identity_key").write_text("identity-key-of-the-test-0123\n")
-    return settings.model_copy(update={"data_dir": tmp_path / "data", "pseudonym_key": None,
-                                       "pseudonym_identity_key": None})
+    return settings.model_copy(
+        update={
+            "data_dir": tmp_path / "data",
+            "pseudonym_key": None,
+            "pseudonym_identity_key": None,
+        }
+    )
 
 
 def test_after_rotation_people_link_under_the_new_key_and_old_rows_are_replaced(
@@ -156,8 +209,9 @@ def test_after_rotation_people_link_under_the_new_key_and_old_rows_are_replaced(
     one = _connector(connectors, unique("rot-a").replace("_", "-"))
     table = _table(unique("db").replace("-", "_"))
 
-    def standardize(pseudonymizer: Pseudonymizer, config: ConnectorConfig, op: str, key: str,
-                    seq: int) -> dict[str, Any]:
+    def standardize(
+        pseudonymizer: Pseudonymizer, config: ConnectorConfig, op: str, key: str, seq: int
+    ) -> dict[str, Any]:
         message = _message(serde, config, _event(table, op, _row(key, GOOD_ID), seq), seq)
         out = _standardizer(settings, connectors, pseudonymizer).process([message])
         (record,) = [serde.decode(m.value).value for m in out if m.topic == "std.patient"]
@@ -179,10 +233,12 @@ def test_after_rotation_people_link_under_the_new_key_and_old_rows_are_replaced(
     # the same person in another institution links to the new key's pseudonym
     other = _connector(connectors, unique("rot-b").replace("_", "-"))
     other_path = connectors / f"{other.name}.yaml"
-    other_path.write_text(other_path.read_text().replace("123502001549897397",
-                                                         "12350102640241064X"))
-    elsewhere = standardize(restarted, other.model_copy(
-        update={"institution_id": "12350102640241064X"}), "c", "P77", 3)
+    other_path.write_text(
+        other_path.read_text().replace("123502001549897397", "12350102640241064X")
+    )
+    elsewhere = standardize(
+        restarted, other.model_copy(update={"institution_id": "12350102640241064X"}), "c", "P77", 3
+    )
     assert elsewhere["institution_id"] != update["institution_id"]
     assert elsewhere["person_key"] == update["person_key"]
     assert elsewhere["pseudonym_key_id"] == "k2"

@@ -65,9 +65,7 @@ def _row(key: str, id_number: str) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _message(
-    serde: AvroSerde, config: ConnectorConfig, event: RowEvent, offset: int
-) -> RawMessage:
+def _message(serde: AvroSerde, config: ConnectorConfig, event: RowEvent, offset: int) -> RawMessage:
     writer = serde.register(subject(config, event.table), envelope_schema(config, event.table))
     value = serde.encode(writer, envelope(config, event, 1_772_420_000_000))
     return RawMessage("cdc.raw.his", 0, offset, message_key(config, event), value, 0)
@@ -135,10 +133,12 @@ def test_envelopes_become_std_records_quality_events_and_dead_letters(
     first, second, deleted = patients
     key_json = json.dumps({"BRID": "P1"}, separators=(",", ":"))
     assert first["record_id"] == KEY.identity.record_id(
-        INSTITUTION, table.database, "GY_BRXX", key_json)
+        INSTITUTION, table.database, "GY_BRXX", key_json
+    )
     # the source key leaves as a token of the identity key (it was the clear JSON)
     assert first["source_key"] == KEY.identity.source_key(
-        INSTITUTION, table.database, "GY_BRXX", key_json)
+        INSTITUTION, table.database, "GY_BRXX", key_json
+    )
     assert first["patient_id"] == KEY.token("patient", INSTITUTION, "P1")
     assert first["sex_code"] == "2" and first["age_band"] == "70-79"
     # the county is generalized to its prefecture; no name, phone, ID or birth-year remnant

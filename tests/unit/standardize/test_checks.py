@@ -39,39 +39,95 @@ def clean(entity: str) -> dict[str, object]:
     exam = catalogue.exam_items()[0]
     if entity == "patient":
         p = _person()
-        return {"patient_id": "P1", "id_type": "01", "id_number": p.id_number,
-                "name": p.name, "sex_code": SEX[p.sex], "birth_date": p.birth_date,
-                "phone": p.phone, "address": p.address, "region_code": p.region_code}
+        return {
+            "patient_id": "P1",
+            "id_type": "01",
+            "id_number": p.id_number,
+            "name": p.name,
+            "sex_code": SEX[p.sex],
+            "birth_date": p.birth_date,
+            "phone": p.phone,
+            "address": p.address,
+            "region_code": p.region_code,
+        }
     values: dict[str, dict[str, object]] = {
-        "encounter": {"encounter_id": "E1", "patient_id": "P1", "encounter_type": "inpatient",
-                      "department_code": department.code, "department_name": department.name,
-                      "doctor": "王伟", "registered_time": T0,
-                      "discharge_time": T0 + timedelta(days=3)},
-        "diagnosis": {"diagnosis_id": "D1", "patient_id": "P1", "encounter_id": "E1",
-                      "icd_code": diagnosis.code, "icd_name": diagnosis.name,
-                      "diagnosed_time": T0},
-        "order": {"order_id": "O1", "patient_id": "P1", "encounter_id": "E1",
-                  "drug_code": drug.code, "drug_name": drug.name, "quantity": Decimal(2),
-                  "ordered_time": T0},
-        "charge": {"charge_id": "C1", "charge_kind": "fee", "patient_id": "P1",
-                   "item_code": drug.code, "quantity": Decimal(3), "unit_price": drug.price,
-                   "amount": drug.price * 3, "charged_time": T0},
-        "lab_report": {"report_id": "R1", "patient_id": "P1", "department_code": "30",
-                       "requested_time": T0, "sampled_time": T0 + timedelta(minutes=5),
-                       "reported_time": T0 + timedelta(hours=1), "verifier": "李娜"},
-        "lab_result": {"result_id": "L1", "report_id": "R1", "item_code": lab.code,
-                       "value_num": (lab.low + lab.high) / 2, "ref_low": lab.low,
-                       "ref_high": lab.high, "abnormal_flag": "N"},
-        "exam": {"exam_id": "X1", "patient_id": "P1", "accession_no": "01260300001234",
-                 "study_uid": "1.2.156.112605.1.20260302010000.1234", "modality": exam.modality,
-                 "requested_time": T0, "reported_time": T0 + timedelta(minutes=40)},
+        "encounter": {
+            "encounter_id": "E1",
+            "patient_id": "P1",
+            "encounter_type": "inpatient",
+            "department_code": department.code,
+            "department_name": department.name,
+            "doctor": "王伟",
+            "registered_time": T0,
+            "discharge_time": T0 + timedelta(days=3),
+        },
+        "diagnosis": {
+            "diagnosis_id": "D1",
+            "patient_id": "P1",
+            "encounter_id": "E1",
+            "icd_code": diagnosis.code,
+            "icd_name": diagnosis.name,
+            "diagnosed_time": T0,
+        },
+        "order": {
+            "order_id": "O1",
+            "patient_id": "P1",
+            "encounter_id": "E1",
+            "drug_code": drug.code,
+            "drug_name": drug.name,
+            "quantity": Decimal(2),
+            "ordered_time": T0,
+        },
+        "charge": {
+            "charge_id": "C1",
+            "charge_kind": "fee",
+            "patient_id": "P1",
+            "item_code": drug.code,
+            "quantity": Decimal(3),
+            "unit_price": drug.price,
+            "amount": drug.price * 3,
+            "charged_time": T0,
+        },
+        "lab_report": {
+            "report_id": "R1",
+            "patient_id": "P1",
+            "department_code": "30",
+            "requested_time": T0,
+            "sampled_time": T0 + timedelta(minutes=5),
+            "reported_time": T0 + timedelta(hours=1),
+            "verifier": "李娜",
+        },
+        "lab_result": {
+            "result_id": "L1",
+            "report_id": "R1",
+            "item_code": lab.code,
+            "value_num": (lab.low + lab.high) / 2,
+            "ref_low": lab.low,
+            "ref_high": lab.high,
+            "abnormal_flag": "N",
+        },
+        "exam": {
+            "exam_id": "X1",
+            "patient_id": "P1",
+            "accession_no": "01260300001234",
+            "study_uid": "1.2.156.112605.1.20260302010000.1234",
+            "modality": exam.modality,
+            "requested_time": T0,
+            "reported_time": T0 + timedelta(minutes=40),
+        },
     }
     return values[entity]
 
 
-SETTLEMENT = {"charge_id": "S1", "charge_kind": "settlement", "patient_id": "P1",
-              "total": Decimal("100.00"), "fund_paid": Decimal("70.00"),
-              "self_paid": Decimal("30.00"), "charged_time": T0}
+SETTLEMENT = {
+    "charge_id": "S1",
+    "charge_kind": "settlement",
+    "patient_id": "P1",
+    "total": Decimal("100.00"),
+    "fund_paid": Decimal("70.00"),
+    "self_paid": Decimal("30.00"),
+    "charged_time": T0,
+}
 
 
 def _rules(entity: str, values: dict[str, object]) -> list[str]:
@@ -118,13 +174,22 @@ BAD: list[tuple[str, str, dict[str, object]]] = [
     ("icd_in_catalogue", "diagnosis", {"icd_code": "Z99.999"}),
     ("icd_name_agreement", "diagnosis", {"icd_name": "高血压"}),
     ("discharge_after_admission", "encounter", {"discharge_time": T0 - timedelta(hours=2)}),
-    ("visit_after_registration", "encounter",
-     {"encounter_type": "outpatient", "discharge_time": None,
-      "visit_time": T0 - timedelta(minutes=1)}),
+    (
+        "visit_after_registration",
+        "encounter",
+        {
+            "encounter_type": "outpatient",
+            "discharge_time": None,
+            "visit_time": T0 - timedelta(minutes=1),
+        },
+    ),
     ("lab_time_order", "lab_report", {"sampled_time": T0 - timedelta(minutes=1)}),
     ("lab_time_order", "lab_report", {"reported_time": T0 + timedelta(minutes=1)}),
-    ("lab_time_order", "lab_report",
-     {"sampled_time": None, "reported_time": T0 - timedelta(minutes=1)}),
+    (
+        "lab_time_order",
+        "lab_report",
+        {"sampled_time": None, "reported_time": T0 - timedelta(minutes=1)},
+    ),
     ("exam_time_order", "exam", {"reported_time": T0 - timedelta(minutes=1)}),
     ("charge_amount", "charge", {"amount": Decimal("1.00")}),
     ("drug_code", "order", {"drug_code": "YP9999"}),
@@ -157,14 +222,22 @@ def test_every_rule_has_a_crafted_case() -> None:
 def test_settlement_must_balance() -> None:
     rules = _rules("charge", {**SETTLEMENT, "self_paid": Decimal("29.98")})
     assert rules == ["settlement_balance"]
-    refund = {**SETTLEMENT, "total": Decimal("-100.00"), "fund_paid": Decimal("-70.00"),
-              "self_paid": Decimal("-30.00")}
+    refund = {
+        **SETTLEMENT,
+        "total": Decimal("-100.00"),
+        "fund_paid": Decimal("-70.00"),
+        "self_paid": Decimal("-30.00"),
+    }
     assert check("charge", refund) == []
 
 
 def test_charge_amount_tolerates_a_cent_of_rounding() -> None:
-    values = {**clean("charge"), "quantity": Decimal(3), "unit_price": Decimal("3.333"),
-              "amount": Decimal("10.00")}
+    values = {
+        **clean("charge"),
+        "quantity": Decimal(3),
+        "unit_price": Decimal("3.333"),
+        "amount": Decimal("10.00"),
+    }
     assert check("charge", values) == []
 
 
@@ -185,14 +258,21 @@ def test_id_rules_apply_to_resident_ids_only() -> None:
 def test_a_lower_case_check_character_is_accepted() -> None:
     number = citizen_id.make("110105", date(1949, 12, 31), 2)
     assert number.endswith("X")
-    values = {**clean("patient"), "id_number": number.lower(), "sex_code": "2",
-              "birth_date": date(1949, 12, 31)}
+    values = {
+        **clean("patient"),
+        "id_number": number.lower(),
+        "sex_code": "2",
+        "birth_date": date(1949, 12, 31),
+    }
     assert check("patient", values) == []
 
 
 def test_discharge_order_is_only_judged_for_inpatients() -> None:
-    values = {**clean("encounter"), "encounter_type": "outpatient",
-              "discharge_time": T0 - timedelta(hours=1)}
+    values = {
+        **clean("encounter"),
+        "encounter_type": "outpatient",
+        "discharge_time": T0 - timedelta(hours=1),
+    }
     assert check("encounter", values) == []
 
 
@@ -237,67 +317,96 @@ def to_values(entity: str, row: dict[str, object]) -> tuple[str, dict[str, objec
     if entity == "patient":
         address = r["address"]
         return "patient", {
-            "patient_id": _id(r["patient_id"]), "name": r["name"],
-            "sex_code": SEX.get(str(r["sex"])), "birth_date": r["birth_date"],
+            "patient_id": _id(r["patient_id"]),
+            "name": r["name"],
+            "sex_code": SEX.get(str(r["sex"])),
+            "birth_date": r["birth_date"],
             "id_type": "01" if r["id_type"] == "resident_id" else "99",
-            "id_number": r["id_number"], "phone": r["phone"],
+            "id_number": r["id_number"],
+            "phone": r["phone"],
             "address": address if isinstance(address, str) else None,  # undecodable -> None
             "region_code": r["region_code"],
         }
     if entity in ("registration", "admission"):
         inpatient = entity == "admission"
         return "encounter", {
-            "encounter_id": _id(r[f"{entity}_id"]), "patient_id": _id(r["patient_id"]),
+            "encounter_id": _id(r[f"{entity}_id"]),
+            "patient_id": _id(r["patient_id"]),
             "encounter_type": "inpatient" if inpatient else r["visit_type"],
             "visit_no": r["admission_no" if inpatient else "visit_no"],
-            "department_code": r["department"], "department_name": r["department_name"],
+            "department_code": r["department"],
+            "department_name": r["department_name"],
             "doctor": r.get("doctor"),
             "registered_time": r["admitted_at" if inpatient else "registered_at"],
-            "visit_time": r.get("visited_at"), "discharge_time": r.get("discharged_at"),
+            "visit_time": r.get("visited_at"),
+            "discharge_time": r.get("discharged_at"),
         }
     if entity == "diagnosis":
         return "diagnosis", {
-            "diagnosis_id": _id(r["diagnosis_id"]), "patient_id": _id(r["patient_id"]),
-            "encounter_id": _id(r["encounter_id"]), "icd_code": r["icd_code"],
-            "icd_name": r["icd_name"], "diagnosed_time": r["diagnosed_at"],
+            "diagnosis_id": _id(r["diagnosis_id"]),
+            "patient_id": _id(r["patient_id"]),
+            "encounter_id": _id(r["encounter_id"]),
+            "icd_code": r["icd_code"],
+            "icd_name": r["icd_name"],
+            "diagnosed_time": r["diagnosed_at"],
         }
     if entity == "order":
         return "order", {
-            "order_id": _id(r["order_id"]), "patient_id": _id(r["patient_id"]),
-            "encounter_id": _id(r["encounter_id"]), "drug_code": r["drug_code"],
-            "quantity": r["quantity"], "ordered_time": r["ordered_at"],
+            "order_id": _id(r["order_id"]),
+            "patient_id": _id(r["patient_id"]),
+            "encounter_id": _id(r["encounter_id"]),
+            "drug_code": r["drug_code"],
+            "quantity": r["quantity"],
+            "ordered_time": r["ordered_at"],
         }
     if entity == "charge":
         return "charge", {
-            "charge_id": _id(r["charge_id"]), "charge_kind": "fee",
-            "patient_id": _id(r["patient_id"]), "quantity": r["quantity"],
-            "unit_price": r["unit_price"], "amount": r["amount"], "charged_time": r["charged_at"],
+            "charge_id": _id(r["charge_id"]),
+            "charge_kind": "fee",
+            "patient_id": _id(r["patient_id"]),
+            "quantity": r["quantity"],
+            "unit_price": r["unit_price"],
+            "amount": r["amount"],
+            "charged_time": r["charged_at"],
         }
     if entity == "settlement":
         return "charge", {
-            "charge_id": _id(r["settlement_id"]), "charge_kind": "settlement",
-            "patient_id": _id(r["patient_id"]), "total": r["total"], "fund_paid": r["fund_paid"],
-            "self_paid": r["self_paid"], "charged_time": r["settled_at"],
+            "charge_id": _id(r["settlement_id"]),
+            "charge_kind": "settlement",
+            "patient_id": _id(r["patient_id"]),
+            "total": r["total"],
+            "fund_paid": r["fund_paid"],
+            "self_paid": r["self_paid"],
+            "charged_time": r["settled_at"],
         }
     if entity == "lab_report":
         return "lab_report", {
-            "report_id": _id(r["report_id"]), "patient_id": _id(r["patient_id"]),
-            "department_code": r["department"], "requested_time": r["requested_at"],
-            "sampled_time": r["sampled_at"], "reported_time": r["reported_at"],
+            "report_id": _id(r["report_id"]),
+            "patient_id": _id(r["patient_id"]),
+            "department_code": r["department"],
+            "requested_time": r["requested_at"],
+            "sampled_time": r["sampled_at"],
+            "reported_time": r["reported_at"],
             "verifier": r["verifier"],
         }
     if entity == "lab_result":
         return "lab_result", {
-            "result_id": _id(r["result_id"]), "report_id": _id(r["report_id"]),
-            "item_code": r["item_code"], "value_num": float(str(r["value_num"])),
-            "ref_low": float(str(r["ref_low"])), "ref_high": float(str(r["ref_high"])),
+            "result_id": _id(r["result_id"]),
+            "report_id": _id(r["report_id"]),
+            "item_code": r["item_code"],
+            "value_num": float(str(r["value_num"])),
+            "ref_low": float(str(r["ref_low"])),
+            "ref_high": float(str(r["ref_high"])),
             "abnormal_flag": FLAG[str(r["flag"])],
         }
     assert entity == "exam_report"
     return "exam", {
-        "exam_id": _id(r["exam_id"]), "patient_id": _id(r["patient_id"]),
-        "accession_no": r["accession_no"], "study_uid": r["study_uid"],
-        "modality": r["modality"], "requested_time": r["requested_at"],
+        "exam_id": _id(r["exam_id"]),
+        "patient_id": _id(r["patient_id"]),
+        "accession_no": r["accession_no"],
+        "study_uid": r["study_uid"],
+        "modality": r["modality"],
+        "requested_time": r["requested_at"],
         "reported_time": r["reported_at"],
     }
 
@@ -307,13 +416,26 @@ def _simulated_day(seed: int) -> tuple[dict[tuple[str, int], dict[str, object]],
     activity = load_activity()
     inst = plan_institutions(hospitals=1, clinics=0, dialects=["pinyin_gbk"], seed=seed)[0]
     workload = InstitutionWorkload(
-        inst, activity, seed=seed, start=START, rows_per_second=50.0, rows_per_arrival=15.0,
-        compression=60.0, curve=DayCurve(activity.day_curve),
+        inst,
+        activity,
+        seed=seed,
+        start=START,
+        rows_per_second=50.0,
+        rows_per_arrival=15.0,
+        compression=60.0,
+        curve=DayCurve(activity.day_curve),
     )
-    workload.configure(bad_fraction=0.08, bad_kinds=(
-        "bad_id_checksum", "unknown_code", "missing_required", "undecodable_text",
-        "discharge_before_admission",
-    ), raw_text=True)
+    workload.configure(
+        bad_fraction=0.08,
+        bad_kinds=(
+            "bad_id_checksum",
+            "unknown_code",
+            "missing_required",
+            "undecodable_text",
+            "discharge_before_admission",
+        ),
+        raw_text=True,
+    )
     workload.seed_state(60, 25)
     changes = workload.take_seeded()
     while workload.next_time() < START + timedelta(hours=6):

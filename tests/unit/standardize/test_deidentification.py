@@ -187,6 +187,7 @@ def test_an_institution_identifier_failing_a_check_is_not_quoted() -> None:
     flagged = {issue.rule: issue for issue in issues}
     assert {"accession_no", "study_uid"} <= set(flagged)
     for issue in flagged.values():
-        assert issue.observed is None or (accession not in issue.observed
-                                           and uid not in issue.observed)
+        assert issue.observed is None or (
+            accession not in issue.observed and uid not in issue.observed
+        )
         assert accession not in issue.message and uid not in issue.message

@@ -62,9 +62,19 @@ def test_a_change_envelope_passes() -> None:
 
 def test_typed_row_images_pass() -> None:
     """Per-table schemas decode to ints, times, dates, bytes, floats and booleans, not text."""
-    typed = _with("after", {"id": 7, "reg_time": dt.datetime(2026, 3, 2, 8, 30, tzinfo=dt.UTC),
-                            "birth": dt.date(1980, 1, 1), "raw": b"\xb0\xa1", "fee": "12.50",
-                            "weight": 61.5, "active": True, "note": None})
+    typed = _with(
+        "after",
+        {
+            "id": 7,
+            "reg_time": dt.datetime(2026, 3, 2, 8, 30, tzinfo=dt.UTC),
+            "birth": dt.date(1980, 1, 1),
+            "raw": b"\xb0\xa1",
+            "fee": "12.50",
+            "weight": 61.5,
+            "active": True,
+            "note": None,
+        },
+    )
     assert check_envelope(copy.deepcopy(typed), "t[0]@1") == typed
 
 

@@ -22,8 +22,9 @@ def test_a_patient_mapping_without_name_or_id_number_is_reported(tmp_path: Path)
     assert _unsourced(shipped.tables[table]) == []
     for clear in ("name", "id_number"):
         column = patients["fields"].pop(clear)
-        patients.setdefault("ignore", []).append(column if isinstance(column, str)
-                                                 else column["from"])
+        patients.setdefault("ignore", []).append(
+            column if isinstance(column, str) else column["from"]
+        )
     path = tmp_path / "english_pg.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     reported = _unsourced(load_profile(path).tables[table])

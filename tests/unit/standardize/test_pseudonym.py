@@ -28,9 +28,15 @@ AT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 def patient(**changes: object) -> dict[str, object]:
     values: dict[str, object] = {
-        "patient_id": "P1", "id_type": "01", "id_number": ID, "name": "欧阳娜娜",
-        "sex_code": "2", "birth_date": date(1949, 12, 31), "phone": "13512340001",
-        "address": "思明区嘉禾路12号", "region_code": "350203",
+        "patient_id": "P1",
+        "id_type": "01",
+        "id_number": ID,
+        "name": "欧阳娜娜",
+        "sex_code": "2",
+        "birth_date": date(1949, 12, 31),
+        "phone": "13512340001",
+        "address": "思明区嘉禾路12号",
+        "region_code": "350203",
     }
     return {**values, **changes}
 
@@ -40,8 +46,10 @@ def test_person_key_is_stable_across_institutions_and_normalizes_the_number() ->
     key = p.person_key("01", ID)
     assert key == p.person_key("01", " 11010519491231002x ")
     assert key == hmac.new(KEY, b"01:" + ID.encode(), hashlib.sha256).hexdigest()
-    assert key == Pseudonymizer(KEY).protect("patient", patient(), AT, institution_id="A")[
-        "person_key"]
+    assert (
+        key
+        == Pseudonymizer(KEY).protect("patient", patient(), AT, institution_id="A")["person_key"]
+    )
     assert key != p.person_key("03", ID)  # another document type is another identity
 
 
@@ -94,26 +102,31 @@ def test_protect_patient_leaves_no_clear_identifier() -> None:
 
 def test_protect_patient_with_missing_values() -> None:
     out = Pseudonymizer(KEY).protect(
-        "patient", patient(name=None, id_type=None, phone="", birth_date=None), None,
+        "patient",
+        patient(name=None, id_type=None, phone="", birth_date=None),
+        None,
         institution_id="A",
     )
     assert out["person_key"] is None  # a number without its type links nothing
     assert out["age_band"] is None
     out = Pseudonymizer(KEY).protect("patient", patient(), None, institution_id="A")
     assert out["age_band"] is None
-    out = Pseudonymizer(KEY).protect("patient", patient(region_code="3502"), AT,
-                                     institution_id="A")
+    out = Pseudonymizer(KEY).protect("patient", patient(region_code="3502"), AT, institution_id="A")
     assert (out["region_code"], out["region_name"]) == (None, None)  # not generalizable
 
 
-@pytest.mark.parametrize(("entity", "field", "key"),
-                         [("encounter", "doctor", "doctor_key"),
-                          ("lab_report", "verifier", "verifier_key")])
+@pytest.mark.parametrize(
+    ("entity", "field", "key"),
+    [("encounter", "doctor", "doctor_key"), ("lab_report", "verifier", "verifier_key")],
+)
 def test_protect_staff(entity: str, field: str, key: str) -> None:
     p = Pseudonymizer(KEY)
     out = p.protect(entity, {"patient_id": "P1", field: "王伟"}, AT, institution_id="A")
-    assert out == {"patient_id": p.token("patient", "A", "P1"), key: p.staff_key("A", "王伟"),
-                   "pseudonym_key_id": "k1"}
+    assert out == {
+        "patient_id": p.token("patient", "A", "P1"),
+        key: p.staff_key("A", "王伟"),
+        "pseudonym_key_id": "k1",
+    }
     assert p.protect(entity, {field: None}, AT) == {key: None, "pseudonym_key_id": "k1"}
     with pytest.raises(ValueError, match="institution_id"):
         p.protect(entity, {field: "王伟"}, AT)
@@ -123,7 +136,9 @@ def test_other_entities_pass_through_but_their_ids() -> None:
     values = {"diagnosis_id": "D1", "icd_code": "J18.900"}
     p = Pseudonymizer(KEY)
     assert p.protect("diagnosis", values, AT, institution_id="A") == {
-        "diagnosis_id": p.token("diagnosis", "A", "D1"), "icd_code": "J18.900"}
+        "diagnosis_id": p.token("diagnosis", "A", "D1"),
+        "icd_code": "J18.900",
+    }
 
 
 def test_the_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:

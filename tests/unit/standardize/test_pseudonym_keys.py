@@ -37,8 +37,13 @@ def tokens(secret: bytes = IDENTITY.encode()) -> IdentityTokens:
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name in ("PSEUDONYM_KEY", "PSEUDONYM_KEY_FILE", "PSEUDONYM_IDENTITY_KEY",
-                 "PSEUDONYM_IDENTITY_KEY_FILE", "CONFIG"):
+    for name in (
+        "PSEUDONYM_KEY",
+        "PSEUDONYM_KEY_FILE",
+        "PSEUDONYM_IDENTITY_KEY",
+        "PSEUDONYM_IDENTITY_KEY_FILE",
+        "CONFIG",
+    ):
         monkeypatch.delenv(f"STREAMHUB_{name}", raising=False)
     secrets = tmp_path / "secrets"
     secrets.mkdir(mode=0o700)
@@ -54,10 +59,13 @@ def test_tokens_are_deterministic_keyed_and_scoped() -> None:
     assert t.token("patient", "A", "P1") != t.token("patient", "B", "P1")  # institution
     assert t.token("patient", "A", "P1") != t.token("encounter", "A", "P1")  # kind
     assert t.token("patient", "A", "P1") != tokens(b"another-identity-key-0123").token(
-        "patient", "A", "P1")  # key
+        "patient", "A", "P1"
+    )  # key
     # not the unkeyed hash the old record_id was: enumeration does not reverse it
-    assert t.token("patient", "A", ID) not in hashlib.sha256(f"patient\x1fA\x1f{ID}".encode()
-                                                             ).hexdigest()
+    assert (
+        t.token("patient", "A", ID)
+        not in hashlib.sha256(f"patient\x1fA\x1f{ID}".encode()).hexdigest()
+    )
     key = '{"BRID":"P1"}'
     rid, skey = t.record_id("A", "db", "T", key), t.source_key("A", "db", "T", key)
     assert rid != skey and "P1" not in rid + skey
@@ -68,15 +76,28 @@ def test_tokens_are_deterministic_keyed_and_scoped() -> None:
 
 def test_internal_ids_join_within_an_institution() -> None:
     p = Pseudonymizer(b"person-key-0123456789ab", tokens())
-    patient = p.protect("patient", {"patient_id": "P1", "id_type": "01", "id_number": ID},
-                        None, institution_id="A")
-    encounter = p.protect("encounter", {"encounter_id": "E1", "patient_id": "P1",
-                                        "visit_no": "MZ1"}, None, institution_id="A")
-    diagnosis = p.protect("diagnosis", {"diagnosis_id": "D1", "patient_id": "P1",
-                                        "encounter_id": "E1"}, None, institution_id="A")
+    patient = p.protect(
+        "patient", {"patient_id": "P1", "id_type": "01", "id_number": ID}, None, institution_id="A"
+    )
+    encounter = p.protect(
+        "encounter",
+        {"encounter_id": "E1", "patient_id": "P1", "visit_no": "MZ1"},
+        None,
+        institution_id="A",
+    )
+    diagnosis = p.protect(
+        "diagnosis",
+        {"diagnosis_id": "D1", "patient_id": "P1", "encounter_id": "E1"},
+        None,
+        institution_id="A",
+    )
     settlement = p.protect("charge", {"charge_id": "S9"}, None, institution_id="A")
-    fee = p.protect("charge", {"charge_id": "F1", "settlement_id": "S9", "refund_of": None},
-                    None, institution_id="A")
+    fee = p.protect(
+        "charge",
+        {"charge_id": "F1", "settlement_id": "S9", "refund_of": None},
+        None,
+        institution_id="A",
+    )
     assert encounter["patient_id"] == patient["patient_id"] == diagnosis["patient_id"]
     assert diagnosis["encounter_id"] == encounter["encounter_id"]
     assert fee["settlement_id"] == settlement["charge_id"] and fee["refund_of"] is None
@@ -88,9 +109,13 @@ def test_internal_ids_join_within_an_institution() -> None:
 
 
 def test_every_id_like_field_of_the_model_is_tokenized() -> None:
-    ids = {(entity, name) for entity, model in ENTITY_MODELS.items() for name in model.model_fields
-           if name.endswith(("_id", "_no", "_of", "_uid")) and name not in (
-               "record_id", "institution_id", "pseudonym_key_id", "line_no")}  # line_no: 1..n
+    ids = {
+        (entity, name)
+        for entity, model in ENTITY_MODELS.items()
+        for name in model.model_fields
+        if name.endswith(("_id", "_no", "_of", "_uid"))
+        and name not in ("record_id", "institution_id", "pseudonym_key_id", "line_no")
+    }  # line_no: 1..n
     tokenized = {(entity, name) for entity, fields in TOKEN_FIELDS.items() for name in fields}
     assert ids <= tokenized, ids - tokenized
 
@@ -116,17 +141,20 @@ def test_rotation_changes_person_keys_not_row_identity(settings: Settings) -> No
     assert after.person_key("01", ID) != before.person_key("01", ID)
     assert after.staff_key("A", "王伟") != before.staff_key("A", "王伟")
     # the same person in two institutions still links, under the new key
-    one = after.protect("patient", {"patient_id": "1", "id_type": "01", "id_number": ID},
-                        None, institution_id="A")
-    two = after.protect("patient", {"patient_id": "9", "id_type": "01", "id_number": ID},
-                        None, institution_id="B")
+    one = after.protect(
+        "patient", {"patient_id": "1", "id_type": "01", "id_number": ID}, None, institution_id="A"
+    )
+    two = after.protect(
+        "patient", {"patient_id": "9", "id_type": "01", "id_number": ID}, None, institution_id="B"
+    )
     assert one["person_key"] == two["person_key"] and one["pseudonym_key_id"] == "k2"
     # old records stay linkable: the old key re-derives their pseudonyms
     assert after.person_key("01", ID, key_id="k1") == before.person_key("01", ID)
     # row identity and internal ids do not move: an update after rotation replaces the row
     key = '{"BRID":"1"}'
     assert after.identity.record_id("A", "d", "t", key) == before.identity.record_id(
-        "A", "d", "t", key)
+        "A", "d", "t", key
+    )
     assert after.token("patient", "A", "1") == before.token("patient", "A", "1")
     assert [k.key_id for k in load_ring(settings)] == ["k1", "k2"]
     assert rotate(settings).key_id == "k3"
@@ -168,8 +196,9 @@ def test_keys_never_show_in_reprs() -> None:
 
 def _cli(settings: Settings, *args: str) -> tuple[int, str]:
     runner = CliRunner()
-    result = runner.invoke(cli, ["pseudonym", *args],
-                           env={"STREAMHUB_DATA_DIR": str(settings.data_dir)})
+    result = runner.invoke(
+        cli, ["pseudonym", *args], env={"STREAMHUB_DATA_DIR": str(settings.data_dir)}
+    )
     return result.exit_code, result.output
 
 
@@ -200,7 +229,9 @@ def test_a_profile_keyed_on_the_id_number_is_warned_about(
         "  PAT:\n    entity: patient\n    fields:\n"
         "      patient_id: SFZH\n      id_number: SFZH\n      id_type: {const: '01'}\n"
         "  VISIT:\n    entity: encounter\n    fields:\n      encounter_id: VID\n"
-        "      patient_id: PID\n", encoding="utf-8")
+        "      patient_id: PID\n",
+        encoding="utf-8",
+    )
     with caplog.at_level(logging.WARNING, logger="streamhub.standardize.profile"):
         profile = load_profile(path)
     assert personal_key_fields(profile.tables["PAT"]) == ["patient_id"]

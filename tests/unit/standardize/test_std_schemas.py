@@ -129,17 +129,25 @@ def test_a_full_record_round_trips_through_fastavro(entity: str) -> None:
 
 def test_a_protected_patient_fits_the_schema() -> None:
     values = {
-        "patient_id": "P1", "id_type": "01", "id_number": "11010519491231002X", "name": "张三",
-        "sex_code": "2", "birth_date": date(1949, 12, 31), "phone": "13512340001",
-        "address": "思明区嘉禾路12号", "region_code": "350203", "region_name": "厦门市思明区",
+        "patient_id": "P1",
+        "id_type": "01",
+        "id_number": "11010519491231002X",
+        "name": "张三",
+        "sex_code": "2",
+        "birth_date": date(1949, 12, 31),
+        "phone": "13512340001",
+        "address": "思明区嘉禾路12号",
+        "region_code": "350203",
+        "region_name": "厦门市思明区",
     }
     at = datetime(2026, 3, 2, 8, tzinfo=UTC)
     protected = Pseudonymizer(b"k" * 32).protect("patient", values, at, institution_id="A")
     base = full_record(ENTITY_MODELS["patient"]).model_dump()
     record = ENTITY_MODELS["patient"].model_validate({**base, **protected})
     buffer = io.BytesIO()
-    fastavro.schemaless_writer(buffer, fastavro.parse_schema(std_schema(ENTITY_MODELS["patient"])),
-                               record.model_dump())
+    fastavro.schemaless_writer(
+        buffer, fastavro.parse_schema(std_schema(ENTITY_MODELS["patient"])), record.model_dump()
+    )
     for clear in ("张三", "11010519491231002X", "13512340001", "嘉禾路"):
         assert clear.encode() not in buffer.getvalue()
 
