@@ -14,7 +14,7 @@ from streamhub.catalog.errors import ApplyError, CatalogError
 from streamhub.catalog.load import load_catalog, load_schema
 from streamhub.serde.compatibility import check_level
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMAS = ROOT / "avro_schemas"
 
 
