@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,7 +25,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.catalog.errors import CatalogError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
-from streamhub.core.clock import SYSTEM_CLOCK
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.window_counts import WindowCounts, epoch_ms
 from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
 from streamhub.land.clickhouse import connect, table_columns
@@ -87,7 +86,7 @@ class LanderStats:
     dead_letters: int = 0
     batches: int = 0
     retries: int = 0
-    started: float = field(default_factory=time.monotonic)
+    started: float = 0.0  # the clock's monotonic time when the lander was made
 
 
 class Lander:
@@ -97,13 +96,13 @@ class Lander:
         self,
         config: LanderConfig,
         progress_out: TextIO | None = sys.stderr,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         unknown = sorted(t for t, target in config.routes.items() if target not in TARGETS)
         if unknown:
             raise LandError(f"topics {', '.join(unknown)} route to no known target table")
         self.config = config
-        self.stats = LanderStats()
+        self.stats = LanderStats(started=clock.monotonic())
         self._newest_commit_ms: dict[str, int] = {}
         self._clock = clock
         self._stop = threading.Event()
@@ -113,7 +112,7 @@ class Lander:
         self._assigned_at: float | None = None
         self._last_message_at: float | None = None
         self._drill = drill_from_env()  # the fault-injection drill, or nothing (the default)
-        self._retry = Retrier(land_policy(config.retry_for_s), SYSTEM_CLOCK, self._on_retry)
+        self._retry = Retrier(land_policy(config.retry_for_s), clock, self._on_retry)
 
     def stop(self) -> None:
         """Ask the loop to flush, commit and return; safe from any thread or signal handler."""
@@ -137,7 +136,7 @@ class Lander:
         self._counts_writer = self._register(
             serde, cfg.landed_counts_topic, "ops/landed_counts.avsc"
         )
-        self._outbox = Outbox(cfg.bootstrap, serde)
+        self._outbox = Outbox(cfg.bootstrap, serde, self._clock)
         consumer = Consumer(
             {
                 "bootstrap.servers": cfg.bootstrap,
@@ -157,7 +156,7 @@ class Lander:
             raise LandError(f"registering the schema of {topic}: {exc}") from exc
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned_at = self._assigned_at or self._clock()
+        self._assigned_at = self._assigned_at or self._clock.monotonic()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         try:
@@ -182,10 +181,10 @@ class Lander:
             while not self._stop.is_set() and not self._idle():
                 wait = max(0.01, min(0.5, cfg.flush_ms / 1000))
                 messages = consumer.consume(num_messages=cfg.consume_batch, timeout=wait)
-                now = self._clock()
+                now = self._clock.monotonic()
                 for message in messages:
                     self._take(message, now)
-                if self._batch.due(self._clock(), cfg.flush_rows, cfg.flush_ms / 1000):
+                if self._batch.due(self._clock.monotonic(), cfg.flush_rows, cfg.flush_ms / 1000):
                     self._flush(consumer)
                 self._progress.maybe_report(consumer)
             self._flush(consumer)
@@ -206,8 +205,8 @@ class Lander:
             return False
         since = self._last_message_at or self._assigned_at
         if since is None:  # never assigned: give the group join its time, then give up
-            return self._clock() - self.stats.started > limit + 30
-        return self._clock() - since > limit
+            return self._clock.monotonic() - self.stats.started > limit + 30
+        return self._clock.monotonic() - since > limit
 
     def _take(self, message: Message, now: float) -> None:
         error = message.error()
@@ -260,23 +259,23 @@ class Lander:
             if target.entity is not None:
                 for row in landing.landed:
                     counts.add(target.entity, row.record)
-        now_ms = int(time.time() * 1000)
+        landed_ms = now_ms(self._clock)
         if dead:
             self._outbox.send_all(
                 self._dlq_writer,
                 self.config.dlq_topic,
-                [(d.origin.key, d.record(now_ms).to_avro()) for d in dead],
+                [(d.origin.key, d.record(landed_ms).to_avro()) for d in dead],
                 self.config.retry_for_s,
             )
         if counts:
             self._outbox.send_all(
                 self._counts_writer,
                 self.config.landed_counts_topic,
-                list(counts.events(now_ms)),
+                list(counts.events(landed_ms)),
                 self.config.retry_for_s,
             )
         self._commit(consumer, batch.offsets)
-        self._account(landed, dead, now_ms)
+        self._account(landed, dead, landed_ms)
         self._batch = Batch()
 
     def _on_retry(self, what: str, exc: Exception) -> None:
@@ -305,7 +304,7 @@ class Lander:
         self._retry(commit, "committing offsets", _retriable_kafka)
 
     def _account(
-        self, landed: list[tuple[Target, list[PendingRow]]], dead: list[DeadLetter], now_ms: int
+        self, landed: list[tuple[Target, list[PendingRow]]], dead: list[DeadLetter], landed_ms: int
     ) -> None:
         stats, metrics = self.stats, self._metrics
         for target, rows in landed:
@@ -314,21 +313,21 @@ class Lander:
             stats.rows_by_target[target.name] += len(rows)
             metrics.rows.labels(target.name).inc(len(rows))
             if target.entity is not None:
-                self._account_records(target.entity, rows, now_ms)
+                self._account_records(target.entity, rows, landed_ms)
         stats.dead_letters += len(dead)
         stats.batches += 1
         metrics.batches.inc()
         if dead:
             metrics.errors.labels("dead_letter").inc(len(dead))
 
-    def _account_records(self, entity: str, rows: list[PendingRow], now_ms: int) -> None:
+    def _account_records(self, entity: str, rows: list[PendingRow], landed_ms: int) -> None:
         metrics = self._metrics
         histogram = metrics.commit_to_queryable.labels(entity)
         newest: dict[str, int] = {}
         per_institution: dict[str, int] = {}
         for row in rows:
             commit_ms = epoch_ms(row.record["commit_time"])
-            latency = max(0.0, (now_ms - commit_ms) / 1000)
+            latency = max(0.0, (landed_ms - commit_ms) / 1000)
             histogram.observe(latency)
             institution = row.record["institution_id"]
             per_institution[institution] = per_institution.get(institution, 0) + 1

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from confluent_kafka import Consumer, KafkaException
+
+from streamhub.core.clock import Clock
 
 if TYPE_CHECKING:
     from streamhub.land.lander import LanderStats
@@ -33,17 +34,17 @@ class Progress:
         stats: LanderStats,
         out: TextIO | None,
         every_s: float,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self._stats = stats
         self._out = out
         self._every_s = every_s
         self._clock = clock
-        self._last_at = clock()
+        self._last_at = clock.monotonic()
         self._last_rows = 0
 
     def maybe_report(self, consumer: Consumer) -> None:
-        now = self._clock()
+        now = self._clock.monotonic()
         if self._out is None or now - self._last_at < self._every_s:
             return
         rate = (self._stats.rows - self._last_rows) / max(now - self._last_at, 1e-9)
@@ -61,7 +62,7 @@ class Progress:
         if self._out is None:
             return
         stats = self._stats
-        elapsed = max(self._clock() - stats.started, 1e-9)
+        elapsed = max(self._clock.monotonic() - stats.started, 1e-9)
         targets = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.rows_by_target.items()))
         print(
             f"land: {'stopped on an error' if failed else 'stopped'} after {elapsed:.1f}s: "
