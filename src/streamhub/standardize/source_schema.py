@@ -24,11 +24,11 @@ class LiveSource:
         # MariaDB: column -> its character set, to decode sampled bytes as capture would
         self._charsets: dict[tuple[str, str], str | None] = {}
         if self._engine == "postgresql":
-            from streamhub.capture.postgres.snapshot_reader import connect
+            from streamhub.capture.postgres.connection import connect
 
             self._conn = connect(config, password)
         else:
-            from streamhub.capture.mysql.snapshot_reader import connect as my_connect
+            from streamhub.capture.mysql.connection import connect as my_connect
 
             self._conn = my_connect(config, password)
 
@@ -54,7 +54,7 @@ class LiveSource:
     # --- PostgreSQL -----------------------------------------------------------------------
 
     def _pg_columns(self, table: str) -> list[str] | None:
-        from streamhub.capture.postgres.snapshot_reader import translated
+        from streamhub.capture.postgres.connection import translated
 
         schema, name = _pg_name(table)
         with translated(self.config, f"reading the columns of {table}"), self._conn.cursor() as cur:
@@ -69,7 +69,7 @@ class LiveSource:
     def _pg_sample(self, table: str, column: str, limit: int) -> list[object]:
         from psycopg2 import sql
 
-        from streamhub.capture.postgres.snapshot_reader import translated
+        from streamhub.capture.postgres.connection import translated
 
         schema, name = _pg_name(table)
         query = sql.SQL("SELECT DISTINCT {c} FROM {s}.{t} WHERE {c} IS NOT NULL LIMIT %s").format(
@@ -82,7 +82,7 @@ class LiveSource:
     # --- MySQL / MariaDB --------------------------------------------------------------------
 
     def _my_columns(self, table: str) -> list[str] | None:
-        from streamhub.capture.mysql.snapshot_reader import describe
+        from streamhub.capture.mysql.catalog import describe
 
         database = self.config.connection.database
         with self._my_errors(f"reading the columns of {table}"), self._conn.cursor() as cur:
@@ -92,7 +92,7 @@ class LiveSource:
         return [c.name for c in found] or None
 
     def _my_sample(self, table: str, column: str, limit: int) -> list[object]:
-        from streamhub.capture.mysql.snapshot_reader import quote
+        from streamhub.capture.mysql.connection import quote
 
         database = self.config.connection.database
         # as bytes: a latin1 column holding GB18030 text is decoded with the connector's

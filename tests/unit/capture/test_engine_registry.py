@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -94,3 +95,27 @@ def test_the_reader_contracts_load_no_engine_and_engines_do_not_load_the_registr
     ).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "False"
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql"])
+def test_an_engine_s_readers_and_checks_share_connection_and_catalog_modules_not_each_other(
+    engine: str,
+) -> None:
+    package = f"streamhub.capture.{engine}"
+    probe = (
+        "import importlib, json, sys\n"
+        f"importlib.import_module('{package}.' + sys.argv[1])\n"
+        f"mods = [m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('{package}.')]\n"
+        "print(json.dumps(mods))\n"
+    )
+
+    def loaded_by(module: str) -> set[str]:
+        out = subprocess.run(
+            [sys.executable, "-c", probe, module], capture_output=True, text=True, check=True
+        ).stdout
+        return set(json.loads(out))
+
+    assert not loaded_by("log_reader") & {"snapshot_reader", "preflight"}
+    assert not loaded_by("snapshot_reader") & {"log_reader", "preflight"}
+    assert not loaded_by("preflight") & {"log_reader", "snapshot_reader"}
+    assert {"connection", "catalog"} <= loaded_by("snapshot_reader")

@@ -46,9 +46,10 @@ from streamhub.capture.contracts import LogReader
 from streamhub.capture.errors import CaptureError, PositionLostError, SourceUnavailableError
 from streamhub.capture.model import Event, SourceHead
 from streamhub.capture.mysql.catalog import StreamCatalog
+from streamhub.capture.mysql.connection import connect
 from streamhub.capture.mysql.gtid import head_seq
-from streamhub.capture.mysql.snapshot_reader import WATERMARK_SCHEMA, WATERMARK_TABLE, connect
 from streamhub.capture.mysql.translator import BinlogTranslator
+from streamhub.capture.mysql.watermarks import WATERMARK_SCHEMA, WATERMARK_TABLE
 
 _START_TIMEOUT_S = 15.0
 _HEARTBEAT_S = 1.0

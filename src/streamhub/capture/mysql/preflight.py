@@ -15,13 +15,9 @@ import pymysql
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import CheckResult
 from streamhub.capture.errors import SourceUnavailableError
-from streamhub.capture.mysql.snapshot_reader import (
-    WATERMARK_SCHEMA,
-    WATERMARK_TABLE,
-    connect,
-    describe,
-    quote,
-)
+from streamhub.capture.mysql.catalog import describe
+from streamhub.capture.mysql.connection import connect, quote
+from streamhub.capture.mysql.watermarks import WATERMARK_SCHEMA, WATERMARK_TABLE
 
 _VARIABLES = (
     "version",

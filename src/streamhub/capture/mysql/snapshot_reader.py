@@ -5,8 +5,8 @@ the previous chunk's last key; the DBLog-style watermarks around each chunk (wri
 back from the binlog by the log reader) make chunks consistent with the log. Text columns are
 selected as ``CAST(col AS BINARY)`` and decoded exactly like the log side (see ``types``).
 
-This module also owns the information_schema view of a table (``describe``), which the log
-reader borrows on first sight of a table, and the connection settings both readers share.
+Connections are made in ``connection``; a table's columns are read from information_schema
+in ``catalog``.
 """
 
 from __future__ import annotations
@@ -22,112 +22,19 @@ import pymysql
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import SnapshotReader
 from streamhub.capture.errors import CaptureError, PreflightError, SourceUnavailableError
-from streamhub.capture.model import Chunk, ColumnInfo, TableInfo, UndecodableValue
+from streamhub.capture.model import Chunk, TableInfo, UndecodableValue
 from streamhub.capture.mysql import types
-from streamhub.secrets_mask import mask_text
-
-WATERMARK_SCHEMA = "streamhub"
-WATERMARK_TABLE = "watermarks"
-_WATERMARK_DDL = (
-    "CREATE TABLE IF NOT EXISTS streamhub.watermarks (id VARCHAR(64) PRIMARY KEY, "
-    "connector VARCHAR(64), kind VARCHAR(8), created_at DATETIME(3)) DEFAULT CHARSET=utf8mb4"
+from streamhub.capture.mysql.catalog import CatalogColumn, describe
+from streamhub.capture.mysql.connection import connect, quote
+from streamhub.capture.mysql.watermarks import (
+    ID_SUFFIX,
+    WATERMARK_DDL,
+    WATERMARK_SCHEMA,
+    WATERMARK_TABLE,
 )
-_ID_SUFFIX = 9  # "/" + 8 hex: every watermark row is a fresh INSERT, retries never collide
+
 KEY_BATCH = 500  # keys per statement of a targeted re-read
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")  # charset and collation names from information_schema
-
-_DESCRIBE = """
-SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME, c.COLLATION_NAME,
-       c.IS_NULLABLE, c.CHARACTER_OCTET_LENGTH, k.ORDINAL_POSITION
-FROM information_schema.COLUMNS c
-LEFT JOIN information_schema.KEY_COLUMN_USAGE k
-  ON k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
- AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'
-WHERE c.TABLE_SCHEMA = %s AND c.TABLE_NAME = %s
-ORDER BY c.ORDINAL_POSITION
-"""
-
-
-def connect(config: ConnectorConfig, password: str, **options: Any) -> Any:
-    """A PyMySQL connection to the connector's server (no default database, autocommit)."""
-    conn = config.connection
-    settings: dict[str, Any] = {
-        "host": conn.host,
-        "port": conn.port,
-        "user": conn.user,
-        "password": password,
-        "charset": "utf8mb4",
-        "connect_timeout": 10,
-        "autocommit": True,
-        **options,
-    }
-    try:
-        return pymysql.connect(**settings)
-    except pymysql.MySQLError as exc:
-        raise SourceUnavailableError(
-            f"connector {config.name}: cannot connect to {config.engine} at "
-            f"{conn.host}:{conn.port} as {conn.user}: {mask_text(str(exc))}"
-        ) from exc
-
-
-def quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-@dataclass(frozen=True)
-class CatalogColumn:
-    """One column as information_schema describes it now."""
-
-    name: str
-    data_type: str
-    column_type: str
-    charset: str | None
-    collation: str | None
-    nullable: bool
-    octets: int | None
-    key_position: int | None  # 1-based position in the primary key
-
-    def plan(self, encoding: str) -> types.ValuePlan:
-        text = self.data_type in types.TEXT_TYPES
-        return types.ValuePlan(
-            name=self.name,
-            data_type=self.data_type,
-            kind=types.kind_of(self.data_type, "unsigned" in self.column_type),
-            codec=types.text_codec(self.charset, encoding) if text else None,
-            octets=self.octets if self.data_type == "binary" else None,
-        )
-
-    def info(self) -> ColumnInfo:
-        return ColumnInfo(
-            name=self.name,
-            source_type=self.column_type,
-            kind=types.kind_of(self.data_type, "unsigned" in self.column_type),
-            key=self.key_position is not None,
-            nullable=self.nullable,
-        )
-
-
-def describe(cursor: Any, database: str, table: str) -> list[CatalogColumn]:
-    """The table's columns in order; empty when the table does not exist."""
-    cursor.execute(_DESCRIBE, (database, table))
-    return [
-        CatalogColumn(
-            name=row[0],
-            data_type=str(row[1]).lower(),
-            column_type=str(row[2]).lower(),
-            charset=row[3],
-            collation=row[4],
-            nullable=row[5] == "YES",
-            octets=int(row[6]) if row[6] is not None else None,
-            key_position=int(row[7]) if row[7] is not None else None,
-        )
-        for row in cursor.fetchall()
-    ]
-
-
-def watermark_chunk_id(row_id: str) -> str:
-    """The chunk id inside a ``streamhub.watermarks`` id (``<chunk_id>/<8 hex>``)."""
-    return row_id[:-_ID_SUFFIX] if len(row_id) > _ID_SUFFIX else row_id
 
 
 @dataclass
@@ -338,7 +245,7 @@ class MySQLSnapshotReader(SnapshotReader):
         if len(row_id) > 64:
             raise CaptureError(
                 f"connector {self.config.name}: chunk id {chunk_id!r} is longer than "
-                f"{64 - _ID_SUFFIX} characters (streamhub.watermarks.id is VARCHAR(64))"
+                f"{64 - ID_SUFFIX} characters (streamhub.watermarks.id is VARCHAR(64))"
             )
         try:
             with self._cursor() as cur:
@@ -356,7 +263,7 @@ class MySQLSnapshotReader(SnapshotReader):
         """Create the table only when missing, so an existing one needs no CREATE grant."""
         if not describe(cur, WATERMARK_SCHEMA, WATERMARK_TABLE):
             cur.execute("CREATE DATABASE IF NOT EXISTS streamhub CHARACTER SET utf8mb4")
-            cur.execute(_WATERMARK_DDL)
+            cur.execute(WATERMARK_DDL)
         self._watermarks_ready = True
 
     def count(self, table: TableInfo) -> int:

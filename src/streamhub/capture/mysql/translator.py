@@ -52,11 +52,11 @@ from streamhub.capture.model import (
     Watermark,
 )
 from streamhub.capture.mysql import types
+from streamhub.capture.mysql.catalog import CatalogColumn
 from streamhub.capture.mysql.gtid import GtidPosition
-from streamhub.capture.mysql.snapshot_reader import (
+from streamhub.capture.mysql.watermarks import (
     WATERMARK_SCHEMA,
     WATERMARK_TABLE,
-    CatalogColumn,
     watermark_chunk_id,
 )
 

@@ -44,19 +44,18 @@ from streamhub.capture.model import (
     Watermark,
 )
 from streamhub.capture.postgres import pgoutput
-from streamhub.capture.postgres.preflight import ensure_publication, ensure_slot
-from streamhub.capture.postgres.snapshot_reader import (
-    WATERMARK_PREFIX,
-    column_details,
+from streamhub.capture.postgres.catalog import column_details, format_types
+from streamhub.capture.postgres.connection import (
     connect,
     connect_replication,
     database_encoding,
-    format_types,
     qualified_tables,
     translated,
     where,
 )
+from streamhub.capture.postgres.setup import ensure_publication, ensure_slot
 from streamhub.capture.postgres.types import BadValue, convert, kind_for_oid
+from streamhub.capture.postgres.watermarks import WATERMARK_PREFIX
 from streamhub.log import get_logger
 
 log = get_logger(__name__)

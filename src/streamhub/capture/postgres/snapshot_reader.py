@@ -1,5 +1,5 @@
-"""Snapshot chunks from PostgreSQL on an ordinary connection, plus the catalog and
-connection helpers the log reader and pre-flight share.
+"""Snapshot chunks from PostgreSQL on an ordinary connection (``connection``), tables
+described from the catalog (``catalog``).
 
 Chunks select every column as ``col::text`` and convert it with the same
 converter as the log reader, so a row read here equals the row read from the
@@ -9,167 +9,28 @@ log. Each chunk is one autocommit statement: no locks, no long transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg2
 import psycopg2.extensions
-import psycopg2.extras
 from psycopg2 import sql
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import SnapshotReader
-from streamhub.capture.errors import CaptureError, PreflightError, SourceUnavailableError
+from streamhub.capture.errors import CaptureError, PreflightError
 from streamhub.capture.model import Chunk, ColumnInfo, TableInfo, UndecodableValue
-from streamhub.capture.postgres.types import SESSION_OPTIONS, BadValue, convert, kind_for_oid
-from streamhub.secrets_mask import mask_text
+from streamhub.capture.postgres.catalog import column_details, find_table
+from streamhub.capture.postgres.connection import (
+    Connection,
+    connect,
+    qualified_tables,
+    translated,
+    where,
+)
+from streamhub.capture.postgres.types import BadValue, convert, kind_for_oid
+from streamhub.capture.postgres.watermarks import WATERMARK_PREFIX
 
-WATERMARK_PREFIX = "streamhub.watermark"
 KEY_BATCH = 500  # keys per statement of a targeted re-read
-
-Connection = Any  # psycopg2 ships no type information
-
-
-def qualified_tables(config: ConnectorConfig) -> list[tuple[str, str]]:
-    """The connector's tables as (schema, name); a plain name means ``public.<name>``."""
-    out = []
-    for entry in config.tables:
-        schema, dot, name = entry.partition(".")
-        out.append((schema, name) if dot else ("public", entry))
-    return out
-
-
-def where(config: ConnectorConfig) -> str:
-    conn = config.connection
-    return f"PostgreSQL {conn.host}:{conn.port} database {conn.database} as {conn.user}"
-
-
-@contextmanager
-def translated(config: ConnectorConfig, what: str) -> Iterator[None]:
-    """psycopg2 errors as capture errors naming the connector, the source and what failed."""
-    try:
-        yield
-    except psycopg2.Error as exc:
-        text = str(exc).strip() or type(exc).__name__
-        if isinstance(exc, psycopg2.OperationalError):
-            raise SourceUnavailableError(
-                f"connector {config.name}: {what} failed, {where(config)} is unavailable: {text}"
-            ) from exc
-        raise CaptureError(
-            f"connector {config.name}: {what} failed in {where(config)}: {text}"
-        ) from exc
-
-
-def connect(config: ConnectorConfig, password: str) -> Connection:
-    """An autocommit connection whose text output the converters understand.
-
-    The client encoding is pinned to the database's own so text reaches us as
-    stored and is decoded with the connector's encoding, as in the log.
-    """
-    conn = _connect(config, password, None, None)
-    conn.autocommit = True
-    with translated(config, "reading the database encoding"):
-        db_encoding = database_encoding(conn)
-        if conn.encoding != db_encoding:
-            conn.set_client_encoding(db_encoding)
-    return conn
-
-
-def connect_replication(config: ConnectorConfig, password: str, encoding: str) -> Connection:
-    """A logical replication connection (``replication=database``) to the connector's database."""
-    factory = psycopg2.extras.LogicalReplicationConnection
-    return _connect(config, password, encoding, factory)
-
-
-def _connect(
-    config: ConnectorConfig, password: str, encoding: str | None, factory: Any
-) -> Connection:
-    conn = config.connection
-    kwargs: dict[str, Any] = {
-        "host": conn.host,
-        "port": conn.port,
-        "user": conn.user,
-        "password": password,
-        "dbname": conn.database,
-        "connect_timeout": 10,
-        "application_name": f"streamhub-{config.name}"[:63],
-        "options": SESSION_OPTIONS,
-    }
-    if encoding is not None:
-        kwargs["client_encoding"] = encoding
-    if factory is not None:
-        kwargs["connection_factory"] = factory
-    try:
-        return psycopg2.connect(**kwargs)
-    except psycopg2.Error as exc:
-        reason = mask_text(str(exc).strip()) or type(exc).__name__
-        raise SourceUnavailableError(
-            f"connector {config.name}: cannot connect to {where(config)}: {reason}"
-        ) from exc
-
-
-def database_encoding(conn: Connection) -> str:
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT pg_encoding_to_char(encoding) FROM pg_database "
-            "WHERE datname = current_database()"
-        )
-        return str(cur.fetchone()[0])
-
-
-@dataclass(frozen=True)
-class CatalogTable:
-    oid: int
-    replica_identity: str  # relreplident: d, n, f, i
-    primary_key: tuple[str, ...]  # in index order
-
-
-def find_table(cur: Any, schema: str, name: str) -> CatalogTable | None:
-    cur.execute(
-        """
-        SELECT c.oid, c.relreplident,
-               ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(num, ord)
-                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.num
-                     ORDER BY k.ord)
-        FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
-        WHERE n.nspname = %s AND c.relname = %s AND c.relkind = 'r'
-        """,
-        (schema, name),
-    )
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return CatalogTable(int(row[0]), str(row[1]), tuple(row[2] or ()))
-
-
-def column_details(cur: Any, oid: int) -> dict[str, tuple[int, str, bool]]:
-    """Current columns of a table: name -> (type oid, format_type, not null)."""
-    cur.execute(
-        """
-        SELECT attname::text, atttypid, format_type(atttypid, atttypmod), attnotnull
-        FROM pg_attribute
-        WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
-        ORDER BY attnum
-        """,
-        (oid,),
-    )
-    return {str(r[0]): (int(r[1]), str(r[2]), bool(r[3])) for r in cur.fetchall()}
-
-
-def format_types(cur: Any, types: list[tuple[int, int]]) -> list[str]:
-    """``format_type`` of (type oid, type modifier) pairs, as the catalog spells them."""
-    if not types:
-        return []
-    cur.execute(
-        "SELECT format_type(t, m) FROM unnest(%s::oid[], %s::int4[]) WITH ORDINALITY u(t, m, i) "
-        "ORDER BY i",
-        ([t for t, _ in types], [m for _, m in types]),
-    )
-    return [str(r[0]) for r in cur.fetchall()]
 
 
 class PostgresSnapshotReader(SnapshotReader):
