@@ -1,7 +1,7 @@
 """A short full demo prints and logs no secret, and leaves its data directory owner-only.
 
 The demo runs every process of the pipeline (capture in the demo process; standardize,
-land with its query endpoint, reconcile, anomaly, status exporter and the web app as
+land with its query endpoint, reconcile, anomaly, health exporter and the web app as
 children) against the running stack, in a data directory of its own (its own chDB,
 secrets, logs, web users), with its own database prefix, consumer groups and ports, so
 it disturbs neither the default demo nor other tests. A password is planted in the
@@ -99,7 +99,7 @@ def test_demo_run_leaks_no_secret_and_is_owner_only(
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     logs = data / "demo"
-    for worker in ("standardize", "land", "reconcile", "anomaly", "status", "serve"):
+    for worker in ("standardize", "land", "reconcile", "anomaly", "health", "serve"):
         assert (logs / f"{worker}.log").stat().st_size > 0, f"{worker} logged nothing"
     assert "drained" in output
 

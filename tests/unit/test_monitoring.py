@@ -20,10 +20,19 @@ SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum")
 DATASOURCE_TYPES = {"prometheus", "grafana-clickhouse-datasource"}
 
 
+# metrics built through core.metrics.MetricNamer: the stage where the namer is made, the
+# rest of the name where a metric (or a collector's family name) is built with it
+NAMER = re.compile(r"\bMetricNamer\(\s*\"([a-z]+)\"")
+BUILT = re.compile(r"\.(?:counter|gauge|histogram|name)\(\s*\"([a-z][a-z0-9_]*)\"")
+
+
 def _exported(project_dir: Path) -> set[str]:
     names: set[str] = set()
     for source in (project_dir / "src" / "streamhub").rglob("*.py"):
-        names |= set(DEFINED.findall(source.read_text()))
+        text = source.read_text()
+        names |= set(DEFINED.findall(text))
+        for stage in set(NAMER.findall(text)):
+            names |= {f"streamhub_{stage}_{what}" for what in BUILT.findall(text)}
     return names
 
 
@@ -54,6 +63,7 @@ def _expressions(project_dir: Path) -> list[str]:
 def test_every_metric_in_alerts_and_dashboards_is_exported(project_dir: Path) -> None:
     exported = _exported(project_dir)
     assert "streamhub_land_rows_total" in exported, "the definition scan found nothing"
+    assert "streamhub_health_link_state" in exported, "the namer scan found nothing"
     used = {name for expr in _expressions(project_dir) for name in METRIC.findall(expr)}
     assert used, "no streamhub metric referenced at all"
     unknown = {
@@ -77,7 +87,7 @@ def test_scrape_config_has_a_job_per_process_and_loads_the_alerts(project_dir: P
         "streamhub-land": ["127.0.0.1:39102"],
         "streamhub-reconcile": ["127.0.0.1:39103"],
         "streamhub-anomaly": ["127.0.0.1:39104"],
-        "streamhub-link-health": ["127.0.0.1:39105"],
+        "streamhub-health": ["127.0.0.1:39105"],
     }
     assert config["rule_files"] == ["alerts.yml"]
 

@@ -14,6 +14,7 @@ from streamhub.cli.capture_cmd import capture_group, connectors_group
 from streamhub.cli.clickhouse_cmd import clickhouse_group
 from streamhub.cli.config_cmd import config_group
 from streamhub.cli.demo_cmd import demo_cmd
+from streamhub.cli.health_cmd import health_cmd
 from streamhub.cli.land_cmd import land_cmd
 from streamhub.cli.profiles_cmd import profiles_group
 from streamhub.cli.pseudonym_cmd import pseudonym_group
@@ -24,7 +25,6 @@ from streamhub.cli.serve_cmd import serve_cmd, users_group
 from streamhub.cli.simulate_cmd import simulate_group
 from streamhub.cli.stack_cmd import stack_group
 from streamhub.cli.standardize_cmd import standardize_cmd
-from streamhub.cli.status_cmd import status_cmd
 from streamhub.cli.topics_cmd import topics_group
 from streamhub.stack.permissions import OWNER_ONLY_UMASK
 
@@ -66,7 +66,7 @@ cli.add_command(clickhouse_group)
 cli.add_command(land_cmd)
 cli.add_command(schemas_group)
 cli.add_command(standardize_cmd)
-cli.add_command(status_cmd)
+cli.add_command(health_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(anomaly_group)
 cli.add_command(reconcile_group)

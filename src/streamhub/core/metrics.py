@@ -37,6 +37,7 @@ UNITS = (
     "events",
     "state",
     "count",
+    "per_minute",  # a rate over a recent window (link health's dead letters)
 )
 
 #: Labels a metric may carry: bounded by the number of institutions, feeds and stages.
@@ -60,6 +61,7 @@ BOUNDED_LABELS = frozenset(
         "target",
         "method",
         "path",
+        "route",
         "code",
         "outcome",
         "partition",

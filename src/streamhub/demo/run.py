@@ -120,7 +120,7 @@ def run_demo(
     workers.start("reconcile", "--grace", f"{RECONCILE_GRACE_S}s", "--retention", "1h")
     workers.start("anomaly", "--compression", f"{simulation_options.compression:g}",
                   "--history", "1h")
-    workers.start("status")
+    workers.start("health")
     echo(ensure_demo_users(settings, workers.run_once))
     workers.start("serve", "--port", str(workers.port("web")))
     echo(f"workers started; logs in {workers.log_dir}")

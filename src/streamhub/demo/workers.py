@@ -1,7 +1,7 @@
 """The pipeline's worker processes as the demo and benchmarks start them.
 
 `streamhub standardize`, `streamhub land` and the operator plane (`reconcile run`,
-`anomaly run`, `status --serve`) run as child processes, each serving its Prometheus
+`anomaly run`, `health --serve`) run as child processes, each serving its Prometheus
 metrics on 127.0.0.1 (the ports of monitoring/prometheus.yml), logging to
 ``<data_dir>/demo/<name>.log``; so does the web app (`streamhub serve`). The lander owns
 the embedded ClickHouse engine; the web app reads it through the lander's query endpoint.
@@ -24,11 +24,11 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "land": ("land",),
     "reconcile": ("reconcile", "run"),
     "anomaly": ("anomaly", "run"),
-    "status": ("status", "--serve"),
+    "health": ("health", "--serve"),
     "serve": ("serve",),
 }
 METRICS_PORTS = {"standardize": 39101, "land": 39102, "reconcile": 39103, "anomaly": 39104,
-                 "status": 39105}
+                 "health": 39105}
 WEB_PORT = 38080
 QUERY_PORT = 39106  # the lander's read-only query endpoint (settings.query_url)
 STOP_TIMEOUT_S = 60.0

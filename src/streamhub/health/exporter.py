@@ -1,4 +1,4 @@
-"""Prometheus view of the last health check: the ``streamhub_link_*`` gauges.
+"""Prometheus view of the last health check: the ``streamhub_health_*`` gauges.
 
 A collector hands out the last check's values as a whole, so a scrape never sees half of
 one check and half of the next, and institutions or connectors that vanished drop out.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from streamhub.health import metrics as names
 from streamhub.health.model import InstitutionHealth, Observation
 
 
@@ -22,7 +23,7 @@ class Check:
     observation: Observation
 
 
-class LinkHealthCollector(Collector):
+class HealthCollector(Collector):
     def __init__(self) -> None:
         self.check: Check | None = None
         self.failures = 0
@@ -33,7 +34,7 @@ class LinkHealthCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         check = self.check
         failures = GaugeMetricFamily(
-            "streamhub_link_check_failures",
+            names.CHECK_FAILURES,
             "Consecutive health checks that failed (the gauges keep the last good check).",
         )
         failures.add_metric([], self.failures)
@@ -45,32 +46,32 @@ class LinkHealthCollector(Collector):
 
 def _families(healths: list[InstitutionHealth], obs: Observation) -> Iterator[GaugeMetricFamily]:
     status = GaugeMetricFamily(
-        "streamhub_link_status",
+        names.LINK_STATE,
         "Link of an institution: 0 healthy, 1 degraded, 2 down (its worst hop).",
         labels=["institution"],
     )
     hops = GaugeMetricFamily(
-        "streamhub_link_hop_status",
+        names.HOP_STATE,
         "One hop of an institution's link: 0 healthy, 1 degraded, 2 down.",
         labels=["institution", "hop"],
     )
     heartbeat = GaugeMetricFamily(
-        "streamhub_link_heartbeat_age_seconds",
+        names.HEARTBEAT_AGE,
         "Age of a connector's newest heartbeat (absent: none within the horizon).",
         labels=["institution", "connector"],
     )
     source_lag = GaugeMetricFamily(
-        "streamhub_link_source_lag_seconds",
+        names.SOURCE_LAG,
         "How far a connector is behind its source's commits, per its current heartbeat.",
         labels=["institution", "connector"],
     )
     dead = GaugeMetricFamily(
-        "streamhub_link_dead_letters_per_minute",
+        names.DEAD_LETTERS,
         "Dead letters of an institution per minute over the recent window, by stage.",
         labels=["institution", "stage"],
     )
     freshness = GaugeMetricFamily(
-        "streamhub_link_landing_freshness_seconds",
+        names.LANDING_FRESHNESS,
         "Age of the newest commit landed in ClickHouse for an institution.",
         labels=["institution"],
     )
@@ -89,14 +90,12 @@ def _families(healths: list[InstitutionHealth], obs: Observation) -> Iterator[Ga
         if h.landing_freshness_s is not None:
             freshness.add_metric([institution], h.landing_freshness_s)
     lag = GaugeMetricFamily(
-        "streamhub_link_consumer_lag",
+        names.CONSUMER_LAG,
         "Messages a consumer group is behind the end of a topic.",
         labels=["group", "topic"],
     )
     for topic_lag in obs.lags:
         lag.add_metric([topic_lag.group, topic_lag.topic], topic_lag.messages)
-    checked = GaugeMetricFamily(
-        "streamhub_link_checked_timestamp_seconds", "When the last health check read Kafka."
-    )
+    checked = GaugeMetricFamily(names.CHECKED, "When the last health check read Kafka.")
     checked.add_metric([], obs.now_ms / 1000)
     yield from (status, hops, heartbeat, source_lag, lag, dead, freshness, checked)

@@ -1,4 +1,4 @@
-"""``streamhub status`` output: an aligned table for people, JSON for scripts."""
+"""``streamhub health`` output: an aligned table for people, JSON for scripts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``streamhub status --serve``: check every interval, export the gauges, log changes."""
+"""``streamhub health --serve``: check every interval, export the gauges, log changes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from streamhub.config import Settings
 from streamhub.errors import StreamhubError
 from streamhub.health.errors import HealthError
 from streamhub.health.evaluate import evaluate
-from streamhub.health.exporter import LinkHealthCollector
+from streamhub.health.exporter import HealthCollector
 from streamhub.health.gather import gather
 from streamhub.health.model import Status
 from streamhub.health.thresholds import Thresholds
@@ -28,7 +28,7 @@ def serve(
     stop: threading.Event,
 ) -> None:
     """Refresh until ``stop``; a failed check keeps the last gauges and counts the failure."""
-    collector = LinkHealthCollector()
+    collector = HealthCollector()
     registry = CollectorRegistry()
     registry.register(collector)
     try:
@@ -36,7 +36,7 @@ def serve(
     except OSError as exc:
         raise HealthError(
             f"cannot serve metrics on {settings.metrics_host}:{port} ({exc.strerror}); "
-            "is another `streamhub status --serve` running? choose --metrics-port"
+            "is another `streamhub health --serve` running? choose --metrics-port"
         ) from exc
     last: dict[str, Status] = {}
     while not stop.is_set():

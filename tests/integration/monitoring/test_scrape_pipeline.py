@@ -1,7 +1,7 @@
 """A real Prometheus scrapes a running pipeline; every dashboard query runs on what it got.
 
 Simulator -> `streamhub capture` -> `standardize` -> `land`, with the operator's plane beside
-them (`reconcile run`, `anomaly run`, `status --serve`), each serving /metrics on its own
+them (`reconcile run`, `anomaly run`, `health --serve`), each serving /metrics on its own
 port. Prometheus (Debian package) runs monitoring/prometheus.yml and alerts.yml re-pointed
 at those ports with 1 s scrapes. The test asserts every job is up, the contract's metric
 names are exposed (the link metrics with a series per institution and hop), every alert rule
@@ -64,14 +64,14 @@ CONTRACT = {
         "streamhub_anomaly_events_total",
         "streamhub_anomaly_feeds",
     ],
-    "streamhub-link-health": [
-        "streamhub_link_status",
-        "streamhub_link_hop_status",
-        "streamhub_link_heartbeat_age_seconds",
-        "streamhub_link_source_lag_seconds",
-        "streamhub_link_consumer_lag",
-        "streamhub_link_dead_letters_per_minute",
-        "streamhub_link_landing_freshness_seconds",
+    "streamhub-health": [
+        "streamhub_health_link_state",
+        "streamhub_health_hop_state",
+        "streamhub_health_heartbeat_age_seconds",
+        "streamhub_health_source_lag_seconds",
+        "streamhub_health_consumer_lag_messages",
+        "streamhub_health_dead_letters_per_minute",
+        "streamhub_health_landing_freshness_seconds",
     ],
 }
 # panels whose query must return data after any run (the rest may be empty, never an error)
@@ -144,7 +144,7 @@ def test_prometheus_scrapes_the_pipeline_and_every_dashboard_query_runs(
         for board, query in variable_queries(monitoring / "grafana"):
             metric, label = query.removeprefix("label_values(").removesuffix(")").split(", ")
             values = server.api(f"label/{label}/values", **{"match[]": metric})
-            if metric in ("streamhub_link_status", "streamhub_land_records_total"):
+            if metric in ("streamhub_health_link_state", "streamhub_land_records_total"):
                 assert set(institutions) <= set(values), (board, query, values)
     finally:
         pipeline.stop_all()  # the lander releases chDB: the SQL panels can run now
@@ -182,8 +182,8 @@ def _start_processes(
             "anomaly", "run", "--history", "0", "--tick-s", "1",
             *(arg for c in connectors for arg in ("--connectors", c.name)),
         ],
-        "streamhub-link-health": [
-            "status", "--serve", "--interval", "1",
+        "streamhub-health": [
+            "health", "--serve", "--interval", "1",
             *(arg for c in connectors for arg in ("--institution", c.institution_id)),
         ],
     }  # fmt: skip
@@ -231,17 +231,17 @@ def _link_series(server: PrometheusServer, connectors: list[ConnectorConfig]) ->
     """
     institutions = {c.institution_id for c in connectors}
     missing = []
-    for metric in ("streamhub_link_status", "streamhub_link_landing_freshness_seconds"):
+    for metric in ("streamhub_health_link_state", "streamhub_health_landing_freshness_seconds"):
         seen = {s["metric"].get("institution") for s in server.query(metric)}
         missing += [f"{metric}{{institution={i}}}" for i in sorted(institutions - seen)]
-    hops = server.query("streamhub_link_hop_status")
+    hops = server.query("streamhub_health_hop_state")
     for institution in sorted(institutions):
         seen = {s["metric"]["hop"] for s in hops if s["metric"]["institution"] == institution}
         missing += [f"hop {h} of {institution}" for h in sorted(HOPS - seen)]
     # a capture agent beats every 5 s: a running one is never a minute old
     ages = {
         s["metric"]["connector"]: float(s["value"][1])
-        for s in server.query("streamhub_link_heartbeat_age_seconds")
+        for s in server.query("streamhub_health_heartbeat_age_seconds")
     }
     missing += [
         f"heartbeat of {c.name}: {ages.get(c.name)}"
@@ -262,7 +262,7 @@ def _assert_contract_exposed(server: PrometheusServer, pipeline: Pipeline) -> No
             f"{job}: {n}" for n in names if n not in known and n.removesuffix("_total") not in known
         ]
     assert missing == [], missing
-    groups = {s["metric"]["group"] for s in server.query("streamhub_link_consumer_lag")}
+    groups = {s["metric"]["group"] for s in server.query("streamhub_health_consumer_lag_messages")}
     assert {pipeline.standardize_group, pipeline.lander_group} <= groups, groups
 
 

@@ -7,7 +7,7 @@ import json
 from prometheus_client import CollectorRegistry, generate_latest
 
 from streamhub.health.evaluate import evaluate
-from streamhub.health.exporter import LinkHealthCollector
+from streamhub.health.exporter import HealthCollector
 from streamhub.health.model import Connector, InstitutionHealth, Observation, TopicLag
 from streamhub.health.render import as_json, table
 from streamhub.health.thresholds import Thresholds
@@ -72,23 +72,24 @@ def test_the_json_document_carries_every_hop_and_figure() -> None:
 
 def test_the_collector_exports_the_contract_gauges_with_bounded_labels() -> None:
     obs, healths = two_institutions()
-    collector = LinkHealthCollector()
+    collector = HealthCollector()
     registry = CollectorRegistry()
     registry.register(collector)
-    assert "streamhub_link_status" not in generate_latest(registry).decode()  # before a check
+    assert "streamhub_health_link_state" not in generate_latest(registry).decode()  # before a check
     collector.update(healths, obs)
     text = generate_latest(registry).decode()
-    assert f'streamhub_link_status{{institution="{INST}"}} 0.0' in text
-    assert 'streamhub_link_status{institution="91110000MA01234567"} 2.0' in text
-    assert 'streamhub_link_hop_status{hop="capture",institution="91110000MA01234567"} 2.0' in text
+    assert f'streamhub_health_link_state{{institution="{INST}"}} 0.0' in text
+    assert 'streamhub_health_link_state{institution="91110000MA01234567"} 2.0' in text
+    assert 'streamhub_health_hop_state{hop="capture",institution="91110000MA01234567"} 2.0' in text
+    heartbeat = 'streamhub_health_heartbeat_age_seconds{connector="sim-h01-his",institution='
+    assert f'{heartbeat}"{INST}"}} 5.0' in text
+    assert 'streamhub_health_consumer_lag_messages{group="std-g",topic="cdc.raw.his"} 7.0' in text
     assert (
-        f'streamhub_link_heartbeat_age_seconds{{connector="sim-h01-his",institution="{INST}"}} 5.0'
-        in text
+        f'streamhub_health_dead_letters_per_minute{{institution="{INST}",stage="land"}} 0.0' in text
     )
-    assert 'streamhub_link_consumer_lag{group="std-g",topic="cdc.raw.his"} 7.0' in text
-    assert (
-        f'streamhub_link_dead_letters_per_minute{{institution="{INST}",stage="land"}} 0.0' in text
-    )
-    assert f'streamhub_link_landing_freshness_seconds{{institution="{INST}"}} 30.0' in text
-    for name in ("streamhub_link_source_lag_seconds", "streamhub_link_checked_timestamp_seconds"):
+    assert f'streamhub_health_landing_freshness_seconds{{institution="{INST}"}} 30.0' in text
+    for name in (
+        "streamhub_health_source_lag_seconds",
+        "streamhub_health_checked_timestamp_seconds",
+    ):
         assert f"# TYPE {name} gauge" in text

@@ -1,4 +1,4 @@
-"""``streamhub status``: link health of every institution, hop by hop, from Kafka."""
+"""``streamhub health``: link health of every institution, hop by hop, from Kafka."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ EXIT_DEGRADED = 3
 EXIT_DOWN = 4
 
 
-@click.command("status")
+@click.command("health")
 @click.option(
     "--format",
     "fmt",
@@ -47,7 +47,7 @@ EXIT_DOWN = 4
 )
 @click.pass_context
 @fails_cleanly
-def status_cmd(
+def health_cmd(
     ctx: click.Context,
     fmt: str,
     institutions: tuple[str, ...],

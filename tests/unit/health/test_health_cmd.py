@@ -1,4 +1,4 @@
-"""`streamhub status` exit codes and filtering, over a hand-built observation."""
+"""`streamhub health` exit codes and filtering, over a hand-built observation."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .builders import CONNECTOR, INST, beat, observation
 
 @pytest.fixture
 def observed(monkeypatch: pytest.MonkeyPatch) -> list[Observation]:
-    """What the next `streamhub status` reads instead of Kafka."""
+    """What the next `streamhub health` reads instead of Kafka."""
     box: list[Observation] = [observation()]
 
     def fake(settings: Any, limits: Any, now_ms: int | None = None) -> Observation:
@@ -28,7 +28,7 @@ def observed(monkeypatch: pytest.MonkeyPatch) -> list[Observation]:
 
 
 def run(*args: str) -> Any:
-    return CliRunner().invoke(cli, ["status", *args])
+    return CliRunner().invoke(cli, ["health", *args])
 
 
 def test_all_healthy_exits_0(observed: list[Observation]) -> None:

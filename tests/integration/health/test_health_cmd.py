@@ -1,4 +1,4 @@
-"""`streamhub status` on the real stack: a simulated institution's link is healthy while its
+"""`streamhub health` on the real stack: a simulated institution's link is healthy while its
 capture agent runs, and its capture hop goes down, with the reason, once the agent stops."""
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from pathlib import Path
 from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import load_connectors
 from streamhub.config import Settings
+from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.kafka.groups import pin_to_end
 from streamhub.land.targets import DEFAULT_ROUTES
 from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.sources import open_sources
-from streamhub.standardize.app import RAW_TOPICS
 
 from ..capture.helpers import wait_until
 
@@ -54,7 +54,7 @@ class Status:
         pin_to_end(settings, self.env["STREAMHUB_LANDER_GROUP"], list(DEFAULT_ROUTES))
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "streamhub", "status", *LIMITS, *args]
+        return [sys.executable, "-m", "streamhub", "health", *LIMITS, *args]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -152,7 +152,7 @@ def test_status_is_healthy_while_capturing_and_down_within_the_threshold_after(
         assert "(down after 6 s; is its capture agent running?)" in row
         assert row.count("down") >= 2  # overall and capture
         # within the threshold: first shown down when the last beat was 6 s old, give or
-        # take one poll of `streamhub status` (about 3 s)
+        # take one poll of `streamhub health` (about 3 s)
         reported = re.search(r"last heartbeat (\d+) s ago", row)
         assert reported, row
         age = int(reported.group(1))
@@ -165,24 +165,26 @@ def test_status_is_healthy_while_capturing_and_down_within_the_threshold_after(
         def exported_down() -> bool:
             nonlocal text
             text = scrape(port)
-            return f'streamhub_link_status{{institution="{institution}"}} 2.0' in text
+            return f'streamhub_health_link_state{{institution="{institution}"}} 2.0' in text
 
         assert wait_until(exported_down, 15), text[-3000:]
-        assert f'streamhub_link_hop_status{{hop="capture",institution="{institution}"}} 2.0' in text
-        assert f'streamhub_link_hop_status{{hop="source",institution="{institution}"}} 0.0' in text
+        assert (
+            f'streamhub_health_hop_state{{hop="capture",institution="{institution}"}} 2.0' in text
+        )
+        assert f'streamhub_health_hop_state{{hop="source",institution="{institution}"}} 0.0' in text
         age_line = next(
             line
             for line in text.splitlines()
-            if line.startswith("streamhub_link_heartbeat_age_seconds{")
+            if line.startswith("streamhub_health_heartbeat_age_seconds{")
             and f'connector="{name}"' in line
         )
         assert float(age_line.split()[-1]) >= 6
-        assert 'streamhub_link_consumer_lag{group="test-health-std-' in text
+        assert 'streamhub_health_consumer_lag_messages{group="test-health-std-' in text
         assert (
-            f'streamhub_link_dead_letters_per_minute{{institution="{institution}",stage="standardize"}}'
+            f'streamhub_health_dead_letters_per_minute{{institution="{institution}",stage="standardize"}}'
             in text
         )
-        assert "streamhub_link_check_failures 0.0" in text
+        assert "streamhub_health_check_failures_count 0.0" in text
     finally:
         stop.set()
         agent.join(60)
