@@ -13,23 +13,19 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from streamhub.log import get_logger
 from streamhub.registry.errors import RegistryError, RegistryInvalidSchemaError
+from streamhub.registry.metrics import RegistryMetrics
 from streamhub.registry.store import RegistryStore
 
 log = get_logger(__name__)
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 STORE: web.AppKey[RegistryStore] = web.AppKey("store", RegistryStore)
+METRICS: web.AppKey[RegistryMetrics] = web.AppKey("metrics", RegistryMetrics)
+PROMETHEUS: web.AppKey[CollectorRegistry] = web.AppKey("prometheus", CollectorRegistry)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-REQUESTS = Counter(
-    "streamhub_registry_requests_total",
-    "Registry HTTP requests by route template and status code.",
-    ["method", "route", "status"],
-)
-SCHEMAS = Gauge("streamhub_registry_schemas", "Distinct schemas (ids) the registry holds.")
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -49,7 +45,7 @@ async def _metrics(request: web.Request, handler: Handler) -> web.StreamResponse
     finally:
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
-        REQUESTS.labels(request.method, route, str(status)).inc()
+        request.app[METRICS].requests.labels(request.method, route, str(status)).inc()
 
 
 @web.middleware
@@ -102,8 +98,9 @@ async def root(_: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    SCHEMAS.set(len(request.app[STORE].state.schemas))
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    request.app[METRICS].schemas.set(len(request.app[STORE].state.schemas))
+    body = generate_latest(request.app[PROMETHEUS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def schema_types(_: web.Request) -> web.Response:
@@ -239,9 +236,14 @@ async def delete_config(request: web.Request) -> web.Response:
     return _json({"compatibilityLevel": level})
 
 
-def build_app(store: RegistryStore) -> web.Application:
+def build_app(store: RegistryStore, registry: CollectorRegistry | None = None) -> web.Application:
+    """The registry's app; its metrics go to ``registry`` (a fresh one when None, so that
+    several apps can live in one process, as in tests) and ``/metrics`` serves that registry."""
+    prometheus = registry if registry is not None else CollectorRegistry()
     app = web.Application(middlewares=[_metrics, _errors])
     app[STORE] = store
+    app[PROMETHEUS] = prometheus
+    app[METRICS] = RegistryMetrics.create(prometheus)
     r = app.router
     r.add_get("/", root)
     r.add_get("/metrics", metrics)
@@ -270,4 +272,4 @@ def build_app(store: RegistryStore) -> web.Application:
 def serve(store: RegistryStore, host: str, port: int) -> None:
     """Run until interrupted (SIGTERM/SIGINT)."""
     log.info("registry listening", extra={"host": host, "port": port})
-    web.run_app(build_app(store), host=host, port=port, print=None, access_log=None)
+    web.run_app(build_app(store, REGISTRY), host=host, port=port, print=None, access_log=None)
