@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.errors import ConnectorConfigError
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.dead_letter import DeadLetterRecord, Original, Placement
 from streamhub.core.identity import canonical_key, further_record_id, version_id
 from streamhub.core.topic_names import DLQ_STANDARDIZE, QUALITY, STANDARDIZED_COUNTS
@@ -59,7 +59,6 @@ from streamhub.standardize.pseudonym import Pseudonymizer
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 RELOAD_EVERY_S = 10.0
 # not about the record: the batch is retried (then the worker exits), never dead-lettered
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
@@ -89,7 +88,7 @@ class Standardizer:
         profiles: dict[str, Profile],
         pseudonymizer: Pseudonymizer,
         project_dir: Path,
-        clock: Clock = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         counts_topic: str | None = None,
     ) -> None:
         self._serde = serde
@@ -137,7 +136,7 @@ class Standardizer:
         )
 
     def _reload_connectors(self) -> None:
-        self._connectors_read_at = self._clock()
+        self._connectors_read_at = self._clock.monotonic()
         if self._connectors_dir.is_dir():
             self._connectors = {
                 c.name: c
@@ -244,7 +243,7 @@ class Standardizer:
                 business_time=mapped.business_time,
                 commit_time=_ms(source["commit_ts_ms"]),
                 received_time=_ms(envelope["ts_ms"]),
-                standardized_time=_ms(int(self._clock() * 1000)),
+                standardized_time=_ms(now_ms(self._clock)),
                 cancelled=mapped.cancelled,
                 quality_issues=sorted({issue.rule for issue in issues}),
                 profile=profile.ref,
@@ -284,7 +283,10 @@ class Standardizer:
 
     def _profile_for(self, connector_name: str) -> Profile:
         connector = self._connectors.get(connector_name)
-        if connector is None and self._clock() - self._connectors_read_at >= RELOAD_EVERY_S:
+        if (
+            connector is None
+            and self._clock.monotonic() - self._connectors_read_at >= RELOAD_EVERY_S
+        ):
             # onboarded since the last look: read the files again, but not once per message
             # of a stream nobody onboarded
             self._reload_connectors()
@@ -314,14 +316,13 @@ class Standardizer:
         recognised by the version ids the lander uses too."""
         if self._counts is None or self._counts_topic is None:
             return []
-        now_ms = int(self._clock() * 1000)
         return [
             OutMessage(self._counts_topic, key, self._serde.encode(self._counts, value))
-            for key, value in self._counted.events(now_ms)
+            for key, value in self._counted.events(now_ms(self._clock))
         ]
 
     def _quality_messages(self, record: StdRecord, issues: list[Issue]) -> list[OutMessage]:
-        now_ms = int(self._clock() * 1000)
+        event_ts_ms = now_ms(self._clock)
         key = f"{record.institution_id}|{record.source_table}".encode()
         out = []
         for issue in issues:
@@ -338,7 +339,7 @@ class Standardizer:
                 "message": issue.message,
                 "observed": issue.observed,
                 "position": record.source_position,
-                "event_ts_ms": now_ms,
+                "event_ts_ms": event_ts_ms,
             }
             out.append(OutMessage(QUALITY, key, self._serde.encode(self._quality, event)))
         return out
@@ -354,7 +355,7 @@ class Standardizer:
             stage="standardize",
             reason=str(exc),
             error_type=type(exc).__name__,
-            failed_ts_ms=int(self._clock() * 1000),
+            failed_ts_ms=now_ms(self._clock),
             institution_id=institution,
             table=table,
             original=Original(

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.standardize.errors import PseudonymKeyError
 
 MIN_KEY_BYTES = 16  # below this an HMAC key is guessable; the stack generates 32 characters
@@ -174,11 +175,11 @@ def _render(ring: KeyRing) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def rotate(settings: Settings) -> PseudonymKey:
+def rotate(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> PseudonymKey:
     """Append a new random key to the ring and make it active; returns it (id only to show).
 
     The first rotation of an installation writes the single ``pseudonym_key`` into the ring
@@ -188,13 +189,11 @@ def rotate(settings: Settings) -> PseudonymKey:
     ring = load_ring(settings)
     if not path.is_file():
         legacy = settings.secrets_dir / "pseudonym_key"
-        created = (
-            datetime.fromtimestamp(legacy.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if legacy.is_file()
-            else None
-        )
+        created = _stamp(legacy.stat().st_mtime) if legacy.is_file() else None
         ring = KeyRing([PseudonymKey(k.key_id, k._secret, created) for k in ring])
-    new = PseudonymKey(ring.next_id(), secrets.token_urlsafe(NEW_KEY_BYTES).encode(), _now())
+    new = PseudonymKey(
+        ring.next_id(), secrets.token_urlsafe(NEW_KEY_BYTES).encode(), _stamp(clock.time())
+    )
     _write_owner_only(path, _render(KeyRing([*ring, new])))
     return new
 

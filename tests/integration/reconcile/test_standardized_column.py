@@ -55,7 +55,7 @@ def test_standardized_counts_reach_the_reconciliation_result(
         load_profiles(settings.profiles_path),
         KEY,
         settings.project_dir,
-        clock=lambda: now[0],
+        clock=ManualClock(now[0]),
         counts_topic=STANDARDIZED_COUNTS,
     )
     batch = [

@@ -16,6 +16,7 @@ from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.envelope import envelope, envelope_schema, message_key, subject
 from streamhub.capture.model import ColumnInfo, RowEvent, TableInfo
 from streamhub.config import Settings
+from streamhub.core.clock import ManualClock
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.simulate.records import Change
 from streamhub.simulate.runner import Simulation, SimulationOptions
@@ -41,7 +42,7 @@ def _standardizer(
         load_profiles(settings.profiles_path),
         pseudonymizer,
         settings.project_dir,
-        clock=lambda: NOW,
+        clock=ManualClock(NOW),
     )
 
 

@@ -16,8 +16,8 @@ from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.pipeline import RELOAD_EVERY_S, Standardizer
 
 from .test_standardizer import (  # noqa: F401 - standardizer: the fixture
+    CLOCK,
     GOOD_ID,
-    NOW,
     _connector,
     _decode,
     _event,
@@ -56,7 +56,7 @@ def test_quality_events_quote_no_personal_value(
         _message(serde, config, _event(table, "c", row, n), 20 + n)
         for n, row in enumerate(rows.values(), start=1)
     ]
-    NOW[0] += RELOAD_EVERY_S  # the connector files are read again at most this often
+    CLOCK.advance(RELOAD_EVERY_S)  # the connector files are read again at most this often
     out = _decode(serde, processor.process(batch))
     events = [value for topic, value in out if topic == "ops.quality"]
     assert {(e["rule"], e["field"]) for e in events} == {

@@ -16,6 +16,7 @@ from streamhub.capture.envelope import envelope, envelope_schema, message_key, s
 from streamhub.capture.model import ColumnInfo, RowEvent, TableInfo
 from streamhub.codes import citizen_id
 from streamhub.config import Settings
+from streamhub.core.clock import ManualClock
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.messages import OutMessage, RawMessage
 from streamhub.standardize.pipeline import RELOAD_EVERY_S, Standardizer
@@ -26,7 +27,7 @@ INSTITUTION = "123502001549897397"
 COLUMNS = ("BRID", "XM", "XB", "CSRQ", "ZJLX", "SFZH", "LXDH", "JTDZ", "XZQH", "CJSJ", "XGSJ")
 GOOD_ID = "11010519491231002X"  # female, born 1949-12-31
 KEY = Pseudonymizer(b"test-key-of-at-least-16-bytes")
-NOW = [1_772_420_100.0]
+CLOCK = ManualClock(1_772_420_100.0)
 
 
 def _connector(directory: Path, name: str) -> ConnectorConfig:
@@ -93,7 +94,7 @@ def standardizer(settings: Settings, tmp_path: Path, unique: Any) -> tuple[Stand
         load_profiles(settings.profiles_path),
         KEY,
         settings.project_dir,
-        clock=lambda: NOW[0],
+        clock=CLOCK,
     )
     return standardizer, tmp_path
 
@@ -122,7 +123,7 @@ def test_envelopes_become_std_records_quality_events_and_dead_letters(
     stranger = _connector(directory, unique("gone").replace("_", "-"))
     batch.append(_message(serde, stranger, _event(table, "c", _row("P3", GOOD_ID), 4), 14))
     (directory / f"{stranger.name}.yaml").unlink()
-    NOW[0] += RELOAD_EVERY_S  # the connector files are read again at most this often
+    CLOCK.advance(RELOAD_EVERY_S)  # the connector files are read again at most this often
 
     out = _decode(serde, processor.process(batch))
     topics = [topic for topic, _ in out]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from streamhub.core.clock import ManualClock
 from streamhub.core.dead_letter import Placement
 from streamhub.core.topic_names import DLQ_STANDARDIZE as DLQ_TOPIC
 from streamhub.serde.errors import RegistryUnavailableError
@@ -131,7 +132,7 @@ class _Failing(Standardizer):
         self._serde = _Serde()  # type: ignore[assignment]
         self._dead = object()  # type: ignore[assignment]
         self._outcomes = Counter()
-        self._clock = lambda: 1_700_000_000.0
+        self._clock = ManualClock(1_700_000_000.0)
         self._failures = failures
 
     def _standardize(self, message: RawMessage) -> list[OutMessage]:

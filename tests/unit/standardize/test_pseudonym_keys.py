@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from streamhub.cli.main import cli
 from streamhub.config import Settings, load_settings
+from streamhub.core.clock import ManualClock
 from streamhub.errors import ConfigError
 from streamhub.standardize.model import ENTITY_MODELS, TOKEN_FIELDS
 from streamhub.standardize.profile import load_profile, personal_key_fields
@@ -158,6 +159,13 @@ def test_rotation_changes_person_keys_not_row_identity(settings: Settings) -> No
     assert after.token("patient", "A", "1") == before.token("patient", "A", "1")
     assert [k.key_id for k in load_ring(settings)] == ["k1", "k2"]
     assert rotate(settings).key_id == "k3"
+
+
+def test_rotation_stamps_the_new_key_with_the_clocks_time(settings: Settings) -> None:
+    clock = ManualClock()
+    clock.set(1_772_420_100.0)
+    assert rotate(settings, clock).created == "2026-03-02T02:55:00Z"
+    assert load_ring(settings).active.created == "2026-03-02T02:55:00Z"
 
 
 def test_retire_removes_an_old_key_but_never_the_active_one(settings: Settings) -> None:
