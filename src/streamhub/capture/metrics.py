@@ -7,6 +7,8 @@ from functools import cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
+from streamhub.core.metrics import MetricNamer
+
 LABELS = ("connector", "institution", "system")
 
 
@@ -22,48 +24,38 @@ class CaptureMetrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CaptureMetrics:
+        namer = MetricNamer("capture", registry)
         return cls(
-            events=Counter(
-                "streamhub_capture_events_total",
+            events=namer.counter(
+                "events_total",
                 "Row changes read from the source log or snapshot, by operation.",
                 (*LABELS, "op"),
-                registry=registry,
             ),
-            errors=Counter(
-                "streamhub_capture_errors_total",
-                "Dead letters and failures of a connector.",
+            errors=namer.counter(
+                "errors_total", "Dead letters and failures of a connector.", LABELS
+            ),
+            snapshot_rows=namer.counter(
+                "snapshot_rows_total", "Rows emitted by snapshot chunks.", LABELS
+            ),
+            snapshot_active=namer.gauge(
+                "snapshot_active_state",
+                "1 while a connector still has tables to snapshot, else 0.",
                 LABELS,
-                registry=registry,
             ),
-            snapshot_rows=Counter(
-                "streamhub_capture_snapshot_rows_total",
-                "Rows emitted by snapshot chunks.",
-                LABELS,
-                registry=registry,
-            ),
-            snapshot_active=Gauge(
-                "streamhub_capture_snapshot_active",
-                "1 while a connector still has tables to snapshot.",
-                LABELS,
-                registry=registry,
-            ),
-            lag_bytes=Gauge(
-                "streamhub_capture_lag_bytes",
+            lag_bytes=namer.gauge(
+                "lag_bytes",
                 "Source log bytes not yet confirmed (PostgreSQL) or behind (binlog).",
                 LABELS,
-                registry=registry,
             ),
-            lag_seconds=Gauge(
-                "streamhub_capture_lag_seconds",
+            lag_seconds=namer.gauge(
+                "lag_seconds",
                 "Wall time since the commit of the last change read, while behind.",
                 LABELS,
-                registry=registry,
             ),
-            resnapshots=Counter(
-                "streamhub_capture_resnapshot_requests_total",
+            resnapshots=namer.counter(
+                "resnapshot_requests_total",
                 "Targeted re-snapshot requests answered (outcome answered) or refused.",
                 (*LABELS, "outcome"),
-                registry=registry,
             ),
         )
 
