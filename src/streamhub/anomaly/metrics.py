@@ -1,4 +1,4 @@
-"""Prometheus metrics of the anomaly app (names fixed by the operator-plane contract).
+"""Prometheus metrics of the anomaly app, ``streamhub_anomaly_*``, built by the one namer.
 
 Institutions are bounded by the connector set; kinds and severities are enums. Gauges
 are recomputed from the open anomalies on every tick: label sets that emptied are set to
@@ -12,8 +12,10 @@ from functools import cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
+from streamhub.core.metrics import MetricNamer
 
-@dataclass
+
+@dataclass(frozen=True)
 class AnomalyMetrics:
     open: Gauge
     suppressed: Gauge
@@ -25,37 +27,33 @@ class AnomalyMetrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> AnomalyMetrics:
+        namer = MetricNamer("anomaly", registry)
         return cls(
-            open=Gauge(
-                "streamhub_anomaly_open",
+            open=namer.gauge(
+                "open_count",
                 "Open anomalies that are not suppressed (acknowledged or under maintenance).",
                 ("institution", "kind", "severity"),
-                registry=registry,
             ),
-            suppressed=Gauge(
-                "streamhub_anomaly_suppressed",
+            suppressed=namer.gauge(
+                "suppressed_count",
                 "Open anomalies that are acknowledged or inside a maintenance window.",
                 ("institution",),
-                registry=registry,
             ),
-            events=Counter(
-                "streamhub_anomaly_events_total",
+            events=namer.counter(
+                "events_total",
                 "Anomaly events published (openings, escalations, suppression changes and "
                 "RECOVERED closings), by kind.",
                 ("institution", "kind"),
-                registry=registry,
             ),
-            feeds=Gauge(
-                "streamhub_anomaly_feeds",
+            feeds=namer.gauge(
+                "feeds_count",
                 "Feeds (institution × system × table) the detector has a baseline for.",
-                registry=registry,
             ),
-            inputs=Counter(
-                "streamhub_anomaly_inputs_total",
+            inputs=namer.counter(
+                "inputs_total",
                 "Input records by topic and outcome: accepted, late (its minute was already "
                 "judged), skipped (a connector not watched) or invalid.",
                 ("topic", "outcome"),
-                registry=registry,
             ),
         )
 
@@ -66,12 +64,12 @@ class AnomalyMetrics:
             self.open.labels(*labels).set(0)
         for labels, count in opened.items():
             self.open.labels(*labels).set(count)
-        self._open_labels |= opened.keys()
+        self._open_labels.update(opened.keys())
         for institution in self._suppressed_labels - suppressed.keys():
             self.suppressed.labels(institution).set(0)
         for institution, count in suppressed.items():
             self.suppressed.labels(institution).set(count)
-        self._suppressed_labels |= suppressed.keys()
+        self._suppressed_labels.update(suppressed.keys())
         self.feeds.set(feeds)
 
 

@@ -195,8 +195,8 @@ def _acknowledge_first_silence(run: AnomalyRun, institution: str, t0: float) -> 
         ]
         if silences:
             anomaly_id = str(silences[0]["anomaly_id"])
-            _wait_metric(run, "streamhub_anomaly_open", institution)
-            assert run.metrics().get(("streamhub_anomaly_feeds", ()), 0) > 0
+            _wait_metric(run, "streamhub_anomaly_open_count", institution)
+            assert run.metrics().get(("streamhub_anomaly_feeds_count", ()), 0) > 0
             done = run.streamhub(
                 "anomaly",
                 "ack",
@@ -210,7 +210,7 @@ def _acknowledge_first_silence(run: AnomalyRun, institution: str, t0: float) -> 
             )
             assert done.returncode == 0, done.stderr
             assert "acknowledged" in done.stdout
-            _wait_metric(run, "streamhub_anomaly_suppressed", institution)
+            _wait_metric(run, "streamhub_anomaly_suppressed_count", institution)
             return anomaly_id
         time.sleep(3)
     return None
@@ -221,7 +221,7 @@ def _restart_warm(run: AnomalyRun, institution: str) -> dict[str, int]:
     options = ["--min-history", str(MIN_HISTORY), "--compression", "60", "--tick-s", "2"]
     run.start("--history", "15m", *options)
     run.wait_ready()
-    _wait_metric(run, "streamhub_anomaly_open", institution)  # remembered, not re-learned
+    _wait_metric(run, "streamhub_anomaly_open_count", institution)  # remembered, not re-learned
     assert run.stop() == 0, run.log_tail()
     (line,) = [row for row in run.log_since_start().splitlines() if row.startswith("warm start:")]
     found = re.search(

@@ -59,10 +59,10 @@ CONTRACT = {
         "streamhub_reconcile_last_judged_timestamp_seconds",
     ],
     "streamhub-anomaly": [
-        "streamhub_anomaly_open",
-        "streamhub_anomaly_suppressed",
+        "streamhub_anomaly_open_count",
+        "streamhub_anomaly_suppressed_count",
         "streamhub_anomaly_events_total",
-        "streamhub_anomaly_feeds",
+        "streamhub_anomaly_feeds_count",
     ],
     "streamhub-health": [
         "streamhub_health_link_state",

@@ -142,24 +142,24 @@ def test_acknowledgement_and_maintenance_republish_open_anomalies_suppressed() -
     assert (
         gauge(
             registry,
-            "streamhub_anomaly_open",
+            "streamhub_anomaly_open_count",
             institution="h01",
             kind="SILENCE",
             severity="CRITICAL",
         )
         == 2
     )
-    assert gauge(registry, "streamhub_anomaly_feeds") == 4
+    assert gauge(registry, "streamhub_anomaly_feeds_count") == 4
 
     ack = Acknowledgement(anomaly_id, by="zhang.wei", at_ms=now, until_ms=now + MINUTE)
     (changed,) = svc.tick([ack])
     assert changed.anomaly_id == anomaly_id and changed.suppressed
     assert changed.suppression == "ack:zhang.wei" and changed.detected_ts_ms == now
-    assert gauge(registry, "streamhub_anomaly_suppressed", institution="h01") == 1
+    assert gauge(registry, "streamhub_anomaly_suppressed_count", institution="h01") == 1
     assert (
         gauge(
             registry,
-            "streamhub_anomaly_open",
+            "streamhub_anomaly_open_count",
             institution="h01",
             kind="SILENCE",
             severity="CRITICAL",
@@ -175,11 +175,11 @@ def test_acknowledgement_and_maintenance_republish_open_anomalies_suppressed() -
     window = MaintenanceWindow("mw-1", "h01", now, now + 10 * MINUTE, reason="upgrade")
     changed_ids = {e.anomaly_id for e in svc.tick([window]) if e.suppressed}
     assert changed_ids == set(svc.open)
-    assert gauge(registry, "streamhub_anomaly_suppressed", institution="h01") == 2
+    assert gauge(registry, "streamhub_anomaly_suppressed_count", institution="h01") == 2
     assert (
         gauge(
             registry,
-            "streamhub_anomaly_open",
+            "streamhub_anomaly_open_count",
             institution="h01",
             kind="SILENCE",
             severity="CRITICAL",
