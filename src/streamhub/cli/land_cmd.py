@@ -10,11 +10,16 @@ from prometheus_client import start_http_server
 
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.config import Settings
-from streamhub.land.lander import Lander, LanderConfig
+from streamhub.land.config import LanderConfig
+from streamhub.land.lander import Lander
 from streamhub.land.targets import DEFAULT_ROUTES, parse_route
 from streamhub.query.service import QueryService, open_readers
 from streamhub.query.token import checked_token
 from streamhub.stack.secrets import stack_secret
+
+
+def _help(field: str) -> str:
+    return LanderConfig.model_fields[field].description or ""
 
 
 @click.command("land")
@@ -38,19 +43,29 @@ from streamhub.stack.secrets import stack_secret
 @click.option(
     "--flush-rows",
     type=int,
-    default=5_000,
+    default=LanderConfig.default("flush_rows"),
     show_default=True,
-    help="Flush when this many messages are buffered.",
+    help=_help("flush_rows"),
 )
 @click.option(
     "--flush-ms",
     type=int,
-    default=200,
+    default=LanderConfig.default("flush_ms"),
     show_default=True,
-    help="Flush when the oldest buffered message is this old.",
+    help=_help("flush_ms"),
 )
-@click.option("--landed-counts-topic", default="ops.landed_counts", show_default=True)
-@click.option("--dlq-topic", default="dlq.land", show_default=True)
+@click.option(
+    "--landed-counts-topic",
+    default=LanderConfig.default("landed_counts_topic"),
+    show_default=True,
+    help=_help("landed_counts_topic"),
+)
+@click.option(
+    "--dlq-topic",
+    default=LanderConfig.default("dlq_topic"),
+    show_default=True,
+    help=_help("dlq_topic"),
+)
 @click.option(
     "--metrics-port",
     type=int,
@@ -61,9 +76,9 @@ from streamhub.stack.secrets import stack_secret
 @click.option(
     "--progress-every",
     type=float,
-    default=10.0,
+    default=LanderConfig.default("progress_every_s"),
     show_default=True,
-    help="Seconds between progress lines on stderr.",
+    help=_help("progress_every_s"),
 )
 @click.option(
     "--query-port",

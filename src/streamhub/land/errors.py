@@ -47,3 +47,7 @@ class SchemaMismatchError(SinkError):
 
 class LandError(SinkError):
     """The lander stopped without committing its last batch; restart it to resume."""
+
+
+class LanderConfigError(SinkError):
+    """The lander's configuration is invalid (a field out of range, an unknown field)."""

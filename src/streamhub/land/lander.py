@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 from clickhouse_connect.driver.client import Client
@@ -24,11 +22,11 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.catalog.errors import CatalogError
 from streamhub.catalog.load import load_schema
-from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.window_counts import WindowCounts, epoch_ms
 from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
 from streamhub.land.clickhouse import connect, table_columns
+from streamhub.land.config import LanderConfig
 from streamhub.land.dead_letters import dead_letter_for
 from streamhub.land.drill import drill_from_env
 from streamhub.land.errors import LandError, SchemaMismatchError, SinkError
@@ -37,45 +35,13 @@ from streamhub.land.kafka_out import Outbox
 from streamhub.land.metrics import land_metrics
 from streamhub.land.progress import Progress
 from streamhub.land.retrying import Retrier, land_policy
-from streamhub.land.targets import DEFAULT_ROUTES, TARGETS, Target
+from streamhub.land.targets import TARGETS, Target
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class LanderConfig:
-    bootstrap: str
-    registry_url: str
-    dsn: str
-    database: str
-    group: str
-    avro_dir: Path  # avro_schemas/: dead letter and landed counts schemas
-    routes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
-    landed_counts_topic: str = "ops.landed_counts"
-    dlq_topic: str = "dlq.land"
-    flush_rows: int = 5_000
-    flush_ms: int = 200
-    until_idle_s: float | None = None
-    progress_every_s: float = 10.0
-    consume_batch: int = 1_000
-    retry_for_s: float = 60.0
-    auto_offset_reset: str = "earliest"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, database: str, **overrides: Any) -> LanderConfig:
-        values: dict[str, Any] = {
-            "bootstrap": settings.kafka_bootstrap,
-            "registry_url": settings.registry_url,
-            "dsn": settings.clickhouse_dsn,
-            "database": database,
-            "group": settings.lander_group,
-            "avro_dir": settings.project_dir / "avro_schemas",
-        }
-        return cls(**{**values, **overrides})
 
 
 @dataclass

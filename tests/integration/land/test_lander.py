@@ -17,8 +17,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.config import Settings
+from streamhub.land.config import LanderConfig
 from streamhub.land.errors import LandError, SinkError
-from streamhub.land.lander import Lander, LanderConfig
+from streamhub.land.lander import Lander
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.model import Charge, Encounter, LabReport
 from tests.integration.land.helpers import StdProducer, read_all, record
