@@ -7,6 +7,7 @@ position; one connector's trouble never stops the others.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +17,13 @@ from streamhub.capture.membership import Membership
 from streamhub.capture.task import ConnectorTask
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
+from streamhub.core.retry import RetryPolicy
 from streamhub.log import get_logger
 
 log = get_logger(__name__)
-MAX_BACKOFF_S = 30.0
+# a connector is restarted for as long as it is assigned here: only the delays are used
+RESTART_BACKOFF = RetryPolicy(attempts=None, first_s=1.0, max_s=30.0, within_s=math.inf)
+STABLE_RUN_S = 120  # a task that ran this long failed afresh: its backoff starts over
 
 
 @dataclass
@@ -85,8 +89,10 @@ class CaptureAgent:
                 task.run()
                 return
             except Exception as exc:
-                failures = 0 if self.clock.monotonic() - began > 120 else failures + 1
-                backoff = min(2.0**failures, MAX_BACKOFF_S)
+                stable = self.clock.monotonic() - began > STABLE_RUN_S
+                failures = 0 if stable else failures + 1
+                # 2 s, 4 s, … 30 s in a row; 1 s after a stable run
+                backoff = RESTART_BACKOFF.delay(failures + 1)
                 log.error(
                     "connector failed; restarting from its stored position",
                     extra={
