@@ -48,6 +48,7 @@ def std_cmd(ctx: click.Context, mode: str | None) -> None:
         click.echo(f"{_shown(path, project_dir)}: {'stale' if path in stale else 'current'}")
     if mode == "check" and stale:
         names = ", ".join(sorted(_shown(p, project_dir) for p in stale))
-        click.echo(f"error: stale std schemas: {names}; run `streamhub schemas std --write`",
-                   err=True)
+        click.echo(
+            f"error: stale std schemas: {names}; run `streamhub schemas std --write`", err=True
+        )
         raise SystemExit(1)

@@ -32,8 +32,11 @@ def stack_group() -> None:
 
 @stack_group.command("up")
 @click.argument("names", nargs=-1, type=SERVICE_NAMES)
-@click.option("--browser", is_flag=True,
-              help="Also install Debian's Chromium (the web app's browser test drives it).")
+@click.option(
+    "--browser",
+    is_flag=True,
+    help="Also install Debian's Chromium (the web app's browser test drives it).",
+)
 @click.pass_context
 @fails_cleanly
 def up(ctx: click.Context, names: tuple[str, ...], browser: bool) -> None:

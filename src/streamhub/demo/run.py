@@ -106,11 +106,13 @@ def run_demo(
     )
     started_ms = int(time.time() * 1000)
     # the settings as the children see them: link health reads the demo's groups and sources
-    child_settings = settings.model_copy(update={
-        "connectors_dir": sim_dir / "connectors",
-        "standardize_group": groups["standardize"],
-        "lander_group": groups["land"],
-    })
+    child_settings = settings.model_copy(
+        update={
+            "connectors_dir": sim_dir / "connectors",
+            "standardize_group": groups["standardize"],
+            "lander_group": groups["land"],
+        }
+    )
     pin_to_end(settings, groups["standardize"], list(RAW_TOPICS))
     pin_to_end(settings, groups["land"], list(DEFAULT_ROUTES))
     echo(workers.run_once("clickhouse", "migrate", "--reset").strip())
@@ -118,8 +120,9 @@ def run_demo(
     workers.start("land", "--query-port", str(workers.port("query")))
     # the operator plane: both apps rebuild their state from the retained ops topics
     workers.start("reconcile", "--grace", f"{RECONCILE_GRACE_S}s", "--retention", "1h")
-    workers.start("anomaly", "--compression", f"{simulation_options.compression:g}",
-                  "--history", "1h")
+    workers.start(
+        "anomaly", "--compression", f"{simulation_options.compression:g}", "--history", "1h"
+    )
     workers.start("health")
     echo(ensure_demo_users(settings, workers.run_once))
     workers.start("serve", "--port", str(workers.port("web")))
@@ -172,8 +175,10 @@ def reconciliation(
     """Totals per institution and day of the run's windows, once the last one is judged."""
     last_window_end = (int(time.time() * 1000) // 60_000 + 1) * 60_000
     wait_s = (last_window_end - time.time() * 1000) / 1000 + RECONCILE_GRACE_S + 10
-    echo(f"waiting {wait_s:.0f} s for the last minute's reconciliation (grace "
-         f"{RECONCILE_GRACE_S} s after the minute ends)")
+    echo(
+        f"waiting {wait_s:.0f} s for the last minute's reconciliation (grace "
+        f"{RECONCILE_GRACE_S} s after the minute ends)"
+    )
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         time.sleep(min(5.0, max(deadline - time.monotonic(), 0)))

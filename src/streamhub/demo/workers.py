@@ -27,8 +27,13 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "health": ("health", "--serve"),
     "serve": ("serve",),
 }
-METRICS_PORTS = {"standardize": 39101, "land": 39102, "reconcile": 39103, "anomaly": 39104,
-                 "health": 39105}
+METRICS_PORTS = {
+    "standardize": 39101,
+    "land": 39102,
+    "reconcile": 39103,
+    "anomaly": 39104,
+    "health": 39105,
+}
 WEB_PORT = 38080
 QUERY_PORT = 39106  # the lander's read-only query endpoint (settings.query_url)
 STOP_TIMEOUT_S = 60.0
@@ -95,8 +100,11 @@ class Workers:
         )
 
     def metrics_urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{self.port(name)}/metrics"
-                for name in self.processes if name in METRICS_PORTS]
+        return [
+            f"http://127.0.0.1:{self.port(name)}/metrics"
+            for name in self.processes
+            if name in METRICS_PORTS
+        ]
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():

@@ -96,12 +96,20 @@ def apt_install(packages: Sequence[str], what: str) -> None:
     log.info("installing packages", extra={"packages": list(packages)})
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     try:
-        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], what, env,
-            umask=SYSTEM_UMASK)
+        run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+            what,
+            env,
+            umask=SYSTEM_UMASK,
+        )
     except StackError:  # a stale package list is the usual cause on a fresh machine
         run(["apt-get", "update", "-q"], "apt-get update", env, umask=SYSTEM_UMASK)
-        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], what, env,
-            umask=SYSTEM_UMASK)
+        run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+            what,
+            env,
+            umask=SYSTEM_UMASK,
+        )
 
 
 def spawn(

@@ -216,8 +216,9 @@ def reconciliation_missing(
             "valid check character); take the id from /api/console/reconciliation"
         )
     # the audit line names the window looked at, never the keys shown
-    viewed(request, f"console reconciliation missing {institution} {system} {table} "
-                    f"{window_start_ms}")
+    viewed(
+        request, f"console reconciliation missing {institution} {system} {table} {window_start_ms}"
+    )
     name = f"{database}.{table}" if database else table  # a database disambiguates
     return read_missing(context(request).settings, institution, system, name, window_start_ms)
 

@@ -28,8 +28,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 def page_file(name: str, status: int = 200) -> Response:
     path = STATIC_DIR / f"{name}.html"
     if path.is_file():
-        return FileResponse(path, status_code=status, media_type="text/html; charset=utf-8",
-                            headers=NO_STORE)
+        return FileResponse(
+            path, status_code=status, media_type="text/html; charset=utf-8", headers=NO_STORE
+        )
     # the page files ship with the package; a missing one is an incomplete installation
     return HTMLResponse(
         f"<!doctype html><meta charset='utf-8'><title>streamhub</title>"

@@ -36,8 +36,12 @@ def missing_document(found: Drill, limit: int = MAX_KEYS) -> dict[str, Any]:
         "window_start_ms": found.window_start_ms,
         "source_changes": found.source_changes,
         "missing": [
-            {"key": c.key, "op": c.op, "commit_ts_ms": c.commit_ts_ms,
-             "position_seq": c.position_seq}
+            {
+                "key": c.key,
+                "op": c.op,
+                "commit_ts_ms": c.commit_ts_ms,
+                "position_seq": c.position_seq,
+            }
             for c in missing[:limit]
         ],
         "truncated": len(missing) > limit,
@@ -53,8 +57,9 @@ def repair_command(found: Drill) -> str:
     )
 
 
-def read_missing(settings: Settings, institution_id: str, system: str, table_name: str,
-                 window_start_ms: int) -> dict[str, Any]:
+def read_missing(
+    settings: Settings, institution_id: str, system: str, table_name: str, window_start_ms: int
+) -> dict[str, Any]:
     """The missing changes of the window, read from Kafka (blocks: call it off the loop)."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
@@ -63,8 +68,9 @@ def read_missing(settings: Settings, institution_id: str, system: str, table_nam
     where = f"{institution_id} {table_name} window {local_minute(window_start_ms)}"
     try:
         serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
-        found = drill(settings, serde, institution_id, table_name, window_start_ms,
-                      timeout_s=READ_TIMEOUT_S)
+        found = drill(
+            settings, serde, institution_id, table_name, window_start_ms, timeout_s=READ_TIMEOUT_S
+        )
     except TableNotFoundError as exc:
         raise NotFoundError(str(exc)) from exc
     except (TopicReadError, KafkaException) as exc:

@@ -132,8 +132,9 @@ class WebPipeline(Pipeline):
             path = secrets / name
             path.write_text(password + "\n")
             path.chmod(0o600)
-            done = self.streamhub("users", "add", name, "--role", role, "--password-file",
-                                  str(path), timeout=60)
+            done = self.streamhub(
+                "users", "add", name, "--role", role, "--password-file", str(path), timeout=60
+            )
             assert done.returncode == 0, f"`streamhub users add {name}` failed: {done.stderr}"
             users[role] = (name, password)
         return users
@@ -147,8 +148,11 @@ class WebPipeline(Pipeline):
     def queries(self) -> QuerySource:
         """This run's ClickHouse, read through the lander's query endpoint."""
         settings = self.settings.model_copy(
-            update={"query_url": self.query_url, "clickhouse_dsn": self.dsn,
-                    "clickhouse_database": self.database}
+            update={
+                "query_url": self.query_url,
+                "clickhouse_dsn": self.dsn,
+                "clickhouse_database": self.database,
+            }
         )
         return open_query_source(settings)
 
@@ -165,8 +169,10 @@ class WebPipeline(Pipeline):
                 return
             except OSError:
                 time.sleep(0.3)
-        raise AssertionError(f"{url} did not answer within {timeout_s:g} s; `streamhub {name}` "
-                             f"log:\n{self.log_tail(name)}")
+        raise AssertionError(
+            f"{url} did not answer within {timeout_s:g} s; `streamhub {name}` "
+            f"log:\n{self.log_tail(name)}"
+        )
 
 
 def drop_sources(settings: Settings, simulation: Simulation) -> None:
@@ -190,8 +196,10 @@ def chromium() -> Iterator[Browser]:
     """Headless Debian Chromium. Missing: a skip locally, a failure in CI (scripts/test
     installs it with `streamhub stack up --browser`)."""
     if not CHROMIUM.exists():
-        message = (f"{CHROMIUM} is missing: install Debian's chromium (`streamhub stack up "
-                   "--browser`, as scripts/test does)")
+        message = (
+            f"{CHROMIUM} is missing: install Debian's chromium (`streamhub stack up "
+            "--browser`, as scripts/test does)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
@@ -276,11 +284,20 @@ class ServerErrors:
 
     def watch(self, page: Page) -> None:
         def record(response: Response) -> None:
-            if "/api/" in response.url and response.status >= 500 and response.status not in (
-                502, 503, 504,
+            if (
+                "/api/" in response.url
+                and response.status >= 500
+                and response.status
+                not in (
+                    502,
+                    503,
+                    504,
+                )
             ):
-                self.seen.append(f"{response.request.method} {response.url} -> "
-                                 f"{response.status} {_body(response)}")
+                self.seen.append(
+                    f"{response.request.method} {response.url} -> "
+                    f"{response.status} {_body(response)}"
+                )
 
         page.on("response", record)
 
@@ -311,8 +328,9 @@ def expected_figures(source: QuerySource, day: date) -> dict[str, int | Decimal 
     (fees,) = source.run("check.fees_of_day", parameters)
     (reports,) = source.run("check.reports_of_day", parameters)
     counts = {name: int(value) for name, value in {**encounters, **reports}.items()}
-    fee, drug, outpatient = (Decimal(fees[name]) for name in
-                             ("fee_revenue", "drug_revenue", "outpatient_revenue"))
+    fee, drug, outpatient = (
+        Decimal(fees[name]) for name in ("fee_revenue", "drug_revenue", "outpatient_revenue")
+    )
     visits = counts["visits"]
     return {
         **counts,
@@ -335,9 +353,11 @@ def mismatches(screen: Screen, figures: dict[str, Any]) -> list[str]:
         value = figures[figure]
         if suppressed(figure, figures):
             if raw != "" or SUPPRESSED_TEXT not in text or testid not in screen.hidden:
-                problems.append(f"{testid}: ClickHouse says {value} (a small cell: data-value "
-                                f"'', {SUPPRESSED_TEXT!r} marked hidden), screen shows "
-                                f"data-value={raw!r} text={text!r}")
+                problems.append(
+                    f"{testid}: ClickHouse says {value} (a small cell: data-value "
+                    f"'', {SUPPRESSED_TEXT!r} marked hidden), screen shows "
+                    f"data-value={raw!r} text={text!r}"
+                )
             continue
         if value is None:
             ok = raw == ""
@@ -348,6 +368,7 @@ def mismatches(screen: Screen, figures: dict[str, Any]) -> list[str]:
         else:
             ok = raw == str(value)
         if not ok:
-            problems.append(f"{testid}: ClickHouse says {value}, screen shows "
-                            f"data-value={raw!r} text={text!r}")
+            problems.append(
+                f"{testid}: ClickHouse says {value}, screen shows data-value={raw!r} text={text!r}"
+            )
     return problems

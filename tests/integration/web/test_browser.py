@@ -80,8 +80,9 @@ def test_official_sees_live_exact_figures_and_a_developer_is_refused(
         db_prefix=f"web{uuid.uuid4().hex[:6]}",
     )
     simulation = Simulation(settings, options, tmp_path / "ledger.json")
-    pipeline = WebPipeline(settings, tmp_path, _dir(tmp_path / "connectors"), uuid.uuid4().hex[:8],
-                           database="web")
+    pipeline = WebPipeline(
+        settings, tmp_path, _dir(tmp_path / "connectors"), uuid.uuid4().hex[:8], database="web"
+    )
     with chromium() as browser:
         started = time.monotonic()
         try:
@@ -183,8 +184,10 @@ def _kpis_move_while_the_simulator_writes(
     ]
     marks = [first.at, *changes, samples[-1].at]
     still = max(b - a for a, b in pairwise(marks))
-    print(f"watch: {len(changes)} KPI changes in {WATCH_S:g} s, longest still {still:.1f} s, "
-          f"visits {first.value('kpi-visits')} -> {samples[-1].value('kpi-visits')}")
+    print(
+        f"watch: {len(changes)} KPI changes in {WATCH_S:g} s, longest still {still:.1f} s, "
+        f"visits {first.value('kpi-visits')} -> {samples[-1].value('kpi-visits')}"
+    )
     assert len(visit_changes) >= 2, (
         f"kpi-visits changed {len(visit_changes)} time(s) in {WATCH_S:g} s while the simulator "
         f"wrote: {visit_changes}"
@@ -200,9 +203,7 @@ def _kpis_move_while_the_simulator_writes(
     )
 
 
-def _badge_turns_red_without_the_lander(
-    pipeline: WebPipeline, page: Page, writer: Writer
-) -> None:
+def _badge_turns_red_without_the_lander(pipeline: WebPipeline, page: Page, writer: Writer) -> None:
     before = wait_for_screen(page, lambda s: s.freshness_state == "fresh", 10)
     assert before.freshness_state == "fresh", (
         f"the badge is not fresh while data lands: {before.freshness_state} "

@@ -178,10 +178,16 @@ def test_viewers_share_one_computation_of_the_figures(make_client: AppFactory, c
     for viewer in (official, operator):
         assert viewer.get("/api/dashboard/trend", params={"metric": "visits"}).status_code == 200
     assert table_runs() == 2  # the trends come from the same refresh
-    assert official.get("/api/dashboard/trend", params={"metric": "admissions"}).json()[
-        "metric"] == "admissions"
+    assert (
+        official.get("/api/dashboard/trend", params={"metric": "admissions"}).json()["metric"]
+        == "admissions"
+    )
     one = {"metric": "visits", "institution": data.SIMING_A}
     assert official.get("/api/dashboard/trend", params=one).status_code == 200
     assert table_runs() == 2  # one table serves every metric and institution
-    assert set(queries.ran) <= {"dashboard.today", "dashboard.fees", "dashboard.freshness",
-                                "dashboard.minutes"}
+    assert set(queries.ran) <= {
+        "dashboard.today",
+        "dashboard.fees",
+        "dashboard.freshness",
+        "dashboard.minutes",
+    }

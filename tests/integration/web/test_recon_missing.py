@@ -23,8 +23,13 @@ OLD_WINDOW_MS = 1_767_225_600_000  # 2026-01-01T08:00 Shanghai: before the topic
 
 
 def params(**overrides: Any) -> dict[str, Any]:
-    return {"institution": data.SIMING_A, "system": "his", "table": "public.no_such_table",
-            "window_start_ms": OLD_WINDOW_MS, **overrides}
+    return {
+        "institution": data.SIMING_A,
+        "system": "his",
+        "table": "public.no_such_table",
+        "window_start_ms": OLD_WINDOW_MS,
+        **overrides,
+    }
 
 
 def test_operators_only(client: TestClient) -> None:

@@ -27,8 +27,9 @@ def _own_users(web_settings: Settings, tmp_path: Path) -> Settings:
         "wang": User("wang", "official", hash_password("official-pw", iterations=1_000)),
         "li": User("li", "operator", hash_password("operator-pw", iterations=1_000)),
     })  # fmt: skip
-    return web_settings.model_copy(update={"web_users_file": users,
-                                           "audit_log": tmp_path / "audit.jsonl"})
+    return web_settings.model_copy(
+        update={"web_users_file": users, "audit_log": tmp_path / "audit.jsonl"}
+    )
 
 
 def _login(client: TestClient, name: str, password: str) -> int:

@@ -21,8 +21,18 @@ TABLE = TableKey(INST, "hisdb", "public.patients")
 
 
 def change(key: int, seq: int, op: str = "c") -> RawChange:
-    return RawChange("h01-his", "his", TABLE, {"patient_id": key}, op, T0 + seq, f"0/{seq}", seq,
-                     ("cdc.raw.his", 0, seq), f"rid-{key}")
+    return RawChange(
+        "h01-his",
+        "his",
+        TABLE,
+        {"patient_id": key},
+        op,
+        T0 + seq,
+        f"0/{seq}",
+        seq,
+        ("cdc.raw.his", 0, seq),
+        f"rid-{key}",
+    )
 
 
 def window(raw: list[RawChange], landed: int = 0) -> Drill:
@@ -32,13 +42,16 @@ def window(raw: list[RawChange], landed: int = 0) -> Drill:
 def test_missing_changes_as_json_in_source_log_order() -> None:
     found = window([change(3, 12, "u"), change(1, 10), change(2, 11, "d")], landed=1)
     assert recon_diff.missing_document(found) == {
-        "institution_id": INST, "table": "hisdb.public.patients", "window_start_ms": T0,
+        "institution_id": INST,
+        "table": "hisdb.public.patients",
+        "window_start_ms": T0,
         "source_changes": 3,
         "missing": [
             {"key": {"patient_id": 1}, "op": "c", "commit_ts_ms": T0 + 10, "position_seq": 10},
             {"key": {"patient_id": 2}, "op": "d", "commit_ts_ms": T0 + 11, "position_seq": 11},
         ],
-        "truncated": False, "missing_total": 2,
+        "truncated": False,
+        "missing_total": 2,
     }
 
 
@@ -66,17 +79,27 @@ def settings(tmp_path: Path) -> Settings:
 def failing(exc: Exception) -> Any:
     def drill(*args: Any, **kwargs: Any) -> Drill:
         raise exc
+
     return drill
 
 
-@pytest.mark.parametrize(("raised", "answered"), [
-    (TableNotFoundError("institution x: no change of t", institution="x", table="t",
-                        window_start_ms=T0), NotFoundError),
-    (TopicReadError("could not read cdc.raw.his[0]"), ServiceUnavailableError),
-    (RegistryUnavailableError("registry down"), ServiceUnavailableError),
-])
+@pytest.mark.parametrize(
+    ("raised", "answered"),
+    [
+        (
+            TableNotFoundError(
+                "institution x: no change of t", institution="x", table="t", window_start_ms=T0
+            ),
+            NotFoundError,
+        ),
+        (TopicReadError("could not read cdc.raw.his[0]"), ServiceUnavailableError),
+        (RegistryUnavailableError("registry down"), ServiceUnavailableError),
+    ],
+)
 def test_read_errors_become_http_errors(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, raised: Exception,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    raised: Exception,
     answered: type[Exception],
 ) -> None:
     monkeypatch.setattr(recon_diff, "drill", failing(raised))
