@@ -13,11 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from streamhub.capture.errors import CaptureError
-
-
-class DeliveryFailedError(CaptureError):
-    """Kafka refused a message; the connector restarts from its last stored position."""
+from streamhub.capture.errors import DeliveryFailedError
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,7 @@ class AckTracker:
     def safe(self) -> dict[str, Any] | None:
         """The newest checkpoint whose messages are all acknowledged (popped), if any."""
         if self.failure is not None:
-            raise DeliveryFailedError(f"Kafka did not accept a change: {self.failure}")
+            raise DeliveryFailedError(self.failure)
         latest = None
         while self._checkpoints and self._checkpoints[0].last_sent <= self._acked_through:
             latest = self._checkpoints.popleft().state

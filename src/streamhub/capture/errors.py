@@ -81,3 +81,28 @@ class DuplicateEngineError(CaptureError):
     def __init__(self, engine: str) -> None:
         self.engine = engine
         super().__init__(f"capture engine {engine!r} is already registered")
+
+
+class InvalidKeyError(CaptureError):
+    """A requested key does not fit the table's primary key (the message says how).
+
+    ``column`` names the key column whose value does not fit, when one does not."""
+
+    def __init__(self, message: str, column: str | None = None) -> None:
+        self.column = column
+        super().__init__(message)
+
+
+class DeliveryFailedError(CaptureError):
+    """Kafka refused a message; the connector restarts from its last stored position."""
+
+    def __init__(self, kafka_error: str) -> None:
+        self.kafka_error = kafka_error
+        super().__init__(
+            f"Kafka did not accept a change: {kafka_error}; the connector restarts from its "
+            "last stored position (check the broker: `streamhub stack status`)"
+        )
+
+
+class PositionStoreError(CaptureError):
+    """The positions topic cannot be read or written."""

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamhub.capture.errors import CaptureError
+from streamhub.capture.errors import PositionStoreError
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.kafka.compacted_log import CompactedLog
-
-
-class PositionStoreError(CaptureError):
-    """The positions topic cannot be read or written."""
 
 
 class PositionStore:

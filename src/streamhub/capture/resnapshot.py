@@ -19,14 +19,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from streamhub.capture.envelope import row_key
+from streamhub.capture.errors import InvalidKeyError
 from streamhub.capture.model import Chunk, ColumnInfo, RowEvent, TableInfo, UndecodableValue
 from streamhub.capture.snapshotting import key_of, table_id
 
 Key = tuple[object, ...]
-
-
-class InvalidKeyError(ValueError):
-    """A requested key does not fit the table's primary key (the message says how)."""
 
 
 def resolve_table(tables: dict[str, TableInfo], name: str) -> str | None:
@@ -43,16 +40,18 @@ def comparable(column: ColumnInfo, value: object) -> object:
     and ``"2024-03-01 08:30"`` finds the datetime.
     """
     if value is None:
-        raise InvalidKeyError(f"{column.name} is null; a primary key value cannot be")
+        raise InvalidKeyError(f"{column.name} is null; a primary key value cannot be", column.name)
     kind = column.kind
     try:
         if kind in ("int", "long"):
             if isinstance(value, bool) or not isinstance(value, int | str):
-                raise InvalidKeyError(f"{column.name} needs an integer, got {value!r}")
+                raise InvalidKeyError(f"{column.name} needs an integer, got {value!r}", column.name)
             return int(value)
         if kind == "boolean":
             if not isinstance(value, bool):
-                raise InvalidKeyError(f"{column.name} needs true or false, got {value!r}")
+                raise InvalidKeyError(
+                    f"{column.name} needs true or false, got {value!r}", column.name
+                )
             return value
         if kind == "double":
             return float(value)  # type: ignore[arg-type]
@@ -65,13 +64,13 @@ def comparable(column: ColumnInfo, value: object) -> object:
         if kind == "bytes":
             return value if isinstance(value, bytes) else bytes.fromhex(str(value))
     except (ValueError, TypeError, InvalidOperation) as exc:
-        if isinstance(exc, InvalidKeyError):
-            raise
         raise InvalidKeyError(
-            f"{column.name} ({column.source_type}) cannot be {value!r}: {exc}"
+            f"{column.name} ({column.source_type}) cannot be {value!r}: {exc}", column.name
         ) from exc
     if not isinstance(value, str):
-        raise InvalidKeyError(f"{column.name} ({column.source_type}) needs text, got {value!r}")
+        raise InvalidKeyError(
+            f"{column.name} ({column.source_type}) needs text, got {value!r}", column.name
+        )
     return value
 
 

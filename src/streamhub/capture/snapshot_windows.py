@@ -17,15 +17,10 @@ from typing import Protocol
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import SnapshotReader
 from streamhub.capture.envelope import row_key
-from streamhub.capture.errors import CaptureError, SourceUnavailableError
+from streamhub.capture.errors import CaptureError, InvalidKeyError, SourceUnavailableError
 from streamhub.capture.model import RowEvent, TableInfo, UndecodableValue, Watermark
 from streamhub.capture.replies import Replies
-from streamhub.capture.resnapshot import (
-    InvalidKeyError,
-    KeyedReadWindow,
-    coerce_key,
-    resolve_table,
-)
+from streamhub.capture.resnapshot import KeyedReadWindow, coerce_key, resolve_table
 from streamhub.capture.signals import ReRead, SnapshotDone, SnapshotRequest
 from streamhub.capture.snapshotting import ChunkWindow, SnapshotPlan, table_id
 from streamhub.log import get_logger

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streamhub.capture.delivery import DeliveryFailedError
+from streamhub.capture.errors import DeliveryFailedError
 from streamhub.capture.model import UndecodableValue
 from streamhub.capture.signals import SnapshotRequest
 from streamhub.capture.task import CHECKPOINT_EVERY_S

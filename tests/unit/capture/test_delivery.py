@@ -1,6 +1,7 @@
 import pytest
 
-from streamhub.capture.delivery import AckTracker, DeliveryFailedError
+from streamhub.capture.delivery import AckTracker
+from streamhub.capture.errors import DeliveryFailedError
 
 
 def test_a_checkpoint_is_safe_only_when_everything_before_it_is_acknowledged():

@@ -9,8 +9,9 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from streamhub.capture.connector import ConnectorConfig
-from streamhub.capture.delivery import AckTracker, DeliveryFailedError
+from streamhub.capture.delivery import AckTracker
 from streamhub.capture.emitter import Emitter
+from streamhub.capture.errors import DeliveryFailedError
 from streamhub.capture.model import ColumnInfo, RowEvent, TableInfo
 from streamhub.codes import credit_code
 from streamhub.core.topic_names import DLQ_CAPTURE

@@ -9,13 +9,13 @@ import pytest
 
 from streamhub.capture.delivery import AckTracker
 from streamhub.capture.errors import (
+    InvalidKeyError,
     SnapshotRejectedError,
     SnapshotRequestError,
     SnapshotTimeoutError,
 )
 from streamhub.capture.model import Chunk, ColumnInfo, RowEvent, TableInfo, UndecodableValue
 from streamhub.capture.resnapshot import (
-    InvalidKeyError,
     KeyedReadWindow,
     coerce_key,
     resolve_table,
