@@ -88,7 +88,9 @@ class Publisher:
         error = PublishError(
             f"{len(events)} anomaly events (first {events[0].anomaly_id} of "
             f"{events[0].feed.institution_id}) undelivered to {ANOMALY_TOPIC} after "
-            f"{attempts} attempts: {exc!r}; exiting to restart warm"
+            f"{attempts} attempts: {exc!r}; exiting to restart warm",
+            topic=ANOMALY_TOPIC,
+            undelivered=len(events),
         )
         exit_worker(error, exc)  # exit 75, not raise: take_events would ack the batch
 

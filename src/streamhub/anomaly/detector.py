@@ -267,7 +267,4 @@ def _field(record: Mapping[str, Any], name: str) -> Any:
     try:
         return record[name]
     except KeyError as exc:
-        raise InvalidRecordError(
-            f"record from connector {record.get('connector', '?')!r} has no {name!r}; "
-            "the capture agent's schema is older than the anomaly detector: upgrade it"
-        ) from exc
+        raise InvalidRecordError(str(record.get("connector", "?")), name) from exc

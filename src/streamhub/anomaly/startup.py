@@ -21,7 +21,7 @@ from streamhub.anomaly.codec import (
     connector_of_key,
 )
 from streamhub.anomaly.detector import DetectorConfig, TrafficDetector
-from streamhub.anomaly.errors import AnomalyError, PublishError
+from streamhub.anomaly.errors import GroupOffsetsError, PublishError
 from streamhub.anomaly.events import AnomalyEvent
 from streamhub.anomaly.history import read_since
 from streamhub.anomaly.metrics import anomaly_metrics
@@ -91,10 +91,7 @@ def start(
     try:
         commit_offsets(settings, settings.anomaly_group, history.ends)
     except KafkaException as exc:
-        raise AnomalyError(
-            f"cannot set group {settings.anomaly_group}'s offsets ({exc}); is another "
-            "`streamhub anomaly run` in that group? Only one may run per group"
-        ) from exc
+        raise GroupOffsetsError(settings.anomaly_group, exc) from exc
     service.refresh_metrics(now_ms(clock))
     report = WarmStart(
         len(history.messages),
@@ -158,5 +155,7 @@ def publish(settings: Settings, codec: OpsCodec, events: list[AnomalyEvent]) -> 
     if remaining or errors:
         raise PublishError(
             f"{ANOMALY_TOPIC}: {remaining} of {len(events)} anomaly events undelivered "
-            f"(errors: {errors[:3]}); check `streamhub stack status` and start again"
+            f"(errors: {errors[:3]}); check `streamhub stack status` and start again",
+            topic=ANOMALY_TOPIC,
+            undelivered=remaining + len(errors),
         )

@@ -201,10 +201,7 @@ def ack_cmd(
     now = clock_now_ms(SYSTEM_CLOCK)
     state = latest_states(settings, now - parse_duration_ms(since)).get(anomaly_id)
     if state is None:
-        raise UnknownAnomalyError(
-            f"no anomaly {anomaly_id} in ops.anomaly over the last {since}; list them with "
-            "`streamhub anomaly show --open`"
-        )
+        raise UnknownAnomalyError(anomaly_id, since)
     until_ms = parse_moment_ms(until, now) if until else None
     ack = Acknowledgement(anomaly_id, by=by, at_ms=now, until_ms=until_ms, note=note)
     SuppressionLog(settings.kafka_bootstrap, suppressions_topic).acknowledge(ack)

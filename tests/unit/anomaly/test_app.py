@@ -84,4 +84,5 @@ def test_exhausted_retries_end_the_worker_without_acking(monkeypatch: pytest.Mon
     assert waits == [0.5, 1.0] and producer.sent == []
     ((error, cause),) = exits
     assert isinstance(error, PublishError) and isinstance(cause, ConnectionError)
+    assert (error.topic, error.undelivered) == ("ops.anomaly", 1)
     assert "a-1 of h01" in str(error) and "after 3 attempts" in str(error)
