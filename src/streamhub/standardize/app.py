@@ -23,38 +23,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter as Tally
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
-from prometheus_client import Counter, Histogram
 
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async
 from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.errors import StreamhubError
 from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.standardize.messages import BatchProcessor, OutMessage, RawMessage
+from streamhub.standardize.metrics import StandardizeMetrics, standardize_metrics
 
 log = logging.getLogger(__name__)
-
-BATCHES = Counter("streamhub_standardize_batches_total", "Batches standardized and sent.")
-MESSAGES = Counter(
-    "streamhub_standardize_messages_total",
-    "Messages consumed (direction=in, by source topic) and sent (direction=out, by topic).",
-    ["topic", "direction"],
-)
-BATCH_SECONDS = Histogram(
-    "streamhub_standardize_batch_seconds",
-    "Time from taking a batch to the delivery of all its outputs.",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-)
-RETRIES = Counter(
-    "streamhub_standardize_batch_retries_total", "Batches retried after process() or send failed."
-)
 
 
 class BatchFailedError(StreamhubError):
@@ -74,24 +59,39 @@ def to_raw(event: Any) -> RawMessage:
     )
 
 
+Sleep = Callable[[float], Awaitable[None]]
+
+
 class BatchRunner:
     """Process one batch and deliver its outputs, retrying the whole batch on failure."""
 
-    def __init__(self, app: faust.App, processor: BatchProcessor, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        processor: BatchProcessor,
+        retry: RetryPolicy,
+        *,
+        metrics: StandardizeMetrics | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.app = app
         self.processor = processor
         self.retry = retry
+        self.metrics = metrics or standardize_metrics()
+        self.clock = clock
+        self.sleep = sleep
         # one thread: process() runs off the event loop (Faust's timers, commits and the
         # producer keep running) but never concurrently with itself
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="standardize")
 
     async def run(self, batch: Sequence[RawMessage]) -> None:
-        started = time.perf_counter()
+        started = self.clock.monotonic()
         first = batch[0]
         where = f"{first.topic}[{first.partition}]@{first.offset}"
 
         def retrying(attempt: int, delay: float, exc: Exception) -> None:
-            RETRIES.inc()
+            self.metrics.batch_retries.inc()
             log.warning(
                 "standardize batch of %d (first %s) failed (attempt %d/%s), retrying in %.1fs: %r",
                 len(batch),
@@ -103,12 +103,15 @@ class BatchRunner:
             )
 
         try:
-            # every failure is retried, whatever it is: losing the batch is worse
+            # every failure is retried, whatever it is: losing the batch is worse; the wait
+            # is awaited, so Faust's timers, heartbeats and commits go on meanwhile
             outputs = await retry_async(
                 lambda: self._attempt(batch),
                 self.retry,
                 what=f"standardize batch of {len(batch)} from {where}",
                 on_retry=retrying,
+                clock=self.clock,
+                sleep=self.sleep,
             )
         except RetriesExhaustedError as exc:
             error = BatchFailedError(
@@ -116,7 +119,7 @@ class BatchRunner:
                 f"{exc.last!r}; exiting without committing it"
             )
             exit_worker(error, exc.last)
-        self._count(batch, outputs, time.perf_counter() - started)
+        self._count(batch, outputs, self.clock.monotonic() - started)
 
     async def _attempt(self, batch: Sequence[RawMessage]) -> list[OutMessage]:
         loop = asyncio.get_running_loop()
@@ -129,14 +132,16 @@ class BatchRunner:
         await asyncio.gather(*pending)
         return outputs
 
-    @staticmethod
-    def _count(batch: Sequence[RawMessage], outputs: list[OutMessage], seconds: float) -> None:
-        BATCHES.inc()
-        BATCH_SECONDS.observe(seconds)
+    def _count(
+        self, batch: Sequence[RawMessage], outputs: list[OutMessage], seconds: float
+    ) -> None:
+        metrics = self.metrics
+        metrics.batches.inc()
+        metrics.batch_seconds.observe(seconds)
         for topic, n in Tally(m.topic for m in batch).items():
-            MESSAGES.labels(topic, "in").inc(n)
+            metrics.messages.labels(topic, "in").inc(n)
         for topic, n in Tally(m.topic for m in outputs).items():
-            MESSAGES.labels(topic, "out").inc(n)
+            metrics.messages.labels(topic, "out").inc(n)
 
 
 def build_app(
@@ -147,6 +152,7 @@ def build_app(
     batch_size: int = 500,
     within_s: float = 0.2,
     retry: RetryPolicy | None = None,
+    metrics: StandardizeMetrics | None = None,
 ) -> faust.App:
     """A Faust app (id ``settings.standardize_group``) with one agent over ``source_topics``
     that hands batches of up to ``batch_size`` messages, or what arrived within ``within_s``,
@@ -156,7 +162,7 @@ def build_app(
     app = faust.App(
         settings.standardize_group, **faust_settings(settings, settings.standardize_group)
     )
-    runner = BatchRunner(app, processor, retry or RetryPolicy())
+    runner = BatchRunner(app, processor, retry or RetryPolicy(), metrics=metrics)
 
     async def standardize(stream: Any) -> None:
         async for events in stream.take_events(batch_size, within=within_s):

@@ -52,7 +52,7 @@ from streamhub.standardize.errors import (
 from streamhub.standardize.issues import Issue
 from streamhub.standardize.mapper import MappedRow, map_further, map_row
 from streamhub.standardize.messages import OutMessage, RawMessage
-from streamhub.standardize.metrics import STANDARDIZE_METRICS
+from streamhub.standardize.metrics import StandardizeMetrics, standardize_metrics
 from streamhub.standardize.model import ENTITY_MODELS, StdRecord, std_topic
 from streamhub.standardize.profile import Profile, load_profiles
 from streamhub.standardize.pseudonym import Pseudonymizer
@@ -90,6 +90,7 @@ class Standardizer:
         project_dir: Path,
         clock: Clock = SYSTEM_CLOCK,
         counts_topic: str | None = None,
+        metrics: StandardizeMetrics | None = None,
     ) -> None:
         self._serde = serde
         self._connectors_dir = connectors_dir
@@ -100,6 +101,7 @@ class Standardizer:
         self._profiles = profiles
         self._pseudonymizer = pseudonymizer
         self._clock = clock
+        self._metrics = metrics or standardize_metrics()
         self._writers: dict[str, RegisteredWriter] = {
             entity: serde.register(f"{std_topic(entity)}-value", std_schema(model))
             for entity, model in ENTITY_MODELS.items()
@@ -160,7 +162,7 @@ class Standardizer:
                 out.append(self._dead_letter(message, _unexpected(message, exc)))
         # one metric update per (institution, entity, outcome) of the batch, not per record
         for (institution, entity, outcome), count in self._outcomes.items():
-            STANDARDIZE_METRICS.records.labels(
+            self._metrics.records.labels(
                 institution=institution, entity=entity, outcome=outcome
             ).inc(count)
         out.extend(self._count_messages())

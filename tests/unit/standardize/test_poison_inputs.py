@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from streamhub.core.clock import ManualClock
 from streamhub.core.dead_letter import Placement
@@ -17,6 +18,7 @@ from streamhub.serde.errors import RegistryUnavailableError
 from streamhub.standardize.envelope_check import check_envelope
 from streamhub.standardize.errors import EnvelopeShapeError, UnexpectedRecordError
 from streamhub.standardize.messages import OutMessage, RawMessage
+from streamhub.standardize.metrics import StandardizeMetrics
 from streamhub.standardize.pipeline import Standardizer
 
 GOOD: dict[str, Any] = {
@@ -133,6 +135,7 @@ class _Failing(Standardizer):
         self._dead = object()  # type: ignore[assignment]
         self._outcomes = Counter()
         self._clock = ManualClock(1_700_000_000.0)
+        self._metrics = StandardizeMetrics.create(CollectorRegistry())
         self._failures = failures
 
     def _standardize(self, message: RawMessage) -> list[OutMessage]:
