@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from streamhub.anomaly.suppression_log import SUPPRESSIONS_TOPIC
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
@@ -42,7 +43,7 @@ def create_app(
     *,
     clock: Clock = SYSTEM_CLOCK,
     directory: Directory | None = None,
-    suppressions_topic: str = "_anomaly_suppressions",
+    suppressions_topic: str = SUPPRESSIONS_TOPIC,
     throttle: SignInThrottle | None = None,
     session_max_s: float = SESSION_MAX_S,
 ) -> FastAPI:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
+from streamhub.anomaly.suppression_log import SUPPRESSIONS_TOPIC
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.query import QuerySource
@@ -30,7 +31,7 @@ class WebContext:
     directory: Directory
     trail: AuditTrail
     clock: Clock = SYSTEM_CLOCK
-    suppressions_topic: str = "_anomaly_suppressions"
+    suppressions_topic: str = SUPPRESSIONS_TOPIC
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     # mutable state shared by requests (the freshness fallback, the health cache)
     state: dict[str, Any] = field(default_factory=dict)
