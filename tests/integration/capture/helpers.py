@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,9 +14,11 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.envelope import avro_name
 from streamhub.capture.model import Event, TableInfo
+from streamhub.capture.positions import PositionStore
 from streamhub.capture.snapshotting import key_of, table_id
 from streamhub.capture.source import open_readers
 from streamhub.config import Settings
@@ -204,3 +208,22 @@ def drain(reader: Any, until: Callable[[list[Event]], bool], timeout_s: float = 
         assert time.monotonic() < deadline, f"timed out; got {str(events)[:2000]}"
         events += reader.read(500, 0.5)
     return events
+
+
+@contextmanager
+def captured(settings: Settings, connectors: list[ConnectorConfig]) -> Iterator[None]:
+    """A capture agent runs the connectors (uncoordinated, in this process) for the block,
+    which starts once every connector has stored its first position."""
+    stop = threading.Event()
+    agent = CaptureAgent(settings, connectors, coordinated=False)
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        positions = PositionStore(settings)
+        assert wait_until(lambda: all(positions.load(c.name) for c in connectors), 90), (
+            "connectors did not start"
+        )
+        yield
+    finally:
+        stop.set()
+        thread.join(60)

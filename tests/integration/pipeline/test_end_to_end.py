@@ -12,17 +12,13 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import ConnectorConfig
-from streamhub.capture.positions import PositionStore
 from streamhub.config import Settings
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.simulate.ledger import read_ledger
@@ -33,7 +29,7 @@ from streamhub.standardize.profile import load_profiles
 from streamhub.standardize.pseudonym import Pseudonymizer
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
-from ..capture.helpers import wait_until
+from ..capture.helpers import captured
 from ..capture.helpers import write_connector_files as write_connectors
 from .expectations import differences, expected_records
 from .harness import RAW_TOPICS, Pipeline, capture_caught_up
@@ -47,23 +43,6 @@ PLANTED_RULE = {
     "unknown_code": "icd_in_catalogue",
     "discharge_before_admission": "discharge_after_admission",
 }
-
-
-@contextmanager
-def captured(settings: Settings, connectors: list[ConnectorConfig]) -> Iterator[None]:
-    stop = threading.Event()
-    agent = CaptureAgent(settings, connectors, coordinated=False)
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        positions = PositionStore(settings)
-        assert wait_until(lambda: all(positions.load(c.name) for c in connectors), 90), (
-            "connectors did not start"
-        )
-        yield
-    finally:
-        stop.set()
-        thread.join(60)
 
 
 def landed_state(pipeline: Pipeline, prefix: str) -> dict[tuple[str, str], dict[str, Any]]:

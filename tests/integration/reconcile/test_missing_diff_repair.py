@@ -13,7 +13,6 @@ repairable and exits 1; `reconcile show` and ClickHouse's v_reconciliation_curre
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
@@ -21,16 +20,13 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import ConnectorConfig, load_connectors
-from streamhub.capture.positions import PositionStore
 from streamhub.config import Settings
 from streamhub.core.identity import canonical_key, version_id
 from streamhub.core.topic_names import DLQ_STANDARDIZE
@@ -42,7 +38,7 @@ from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
 from streamhub.standardize.pseudonym_keys import IdentityTokens
 
-from ..capture.helpers import wait_until
+from ..capture.helpers import captured, wait_until
 from ..capture.helpers import write_connector_files as write_connectors
 from ..pipeline.harness import RAW_TOPICS, capture_caught_up, source_final_state
 from .helpers import (
@@ -59,23 +55,6 @@ MINUTE_MS = 60_000
 MATCHED = (Status.MATCH, Status.LATE)
 
 WindowId = tuple[str, str, int]  # database, qualified table, window start
-
-
-@contextlib.contextmanager
-def captured(settings: Settings, connectors: list[ConnectorConfig]) -> Iterator[None]:
-    stop = threading.Event()
-    agent = CaptureAgent(settings, connectors, coordinated=False)
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        positions = PositionStore(settings)
-        assert wait_until(lambda: all(positions.load(c.name) for c in connectors), 90), (
-            "connectors did not start"
-        )
-        yield
-    finally:
-        stop.set()
-        thread.join(60)
 
 
 def test_lost_rows_are_missing_named_by_diff_and_repaired(
