@@ -37,3 +37,12 @@ def test_a_failed_delivery_stops_the_connector():
     tracker.acknowledged(number, error="broker down")
     with pytest.raises(DeliveryFailedError, match="broker down"):
         tracker.safe()
+
+
+def test_the_tracker_covers_a_number_once_everything_up_to_it_is_acknowledged():
+    tracker = AckTracker()
+    first, second = tracker.next_number(), tracker.next_number()
+    tracker.acknowledged(second)
+    assert not tracker.covers(second)
+    tracker.acknowledged(first)
+    assert tracker.covers(second)
