@@ -34,17 +34,12 @@ from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async
 from streamhub.core.topic_names import RAW_TOPICS
-from streamhub.errors import StreamhubError
 from streamhub.kafka.faust_app import exit_worker, faust_settings
+from streamhub.standardize.errors import BatchFailedError
 from streamhub.standardize.messages import BatchProcessor, OutMessage, RawMessage
 from streamhub.standardize.metrics import StandardizeMetrics, standardize_metrics
 
 log = logging.getLogger(__name__)
-
-
-class BatchFailedError(StreamhubError):
-    """A batch failed on every attempt; the worker exits so that it resumes from the last
-    commit. Look at the cause in the log (often Kafka or the schema registry unreachable)."""
 
 
 def to_raw(event: Any) -> RawMessage:

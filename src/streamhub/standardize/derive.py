@@ -4,7 +4,8 @@ Each takes the value after the field's crosswalk (so catalogue lookups see stand
 and returns the derived value, ``None`` when there is nothing to derive. They stay
 vendor-neutral so that a new vendor's profile reuses them instead of needing Python.
 
-A derivation signals a problem with a :class:`DerivationError` subclass: the mapper turns
+A derivation signals a problem with a :class:`~streamhub.standardize.errors.DerivationError`
+subclass: the mapper turns
 :class:`UnknownCodeError` into a ``code_mapped`` issue and :class:`BadValueError` into a
 ``value_format`` issue on that field, and the record still flows.
 """
@@ -14,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Literal
 
 from streamhub.codes import catalogue
+from streamhub.standardize.errors import BadValueError, UnknownCodeError
 
 Derivation = Callable[[object], object]
 DERIVATIONS: dict[str, Derivation] = {}
@@ -30,22 +31,6 @@ _UPPER = re.compile(rf"\s*(?:<=?|≤|＜)\s*({_NUMBER})\s*")
 _LOWER = re.compile(rf"\s*(?:>=?|≥|＞)\s*({_NUMBER})\s*")
 _DEPARTMENT = re.compile(r"(\d{2})\.?(\d{2})?")
 DRUG_CATEGORIES = frozenset({"western", "patent_chinese"})  # counted in 药占比; TCM pieces not
-
-
-class DerivationError(ValueError):
-    """A derivation could not produce a value; ``rule`` names the quality rule it breaks."""
-
-    rule: Literal["code_mapped", "value_format"] = "value_format"
-
-
-class UnknownCodeError(DerivationError):
-    """The code is not in the catalogue the derivation looks it up in."""
-
-    rule: Literal["code_mapped", "value_format"] = "code_mapped"
-
-
-class BadValueError(DerivationError):
-    """The value does not have the shape the derivation reads."""
 
 
 def derivation(name: str) -> Callable[[Derivation], Derivation]:

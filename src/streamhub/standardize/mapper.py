@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
-from typing import Literal
 
 from streamhub.capture.envelope import avro_name
-from streamhub.standardize.derive import DERIVATIONS, DerivationError
-from streamhub.standardize.errors import MappingError
+from streamhub.standardize.derive import DERIVATIONS
+from streamhub.standardize.errors import DerivationError, FieldValueError, MappingError, ValueRule
 from streamhub.standardize.issues import Issue
 from streamhub.standardize.model import CLEAR_FIELDS, ENTITY_MODELS, field_meta
 from streamhub.standardize.profile import (
@@ -46,27 +45,14 @@ class MappedRow:
     issues: list[Issue] = field(default_factory=list)
 
 
-class _FieldProblem(ValueError):
-    """What is wrong with a value; ``what`` says it without the value, for personal fields."""
-
-    def __init__(
-        self, rule: Literal["code_mapped", "value_format"], message: str, what: str
-    ) -> None:
-        super().__init__(message)
-        self.rule: Literal["code_mapped", "value_format"] = rule
-        self.what = what
-
-
 def _quote(value: object) -> str:
     """A non-personal value as a message may quote it: capped, so a report text stays out."""
     text = key_text(value)
     return repr(text if len(text) <= QUOTED_MAX else text[: QUOTED_MAX - 1] + "…")
 
 
-def _problem(
-    rule: Literal["code_mapped", "value_format"], value: object, what: str
-) -> _FieldProblem:
-    return _FieldProblem(rule, f"{_quote(value)} {what}", what)
+def _problem(rule: ValueRule, value: object, what: str) -> FieldValueError:
+    return FieldValueError(rule, f"{_quote(value)} {what}", what)
 
 
 def map_row(
@@ -131,7 +117,7 @@ def _map_field(
     raw = spec.const if spec.const is not None else _read_spec(row, spec)
     try:
         return _convert(profile, mapping.entity, target, spec, raw)
-    except _FieldProblem as problem:
+    except FieldValueError as problem:
         personal = (
             target in CLEAR_FIELDS.get(mapping.entity, ())
             or target in WITHHELD_FIELDS
@@ -186,7 +172,7 @@ def _convert(profile: Profile, entity: str, target: str, spec: FieldSpec, raw: o
         try:
             value = DERIVATIONS[spec.derive](value)
         except DerivationError as exc:
-            raise _FieldProblem(exc.rule, str(exc), f"fails derivation {spec.derive!r}") from exc
+            raise FieldValueError(exc.rule, str(exc), f"fails derivation {spec.derive!r}") from exc
     if value is None:
         return None
     return _coerce(entity, target, value, spec.format, profile.zone)
@@ -327,7 +313,7 @@ def _business_time(
         return None
     try:
         return _as_utc(_as_datetime(raw, spec.format), profile.zone)
-    except _FieldProblem as problem:
+    except FieldValueError as problem:
         issues.append(
             Issue(
                 rule=problem.rule,

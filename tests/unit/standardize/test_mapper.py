@@ -12,7 +12,7 @@ from streamhub.capture.envelope import avro_name
 from streamhub.simulate import dialect as dialects
 from streamhub.simulate.dialect import RowRenderer
 from streamhub.standardize import derive
-from streamhub.standardize.errors import MappingError
+from streamhub.standardize.errors import BadValueError, MappingError, UnknownCodeError
 from streamhub.standardize.mapper import map_row
 from streamhub.standardize.profile import Profile, load_profile
 
@@ -426,9 +426,9 @@ def test_reference_range_text(text: str, low: float | None, high: float | None) 
 def test_department_code_forms() -> None:
     assert derive.department_code("0301") == "03.01"
     assert derive.department_code("03") == "03"
-    with pytest.raises(derive.BadValueError):
+    with pytest.raises(BadValueError):
         derive.department_code("3-1")
-    with pytest.raises(derive.UnknownCodeError):
+    with pytest.raises(UnknownCodeError):
         derive.department_name("99.99")
 
 
