@@ -16,28 +16,22 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from streamhub.catalog.errors import CatalogError
-from streamhub.catalog.load import load_schema
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.window_counts import WindowCounts, epoch_ms
 from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
-from streamhub.land.clickhouse import connect, table_columns
 from streamhub.land.config import LanderConfig
 from streamhub.land.dead_letters import dead_letter_for
 from streamhub.land.drill import drill_from_env
-from streamhub.land.errors import LandError, SchemaMismatchError, SinkError
+from streamhub.land.errors import LandError, SinkError
 from streamhub.land.insert import BisectingInserter
-from streamhub.land.kafka_out import Outbox
+from streamhub.land.links import Opener, open_links
 from streamhub.land.metrics import land_metrics
 from streamhub.land.progress import Progress
 from streamhub.land.retrying import Retrier, land_policy
 from streamhub.land.targets import TARGETS, Target
 from streamhub.log import get_logger
-from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
 
@@ -63,6 +57,7 @@ class Lander:
         config: LanderConfig,
         progress_out: TextIO | None = sys.stderr,
         clock: Clock = SYSTEM_CLOCK,
+        opener: Opener = open_links,
     ) -> None:
         unknown = sorted(t for t, target in config.routes.items() if target not in TARGETS)
         if unknown:
@@ -71,6 +66,7 @@ class Lander:
         self.stats = LanderStats(started=clock.monotonic())
         self._newest_commit_ms: dict[str, int] = {}
         self._clock = clock
+        self._opener = opener
         self._stop = threading.Event()
         self._progress = Progress(self.stats, progress_out, config.progress_every_s, clock)
         self._metrics = land_metrics()
@@ -84,43 +80,7 @@ class Lander:
         """Ask the loop to flush, commit and return; safe from any thread or signal handler."""
         self._stop.set()
 
-    # -- set-up ----------------------------------------------------------------------------
-    def _open(self) -> tuple[Client, Consumer]:
-        cfg = self.config
-        client = connect(cfg.dsn, cfg.database)
-        for target in {TARGETS[name] for name in cfg.routes.values()}:
-            have = table_columns(client, cfg.database, target.table)
-            missing = [c for c in target.columns if c not in have]
-            if missing:
-                raise SchemaMismatchError(
-                    f"{cfg.database}.{target.table} lacks column(s) {', '.join(missing)}; run "
-                    f"`streamhub clickhouse migrate --database {cfg.database}` first"
-                )
-        serde = AvroSerde(SchemaRegistryClient({"url": cfg.registry_url}))
-        self._serde = serde
-        self._dlq_writer = self._register(serde, cfg.dlq_topic, "ops/dead_letter.avsc")
-        self._counts_writer = self._register(
-            serde, cfg.landed_counts_topic, "ops/landed_counts.avsc"
-        )
-        self._outbox = Outbox(cfg.bootstrap, serde, self._clock)
-        consumer = Consumer(
-            {
-                "bootstrap.servers": cfg.bootstrap,
-                "group.id": cfg.group,
-                "enable.auto.commit": False,  # commit only after ClickHouse stored the batch
-                "auto.offset.reset": cfg.auto_offset_reset,
-                "enable.partition.eof": False,
-            }
-        )
-        consumer.subscribe(list(cfg.routes), on_assign=self._on_assign, on_revoke=self._on_revoke)
-        return client, consumer
-
-    def _register(self, serde: AvroSerde, topic: str, schema: str) -> RegisteredWriter:
-        try:
-            return serde.register(f"{topic}-value", load_schema(self.config.avro_dir, schema))
-        except (SerdeError, CatalogError) as exc:
-            raise LandError(f"registering the schema of {topic}: {exc}") from exc
-
+    # -- rebalances -----------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned_at = self._assigned_at or self._clock.monotonic()
 
@@ -138,9 +98,10 @@ class Lander:
         """Land until :meth:`stop` (or idle past ``until_idle_s``); flush and commit on the way
         out. Raises LandError (and commits nothing more) on a failure retries cannot fix."""
         cfg = self.config
-        self._client, consumer = self._open()
+        links = self._opener(cfg, self._clock, self._on_assign, self._on_revoke)
+        self._links, consumer = links, links.consumer
         self._inserter = self._drill(
-            BisectingInserter(self._client, cfg.database, self._retry, self._dead_letter)
+            BisectingInserter(links.client, cfg.database, self._retry, self._dead_letter)
         )
         failed = False
         try:
@@ -160,8 +121,8 @@ class Lander:
             raise
         finally:
             consumer.close()  # auto-commit is off: closing commits nothing
-            self._outbox.close()
-            self._client.close()
+            links.outbox.close()
+            links.client.close()
             self._progress.summary(failed)
         return self.stats
 
@@ -198,7 +159,7 @@ class Lander:
             raise ValueError("empty value (a tombstone); std and ops topics carry records only")
         ref = MessageRef(origin.topic, origin.partition, origin.offset)
         value = self._retry(
-            lambda: self._serde.decode(origin.value or b"", ref).value,
+            lambda: self._links.serde.decode(origin.value or b"", ref).value,
             f"decoding {ref}",
             lambda exc: isinstance(exc, RegistryUnavailableError),
         )
@@ -227,15 +188,15 @@ class Lander:
                     counts.add(target.entity, row.record)
         landed_ms = now_ms(self._clock)
         if dead:
-            self._outbox.send_all(
-                self._dlq_writer,
+            self._links.outbox.send_all(
+                self._links.dlq_writer,
                 self.config.dlq_topic,
                 [(d.origin.key, d.record(landed_ms).to_avro()) for d in dead],
                 self.config.retry_for_s,
             )
         if counts:
-            self._outbox.send_all(
-                self._counts_writer,
+            self._links.outbox.send_all(
+                self._links.counts_writer,
                 self.config.landed_counts_topic,
                 list(counts.events(landed_ms)),
                 self.config.retry_for_s,
