@@ -19,8 +19,9 @@ from streamhub.config import Settings
 from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.health.errors import HealthError
 from streamhub.health.model import ActivityWindow, Beat, Connector, Observation, TopicLag
-from streamhub.health.reading import KafkaReader, Message
+from streamhub.health.reading import KafkaReader
 from streamhub.health.thresholds import Thresholds
+from streamhub.kafka.reading import Message
 from streamhub.land.targets import DEFAULT_ROUTES
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde
@@ -102,7 +103,8 @@ def gather(settings: Settings, limits: Thresholds, now_ms: int | None = None) ->
 
 def _decode(serde: AvroSerde, message: Message) -> dict[str, Any]:
     try:
-        value: dict[str, Any] = serde.decode(message.value).value
+        # a tombstone (no value) is undecodable like any foreign message
+        value: dict[str, Any] = serde.decode(message.value or b"").value
     except RegistryUnavailableError as exc:
         raise HealthError(f"cannot decode {message.topic}: {exc}") from exc
     except SerdeError as exc:  # one foreign or corrupt message must not hide the rest

@@ -1,27 +1,26 @@
-"""Reading Kafka for health: recent history of a topic, and how far groups are behind.
+"""Reading Kafka for one health check: recent history of topics, and how far groups are behind.
 
-Nothing here joins a consumer group or commits: the reader assigns partitions itself, so a
-status check never disturbs the stages it looks at.
+The reads themselves are :mod:`streamhub.kafka`'s (``read_range`` reads partitions to their
+ends, ``committed_lags`` puts a group's committed offsets beside the watermarks); this
+module keeps what one check shares: one consumer, the topics' metadata and the watermarks,
+asked once per check. Nothing here joins a consumer group or commits, so a health check
+never disturbs the stages it looks at.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from collections import defaultdict
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streamhub.health.errors import HealthError
 from streamhub.health.model import TopicLag
+from streamhub.kafka.errors import GroupOffsetsError, TopicReadError
+from streamhub.kafka.groups import committed_lags
+from streamhub.kafka.reading import Message, Offsets, read_range, starts_since
 
 TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class Message:
-    topic: str
-    timestamp_ms: int
-    value: bytes
+READ_TIMEOUT_S = 3 * TIMEOUT_S
 
 
 class KafkaReader:
@@ -33,7 +32,7 @@ class KafkaReader:
         self.consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
-                "group.id": "streamhub-status",  # never joined, never committed
+                "group.id": "streamhub-health",  # never joined, never committed
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
                 "fetch.wait.max.ms": 20,  # reads end at known offsets: no need to wait
@@ -54,84 +53,25 @@ class KafkaReader:
     def close(self) -> None:
         self.consumer.close()
 
-    def partitions(self, topics: list[str]) -> list[TopicPartition]:
-        return [TopicPartition(t, p) for t in topics for p in self.topics.get(t, [])]
+    def partitions(self, topics: list[str]) -> list[tuple[str, int]]:
+        return [(t, p) for t in topics for p in self.topics.get(t, [])]
 
     def watermarks(self, tp: TopicPartition) -> tuple[int, int]:
         """(low, high) of a partition, asked once per check: every group shares them."""
         key = (tp.topic, tp.partition)
         marks = self._marks.get(key)
         if marks is None:
-            low, high = self.consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S)
+            low, high = self.consumer.get_watermark_offsets(
+                TopicPartition(tp.topic, tp.partition), timeout=TIMEOUT_S
+            )
             marks = self._marks[key] = (int(low), int(high))
         return marks
 
     def since(self, topics: list[str], since_ms: int) -> list[Message]:
         """Every message of ``topics`` with a timestamp from ``since_ms`` to the current end."""
-        wanted = [
-            TopicPartition(tp.topic, tp.partition, since_ms) for tp in self.partitions(topics)
-        ]
-        if not wanted:
-            return []
-        starts = self.consumer.offsets_for_times(wanted, timeout=TIMEOUT_S)
-        ends: dict[tuple[str, int], int] = {}
-        assignment = []
-        for tp in starts:
-            if tp.offset < 0:  # OFFSET_END: nothing since then
-                continue
-            _, high = self.watermarks(tp)
-            if high > tp.offset:
-                ends[(tp.topic, tp.partition)] = high
-                assignment.append(tp)
-        return self._read_to(assignment, ends)
-
-    def _read_to(
-        self, assignment: list[TopicPartition], ends: dict[tuple[str, int], int]
-    ) -> list[Message]:
-        """Messages of ``assignment`` (partitions at their start offsets) up to ``ends``."""
-        if not assignment:
-            return []
-        out: list[Message] = []
-        self.consumer.assign(assignment)
-        deadline = time.monotonic() + 3 * TIMEOUT_S
-        try:
-            while ends:
-                if time.monotonic() > deadline:
-                    late = ", ".join(f"{t}[{p}]" for t, p in sorted(ends)[:5])
-                    raise HealthError(
-                        f"Kafka at {self.bootstrap}: could not read {late} to its end "
-                        f"within {3 * TIMEOUT_S:.0f} s"
-                    )
-                batch = self.consumer.consume(1000, timeout=0.5)
-                if not batch:
-                    self._drop_passed(ends)
-                for message in batch:
-                    if message.error() is not None:
-                        continue
-                    where = (message.topic() or "", message.partition() or 0)
-                    end = ends.get(where)
-                    if end is None:
-                        continue
-                    offset = message.offset() or 0
-                    if offset + 1 >= end:
-                        del ends[where]
-                        # stop fetching it: a probe of one message must not read the backlog
-                        self.consumer.pause([TopicPartition(*where)])
-                    if offset < end:
-                        _, timestamp = message.timestamp()
-                        out.append(Message(where[0], timestamp, message.value() or b""))
-        finally:
-            self.consumer.resume(assignment)  # pausing outlives the assignment
-            self.consumer.unassign()
-        return out
-
-    def _drop_passed(self, ends: dict[tuple[str, int], int]) -> None:
-        """Forget partitions read past their end without a message at it (a compacted or
-        control record can hold the last offset)."""
-        positions = self.consumer.position([TopicPartition(t, p) for t, p in ends])
-        for tp in positions:
-            if tp.offset >= ends[(tp.topic, tp.partition)]:
-                del ends[(tp.topic, tp.partition)]
+        starts = starts_since(self.consumer, self.partitions(topics), since_ms, timeout_s=TIMEOUT_S)
+        ends = {where: self.watermarks(TopicPartition(*where))[1] for where in starts}
+        return self._read(starts, ends)
 
     def group_lags(
         self, group: str, topics: list[str], *, uncommitted: bool = True
@@ -141,35 +81,28 @@ class KafkaReader:
         Topics the group never committed on are reported (``committed`` False, every
         message counted) only when ``uncommitted``.
         """
-        partitions = self.partitions(topics)
-        if not partitions:
+        if not self.partitions(topics):
             return []
-        probe = Consumer(
-            {"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False}
-        )
         try:
-            committed = probe.committed(partitions, timeout=TIMEOUT_S)
-        except KafkaException as exc:
+            lags = committed_lags(
+                self.bootstrap, group, topics, watermarks=self.watermarks, timeout_s=TIMEOUT_S
+            )
+        except GroupOffsetsError as exc:
             raise HealthError(f"offsets of group {group} unreadable: {exc}") from exc
-        finally:
-            probe.close()
+        has_commit: dict[str, bool] = defaultdict(bool)
+        for lag in lags:
+            has_commit[lag.topic] |= lag.has_commit
         behind: dict[str, int] = {}
-        has_commit: dict[str, bool] = {}
-        firsts: list[TopicPartition] = []
-        ends: dict[tuple[str, int], int] = {}
-        for tp in committed:
-            has_commit[tp.topic] = has_commit.get(tp.topic, False) or tp.offset >= 0
-        for tp in committed:
-            if not (has_commit[tp.topic] or uncommitted):
+        firsts: Offsets = {}  # the oldest unconsumed message of each partition behind
+        for lag in lags:
+            if not (has_commit[lag.topic] or uncommitted):
                 continue
-            low, high = self.watermarks(tp)
-            start = max(tp.offset, low)
-            behind[tp.topic] = behind.get(tp.topic, 0) + max(high - start, 0)
-            if high > start:
-                firsts.append(TopicPartition(tp.topic, tp.partition, start))
-                ends[(tp.topic, tp.partition)] = start + 1
+            behind[lag.topic] = behind.get(lag.topic, 0) + lag.behind
+            if lag.behind:
+                firsts[(lag.topic, lag.partition)] = lag.next_offset
         oldest: dict[str, int] = {}
-        for message in self._read_to(firsts, ends):
+        ends = {where: start + 1 for where, start in firsts.items()}
+        for message in self._read(firsts, ends):
             oldest[message.topic] = min(
                 oldest.get(message.topic, message.timestamp_ms), message.timestamp_ms
             )
@@ -177,3 +110,9 @@ class KafkaReader:
             TopicLag(group, topic, behind[topic], oldest.get(topic), has_commit[topic])
             for topic in sorted(behind)
         ]
+
+    def _read(self, starts: Offsets, ends: Offsets) -> list[Message]:
+        try:
+            return list(read_range(self.consumer, starts, ends, timeout_s=READ_TIMEOUT_S))
+        except TopicReadError as exc:
+            raise HealthError(f"Kafka at {self.bootstrap}: {exc}") from exc
