@@ -15,6 +15,7 @@ import pytest
 
 from streamhub.codes import catalogue
 from streamhub.config import Settings
+from streamhub.core.clock import ManualClock
 from streamhub.simulate.bad_records import BAD_KINDS
 from streamhub.simulate.faults import ControlDirectory, parse_fault
 from streamhub.simulate.ledger import read_ledger
@@ -205,6 +206,29 @@ def test_same_seed_same_ledger_other_seed_other_ledger(settings: Settings, tmp_p
     assert first == second
     assert json.dumps(first["counts"]) != json.dumps(other["counts"])
     assert {i["engine"] for i in first["institutions"]} == {"postgres", "mariadb"}
+
+
+def test_a_paced_run_on_a_manual_clock_writes_what_an_unpaced_run_writes(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Pacing reads and sleeps through the injected clock: on a manual clock a paced run
+    takes its simulated wall time without waiting for it, and writes the same ledger."""
+    prefix = f"m{uuid.uuid4().hex[:8]}"
+    small = {"hospitals": 1, "clinics": 1, "duration_s": 6.0, "rate": 300.0}
+    clock = ManualClock()
+    try:
+        unpaced = _run(settings, _options(prefix, **small), tmp_path / "unpaced.json")
+        simulation = Simulation(
+            settings, _options(prefix, paced=True, **small), tmp_path / "paced.json", clock=clock
+        )
+        simulation.setup()
+        report = simulation.run()
+    finally:
+        drop_databases(settings, read_ledger(tmp_path / "unpaced.json"))
+    assert read_ledger(tmp_path / "paced.json") == unpaced
+    assert clock.sleeps and max(clock.sleeps) <= 0.05  # short steps toward the next change
+    assert report.wall_s == clock.monotonic()  # the run's wall time is the injected clock's
+    assert report.wall_s >= 6.0 - 0.05  # … which went through the run's six seconds
 
 
 def test_a_fault_sent_to_a_running_simulator_is_applied(settings: Settings, tmp_path: Path) -> None:
