@@ -37,7 +37,7 @@ COMMANDS = [
     ["anomaly", "maintenance"],
     ["anomaly", "cancel-maintenance"],
     ["anomaly", "show"],
-    ["status"],
+    ["health"],
     ["serve"],
     ["users"],
     ["users", "add"],
