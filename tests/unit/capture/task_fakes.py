@@ -192,6 +192,8 @@ class FakeEmitter:
         pass
 
     def flush(self, _timeout_s: float) -> int:
+        """Like a producer's flush: everything sent is delivered (acknowledged)."""
+        self.ack()
         return self.tracker.pending
 
     def records(self, topic: str) -> list[dict[str, Any]]:
@@ -223,6 +225,7 @@ class Harness:
         source: Source | None = None,
         stored: dict[str, Any] | None = None,
         start_ms: int = 1_767_225_630_000,  # 2026-01-01T00:00:30Z
+        start: bool = True,
     ) -> None:
         from prometheus_client import CollectorRegistry
 
@@ -241,7 +244,7 @@ class Harness:
 
         connections = Connections(
             positions=lambda _s, _k: self.positions,  # type: ignore[arg-type,return-value]
-            readers=lambda _c, _p: (FakeLogReader(self.source), FakeSnapshotReader(self.source)),  # type: ignore[arg-type,return-value]
+            readers=lambda _c, _p: self._readers(),  # type: ignore[arg-type,return-value]
             emitter=emitter,
             signals=lambda _s, _n, _k: self.signals,  # type: ignore[arg-type,return-value]
         )
@@ -253,7 +256,13 @@ class Harness:
             clock=self.clock,
             connections=connections,
         )
-        self.task._start()
+        self.readers: tuple[FakeLogReader, FakeSnapshotReader] | None = None
+        if start:
+            self.task._start()
+
+    def _readers(self) -> tuple[FakeLogReader, FakeSnapshotReader]:
+        self.readers = (FakeLogReader(self.source), FakeSnapshotReader(self.source))
+        return self.readers
 
     @property
     def sent(self) -> FakeEmitter:

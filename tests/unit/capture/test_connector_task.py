@@ -86,6 +86,27 @@ def test_a_failed_delivery_stops_the_task_without_storing_past_it() -> None:
     assert h.positions.resumes == ["0/64"]
 
 
+def test_on_stop_the_open_minutes_are_counted_and_the_last_position_stored() -> None:
+    h = Harness(stored={"resume": "0/64", "snapshot": {}, "counts": []}, start=False)
+    resume = h.source.commit("c", 1, "a", T0_MS)
+    polls = 0
+
+    def poll_then_stop() -> list[SnapshotRequest]:
+        nonlocal polls
+        polls += 1
+        if polls == 2:
+            h.task.stop.set()
+        return []
+
+    h.signals.poll = poll_then_stop  # type: ignore[method-assign]
+    h.task.run()
+    [record] = h.sent.records("ops.source_counts")  # the minute is not over: provisional
+    assert (record["window_start_ms"], record["inserts"]) == (MINUTE0, 1)
+    assert h.positions.resumes[-1] == resume  # stored once the flush delivered everything
+    assert h.source.confirmed[-1] == resume
+    assert h.readers is not None and h.readers[0].closed
+
+
 # --- counts and heartbeats as the clock moves --------------------------------------------
 
 
