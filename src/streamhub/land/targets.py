@@ -9,121 +9,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from streamhub.catalog.load import load_schema
 from streamhub.land.tables import entity_columns, table_name
 from streamhub.standardize.model import ENTITY_MODELS, std_topic
 
 KAFKA_COLUMNS = ("_topic", "_partition", "_offset")
 
-OPS_FIELDS: dict[str, tuple[str, ...]] = {
-    "ops_quality": (
-        "institution_id",
-        "system",
-        "table",
-        "record_key",
-        "entity",
-        "field",
-        "rule",
-        "dimension",
-        "severity",
-        "message",
-        "observed",
-        "position",
-        "event_ts_ms",
-    ),
-    "ops_source_counts": (
-        "connector",
-        "institution_id",
-        "system",
-        "database",
-        "table",
-        "window_start_ms",
-        "window_ms",
-        "inserts",
-        "updates",
-        "deletes",
-        "snapshot_reads",
-        "row_count",
-        "row_count_position",
-        "emitted_ts_ms",
-    ),
-    "ops_heartbeat": (
-        "connector",
-        "institution_id",
-        "system",
-        "engine",
-        "state",
-        "position",
-        "lag_bytes",
-        "lag_ms",
-        "last_event_ts_ms",
-        "events_total",
-        "errors_total",
-        "emitted_ts_ms",
-    ),
-    "ops_landed_counts": (
-        "institution_id",
-        "system",
-        "table",
-        "entity",
-        "window_start_ms",
-        "window_ms",
-        "upserts",
-        "deletes",
-        "landed_ts_ms",
-        "database",
-        "repair_id",
-    ),
-    "ops_dead_letters": (
-        "stage",
-        "reason",
-        "error_type",
-        "institution_id",
-        "table",
-        "original_topic",
-        "original_partition",
-        "original_offset",
-        "failed_ts_ms",
-        "system",
-        "database",
-        "commit_ts_ms",
-        "record_id",
-        "version",
-    ),
-    "ops_reconciliation": (
-        "institution_id",
-        "system",
-        "table",
-        "window_start_ms",
-        "window_end_ms",
-        "source_changes",
-        "standardized",
-        "dead_lettered",
-        "landed",
-        "status",
-        "difference",
-        "detail",
-        "checked_ts_ms",
-        "database",
-        "duplicates",
-        "revision",
-        "repaired",
-    ),
+#: The schemas the code was written against: they ship with it, beside src/.
+AVRO_DIR = Path(__file__).resolve().parents[3] / "avro_schemas"
+
+#: Each ops table lands the records of one ops schema.
+OPS_SCHEMAS: dict[str, str] = {
+    "ops_quality": "ops/quality.avsc",
+    "ops_source_counts": "ops/source_counts.avsc",
+    "ops_heartbeat": "ops/heartbeat.avsc",
+    "ops_landed_counts": "ops/landed_counts.avsc",
+    "ops_dead_letters": "ops/dead_letter.avsc",
+    "ops_reconciliation": "ops/reconciliation.avsc",
+    "ops_anomaly": "ops/anomaly.avsc",
+}
+# Fields deliberately not landed: dead letters' originals hold personal data in clear (level 4).
+# position_seq is there for the reconciler to version capture's letters (it has the key);
+# landed, it would be a log position without the key it belongs to.
+NOT_LANDED = {
+    "ops_dead_letters": ("original_key", "original_value", "position_seq"),
+    # version ids: thousands per event; the reconciler reads them on Kafka
+    "ops_landed_counts": ("versions",),
+}
+# Fields added to an ops schema after records were written without them: such records land
+# with the schema's default. Every other field is required (a missing one is a dead letter).
+ADDED_LATER: dict[str, tuple[str, ...]] = {
+    "ops_landed_counts": ("database", "repair_id"),
+    "ops_dead_letters": ("system", "database", "commit_ts_ms", "record_id", "version"),
+    "ops_reconciliation": ("database", "duplicates", "revision", "repaired"),
     "ops_anomaly": (
-        "anomaly_id",
-        "institution_id",
-        "system",
-        "table",
-        "metric",
-        "kind",
-        "observed",
-        "expected",
-        "lower",
-        "upper",
-        "score",
-        "window_start_ms",
-        "detected_ts_ms",
         "connector",
         "severity",
         "start_ms",
@@ -134,36 +56,29 @@ OPS_FIELDS: dict[str, tuple[str, ...]] = {
         "detail",
     ),
 }
-# Fields added to an ops schema after records were written without them: such records land
-# with the schema's default. Every other field is required (a missing one is a dead letter).
-OPTIONAL_FIELDS: dict[str, dict[str, Any]] = {
-    "ops_landed_counts": {"database": None, "repair_id": None},
-    "ops_dead_letters": {
-        "system": None,
-        "database": None,
-        "commit_ts_ms": None,
-        "record_id": None,
-        "version": None,
-    },
-    "ops_reconciliation": {"database": None, "duplicates": 0, "revision": 0, "repaired": 0},
-    "ops_anomaly": {
-        "connector": None,
-        "severity": None,
-        "start_ms": None,
-        "end_ms": None,
-        "recovered_kind": None,
-        "suppressed": False,
-        "suppression": None,
-        "detail": None,
-    },
+
+
+def _ops_fields(table: str, schema: dict[str, Any]) -> tuple[str, ...]:
+    """The landed fields of an ops table: its schema's fields, in their order."""
+    skipped = NOT_LANDED.get(table, ())
+    return tuple(f["name"] for f in schema["fields"] if f["name"] not in skipped)
+
+
+def _added_later_defaults(table: str, schema: dict[str, Any]) -> dict[str, Any]:
+    defaults = {f["name"]: f["default"] for f in schema["fields"] if "default" in f}
+    return {name: defaults[name] for name in ADDED_LATER.get(table, ())}
+
+
+_OPS_SCHEMA_DOCS = {table: load_schema(AVRO_DIR, path) for table, path in OPS_SCHEMAS.items()}
+#: Record fields per ops table, in column order (the ClickHouse migrations create them so).
+OPS_FIELDS: dict[str, tuple[str, ...]] = {
+    table: _ops_fields(table, doc) for table, doc in _OPS_SCHEMA_DOCS.items()
 }
-# Fields deliberately not landed: dead letters' originals hold personal data in clear (level 4).
-# position_seq is there for the reconciler to version capture's letters (it has the key);
-# landed, it would be a log position without the key it belongs to.
-NOT_LANDED = {
-    "ops_dead_letters": ("original_key", "original_value", "position_seq"),
-    # version ids: thousands per event; the reconciler reads them on Kafka
-    "ops_landed_counts": ("versions",),
+#: The schema defaults of the fields added later, per ops table.
+OPTIONAL_FIELDS: dict[str, dict[str, Any]] = {
+    table: defaults
+    for table, doc in _OPS_SCHEMA_DOCS.items()
+    if (defaults := _added_later_defaults(table, doc))
 }
 
 DEFAULT_ROUTES: dict[str, str] = {
