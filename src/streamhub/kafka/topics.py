@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 
 # another process creating the same topic at the same moment is not an error
 _RACES = ("TOPIC_ALREADY_EXISTS", "INVALID_PARTITIONS")
@@ -39,17 +39,19 @@ def ensure_topic(
     return existing is None
 
 
-def wait_for_leaders(admin: AdminClient, name: str, timeout_s: float = 15.0) -> bool:
+def wait_for_leaders(
+    admin: AdminClient, name: str, timeout_s: float = 15.0, clock: Clock = SYSTEM_CLOCK
+) -> bool:
     """Wait until a just-created topic is in the metadata with a leader for every partition.
 
     Creation returns before every broker's metadata shows the topic; readers, writers and a
     second `topics apply` would not see it yet. Returns False on timeout.
     """
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    deadline = clock.monotonic() + timeout_s
+    while clock.monotonic() < deadline:
         topic = admin.list_topics(name, timeout=timeout_s).topics.get(name)
         partitions = topic.partitions if topic is not None and topic.error is None else {}
         if partitions and all(p.leader >= 0 for p in partitions.values()):
             return True
-        time.sleep(0.1)
+        clock.sleep(0.1)
     return False

@@ -1,0 +1,54 @@
+"""Waiting for a new topic's leaders runs on the injected clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamhub.core.clock import ManualClock
+from streamhub.kafka.topics import wait_for_leaders
+
+
+@dataclass
+class _Partition:
+    leader: int
+
+
+@dataclass
+class _Topic:
+    partitions: dict[int, _Partition]
+    error: Any = None
+
+
+@dataclass
+class _Metadata:
+    topics: dict[str, _Topic] = field(default_factory=dict)
+
+
+class _Admin:
+    """Shows the topic (with leaders) only after ``visible_after`` metadata requests."""
+
+    def __init__(self, visible_after: int | None) -> None:
+        self.visible_after = visible_after
+        self.asked = 0
+
+    def list_topics(self, name: str, timeout: float) -> _Metadata:
+        self.asked += 1
+        if self.visible_after is None or self.asked <= self.visible_after:
+            return _Metadata({name: _Topic({0: _Partition(-1)})})  # created, no leader yet
+        return _Metadata({name: _Topic({0: _Partition(1), 1: _Partition(2)})})
+
+
+def test_waits_until_every_partition_has_a_leader() -> None:
+    clock = ManualClock()
+    admin = _Admin(visible_after=3)
+    assert wait_for_leaders(admin, "ops.signals", timeout_s=15, clock=clock)  # type: ignore[arg-type]
+    assert clock.sleeps == [0.1, 0.1, 0.1]
+
+
+def test_gives_up_at_the_timeout_without_waiting_for_real() -> None:
+    clock = ManualClock()
+    admin = _Admin(visible_after=None)
+    assert not wait_for_leaders(admin, "ops.signals", timeout_s=2, clock=clock)  # type: ignore[arg-type]
+    assert clock.monotonic() >= 2
+    assert len(clock.sleeps) == admin.asked and 20 <= admin.asked <= 21  # float steps of 0.1
