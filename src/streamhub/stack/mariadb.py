@@ -163,7 +163,7 @@ class MariaDB(Service):
             try:
                 with contextlib.closing(self.connect()) as conn, conn.cursor() as cur:
                     cur.execute("SELECT @@version, @@binlog_format, @@gtid_strict_mode")
-                    version, binlog_format, gtid_strict = cur.fetchone()
+                    version, binlog_format, gtid_strict = cur.fetchone() or ("unknown",) * 3
                 running = True
                 detail = (
                     f"mariadb {version}, binlog_format={binlog_format}, gtid_strict={gtid_strict}"

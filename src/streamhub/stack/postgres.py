@@ -165,7 +165,7 @@ class Postgres(Service):
                     cur.execute(
                         "SELECT current_setting('server_version'), current_setting('wal_level')"
                     )
-                    version, wal_level = cur.fetchone()
+                    version, wal_level = cur.fetchone() or ("unknown", "unknown")
                 running, detail = True, f"postgresql {version}, wal_level={wal_level}"
             except psycopg2.Error as exc:
                 detail = f"not answering: {exc}".strip()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any
+
+from pymysql.connections import Connection
+from pymysql.cursors import Cursor
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.model import ColumnInfo
@@ -57,7 +59,7 @@ class CatalogColumn:
         )
 
 
-def describe(cursor: Any, database: str, table: str) -> list[CatalogColumn]:
+def describe(cursor: Cursor, database: str, table: str) -> list[CatalogColumn]:
     """The table's columns in order; empty when the table does not exist."""
     cursor.execute(_DESCRIBE, (database, table))
     return [
@@ -80,7 +82,7 @@ class StreamCatalog:
 
     def __init__(self, config: ConnectorConfig, password: str) -> None:
         self._config, self._password = config, password
-        self._conn: Any = None
+        self._conn: Connection[Cursor] | None = None
 
     def describe(self, table: str) -> list[CatalogColumn]:
         if self._conn is None:

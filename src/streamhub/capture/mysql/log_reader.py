@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pymysql
+from pymysql.connections import Connection
+from pymysql.cursors import Cursor
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import (
     GtidEvent,
@@ -46,7 +48,7 @@ from streamhub.capture.contracts import LogReader
 from streamhub.capture.errors import CaptureError, PositionLostError, SourceUnavailableError
 from streamhub.capture.model import Event, SourceHead
 from streamhub.capture.mysql.catalog import StreamCatalog
-from streamhub.capture.mysql.connection import connect
+from streamhub.capture.mysql.connection import connect, fetch_one
 from streamhub.capture.mysql.gtid import head_seq
 from streamhub.capture.mysql.translator import BinlogTranslator
 from streamhub.capture.mysql.watermarks import WATERMARK_SCHEMA, WATERMARK_TABLE
@@ -101,7 +103,7 @@ class MySQLLogReader(LogReader):
         self._start: str | None = None
         self._scanned: tuple[str, int] | None = None  # binlog file/pos the thread has read
         self._delivered: tuple[str, int] | None = None  # ... and of the last batch read()
-        self._head_conn: Any = None
+        self._head_conn: Connection[Cursor] | None = None
         self._catalog = StreamCatalog(config, password)
 
     def start(self, resume: str | None) -> str:
@@ -248,7 +250,7 @@ class MySQLLogReader(LogReader):
             try:
                 with conn.cursor() as cur:
                     cur.execute(f"SELECT @@GLOBAL.{variable}")
-                    (position,) = cur.fetchone()
+                    (position,) = fetch_one(cur)
             except pymysql.MySQLError as exc:
                 raise SourceUnavailableError(
                     f"{self._where()}: reading @@{variable}: {exc}"
@@ -262,7 +264,7 @@ class MySQLLogReader(LogReader):
                 self._head_conn = connect(self.config, self.password)
             with self._head_conn.cursor() as cur:
                 cur.execute(f"SELECT @@GLOBAL.{variable}")
-                position = str(cur.fetchone()[0] or "").replace("\n", "")
+                position = str(fetch_one(cur)[0] or "").replace("\n", "")
                 cur.execute("SHOW BINARY LOGS")
                 logs = [(str(r[0]), int(r[1])) for r in cur.fetchall()]
         except pymysql.MySQLError as exc:

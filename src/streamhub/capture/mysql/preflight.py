@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any
 
 import pymysql
+from pymysql.cursors import Cursor
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import CheckResult
 from streamhub.capture.errors import SourceUnavailableError
-from streamhub.capture.mysql.catalog import describe
+from streamhub.capture.mysql.catalog import CatalogColumn, describe
 from streamhub.capture.mysql.connection import connect, quote
 from streamhub.capture.mysql.watermarks import WATERMARK_SCHEMA, WATERMARK_TABLE
 
@@ -64,7 +64,7 @@ def check(config: ConnectorConfig, password: str) -> list[CheckResult]:
             ]
 
 
-def _checks(config: ConnectorConfig, cur: Any) -> list[CheckResult]:
+def _checks(config: ConnectorConfig, cur: Cursor) -> list[CheckResult]:
     placeholders = ", ".join(["%s"] * len(_VARIABLES))
     cur.execute(f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({placeholders})", _VARIABLES)
     variables = {str(name).lower(): str(value) for name, value in cur.fetchall()}
@@ -181,7 +181,7 @@ def _server_id(config: ConnectorConfig, variables: dict[str, str]) -> CheckResul
     return CheckResult("server_id", True, f"connector {ours}, server {theirs}")
 
 
-def _table(config: ConnectorConfig, table: str, columns: list[Any]) -> CheckResult:
+def _table(config: ConnectorConfig, table: str, columns: list[CatalogColumn]) -> CheckResult:
     database = config.connection.database
     name = f"table {database}.{table}"
     if not columns:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pymysql
+from pymysql.connections import Connection
+from pymysql.cursors import Cursor
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import SnapshotReader
@@ -25,7 +27,7 @@ from streamhub.capture.errors import CaptureError, PreflightError, SourceUnavail
 from streamhub.capture.model import Chunk, TableInfo, UndecodableValue
 from streamhub.capture.mysql import types
 from streamhub.capture.mysql.catalog import CatalogColumn, describe
-from streamhub.capture.mysql.connection import connect, quote
+from streamhub.capture.mysql.connection import connect, fetch_one, quote
 from streamhub.capture.mysql.watermarks import (
     ID_SUFFIX,
     WATERMARK_DDL,
@@ -53,7 +55,7 @@ class MySQLSnapshotReader(SnapshotReader):
 
     def __init__(self, config: ConnectorConfig, password: str) -> None:
         super().__init__(config, password)
-        self._conn: Any = None
+        self._conn: Connection[Cursor] | None = None
         self._layouts: dict[str, _Layout] = {}
         self._watermarks_ready = False
 
@@ -61,7 +63,7 @@ class MySQLSnapshotReader(SnapshotReader):
     def _database(self) -> str:
         return self.config.connection.database
 
-    def _cursor(self) -> Any:
+    def _cursor(self) -> Cursor:
         if self._conn is None:
             self._conn = connect(self.config, self.password)
             with self._conn.cursor() as cur:
@@ -71,8 +73,9 @@ class MySQLSnapshotReader(SnapshotReader):
         return self._conn.cursor()
 
     def _fail(self, what: str, exc: pymysql.MySQLError) -> SourceUnavailableError:
-        with contextlib.suppress(Exception):
-            self._conn.close()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
         self._conn = None
         return SourceUnavailableError(f"connector {self.config.name}: {what} failed: {exc}")
 
@@ -111,12 +114,14 @@ class MySQLSnapshotReader(SnapshotReader):
         by_name = {c.name: c for c in layout.columns}
         return layout, [by_name[c.name].plan(self.config.encoding) for c in table.columns]
 
-    def _fetch(self, table: TableInfo, sql: str, params: list[object]) -> list[Any]:
+    def _fetch(
+        self, table: TableInfo, sql: str, params: list[object]
+    ) -> tuple[tuple[Any, ...], ...]:
         try:
             with self._cursor() as cur:
                 cur.execute("START TRANSACTION READ ONLY")
                 cur.execute(sql, params)
-                fetched: list[Any] = cur.fetchall()
+                fetched = cur.fetchall()
                 cur.execute("COMMIT")
         except pymysql.MySQLError as exc:
             raise self._fail(f"reading rows of {self._database}.{table.name}", exc) from exc
@@ -259,7 +264,7 @@ class MySQLSnapshotReader(SnapshotReader):
         except pymysql.MySQLError as exc:
             raise self._fail(f"writing a {kind} watermark into streamhub.watermarks", exc) from exc
 
-    def _create_watermarks(self, cur: Any) -> None:
+    def _create_watermarks(self, cur: Cursor) -> None:
         """Create the table only when missing, so an existing one needs no CREATE grant."""
         if not describe(cur, WATERMARK_SCHEMA, WATERMARK_TABLE):
             cur.execute("CREATE DATABASE IF NOT EXISTS streamhub CHARACTER SET utf8mb4")
@@ -271,7 +276,7 @@ class MySQLSnapshotReader(SnapshotReader):
         try:
             with self._cursor() as cur:
                 cur.execute(f"SELECT COUNT(*) FROM {source}")  # noqa: S608 (quoted identifiers)
-                (total,) = cur.fetchone()
+                (total,) = fetch_one(cur)
         except pymysql.MySQLError as exc:
             raise self._fail(f"counting {self._database}.{table.name}", exc) from exc
         return int(total)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class CatalogTable:
     primary_key: tuple[str, ...]  # in index order
 
 
-def find_table(cur: Any, schema: str, name: str) -> CatalogTable | None:
+def find_table(cur: Cursor, schema: str, name: str) -> CatalogTable | None:
     cur.execute(
         """
         SELECT c.oid, c.relreplident,
@@ -33,7 +34,7 @@ def find_table(cur: Any, schema: str, name: str) -> CatalogTable | None:
     return CatalogTable(int(row[0]), str(row[1]), tuple(row[2] or ()))
 
 
-def column_details(cur: Any, oid: int) -> dict[str, tuple[int, str, bool]]:
+def column_details(cur: Cursor, oid: int) -> dict[str, tuple[int, str, bool]]:
     """Current columns of a table: name -> (type oid, format_type, not null)."""
     cur.execute(
         """
@@ -47,7 +48,7 @@ def column_details(cur: Any, oid: int) -> dict[str, tuple[int, str, bool]]:
     return {str(r[0]): (int(r[1]), str(r[2]), bool(r[3])) for r in cur.fetchall()}
 
 
-def format_types(cur: Any, types: list[tuple[int, int]]) -> list[str]:
+def format_types(cur: Cursor, types: list[tuple[int, int]]) -> list[str]:
     """``format_type`` of (type oid, type modifier) pairs, as the catalog spells them."""
     if not types:
         return []

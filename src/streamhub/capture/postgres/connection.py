@@ -13,14 +13,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
-import psycopg2.extras
+from psycopg2.extensions import connection as Connection
+from psycopg2.extensions import cursor as Cursor
+from psycopg2.extensions import make_dsn
+from psycopg2.extras import LogicalReplicationConnection
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.errors import CaptureError, SourceUnavailableError
 from streamhub.capture.postgres.types import SESSION_OPTIONS
 from streamhub.secrets_mask import mask_text
-
-Connection = Any  # psycopg2 ships no type information
 
 
 def qualified_tables(config: ConnectorConfig) -> list[tuple[str, str]]:
@@ -59,7 +60,8 @@ def connect(config: ConnectorConfig, password: str) -> Connection:
     The client encoding is pinned to the database's own so text reaches us as
     stored and is decoded with the connector's encoding, as in the log.
     """
-    conn = _connect(config, password, None, None)
+    with _connecting(config):
+        conn = psycopg2.connect(_dsn(config, password, None))
     conn.autocommit = True
     with translated(config, "reading the database encoding"):
         db_encoding = database_encoding(conn)
@@ -68,32 +70,35 @@ def connect(config: ConnectorConfig, password: str) -> Connection:
     return conn
 
 
-def connect_replication(config: ConnectorConfig, password: str, encoding: str) -> Connection:
+def connect_replication(
+    config: ConnectorConfig, password: str, encoding: str
+) -> LogicalReplicationConnection:
     """A logical replication connection (``replication=database``) to the connector's database."""
-    factory = psycopg2.extras.LogicalReplicationConnection
-    return _connect(config, password, encoding, factory)
+    with _connecting(config):
+        return psycopg2.connect(
+            _dsn(config, password, encoding), connection_factory=LogicalReplicationConnection
+        )
 
 
-def _connect(
-    config: ConnectorConfig, password: str, encoding: str | None, factory: Any
-) -> Connection:
+def _dsn(config: ConnectorConfig, password: str, encoding: str | None) -> str:
     conn = config.connection
-    kwargs: dict[str, Any] = {
-        "host": conn.host,
-        "port": conn.port,
-        "user": conn.user,
-        "password": password,
-        "dbname": conn.database,
-        "connect_timeout": 10,
-        "application_name": f"streamhub-{config.name}"[:63],
-        "options": SESSION_OPTIONS,
-    }
-    if encoding is not None:
-        kwargs["client_encoding"] = encoding
-    if factory is not None:
-        kwargs["connection_factory"] = factory
+    return make_dsn(
+        host=conn.host,
+        port=conn.port,
+        user=conn.user,
+        password=password,
+        dbname=conn.database,
+        connect_timeout=10,
+        application_name=f"streamhub-{config.name}"[:63],
+        options=SESSION_OPTIONS,
+        client_encoding=encoding,  # None: left out of the DSN
+    )
+
+
+@contextmanager
+def _connecting(config: ConnectorConfig) -> Iterator[None]:
     try:
-        return psycopg2.connect(**kwargs)
+        yield
     except psycopg2.Error as exc:
         reason = mask_text(str(exc).strip()) or type(exc).__name__
         raise SourceUnavailableError(
@@ -107,4 +112,12 @@ def database_encoding(conn: Connection) -> str:
             "SELECT pg_encoding_to_char(encoding) FROM pg_database "
             "WHERE datname = current_database()"
         )
-        return str(cur.fetchone()[0])
+        return str(fetch_one(cur)[0])
+
+
+def fetch_one(cur: Cursor) -> tuple[Any, ...]:
+    """The one row a query always returns (an aggregate, a setting, a function call)."""
+    row = cur.fetchone()
+    if row is None:  # such queries return a row; say so if one did not
+        raise CaptureError(f"PostgreSQL returned no row for {cur.query!r}")
+    return row

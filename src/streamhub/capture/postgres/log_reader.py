@@ -24,9 +24,11 @@ import select
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg2
+from psycopg2.extensions import connection as Connection
+from psycopg2.extensions import cursor as Cursor
+from psycopg2.extras import LogicalReplicationConnection, ReplicationCursor
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import LogReader
@@ -49,6 +51,7 @@ from streamhub.capture.postgres.connection import (
     connect,
     connect_replication,
     database_encoding,
+    fetch_one,
     qualified_tables,
     translated,
     where,
@@ -94,9 +97,9 @@ class PostgresLogReader(LogReader):
     def __init__(self, config: ConnectorConfig, password: str) -> None:
         super().__init__(config, password)
         self._wanted = set(qualified_tables(config))
-        self._conn: Any = None  # ordinary connection: catalog, head()
-        self._repl: Any = None  # replication connection
-        self._cursor: Any = None
+        self._conn: Connection | None = None  # ordinary connection: catalog, head()
+        self._repl: LogicalReplicationConnection | None = None
+        self._cursor: ReplicationCursor | None = None
         self._status_interval = 10.0
         self._streams: dict[int, _Stream | None] = {}  # relation id -> ours, or None
         self._txn: _Transaction | None = None
@@ -108,18 +111,19 @@ class PostgresLogReader(LogReader):
     def start(self, resume: str | None) -> str:
         resume_lsn = pgoutput.parse_lsn(resume) if resume is not None else None
         self.close()
-        self._conn = connect(self.config, self.password)
+        self._conn = conn = connect(self.config, self.password)
         with translated(self.config, "preparing the publication and slot"):
-            cur = self._conn.cursor()
+            cur = conn.cursor()
             ensure_publication(cur, self.config)
             slot_lsn = ensure_slot(cur, self.config, resume)
-            encoding = database_encoding(self._conn)
+            encoding = database_encoding(conn)
             self._status_interval = _status_interval(cur)
         start = max(resume_lsn or 0, slot_lsn)
-        self._repl = connect_replication(self.config, self.password, encoding)
+        self._repl = repl = connect_replication(self.config, self.password, encoding)
         with translated(self.config, f"starting replication from slot {self.config.slot_name}"):
-            self._cursor = self._repl.cursor()
-            self._cursor.start_replication(
+            # the factory LogicalReplicationConnection uses anyway, named for the type checker
+            self._cursor = cursor = repl.cursor(cursor_factory=ReplicationCursor)
+            cursor.start_replication(
                 slot_name=self.config.slot_name,
                 decode=False,
                 start_lsn=resume_lsn or 0,  # 0: from the slot's confirmed position
@@ -128,18 +132,20 @@ class PostgresLogReader(LogReader):
                     "publication_names": _quote_ident(self.config.publication_name),
                     "messages": "true",
                 },
-                status_interval=self._status_interval,
+                # psycopg2 takes fractional seconds here; the stub says int
+                status_interval=self._status_interval,  # type: ignore[arg-type]
             )
         self._confirmed = start
         return pgoutput.format_lsn(start)
 
     def close(self) -> None:
         """Closes both connections; the slot stays, holding WAL from the confirmed position."""
-        for conn in (self._repl, self._conn):
+        connections: tuple[Connection | None, ...] = (self._repl, self._conn)
+        for conn in connections:
             if conn is not None and not conn.closed:
                 with contextlib.suppress(psycopg2.Error):  # a broken connection: nothing to do
                     conn.close()
-        self._repl = self._conn = self._cursor = None
+        self._repl = self._cursor = self._conn = None
         self._streams.clear()
         self._txn = None
         self._pending.clear()
@@ -160,7 +166,7 @@ class PostgresLogReader(LogReader):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                select.select([self._repl], [], [], min(remaining, SELECT_SLICE_S))
+                select.select([cursor.connection], [], [], min(remaining, SELECT_SLICE_S))
         except (psycopg2.Error, OSError, ValueError) as exc:  # ValueError: select on a closed fd
             raise self._broken(exc) from exc
         count = min(max_events, len(self._pending))
@@ -183,25 +189,33 @@ class PostgresLogReader(LogReader):
             return
         self._confirmed = lsn
         try:
-            cursor.send_feedback(write_lsn=lsn, flush_lsn=lsn, force=True)
+            cursor.send_feedback(  # type: ignore[no-untyped-call]  # untyped in the stub
+                write_lsn=lsn, flush_lsn=lsn, force=True
+            )
         except psycopg2.Error as exc:
             raise self._broken(exc) from exc
 
     def head(self) -> SourceHead:
         self._started()
-        with translated(self.config, "reading the WAL position"), self._conn.cursor() as cur:
+        with translated(self.config, "reading the WAL position"), self._catalog().cursor() as cur:
             cur.execute("SELECT pg_current_wal_lsn()::text")
-            current = pgoutput.parse_lsn(cur.fetchone()[0])
+            current = pgoutput.parse_lsn(fetch_one(cur)[0])
         return SourceHead(
             position_seq=current << 20,
             position=pgoutput.format_lsn(current),
             bytes_behind=max(0, current - self._confirmed),
         )
 
-    def _started(self) -> Any:
+    def _started(self) -> ReplicationCursor:
         if self._cursor is None:
             raise CaptureError(f"connector {self.config.name}: the log reader is not started")
         return self._cursor
+
+    def _catalog(self) -> Connection:
+        """The ordinary connection, open from ``start`` to ``close``."""
+        if self._conn is None:
+            raise CaptureError(f"connector {self.config.name}: the log reader is not started")
+        return self._conn
 
     # --- messages ----------------------------------------------------------------------
 
@@ -260,7 +274,7 @@ class PostgresLogReader(LogReader):
         if (relation.namespace, relation.name) not in self._wanted:
             return None
         with translated(self.config, f"describing {relation.namespace}.{relation.name}"):
-            cur = self._conn.cursor()
+            cur = self._catalog().cursor()
             current = column_details(cur, relation.relation_id)
             types = format_types(cur, [(c.type_oid, c.type_modifier) for c in relation.columns])
             primary_key = _primary_key(cur, relation.relation_id)
@@ -386,7 +400,7 @@ class PostgresLogReader(LogReader):
         self._pending.append(Watermark(content["kind"], str(content.get("chunk")), seq))
 
 
-def _primary_key(cur: Any, oid: int) -> tuple[str, ...]:
+def _primary_key(cur: Cursor, oid: int) -> tuple[str, ...]:
     cur.execute(
         "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a "
         "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
@@ -396,10 +410,10 @@ def _primary_key(cur: Any, oid: int) -> tuple[str, ...]:
     return tuple(str(r[0]) for r in cur.fetchall())
 
 
-def _status_interval(cur: Any) -> float:
+def _status_interval(cur: Cursor) -> float:
     """Seconds between status updates: a quarter of wal_sender_timeout, 1 to 10 s."""
     cur.execute("SELECT setting::int FROM pg_settings WHERE name = 'wal_sender_timeout'")
-    timeout_ms = int(cur.fetchone()[0])
+    timeout_ms = int(fetch_one(cur)[0])
     if timeout_ms <= 0:
         return 10.0
     return min(10.0, max(1.0, timeout_ms / 4000))

@@ -8,9 +8,9 @@ raises ``PreflightError`` with the same advice when it cannot proceed.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import psycopg2
+from psycopg2.extensions import cursor as Cursor
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import CheckResult
@@ -18,6 +18,7 @@ from streamhub.capture.errors import CaptureError
 from streamhub.capture.postgres.connection import (
     connect,
     connect_replication,
+    fetch_one,
     qualified_tables,
     translated,
     where,
@@ -62,18 +63,18 @@ def check(config: ConnectorConfig, password: str) -> list[CheckResult]:
         conn.close()
 
 
-def _setting(cur: Any, name: str) -> str:
+def _setting(cur: Cursor, name: str) -> str:
     cur.execute("SELECT setting FROM pg_settings WHERE name = %s", (name,))
-    return str(cur.fetchone()[0])
+    return str(fetch_one(cur)[0])
 
 
-def _server(cur: Any) -> list[CheckResult]:
+def _server(cur: Cursor) -> list[CheckResult]:
     version = int(_setting(cur, "server_version_num"))
     wal_level = _setting(cur, "wal_level")
     cur.execute("SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user")
-    may_replicate = bool(cur.fetchone()[0])
+    may_replicate = bool(fetch_one(cur)[0])
     cur.execute("SELECT current_user::text")
-    user = cur.fetchone()[0]
+    user = fetch_one(cur)[0]
     return [
         CheckResult(
             "server version",
@@ -116,13 +117,13 @@ def _replication_connection(config: ConnectorConfig, password: str) -> CheckResu
     return CheckResult("replication connection", True, "a logical replication connection opened")
 
 
-def _slot_checks(cur: Any, config: ConnectorConfig) -> list[CheckResult]:
+def _slot_checks(cur: Cursor, config: ConnectorConfig) -> list[CheckResult]:
     slot = config.slot_name
     row = slot_row(cur, slot)
     if row is None:
         max_slots = int(_setting(cur, "max_replication_slots"))
         cur.execute("SELECT count(*) FROM pg_replication_slots")
-        used = int(cur.fetchone()[0])
+        used = int(fetch_one(cur)[0])
         return [
             CheckResult(
                 "replication slots",
@@ -154,7 +155,7 @@ def _slot_checks(cur: Any, config: ConnectorConfig) -> list[CheckResult]:
     ]
 
 
-def _table_checks(cur: Any, config: ConnectorConfig) -> list[CheckResult]:
+def _table_checks(cur: Cursor, config: ConnectorConfig) -> list[CheckResult]:
     snapshot = config.snapshot.mode != "never"
     out = []
     for schema, name in qualified_tables(config):
@@ -166,7 +167,7 @@ def _table_checks(cur: Any, config: ConnectorConfig) -> list[CheckResult]:
     return out
 
 
-def _publication(cur: Any, config: ConnectorConfig) -> CheckResult:
+def _publication(cur: Cursor, config: ConnectorConfig) -> CheckResult:
     name = config.publication_name
     wanted = qualified_tables(config)
     create = f"CREATE PUBLICATION {name} FOR TABLE {', '.join(f'{s}.{n}' for s, n in wanted)}"
@@ -177,7 +178,7 @@ def _publication(cur: Any, config: ConnectorConfig) -> CheckResult:
     )
     row = cur.fetchone()
     cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-    superuser = bool(cur.fetchone()[0])
+    superuser = bool(fetch_one(cur)[0])
     cur.execute(
         "SELECT count(*) FROM unnest(%s::text[], %s::text[]) AS w(s, n) "
         "JOIN pg_namespace ns ON ns.nspname = w.s "
@@ -185,7 +186,7 @@ def _publication(cur: Any, config: ConnectorConfig) -> CheckResult:
         "WHERE NOT pg_has_role(c.relowner, 'USAGE')",
         ([s for s, _ in wanted], [n for _, n in wanted]),
     )
-    owns_tables = superuser or int(cur.fetchone()[0]) == 0
+    owns_tables = superuser or int(fetch_one(cur)[0]) == 0
     if row is not None and row[0]:
         return CheckResult(
             f"publication {name}",
@@ -197,7 +198,7 @@ def _publication(cur: Any, config: ConnectorConfig) -> CheckResult:
         return CheckResult(f"publication {name}", True, "exists with the connector's tables")
     if row is None:
         cur.execute("SELECT has_database_privilege(current_database(), 'CREATE')")
-        may = owns_tables and bool(cur.fetchone()[0])
+        may = owns_tables and bool(fetch_one(cur)[0])
         detail = (
             "missing; the agent will create it"
             if may
@@ -218,7 +219,7 @@ def _publication(cur: Any, config: ConnectorConfig) -> CheckResult:
     )
 
 
-def _retention(cur: Any) -> list[CheckResult]:
+def _retention(cur: Cursor) -> list[CheckResult]:
     keep = _setting(cur, "max_slot_wal_keep_size")
     timeout_ms = int(_setting(cur, "wal_sender_timeout"))
     return [

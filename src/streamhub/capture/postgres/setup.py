@@ -12,11 +12,12 @@ from typing import Any
 import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
+from psycopg2.extensions import cursor as Cursor
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.errors import PositionLostError, PreflightError, SourceUnavailableError
 from streamhub.capture.postgres.catalog import find_table
-from streamhub.capture.postgres.connection import qualified_tables, where
+from streamhub.capture.postgres.connection import fetch_one, qualified_tables, where
 from streamhub.capture.postgres.pgoutput import parse_lsn
 from streamhub.log import get_logger
 
@@ -26,7 +27,7 @@ SLOT_RELEASE_WAIT_S = 10.0  # a just-closed stream's walsender may hold the slot
 
 
 def identity_problem(
-    cur: Any, schema: str, name: str, snapshot: bool = True
+    cur: Cursor, schema: str, name: str, snapshot: bool = True
 ) -> tuple[str, str] | None:
     """Why the table cannot be captured and how to fix it, or None. Publishing a table
     without a replica identity makes every UPDATE and DELETE on it fail at the source."""
@@ -64,7 +65,7 @@ def identity_problem(
     )
 
 
-def ensure_publication(cur: Any, config: ConnectorConfig) -> None:
+def ensure_publication(cur: Cursor, config: ConnectorConfig) -> None:
     """The publication covers exactly the connector's tables (created or altered)."""
     wanted = qualified_tables(config)
     snapshot = config.snapshot.mode != "never"
@@ -108,7 +109,7 @@ def ensure_publication(cur: Any, config: ConnectorConfig) -> None:
         ) from exc
 
 
-def published_tables(cur: Any, publication: str) -> list[tuple[str, str]]:
+def published_tables(cur: Cursor, publication: str) -> list[tuple[str, str]]:
     cur.execute(
         "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = %s",
         (publication,),
@@ -116,7 +117,7 @@ def published_tables(cur: Any, publication: str) -> list[tuple[str, str]]:
     return [(str(s), str(t)) for s, t in cur.fetchall()]
 
 
-def ensure_slot(cur: Any, config: ConnectorConfig, resume: str | None) -> int:
+def ensure_slot(cur: Cursor, config: ConnectorConfig, resume: str | None) -> int:
     """The slot's confirmed position, creating the slot when there is none and nothing
     to resume. A missing slot with a stored position means the changes are gone."""
     slot = config.slot_name
@@ -138,7 +139,7 @@ def ensure_slot(cur: Any, config: ConnectorConfig, resume: str | None) -> int:
             except psycopg2.errors.DuplicateObject:
                 continue  # another agent created it first: look again
             log.info("replication slot created", extra={"connector": config.name, "slot": slot})
-            return parse_lsn(cur.fetchone()[0])
+            return parse_lsn(fetch_one(cur)[0])
         plugin, database, active_pid, confirmed, wal_status = row
         if plugin != "pgoutput" or database != config.connection.database:
             raise PreflightError(
@@ -163,7 +164,7 @@ def ensure_slot(cur: Any, config: ConnectorConfig, resume: str | None) -> int:
         time.sleep(0.2)
 
 
-def slot_row(cur: Any, slot: str) -> tuple[Any, ...] | None:
+def slot_row(cur: Cursor, slot: str) -> tuple[Any, ...] | None:
     cur.execute(
         "SELECT plugin, database, active_pid, confirmed_flush_lsn::text, wal_status "
         "FROM pg_replication_slots WHERE slot_name = %s",

@@ -9,11 +9,13 @@ log. Each chunk is one autocommit statement: no locks, no long transaction.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Literal
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
+from psycopg2.extensions import connection as Connection
+from psycopg2.extensions import cursor as Cursor
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import SnapshotReader
@@ -21,8 +23,8 @@ from streamhub.capture.errors import CaptureError, PreflightError
 from streamhub.capture.model import Chunk, ColumnInfo, TableInfo, UndecodableValue
 from streamhub.capture.postgres.catalog import column_details, find_table
 from streamhub.capture.postgres.connection import (
-    Connection,
     connect,
+    fetch_one,
     qualified_tables,
     translated,
     where,
@@ -38,7 +40,7 @@ class PostgresSnapshotReader(SnapshotReader):
         super().__init__(config, password)
         self._conn: Connection | None = None
 
-    def _cursor(self) -> Any:
+    def _cursor(self) -> Cursor:
         if self._conn is None or self._conn.closed:
             self._conn = connect(
                 self.config, self.password
@@ -49,7 +51,7 @@ class PostgresSnapshotReader(SnapshotReader):
         with translated(self.config, "reading the catalog"), self._cursor() as cur:
             return [self._describe(cur, *table) for table in qualified_tables(self.config)]
 
-    def _describe(self, cur: Any, schema: str, name: str) -> TableInfo:
+    def _describe(self, cur: Cursor, schema: str, name: str) -> TableInfo:
         found = find_table(cur, schema, name)
         if found is None:
             raise PreflightError(
@@ -195,7 +197,7 @@ class PostgresSnapshotReader(SnapshotReader):
                     sql.Identifier(table.schema or "public", table.name)
                 )
             )
-            return int(cur.fetchone()[0])
+            return int(fetch_one(cur)[0])
 
     def close(self) -> None:
         if self._conn is not None and not self._conn.closed:
