@@ -7,7 +7,6 @@ what it landed on ops.landed_counts instead.
 from __future__ import annotations
 
 import socket
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -16,6 +15,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.capture.connector import load_connectors
 from streamhub.capture.errors import ConnectorConfigError
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
+from streamhub.core.clock import now_ms as wall_ms
 from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.health.errors import HealthError
 from streamhub.health.model import ActivityWindow, Beat, Connector, Observation, TopicLag
@@ -55,9 +56,15 @@ def configured_connectors(settings: Settings) -> list[Connector]:
     )
 
 
-def gather(settings: Settings, limits: Thresholds, now_ms: int | None = None) -> Observation:
-    """Read everything health needs; an unreachable Kafka is an observation, not an error."""
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+def gather(
+    settings: Settings,
+    limits: Thresholds,
+    now_ms: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Observation:
+    """Read everything health needs at ``now_ms`` (the clock's time when None); an
+    unreachable Kafka is an observation, not an error."""
+    now_ms = now_ms if now_ms is not None else wall_ms(clock)
     since_ms = now_ms - int(limits.horizon_s * 1000)
     configured = configured_connectors(settings)
     base: dict[str, Any] = {
