@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Consumer
 
 from streamhub.core.clock import Clock
+from streamhub.kafka.groups import assigned_lag
 
 if TYPE_CHECKING:
     from streamhub.land.lander import LanderStats
-
-_INVALID = -1001  # librdkafka's OFFSET_INVALID: not known yet
-
-
-def consumer_lag(consumer: Consumer) -> int | None:
-    """Messages behind the high watermarks last seen by fetches (no broker round trip)."""
-    try:
-        positions = consumer.position(consumer.assignment())
-        lag = 0
-        for tp in positions:
-            _low, high = consumer.get_watermark_offsets(tp, cached=True)
-            if high >= 0 and tp.offset >= 0:
-                lag += max(0, high - tp.offset)
-        return lag
-    except KafkaException:
-        return None
 
 
 class Progress:
@@ -48,7 +33,7 @@ class Progress:
         if self._out is None or now - self._last_at < self._every_s:
             return
         rate = (self._stats.rows - self._last_rows) / max(now - self._last_at, 1e-9)
-        lag = consumer_lag(consumer)
+        lag = assigned_lag(consumer)
         print(
             f"land: {self._stats.rows:,} rows landed ({rate:,.0f}/s), "
             f"{self._stats.dead_letters:,} dead letters, lag "
