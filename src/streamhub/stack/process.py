@@ -9,10 +9,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
 from streamhub.stack.errors import MissingSoftwareError, StackError
 from streamhub.stack.permissions import OWNER_ONLY_UMASK
@@ -159,15 +159,15 @@ def alive(pid: int | None) -> bool:
     return True
 
 
-def terminate(pid: int, what: str, grace_s: float = 30.0) -> None:
+def terminate(pid: int, what: str, grace_s: float = 30.0, clock: Clock = SYSTEM_CLOCK) -> None:
     """SIGTERM, wait for a clean shutdown, then SIGKILL."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
+    deadline = clock.monotonic() + grace_s
+    while clock.monotonic() < deadline:
         if not alive(pid):
             return
-        time.sleep(0.2)
+        clock.sleep(0.2)
     log.warning("service did not stop in time; killing", extra={"service": what, "pid": pid})
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
@@ -187,15 +187,16 @@ def wait_until(
     timeout_s: float,
     log_file: Path | None,
     pid: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """Poll ``check`` until true; fail early if the process died, with its log tail."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    deadline = clock.monotonic() + timeout_s
+    while clock.monotonic() < deadline:
         if check():
             return
         if pid is not None and not alive(pid):
             raise StackError(f"{what} exited during start-up.{_tail(log_file)}")
-        time.sleep(0.25)
+        clock.sleep(0.25)
     raise StackError(f"{what} not ready after {timeout_s:.0f}s.{_tail(log_file)}")
 
 
