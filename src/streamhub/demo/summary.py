@@ -2,7 +2,9 @@
 
 Every stage already exports Prometheus counters labelled by institution; the
 summary scrapes the workers' endpoints (and the in-process capture registry)
-rather than opening ClickHouse, which belongs to the lander.
+rather than opening ClickHouse, which belongs to the lander. The names it reads are
+taken from the stages' own metric definitions (:func:`read_names`), so renaming a
+stage's metric cannot silently empty a column.
 """
 
 from __future__ import annotations
@@ -13,11 +15,48 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
-from prometheus_client import REGISTRY, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from streamhub.capture.metrics import CaptureMetrics
+from streamhub.land.metrics import LandMetrics
+from streamhub.standardize.metrics import StandardizeMetrics
+
 Samples = list[tuple[str, dict[str, str], float]]
+
+
+@dataclass(frozen=True)
+class ReadNames:
+    """The sample names the summary reads, one per column it fills."""
+
+    captured: str  # capture: row changes read
+    standardized: str  # standardize: records by outcome (dead_letter: rejected)
+    landed: str  # land: records landed
+    landed_commit: str  # land: newest landed commit time, seconds
+
+
+def sample_name(metric: Counter | Gauge) -> str:
+    """The name a metric's value is exposed under (a counter's with ``_total``)."""
+    (family,) = metric.describe()
+    return f"{family.name}_total" if family.type == "counter" else family.name
+
+
+@cache
+def read_names() -> ReadNames:
+    """The names, from the stages' metric definitions built in a registry of their own
+    (nothing is registered where this process serves its metrics)."""
+    registry = CollectorRegistry()
+    capture = CaptureMetrics.create(registry)
+    standardize = StandardizeMetrics.create(registry)
+    land = LandMetrics.create(registry)
+    return ReadNames(
+        captured=sample_name(capture.events),
+        standardized=sample_name(standardize.records),
+        landed=sample_name(land.records),
+        landed_commit=sample_name(land.newest_commit),
+    )
 
 
 def parse(text: str) -> Samples:
@@ -56,23 +95,24 @@ class Summary:
     rows: dict[str, InstitutionRow] = field(default_factory=lambda: defaultdict(InstitutionRow))
 
     def add(self, samples: Iterable[tuple[str, dict[str, str], float]]) -> None:
+        names = read_names()
         for name, labels, value in samples:
             institution = labels.get("institution")
             if not institution:
                 continue
             row = self.rows[institution]
-            if name == "streamhub_capture_events_total":
+            if name == names.captured:
                 row.captured += value
-            elif name == "streamhub_standardize_records_total":
+            elif name == names.standardized:
                 outcome = labels.get("outcome")
                 if outcome == "dead_letter":
                     row.rejected += value
                 else:
                     row.standardized += value
                     row.flagged += value if outcome == "flagged" else 0.0
-            elif name == "streamhub_land_records_total":
+            elif name == names.landed:
                 row.landed += value
-            elif name == "streamhub_land_last_commit_timestamp_seconds":
+            elif name == names.landed_commit:
                 row.last_landed_commit_s = max(row.last_landed_commit_s or 0.0, value)
 
     def render(self, names: dict[str, str], now_s: float | None = None) -> str:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from prometheus_client import CollectorRegistry, generate_latest
+
+from streamhub.capture.metrics import CaptureMetrics
 from streamhub.demo.run import drained
 from streamhub.demo.summary import Summary, parse
+from streamhub.land.metrics import LandMetrics
+from streamhub.standardize.metrics import StandardizeMetrics
 
 CAPTURE = """
 # TYPE streamhub_capture_events_total counter
@@ -48,3 +53,19 @@ def test_drained_only_when_everything_captured_was_handled_and_landed() -> None:
     assert drained(_summary(CAPTURE, STANDARDIZE, LAND.replace("} 4.0", "} 5.0")))
     assert not drained(_summary(CAPTURE, LAND))  # nothing standardized yet
     assert not drained(Summary())
+
+
+def test_the_summary_reads_what_the_stages_really_export() -> None:
+    registry = CollectorRegistry()
+    CaptureMetrics.create(registry).events.labels("a-his", "I1", "his", "c").inc(7)
+    standardize = StandardizeMetrics.create(registry)
+    standardize.records.labels("I1", "patient", "standardized").inc(5)
+    standardize.records.labels("I1", "unknown", "dead_letter").inc(2)
+    land = LandMetrics.create(registry)
+    land.records.labels("I1").inc(5)
+    land.newest_commit.labels("I1").set(1000.0)
+    summary = Summary()
+    summary.add(parse(generate_latest(registry).decode()))
+    row = summary.rows["I1"]
+    assert (row.captured, row.standardized, row.rejected, row.landed) == (7, 5, 2, 5)
+    assert row.last_landed_commit_s == 1000.0
