@@ -106,3 +106,18 @@ class DeliveryFailedError(CaptureError):
 
 class PositionStoreError(CaptureError):
     """The positions topic cannot be read or written."""
+
+
+class UndecodableTextError(CaptureError):
+    """Stored bytes that are not valid in a text column's codec (MariaDB/MySQL).
+
+    Not fatal: the reader puts None in the row and sends ``raw`` to dlq.capture with
+    ``reason``; ``codec`` and ``offset`` say which byte broke the decoding.
+    """
+
+    def __init__(self, raw: bytes, codec: str, offset: int) -> None:
+        self.raw = raw
+        self.codec = codec
+        self.offset = offset
+        self.reason = f"not valid {codec}: byte 0x{raw[offset]:02x} at offset {offset}"
+        super().__init__(self.reason)

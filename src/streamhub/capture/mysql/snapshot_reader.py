@@ -23,7 +23,12 @@ from pymysql.cursors import Cursor
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import SnapshotReader
-from streamhub.capture.errors import CaptureError, PreflightError, SourceUnavailableError
+from streamhub.capture.errors import (
+    CaptureError,
+    PreflightError,
+    SourceUnavailableError,
+    UndecodableTextError,
+)
 from streamhub.capture.model import Chunk, TableInfo, UndecodableValue
 from streamhub.capture.mysql import types
 from streamhub.capture.mysql.catalog import CatalogColumn, describe
@@ -228,12 +233,12 @@ class MySQLSnapshotReader(SnapshotReader):
     ) -> tuple[dict[str, object], dict[str, object]]:
         row: dict[str, object] = {}
         raw_keys: dict[str, object] = {}  # undecodable key values page on their raw bytes
-        failed: list[types.UndecodableText] = []
+        failed: list[UndecodableTextError] = []
         names: list[str] = []
         for plan, value in zip(plans, values, strict=True):
             try:
                 row[plan.name] = plan.convert(value)
-            except types.UndecodableText as exc:
+            except UndecodableTextError as exc:
                 row[plan.name] = None
                 failed.append(exc)
                 names.append(plan.name)

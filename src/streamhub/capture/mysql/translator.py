@@ -39,7 +39,7 @@ from pymysqlreplication.row_event import (
 )
 
 from streamhub.capture.connector import ConnectorConfig
-from streamhub.capture.errors import CaptureError
+from streamhub.capture.errors import CaptureError, UndecodableTextError
 from streamhub.capture.keychange import split_key_change
 from streamhub.capture.model import (
     ColumnInfo,
@@ -303,18 +303,18 @@ class BinlogTranslator:
 
     def _image(
         self, table: _Table, values: dict[str, object] | None
-    ) -> tuple[dict[str, object] | None, list[tuple[str, types.UndecodableText]]]:
+    ) -> tuple[dict[str, object] | None, list[tuple[str, UndecodableTextError]]]:
         if values is None:
             return None, []
         image: dict[str, object] = {}
-        bad: list[tuple[str, types.UndecodableText]] = []
+        bad: list[tuple[str, UndecodableTextError]] = []
         for plan in table.plans:
             value = values.get(plan.name)
             if isinstance(value, str) and plan.name in table.carried:
                 value = value.encode(_CARRIER)
             try:
                 image[plan.name] = plan.convert(value)
-            except types.UndecodableText as exc:
+            except UndecodableTextError as exc:
                 image[plan.name] = None
                 bad.append((plan.name, exc))
         return image, bad

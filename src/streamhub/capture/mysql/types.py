@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from pymysqlreplication.constants import FIELD_TYPE
 
+from streamhub.capture.errors import UndecodableTextError
 from streamhub.capture.model import ValueKind
 
 UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8"})
@@ -149,20 +150,11 @@ def text_codec(charset: str | None, connector_encoding: str) -> str:
         return connector_encoding
 
 
-class UndecodableText(ValueError):
-    """Stored bytes that are not valid in the column's codec."""
-
-    def __init__(self, raw: bytes, codec: str, offset: int) -> None:
-        self.raw = raw
-        self.reason = f"not valid {codec}: byte 0x{raw[offset]:02x} at offset {offset}"
-        super().__init__(self.reason)
-
-
 def decode_text(raw: bytes, codec: str) -> str:
     try:
         return raw.decode(codec)
     except UnicodeDecodeError as exc:
-        raise UndecodableText(raw, codec, exc.start) from exc
+        raise UndecodableTextError(raw, codec, exc.start) from exc
 
 
 @dataclass(frozen=True)
@@ -176,7 +168,7 @@ class ValuePlan:
     octets: int | None = None  # BINARY(n): width to restore the padding the binlog strips
 
     def convert(self, value: object) -> object:
-        """The model value; text must arrive as the stored bytes. Raises UndecodableText."""
+        """The model value; text must arrive as the stored bytes. Raises UndecodableTextError."""
         if value is None:
             return None
         if self.codec is not None:

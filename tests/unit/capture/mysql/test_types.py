@@ -9,6 +9,7 @@ import struct
 import pytest
 from pymysqlreplication.constants import FIELD_TYPE
 
+from streamhub.capture.errors import CaptureError, UndecodableTextError
 from streamhub.capture.mysql import types
 from streamhub.capture.mysql.gtid import GtidPosition, head_seq, parse_mariadb_gtids
 
@@ -92,10 +93,12 @@ def test_gbk_bytes_that_cp1252_cannot_hold_decode() -> None:
 def test_undecodable_text_names_codec_and_offset() -> None:
     plan = types.ValuePlan("XM", "varchar", "string", codec="gbk")
     raw = "李四".encode("gbk") + b"\xff\xff"
-    with pytest.raises(types.UndecodableText) as caught:
+    with pytest.raises(UndecodableTextError) as caught:
         plan.convert(raw)
     assert caught.value.raw == raw
     assert caught.value.reason == "not valid gbk: byte 0xff at offset 4"
+    assert (caught.value.codec, caught.value.offset) == ("gbk", 4)
+    assert isinstance(caught.value, CaptureError) and not isinstance(caught.value, ValueError)
 
 
 def test_float_rounds_to_single_precision_digits_both_ways() -> None:
