@@ -11,13 +11,13 @@ printed every few seconds until the pipeline has drained (or until Ctrl-C with
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from streamhub.capture.alongside import CaptureAlongside
 from streamhub.capture.connector import load_connector
 from streamhub.config import Settings
+from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.demo.errors import WorkerError
 from streamhub.demo.summary import Summary, collect
@@ -78,9 +78,10 @@ def run_demo(
     simulation_options: SimulationOptions,
     options: DemoOptions,
     echo: Echo,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Summary:
     sim_dir = settings.data_dir / "sim"
-    simulation = Simulation(settings, simulation_options, sim_dir / "ledger.json")
+    simulation = Simulation(settings, simulation_options, sim_dir / "ledger.json", clock=clock)
     paths = write_connectors(
         sim_dir / "connectors",
         connector_documents(
@@ -104,7 +105,7 @@ def run_demo(
         },
         port_offset=options.port_offset,
     )
-    started_ms = int(time.time() * 1000)
+    started_ms = now_ms(clock)
     # the settings as the children see them: link health reads the demo's groups and sources
     child_settings = settings.model_copy(
         update={
@@ -139,8 +140,8 @@ def run_demo(
                 workers.check_alive()
                 echo(collect(workers.metrics_urls(), names).render(names))
             # the agent keeps running (idle sources still beat and close their last minute)
-            summary = _until_drained(workers, names, options, echo)
-            echo(reconciliation(settings, set(names), started_ms, workers, echo))
+            summary = _until_drained(workers, names, options, echo, clock)
+            echo(reconciliation(settings, set(names), started_ms, workers, echo, clock))
             echo(link_health(child_settings, set(names)))
     finally:
         codes = workers.stop()
@@ -149,11 +150,11 @@ def run_demo(
 
 
 def _until_drained(
-    workers: Workers, names: dict[str, str], options: DemoOptions, echo: Echo
+    workers: Workers, names: dict[str, str], options: DemoOptions, echo: Echo, clock: Clock
 ) -> Summary:
-    deadline = time.monotonic() + options.drain_timeout_s
+    deadline = clock.monotonic() + options.drain_timeout_s
     while True:
-        time.sleep(options.every_s)
+        clock.sleep(options.every_s)
         workers.check_alive()
         summary = collect(workers.metrics_urls(), names)
         echo(summary.render(names))
@@ -162,7 +163,7 @@ def _until_drained(
         if drained(summary):
             echo("drained: every captured change is standardized (or dead-lettered) and landed")
             return summary
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             raise WorkerError(
                 f"the pipeline did not drain within {options.drain_timeout_s:g} s; see the logs "
                 f"in {workers.log_dir}"
@@ -170,18 +171,23 @@ def _until_drained(
 
 
 def reconciliation(
-    settings: Settings, institutions: set[str], since_ms: int, workers: Workers, echo: Echo
+    settings: Settings,
+    institutions: set[str],
+    since_ms: int,
+    workers: Workers,
+    echo: Echo,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> str:
     """Totals per institution and day of the run's windows, once the last one is judged."""
-    last_window_end = (int(time.time() * 1000) // 60_000 + 1) * 60_000
-    wait_s = (last_window_end - time.time() * 1000) / 1000 + RECONCILE_GRACE_S + 10
+    last_window_end = (now_ms(clock) // 60_000 + 1) * 60_000
+    wait_s = (last_window_end - clock.time() * 1000) / 1000 + RECONCILE_GRACE_S + 10
     echo(
         f"waiting {wait_s:.0f} s for the last minute's reconciliation (grace "
         f"{RECONCILE_GRACE_S} s after the minute ends)"
     )
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        time.sleep(min(5.0, max(deadline - time.monotonic(), 0)))
+    deadline = clock.monotonic() + wait_s
+    while clock.monotonic() < deadline:
+        clock.sleep(min(5.0, max(deadline - clock.monotonic(), 0)))
         workers.check_alive()
     results = [r for r in read_results(settings, since_ms) if r.institution_id in institutions]
     _, totals = select(results, Selection(None, since_ms, None))
