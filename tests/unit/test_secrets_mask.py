@@ -13,7 +13,7 @@ from streamhub.cli.serve_cmd import _via
 from streamhub.config import load_settings
 from streamhub.errors import ConfigError
 from streamhub.land.clickhouse import connect
-from streamhub.land.errors import SinkError
+from streamhub.land.errors import LandError
 from streamhub.secrets_mask import has_password, mask_text, mask_url
 
 SECRET = "topsecret"
@@ -91,7 +91,7 @@ def test_serve_start_up_line_masks_the_dsn_password() -> None:
 
 
 def test_a_connection_error_does_not_carry_the_password() -> None:
-    with pytest.raises(SinkError) as caught:
+    with pytest.raises(LandError) as caught:
         connect("http://u:topsecret@127.0.0.1:1", "streamhub")
     assert "127.0.0.1:1" in str(caught.value)  # still says where
     assert SECRET not in str(caught.value)

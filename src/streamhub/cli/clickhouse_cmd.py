@@ -11,7 +11,7 @@ import click
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from streamhub.cli.context import fails_cleanly, settings_from
-from streamhub.land.clickhouse import as_sink_error, check_database_name, connect
+from streamhub.land.clickhouse import as_land_error, check_database_name, connect
 from streamhub.land.migrations import migrate
 from streamhub.secrets_mask import mask_url
 
@@ -113,7 +113,7 @@ def query_cmd(
     try:
         result = client.query(sql)
     except ClickHouseError as exc:
-        raise as_sink_error(exc, "query") from exc
+        raise as_land_error(exc, "query") from exc
     finally:
         client.close()
     names = list(result.column_names)

@@ -2,7 +2,7 @@
 
 ``connect`` returns a clickhouse-connect client whose inserts are synchronous
 (``async_insert=0``: chDB defaults to asynchronous inserts, which would let the lander
-commit offsets before the rows are stored). ClickHouse errors become sink errors that
+commit offsets before the rows are stored). ClickHouse errors become land errors that
 say whether waiting helps (:func:`classify`).
 """
 
@@ -21,7 +21,7 @@ from streamhub.land.errors import (
     ClickHouseQueryError,
     ClickHouseUnavailableError,
     EngineInUseError,
-    SinkError,
+    LandError,
 )
 from streamhub.secrets_mask import mask_text, mask_url
 
@@ -89,7 +89,7 @@ class Failure(Enum):
 
 
 def classify(exc: BaseException) -> Failure:
-    if isinstance(exc, SinkError):
+    if isinstance(exc, LandError):
         return Failure.TRANSIENT if exc.transient else Failure.FATAL
     if isinstance(exc, Error):
         if exc.code in TRANSIENT_CODES:
@@ -104,11 +104,14 @@ def classify(exc: BaseException) -> Failure:
     return Failure.FATAL
 
 
-def as_sink_error(exc: Exception, what: str) -> SinkError:
-    """The sink error for a failed ClickHouse call, with what we were doing."""
-    if isinstance(exc, SinkError):
+def as_land_error(exc: Exception, what: str) -> LandError:
+    """The land error for a failed ClickHouse call, with what we were doing; a refusal keeps
+    the server's error code and symbolic name (``UNKNOWN_TABLE``…) as fields and in its
+    message."""
+    if isinstance(exc, LandError):
         return exc
     code = getattr(exc, "code", None)
+    name = getattr(exc, "name", None) if isinstance(exc, Error) else None
     # a driver's message may quote the URL it used, credentials included
     text = mask_text(str(exc).strip())
     detail = text.splitlines()[0] if text else type(exc).__name__
@@ -116,7 +119,9 @@ def as_sink_error(exc: Exception, what: str) -> SinkError:
         return ClickHouseUnavailableError(
             f"{what}: ClickHouse is unavailable or overloaded ({detail}); retry later"
         )
-    return ClickHouseQueryError(f"{what}: {detail}", code)
+    if name and name not in detail:  # the name often ends a later line of the message
+        detail = f"{detail} ({name})"
+    return ClickHouseQueryError(f"{what}: {detail}", code, name)
 
 
 def check_database_name(database: str) -> str:
@@ -152,7 +157,7 @@ def connect(
                 f"`streamhub clickhouse migrate --database {database}`",
                 _UNKNOWN_DATABASE,
             ) from exc
-        raise as_sink_error(exc, f"connecting to {mask_url(dsn)} (database {database})") from exc
+        raise as_land_error(exc, f"connecting to {mask_url(dsn)} (database {database})") from exc
 
 
 def _open(dsn: str, database: str | None, settings: dict[str, int] = SESSION_SETTINGS) -> Client:

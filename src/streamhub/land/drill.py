@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from streamhub.core.identity import version_id
 from streamhub.land.batch import PendingRow
-from streamhub.land.errors import LandError
+from streamhub.land.errors import LanderConfigError
 from streamhub.land.insert import Inserter, Landing
 from streamhub.land.targets import Target
 from streamhub.log import get_logger
@@ -30,7 +30,9 @@ def drop_every_from_env(environ: Mapping[str, str] = os.environ) -> int:
     if not text:
         return 0
     if not text.isdigit() or int(text) < 1:
-        raise LandError(f"{FAULT_DROP_ENV}={text!r}: expected a whole number >= 1 (or unset)")
+        raise LanderConfigError(
+            f"{FAULT_DROP_ENV}={text!r}: expected a whole number >= 1 (or unset)"
+        )
     log.warning(
         "FAULT INJECTION: dropping std records", extra={"env": FAULT_DROP_ENV, "every": int(text)}
     )

@@ -9,11 +9,11 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_call
-from streamhub.land.errors import KafkaUnavailableError, LandError, SinkError
+from streamhub.land.errors import KafkaUnavailableError, LandError, LandingFailedError
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 
 
-class _Refused(SinkError):
+class _Refused(LandError):
     """Kafka refused some messages of one send (re-sent after a backoff); stays in this module."""
 
     def __init__(self, topic: str, count: int, errors: list[str]) -> None:
@@ -91,7 +91,7 @@ class Outbox:
             self._producer.poll(0.5)
             self._producer.produce(topic, value=value, key=key, on_delivery=report)
         except Exception as exc:  # KafkaException: unknown topic, message too large...
-            raise LandError(f"{topic}: cannot produce ({exc})") from exc
+            raise LandingFailedError(f"{topic}: cannot produce ({exc})") from exc
 
     def close(self) -> None:
         self._producer.flush(10)

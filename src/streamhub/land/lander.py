@@ -24,10 +24,10 @@ from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
 from streamhub.land.config import LanderConfig
 from streamhub.land.dead_letters import dead_letter_for
 from streamhub.land.drill import drill_from_env
-from streamhub.land.errors import LandError, SinkError
+from streamhub.land.errors import LanderConfigError, LandError, LandingFailedError
 from streamhub.land.insert import BisectingInserter
 from streamhub.land.links import Opener, open_links
-from streamhub.land.metrics import land_metrics
+from streamhub.land.metrics import LAND_METRICS, LandMetrics
 from streamhub.land.progress import Progress
 from streamhub.land.retrying import Retrier, land_policy
 from streamhub.land.targets import TARGETS, Target
@@ -58,10 +58,11 @@ class Lander:
         progress_out: TextIO | None = sys.stderr,
         clock: Clock = SYSTEM_CLOCK,
         opener: Opener = open_links,
+        metrics: LandMetrics = LAND_METRICS,
     ) -> None:
         unknown = sorted(t for t, target in config.routes.items() if target not in TARGETS)
         if unknown:
-            raise LandError(f"topics {', '.join(unknown)} route to no known target table")
+            raise LanderConfigError(f"topics {', '.join(unknown)} route to no known target table")
         self.config = config
         self.stats = LanderStats(started=clock.monotonic())
         self._newest_commit_ms: dict[str, int] = {}
@@ -69,7 +70,7 @@ class Lander:
         self._opener = opener
         self._stop = threading.Event()
         self._progress = Progress(self.stats, progress_out, config.progress_every_s, clock)
-        self._metrics = land_metrics()
+        self._metrics = metrics
         self._batch = Batch()
         self._assigned_at: float | None = None
         self._last_message_at: float | None = None
@@ -87,7 +88,7 @@ class Lander:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         try:
             self._flush(consumer)
-        except SinkError as exc:  # the new owner re-reads the uncommitted messages
+        except LandError as exc:  # the new owner re-reads the uncommitted messages
             log.warning(
                 "flush on revoke failed; dropping the uncommitted batch", extra={"error": str(exc)}
             )
@@ -96,7 +97,8 @@ class Lander:
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> LanderStats:
         """Land until :meth:`stop` (or idle past ``until_idle_s``); flush and commit on the way
-        out. Raises LandError (and commits nothing more) on a failure retries cannot fix."""
+        out. Raises LandingFailedError (and commits nothing more) on a failure retries cannot
+        fix."""
         cfg = self.config
         links = self._opener(cfg, self._clock, self._on_assign, self._on_revoke)
         self._links, consumer = links, links.consumer
@@ -139,7 +141,7 @@ class Lander:
         error = message.error()
         if error is not None:
             if error.fatal():
-                raise LandError(f"Kafka consumer failed: {error}")
+                raise LandingFailedError(f"Kafka consumer failed: {error}")
             log.warning("consumer error", extra={"error": str(error)})
             return
         self._last_message_at = now

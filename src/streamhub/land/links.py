@@ -20,7 +20,7 @@ from streamhub.catalog.load import load_schema
 from streamhub.core.clock import Clock
 from streamhub.land.clickhouse import connect, table_columns
 from streamhub.land.config import LanderConfig
-from streamhub.land.errors import LandError, SchemaMismatchError
+from streamhub.land.errors import LandingFailedError, SchemaMismatchError
 from streamhub.land.kafka_out import Outbox
 from streamhub.land.targets import TARGETS
 from streamhub.serde.avro_serde import AvroSerde, DecodedRecord, RegisteredWriter
@@ -98,4 +98,4 @@ def _register(config: LanderConfig, serde: AvroSerde, topic: str, schema: str) -
     try:
         return serde.register(f"{topic}-value", load_schema(config.avro_dir, schema))
     except (SerdeError, CatalogError) as exc:
-        raise LandError(f"registering the schema of {topic}: {exc}") from exc
+        raise LandingFailedError(f"registering the schema of {topic}: {exc}") from exc

@@ -19,7 +19,7 @@ from importlib import resources
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from streamhub.land.clickhouse import as_sink_error
+from streamhub.land.clickhouse import as_land_error
 from streamhub.land.errors import MigrationError
 
 MIGRATIONS_TABLE = "schema_migrations"
@@ -89,7 +89,7 @@ def migrate(client: Client, migrations: list[Migration] | None = None) -> Migrat
         _ensure_table(client)
         applied = applied_versions(client)
     except ClickHouseError as exc:
-        raise as_sink_error(exc, "reading schema_migrations") from exc
+        raise as_land_error(exc, "reading schema_migrations") from exc
     for migration in todo:
         checksum = applied.get(migration.version)
         if checksum is not None:
@@ -112,7 +112,7 @@ def _apply(client: Client, migration: Migration) -> None:
         except ClickHouseError as exc:
             raise MigrationError(
                 f"migration {migration.version:04d}_{migration.name}, statement {number}: "
-                f"{as_sink_error(exc, 'ClickHouse refused it')}; fix the file (it is not "
+                f"{as_land_error(exc, 'ClickHouse refused it')}; fix the file (it is not "
                 "recorded as applied) and run `streamhub clickhouse migrate` again"
             ) from exc
     try:
@@ -122,4 +122,4 @@ def _apply(client: Client, migration: Migration) -> None:
             column_names=["version", "name", "applied_at", "checksum"],
         )
     except ClickHouseError as exc:
-        raise as_sink_error(exc, f"recording migration {migration.version:04d}") from exc
+        raise as_land_error(exc, f"recording migration {migration.version:04d}") from exc

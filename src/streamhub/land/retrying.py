@@ -10,7 +10,7 @@ from typing import TypeVar
 from streamhub.core.clock import Clock
 from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_call
 from streamhub.land.clickhouse import Failure, classify
-from streamhub.land.errors import LandError
+from streamhub.land.errors import LandingFailedError
 from streamhub.serde.errors import SerdeError
 
 T = TypeVar("T")
@@ -40,7 +40,7 @@ class Retrier:
     ) -> T:
         """``call()``, retrying what ``transient`` or :func:`classify` call transient. A
         serde error that is not transient propagates as it is (the message is dead-lettered);
-        anything else becomes a :class:`LandError` naming ``what``."""
+        anything else becomes a :class:`LandingFailedError` naming ``what``."""
         try:
             return retry_call(
                 call,
@@ -64,8 +64,8 @@ class Retrier:
         return lambda _attempt, _delay, exc: report(what, exc)
 
 
-def _stopped(what: str, exc: Exception) -> LandError:
-    return LandError(
+def _stopped(what: str, exc: Exception) -> LandingFailedError:
+    return LandingFailedError(
         f"{what}: {exc}; nothing of the current batch was committed — fix the "
         "cause and restart the lander, it resumes from the last commit"
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from clickhouse_connect.driver.client import Client
 
 from streamhub.land.clickhouse import connect
-from streamhub.land.errors import SinkError
+from streamhub.land.errors import LandError
 from streamhub.query.errors import QueryUnavailableError
 
 MAX_EXECUTION_S = 10  # below the reader's HTTP timeout (source.DEFAULT_TIMEOUT_S)
@@ -31,7 +31,7 @@ def open_reader(dsn: str, database: str) -> Client:
     """A client on ``database`` with :data:`READER_SETTINGS` fixed on its session."""
     try:
         client = connect(dsn, database)
-    except SinkError as exc:
+    except LandError as exc:
         raise QueryUnavailableError(str(exc)) from exc
     try:
         for key, value in READER_SETTINGS.items():

@@ -18,7 +18,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.config import Settings
 from streamhub.land.config import LanderConfig
-from streamhub.land.errors import LandError, SinkError
+from streamhub.land.errors import LandError, LandingFailedError
 from streamhub.land.lander import Lander
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.model import Charge, Encounter, LabReport
@@ -402,7 +402,7 @@ def test_failed_insert_commits_nothing_and_restart_loses_nothing(
         f"ENGINE = Merge('{database}', '^encounter_parked$')"
     )
     group = unique("lander")
-    with pytest.raises(LandError, match="std_encounter"):
+    with pytest.raises(LandingFailedError, match="std_encounter"):
         _lander(settings, dsn, database, group, scenario).run()
     assert all(o < 0 for o in _committed(settings, group, list(scenario.routes())).values())
 
@@ -457,5 +457,5 @@ def test_lander_refuses_unmigrated_database(
     tmp_path: Path,
 ) -> None:
     scenario = Scenario(new_topic)
-    with pytest.raises(SinkError, match="streamhub clickhouse migrate"):
+    with pytest.raises(LandError, match="streamhub clickhouse migrate"):
         _lander(settings, dsn, unique("nodb").replace("-", "_"), unique("g"), scenario).run()

@@ -7,7 +7,7 @@ import pytest
 from streamhub.core.identity import version_id
 from streamhub.land.batch import Origin, PendingRow
 from streamhub.land.drill import FAULT_DROP_ENV, drill_from_env, drop_every_from_env, drop_for_drill
-from streamhub.land.errors import LandError
+from streamhub.land.errors import LanderConfigError
 from streamhub.land.insert import Landing
 from streamhub.land.targets import TARGETS, Target
 
@@ -46,7 +46,7 @@ def test_off_unless_set_and_refuses_nonsense(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(FAULT_DROP_ENV, "5")
     assert drop_every_from_env() == 5
     monkeypatch.setenv(FAULT_DROP_ENV, "0")
-    with pytest.raises(LandError, match=FAULT_DROP_ENV):
+    with pytest.raises(LanderConfigError, match=FAULT_DROP_ENV):
         drop_every_from_env()
 
 

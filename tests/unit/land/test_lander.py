@@ -15,7 +15,7 @@ from confluent_kafka import TopicPartition
 from streamhub.core.clock import ManualClock, now_ms
 from streamhub.core.identity import version_id
 from streamhub.land.config import LanderConfig
-from streamhub.land.errors import KafkaUnavailableError, LandError
+from streamhub.land.errors import KafkaUnavailableError, LandingFailedError
 from streamhub.land.lander import Lander
 from streamhub.land.links import Links, OnPartitions
 from streamhub.serde.avro_serde import DecodedRecord
@@ -232,7 +232,7 @@ def test_a_transient_failure_is_retried_with_backoff_on_the_clock() -> None:
 
 def test_a_lasting_failure_is_given_up_with_the_land_error_and_commits_nothing() -> None:
     h = Harness(list(encounters(2)), outages=1_000, retry_for_s=20.0)
-    with pytest.raises(LandError, match=r"inserting into db\.std_encounter") as caught:
+    with pytest.raises(LandingFailedError, match=r"inserting into db\.std_encounter") as caught:
         h.lander().run()
     assert "nothing of the current batch was committed" in str(caught.value)
     assert isinstance(caught.value.__cause__, OperationalError)

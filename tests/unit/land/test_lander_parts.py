@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from prometheus_client import CollectorRegistry
 
 from streamhub.land.batch import Batch, DeadLetter, Origin, PendingRow
-from streamhub.land.clickhouse import Failure, classify
-from streamhub.land.errors import ClickHouseUnavailableError, LandError
+from streamhub.land.clickhouse import Failure, as_land_error, classify
+from streamhub.land.errors import (
+    ClickHouseQueryError,
+    ClickHouseUnavailableError,
+    LandingFailedError,
+)
+from streamhub.land.metrics import LandMetrics
 from streamhub.land.targets import TARGETS, parse_route
 
 
@@ -18,7 +24,7 @@ def test_classify_separates_retry_row_and_fatal() -> None:
     assert classify(DatabaseError("constraint", code=469)) is Failure.ROW
     assert classify(ValueError("invalid literal for int()")) is Failure.ROW
     assert classify(DatabaseError("unknown table", code=60)) is Failure.FATAL
-    assert classify(LandError("stop")) is Failure.FATAL
+    assert classify(LandingFailedError("stop")) is Failure.FATAL
 
 
 def test_batch_tracks_next_offsets_and_age() -> None:
@@ -71,3 +77,48 @@ def test_ops_rows_default_only_fields_added_later() -> None:
         target.row({k: v for k, v in old.items() if k != "upserts"}, "t", 0, 0)
     anomaly = TARGETS["ops_anomaly"]
     assert "suppressed" in anomaly.defaults and "kind" not in anomaly.defaults
+
+
+def test_a_refusal_keeps_the_servers_code_and_name() -> None:
+    refused = DatabaseError(
+        "Code: 62. DB::Exception: Syntax error: failed at position 7\n FORMAT Native. "
+        "(SYNTAX_ERROR)",
+        code=62,
+        name="SYNTAX_ERROR",
+    )
+    error = as_land_error(refused, "query")
+    assert isinstance(error, ClickHouseQueryError)
+    assert (error.code, error.name) == (62, "SYNTAX_ERROR")
+    assert str(error) == (
+        "query: Code: 62. DB::Exception: Syntax error: failed at position 7 (SYNTAX_ERROR)"
+    )
+    named = DatabaseError("Unknown table (UNKNOWN_TABLE)", code=60, name="UNKNOWN_TABLE")
+    unknown = as_land_error(named, "q")
+    assert str(unknown) == "q: Unknown table (UNKNOWN_TABLE)"  # the name is not repeated
+    down = as_land_error(OperationalError("connection refused"), "query")
+    assert isinstance(down, ClickHouseUnavailableError) and "retry later" in str(down)
+
+
+def test_land_metrics_are_named_by_the_stage_and_built_per_registry() -> None:
+    registry = CollectorRegistry()
+    metrics = LandMetrics.create(registry)
+    metrics.rows.labels("encounter").inc(3)
+    metrics.commit_to_queryable.labels("encounter").observe(0.3)
+    metrics.newest_commit.labels("h01").set(1.0)
+    assert registry.get_sample_value("streamhub_land_rows_total", {"entity": "encounter"}) == 3
+    assert (
+        registry.get_sample_value(
+            "streamhub_land_commit_to_queryable_seconds_count", {"entity": "encounter"}
+        )
+        == 1
+    )
+    assert (
+        registry.get_sample_value(
+            "streamhub_land_last_commit_timestamp_seconds", {"institution": "h01"}
+        )
+        == 1.0
+    )
+    for name in ("batches_total", "errors_total", "records_total"):
+        assert f"streamhub_land_{name.removesuffix('_total')}" in {
+            family.name for family in registry.collect()
+        }
