@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from streamhub.catalog.load import load_schema
+from streamhub.core import topic_names as topics
 from streamhub.land.tables import entity_columns, table_name
 from streamhub.standardize.model import ENTITY_MODELS, std_topic
 
@@ -83,15 +84,13 @@ OPTIONAL_FIELDS: dict[str, dict[str, Any]] = {
 
 DEFAULT_ROUTES: dict[str, str] = {
     **{std_topic(entity): entity for entity in ENTITY_MODELS},
-    "ops.quality": "ops_quality",
-    "ops.source_counts": "ops_source_counts",
-    "ops.heartbeat": "ops_heartbeat",
-    "ops.landed_counts": "ops_landed_counts",
-    "dlq.capture": "ops_dead_letters",
-    "dlq.standardize": "ops_dead_letters",
-    "dlq.land": "ops_dead_letters",
-    "ops.reconciliation": "ops_reconciliation",
-    "ops.anomaly": "ops_anomaly",
+    topics.QUALITY: "ops_quality",
+    topics.SOURCE_COUNTS: "ops_source_counts",
+    topics.HEARTBEAT: "ops_heartbeat",
+    topics.LANDED_COUNTS: "ops_landed_counts",
+    **dict.fromkeys(topics.DEAD_LETTER_TOPICS, "ops_dead_letters"),
+    topics.RECONCILIATION: "ops_reconciliation",
+    topics.ANOMALY: "ops_anomaly",
 }
 
 
