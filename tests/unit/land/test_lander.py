@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from confluent_kafka import TopicPartition
+from prometheus_client import CollectorRegistry
 
 from streamhub.core.clock import ManualClock, now_ms
 from streamhub.core.identity import version_id
@@ -18,6 +19,7 @@ from streamhub.land.config import LanderConfig
 from streamhub.land.errors import KafkaUnavailableError, LandingFailedError
 from streamhub.land.lander import Lander
 from streamhub.land.links import Links, OnPartitions
+from streamhub.land.metrics import LandMetrics
 from streamhub.serde.avro_serde import DecodedRecord
 from streamhub.serde.errors import CorruptMessageError
 from streamhub.serde.wire import MessageRef
@@ -145,6 +147,7 @@ class Harness:
         retry_for_s: float = 60.0,
     ) -> None:
         self.clock = ManualClock()
+        self.registry = CollectorRegistry()
         self.events: list[Event] = []
         values = [CORRUPT if r is None else f"v{i}".encode() for i, r in enumerate(records)]
         self.consumer = FakeConsumer(values, self.clock, self.events)
@@ -179,7 +182,16 @@ class Harness:
         )
 
     def lander(self) -> Lander:
-        return Lander(self.config, progress_out=None, clock=self.clock, opener=self.open)
+        return Lander(
+            self.config,
+            progress_out=None,
+            clock=self.clock,
+            opener=self.open,
+            metrics=LandMetrics.create(self.registry),
+        )
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        return self.registry.get_sample_value(f"streamhub_land_{name}", labels)
 
     def commits(self) -> list[dict[tuple[str, int], int]]:
         return [e[1] for e in self.events if e[0] == "commit"]
@@ -227,6 +239,8 @@ def test_a_transient_failure_is_retried_with_backoff_on_the_clock() -> None:
     h = Harness(list(encounters(2)), outages=2)
     stats = h.lander().run()
     assert h.clock.sleeps == [0.1, 0.2] and stats.retries == 2
+    assert h.metric("errors_total", kind="transient") == 2
+    assert h.metric("rows_total", entity="encounter") == 2
     assert len(h.client.stored) == 2 and h.commits() == [{(TOPIC, 0): 2}]
 
 
@@ -238,6 +252,7 @@ def test_a_lasting_failure_is_given_up_with_the_land_error_and_commits_nothing()
     assert isinstance(caught.value.__cause__, OperationalError)
     assert h.clock.sleeps[:4] == [0.1, 0.2, 0.4, 0.8] and max(h.clock.sleeps) == 5.0
     assert sum(h.clock.sleeps) <= 20.0 and h.commits() == []
+    assert h.metric("errors_total", kind="fatal") == 1
 
 
 def test_a_refused_row_is_bisected_out_to_a_dead_letter_and_the_rest_lands() -> None:
@@ -263,3 +278,5 @@ def test_a_refused_row_is_bisected_out_to_a_dead_letter_and_the_rest_lands() -> 
     ((_, counts),) = h.outbox.sent["ops.landed_counts"]
     assert counts["upserts"] == 4  # the refused row is not counted as landed
     assert h.commits() == [{(TOPIC, 0): 5}]
+    assert h.metric("errors_total", kind="dead_letter") == 1
+    assert h.metric("records_total", institution=bad["institution_id"]) == 4
