@@ -75,7 +75,10 @@ class Workers:
             check=False,
         )
         if done.returncode != 0:
-            raise WorkerError(f"`streamhub {' '.join(args)}` failed: {done.stderr.strip()[-800:]}")
+            raise WorkerError(
+                f"`streamhub {' '.join(args)}` failed: {done.stderr.strip()[-800:]}",
+                worker=args[0] if args else None,
+            )
         return done.stdout
 
     def start(self, name: str, *args: str) -> None:
@@ -111,7 +114,8 @@ class Workers:
             if process.poll() is not None:
                 raise WorkerError(
                     f"`streamhub {name}` exited with {process.returncode}; "
-                    f"see {self.log_dir / (name + '.log')}"
+                    f"see {self.log_dir / (name + '.log')}",
+                    worker=name,
                 )
 
     def stop(self) -> dict[str, int]:

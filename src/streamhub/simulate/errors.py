@@ -20,7 +20,17 @@ class FaultSpecError(SimulatorError):
 
 
 class SourceWriteError(SimulatorError):
-    """A source database refused a batch; the run stops so the ledger stays true."""
+    """A source database refused a batch; the run stops so the ledger stays true.
+
+    ``database`` names the simulated institution's database (``engine``: postgres or
+    mariadb) that refused it, when known."""
+
+    def __init__(
+        self, message: str, *, database: str | None = None, engine: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.database = database
+        self.engine = engine
 
 
 class LedgerError(SimulatorError):

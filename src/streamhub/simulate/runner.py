@@ -290,7 +290,9 @@ class Simulation:
                 self._finish()
                 raise SourceWriteError(
                     f"writing {len(group)} changes to {source.engine} database {database} "
-                    f"failed: {exc}; the ledger holds what was committed before"
+                    f"failed: {exc}; the ledger holds what was committed before",
+                    database=database,
+                    engine=source.engine,
                 ) from exc
             self.ledger.record(group)
 

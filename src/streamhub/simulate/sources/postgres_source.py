@@ -50,7 +50,9 @@ class PostgresSource(SourceDatabases):
                     if active:
                         raise SourceWriteError(
                             f"database {database} has an active replication slot {slot}; "
-                            "stop the capture agent before re-creating the simulated institution"
+                            "stop the capture agent before re-creating the simulated institution",
+                            database=database,
+                            engine=self.engine,
                         )
                     cur.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
                 cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
