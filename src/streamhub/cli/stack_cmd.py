@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.core.clock import SYSTEM_CLOCK
 from streamhub.secrets_mask import mask_url
 from streamhub.stack.chromium import ensure_installed as ensure_chromium
 from streamhub.stack.permissions import lock_down
@@ -54,14 +54,14 @@ def up(ctx: click.Context, names: tuple[str, ...], browser: bool) -> None:
         tty = sys.stdout.isatty()
         if tty:
             click.echo(f"{service.name}: starting ...", nl=False)
-        started = time.monotonic()
+        started = SYSTEM_CLOCK.monotonic()
         try:
             outcome = service.up()
         except BaseException:
             click.echo(" failed" if tty else f"{service.name}: failed")
             raise
         prefix = "\r" if tty else ""
-        click.echo(f"{prefix}{service.name}: {outcome} ({time.monotonic() - started:.1f}s)")
+        click.echo(f"{prefix}{service.name}: {outcome} ({SYSTEM_CLOCK.monotonic() - started:.1f}s)")
     # data written before umask 077 (or by a tool setting its own modes) made owner-only
     changed = lock_down(settings.data_dir)
     if changed:
