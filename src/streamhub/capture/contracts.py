@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.model import Chunk, Event, SourceHead, TableInfo
+from streamhub.core.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,8 @@ class CaptureEngine(Protocol):
         """Pre-flight checks of the source; a source problem is a failed check, not a raise."""
         ...
 
-    def log_reader(self, config: ConnectorConfig, password: str) -> LogReader:
-        """A log reader that connects nothing until ``start``."""
+    def log_reader(self, config: ConnectorConfig, password: str, clock: Clock) -> LogReader:
+        """A log reader that connects nothing until ``start``; ``clock`` times its waits."""
         ...
 
     def snapshot_reader(self, config: ConnectorConfig, password: str) -> SnapshotReader:

@@ -11,6 +11,7 @@ from streamhub.capture.contracts import CaptureEngine, CheckResult, LogReader, S
 from streamhub.capture.errors import DuplicateEngineError, UnknownEngineError
 from streamhub.capture.mysql.engine import MYSQL
 from streamhub.capture.postgres.engine import POSTGRES
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 
 ENGINES: dict[str, CaptureEngine] = {}
 
@@ -39,7 +40,9 @@ def check_source(config: ConnectorConfig, password: str) -> list[CheckResult]:
     return engine_for(config).check(config, password)
 
 
-def open_readers(config: ConnectorConfig, password: str) -> tuple[LogReader, SnapshotReader]:
+def open_readers(
+    config: ConnectorConfig, password: str, clock: Clock = SYSTEM_CLOCK
+) -> tuple[LogReader, SnapshotReader]:
     """The connector's log and snapshot readers; neither connects before first use."""
     engine = engine_for(config)
-    return engine.log_reader(config, password), engine.snapshot_reader(config, password)
+    return engine.log_reader(config, password, clock), engine.snapshot_reader(config, password)

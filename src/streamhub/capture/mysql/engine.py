@@ -7,6 +7,7 @@ from streamhub.capture.contracts import CheckResult
 from streamhub.capture.mysql import preflight
 from streamhub.capture.mysql.log_reader import MySQLLogReader
 from streamhub.capture.mysql.snapshot_reader import MySQLSnapshotReader
+from streamhub.core.clock import Clock
 
 
 class MySQLEngine:
@@ -15,8 +16,8 @@ class MySQLEngine:
     def check(self, config: ConnectorConfig, password: str) -> list[CheckResult]:
         return preflight.check(config, password)
 
-    def log_reader(self, config: ConnectorConfig, password: str) -> MySQLLogReader:
-        return MySQLLogReader(config, password)
+    def log_reader(self, config: ConnectorConfig, password: str, clock: Clock) -> MySQLLogReader:
+        return MySQLLogReader(config, password, clock=clock)
 
     def snapshot_reader(self, config: ConnectorConfig, password: str) -> MySQLSnapshotReader:
         return MySQLSnapshotReader(config, password)

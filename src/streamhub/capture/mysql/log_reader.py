@@ -18,9 +18,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +50,7 @@ from streamhub.capture.mysql.connection import connect, fetch_one
 from streamhub.capture.mysql.gtid import head_seq
 from streamhub.capture.mysql.translator import BinlogTranslator
 from streamhub.capture.mysql.watermarks import WATERMARK_SCHEMA, WATERMARK_TABLE
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 
 _START_TIMEOUT_S = 15.0
 _HEARTBEAT_S = 1.0
@@ -86,7 +85,7 @@ class MySQLLogReader(LogReader):
         config: ConnectorConfig,
         password: str,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         queue_size: int = 1024,
     ) -> None:
         super().__init__(config, password)
@@ -200,12 +199,12 @@ class MySQLLogReader(LogReader):
         if self._failed is not None:
             raise self._failed
         out: list[Event] = []
-        deadline = time.monotonic() + timeout_s
+        deadline = self._clock.monotonic() + timeout_s
         while len(out) < max_events:
             if self._pending:
                 out.append(self._pending.popleft())
                 continue
-            wait = 0.0 if out else deadline - time.monotonic()
+            wait = 0.0 if out else deadline - self._clock.monotonic()
             try:
                 item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
             except queue.Empty:

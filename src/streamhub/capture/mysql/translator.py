@@ -59,6 +59,7 @@ from streamhub.capture.mysql.watermarks import (
     WATERMARK_TABLE,
     watermark_chunk_id,
 )
+from streamhub.core.clock import Clock
 
 _CARRIER = "latin-1"  # Python's ISO-8859-1: byte n <-> U+00nn, so text round-trips to bytes
 _INDEX_MAX = 0xFFFFE  # 0xFFFFF is the TransactionEnd's
@@ -97,7 +98,7 @@ class BinlogTranslator:
         config: ConnectorConfig,
         start: str,
         describe_table: Callable[[str], list[CatalogColumn]],
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self._config = config
         self._database = config.connection.database
@@ -114,7 +115,7 @@ class BinlogTranslator:
         self._emitted = False
         self._begin_ts = 0
         self._quiet_end: TransactionEnd | None = None  # a commit without rows, not yet sent
-        self._last_end = clock()
+        self._last_end = clock.monotonic()
 
     def translate(self, event: Any) -> list[Event]:
         if isinstance(event, MariadbGtidEvent):
@@ -147,10 +148,13 @@ class BinlogTranslator:
 
     def idle(self) -> list[Event]:
         """Send a held-back TransactionEnd once the source has been quiet for heartbeat_s."""
-        if self._quiet_end is None or self._clock() - self._last_end < self._config.heartbeat_s:
+        if (
+            self._quiet_end is None
+            or self._clock.monotonic() - self._last_end < self._config.heartbeat_s
+        ):
             return []
         end, self._quiet_end = self._quiet_end, None
-        self._last_end = self._clock()
+        self._last_end = self._clock.monotonic()
         return [end]
 
     def _begin(self, gtid: str, seq: int, standalone: bool) -> list[Event]:
@@ -168,11 +172,14 @@ class BinlogTranslator:
         self.position.commit(self._gtid)
         end = TransactionEnd(self.position.resume, (self._seq << 20) | 0xFFFFF, timestamp * 1000)
         self._gtid = None
-        if not self._emitted and self._clock() - self._last_end < self._config.heartbeat_s:
+        if (
+            not self._emitted
+            and self._clock.monotonic() - self._last_end < self._config.heartbeat_s
+        ):
             self._quiet_end = end
             return []
         self._quiet_end = None
-        self._last_end = self._clock()
+        self._last_end = self._clock.monotonic()
         return [end]
 
     def _next_seq(self) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import select
-import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -59,6 +58,7 @@ from streamhub.capture.postgres.connection import (
 from streamhub.capture.postgres.setup import ensure_publication, ensure_slot
 from streamhub.capture.postgres.types import BadValue, convert, kind_for_oid
 from streamhub.capture.postgres.watermarks import WATERMARK_PREFIX
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
 
 log = get_logger(__name__)
@@ -94,8 +94,12 @@ class PostgresLogReader(LogReader):
     not in the log: it is copied from the old row under FULL, else left out of ``after``.
     """
 
-    def __init__(self, config: ConnectorConfig, password: str) -> None:
+    def __init__(
+        self, config: ConnectorConfig, password: str, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         super().__init__(config, password)
+        # read()'s deadline and the wait for a busy slot; the waits block on the socket
+        self._clock = clock
         self._wanted = set(qualified_tables(config))
         self._conn: Connection | None = None  # ordinary connection: catalog, head()
         self._repl: LogicalReplicationConnection | None = None
@@ -115,7 +119,7 @@ class PostgresLogReader(LogReader):
         with translated(self.config, "preparing the publication and slot"):
             cur = conn.cursor()
             ensure_publication(cur, self.config)
-            slot_lsn = ensure_slot(cur, self.config, resume)
+            slot_lsn = ensure_slot(cur, self.config, resume, self._clock)
             encoding = database_encoding(conn)
             self._status_interval = _status_interval(cur)
         start = max(resume_lsn or 0, slot_lsn)
@@ -154,7 +158,7 @@ class PostgresLogReader(LogReader):
 
     def read(self, max_events: int, timeout_s: float) -> list[Event]:
         cursor = self._started()
-        deadline = time.monotonic() + timeout_s
+        deadline = self._clock.monotonic() + timeout_s
         try:
             while len(self._pending) < max_events:
                 message = cursor.read_message()  # also answers keepalives, sends status
@@ -163,7 +167,7 @@ class PostgresLogReader(LogReader):
                     continue
                 if self._pending:
                     break  # nothing more buffered: hand over what we have
-                remaining = deadline - time.monotonic()
+                remaining = deadline - self._clock.monotonic()
                 if remaining <= 0:
                     break
                 select.select([cursor.connection], [], [], min(remaining, SELECT_SLICE_S))

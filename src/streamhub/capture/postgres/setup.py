@@ -6,7 +6,6 @@ gives when it cannot proceed; ``identity_problem`` is that shared advice for a t
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import psycopg2
@@ -19,11 +18,13 @@ from streamhub.capture.errors import PositionLostError, PreflightError, SourceUn
 from streamhub.capture.postgres.catalog import find_table
 from streamhub.capture.postgres.connection import fetch_one, qualified_tables, where
 from streamhub.capture.postgres.pgoutput import parse_lsn
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
 
 log = get_logger(__name__)
 
 SLOT_RELEASE_WAIT_S = 10.0  # a just-closed stream's walsender may hold the slot briefly
+SLOT_POLL_S = 0.2
 
 
 def identity_problem(
@@ -117,11 +118,13 @@ def published_tables(cur: Cursor, publication: str) -> list[tuple[str, str]]:
     return [(str(s), str(t)) for s, t in cur.fetchall()]
 
 
-def ensure_slot(cur: Cursor, config: ConnectorConfig, resume: str | None) -> int:
+def ensure_slot(
+    cur: Cursor, config: ConnectorConfig, resume: str | None, clock: Clock = SYSTEM_CLOCK
+) -> int:
     """The slot's confirmed position, creating the slot when there is none and nothing
     to resume. A missing slot with a stored position means the changes are gone."""
     slot = config.slot_name
-    deadline = time.monotonic() + SLOT_RELEASE_WAIT_S
+    deadline = clock.monotonic() + SLOT_RELEASE_WAIT_S
     while True:
         row = slot_row(cur, slot)
         if row is None:
@@ -155,13 +158,13 @@ def ensure_slot(cur: Cursor, config: ConnectorConfig, resume: str | None) -> int
             )
         if active_pid is None:
             return parse_lsn(confirmed)
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             raise SourceUnavailableError(
                 f"connector {config.name}: replication slot {slot} is in use by server process "
                 f"{active_pid}; is another agent running this connector? Stop it, or end the "
                 f"stream with SELECT pg_terminate_backend({active_pid})"
             )
-        time.sleep(0.2)
+        clock.sleep(SLOT_POLL_S)
 
 
 def slot_row(cur: Cursor, slot: str) -> tuple[Any, ...] | None:
