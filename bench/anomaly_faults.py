@@ -40,10 +40,11 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from streamhub.anomaly.codec import ANOMALY_TOPIC, OpsCodec
+from streamhub.anomaly.codec import OpsCodec
 from streamhub.capture.alongside import CaptureAlongside
 from streamhub.capture.connector import load_connector
 from streamhub.config import Settings, load_settings
+from streamhub.core.topic_names import ANOMALY as ANOMALY_TOPIC
 from streamhub.kafka.groups import topic_ends
 from streamhub.simulate.connectors import connector_documents, write_connectors
 from streamhub.simulate.faults import Fault, parse_fault

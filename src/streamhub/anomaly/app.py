@@ -19,13 +19,14 @@ from typing import Any
 
 import faust
 
-from streamhub.anomaly.codec import ANOMALY_TOPIC, INPUT_TOPICS
+from streamhub.anomaly.codec import INPUT_TOPICS
 from streamhub.anomaly.errors import AnomalyError, PublishError
 from streamhub.anomaly.events import AnomalyEvent
 from streamhub.anomaly.service import AnomalyService
 from streamhub.anomaly.suppression_log import SuppressionFollower
 from streamhub.config import Settings
 from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async
+from streamhub.core.topic_names import ANOMALY
 from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.serde.errors import RegistryUnavailableError
 from streamhub.serde.wire import MessageRef
@@ -56,8 +57,7 @@ class Publisher:
         async def deliver() -> None:
             producer = self.app.producer
             pending = [
-                await producer.send(ANOMALY_TOPIC, key, value, None, None, None)
-                for key, value in encoded
+                await producer.send(ANOMALY, key, value, None, None, None) for key, value in encoded
             ]
             await asyncio.gather(*pending)
 
@@ -77,7 +77,7 @@ class Publisher:
             await retry_async(
                 deliver,
                 self.retry,
-                what=f"sending to {ANOMALY_TOPIC}",
+                what=f"sending to {ANOMALY}",
                 on_retry=retrying,
                 sleep=self.sleep,
             )
@@ -87,9 +87,9 @@ class Publisher:
     def _give_up(self, events: list[AnomalyEvent], exc: Exception, attempts: int) -> None:
         error = PublishError(
             f"{len(events)} anomaly events (first {events[0].anomaly_id} of "
-            f"{events[0].feed.institution_id}) undelivered to {ANOMALY_TOPIC} after "
+            f"{events[0].feed.institution_id}) undelivered to {ANOMALY} after "
             f"{attempts} attempts: {exc!r}; exiting to restart warm",
-            topic=ANOMALY_TOPIC,
+            topic=ANOMALY,
             undelivered=len(events),
         )
         exit_worker(error, exc)  # exit 75, not raise: take_events would ack the batch

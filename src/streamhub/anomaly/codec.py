@@ -16,13 +16,11 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.anomaly.events import AnomalyEvent
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
+from streamhub.core.topic_names import ANOMALY, HEARTBEAT, SOURCE_COUNTS
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.serde.wire import MessageRef
 
-COUNTS_TOPIC = "ops.source_counts"
-HEARTBEAT_TOPIC = "ops.heartbeat"
-INPUT_TOPICS: tuple[str, ...] = (COUNTS_TOPIC, HEARTBEAT_TOPIC)
-ANOMALY_TOPIC = "ops.anomaly"
+INPUT_TOPICS: tuple[str, ...] = (SOURCE_COUNTS, HEARTBEAT)
 
 
 def anomaly_key(record: dict[str, Any]) -> bytes:
@@ -50,7 +48,7 @@ class OpsCodec:
     def __init__(self, settings: Settings) -> None:
         self.serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
         schema = load_schema(settings.project_dir / "avro_schemas", "ops/anomaly.avsc")
-        self.writer = self.serde.register(f"{ANOMALY_TOPIC}-value", schema)
+        self.writer = self.serde.register(f"{ANOMALY}-value", schema)
 
     def decode(self, value: bytes, where: MessageRef | None = None) -> dict[str, Any]:
         record: dict[str, Any] = self.serde.decode(value, where).value

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from streamhub.anomaly.codec import ANOMALY_TOPIC, OpsCodec
+from streamhub.anomaly.codec import OpsCodec
 from streamhub.anomaly.history import read_since
 from streamhub.config import Settings
+from streamhub.core.topic_names import ANOMALY
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def latest_states(settings: Settings, since_ms: int) -> dict[str, AnomalyState]:
     """Latest event per anomaly id among those written since ``since_ms``."""
     codec = OpsCodec(settings)
     states: dict[str, AnomalyState] = {}
-    messages = read_since(settings, [ANOMALY_TOPIC], since_ms).messages
+    messages = read_since(settings, [ANOMALY], since_ms).messages
     # one anomaly's events share a key, hence a partition: offsets order them; across
     # partitions the detection time does
     for message in sorted(messages, key=lambda m: (m.timestamp_ms, m.partition, m.offset)):

@@ -24,13 +24,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from streamhub.anomaly.codec import COUNTS_TOPIC, HEARTBEAT_TOPIC, connector_of_key
+from streamhub.anomaly.codec import connector_of_key
 from streamhub.anomaly.detector import TrafficDetector
 from streamhub.anomaly.errors import AnomalyError
 from streamhub.anomaly.events import AnomalyEvent, Kind
 from streamhub.anomaly.metrics import AnomalyMetrics
 from streamhub.anomaly.suppression_log import Change, apply_change
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
+from streamhub.core.topic_names import HEARTBEAT, SOURCE_COUNTS
 from streamhub.kafka.reading import Message
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
@@ -123,11 +124,11 @@ class AnomalyService:
             if not self.scope.watches(str(record.get("connector"))):
                 self.metrics.inputs.labels(topic, "skipped").inc()
                 return []
-            if topic == COUNTS_TOPIC:
+            if topic == SOURCE_COUNTS:
                 late = self.detector.late_records
                 events = self.detector.on_counts(record)
                 outcome = "late" if self.detector.late_records > late else "accepted"
-            elif topic == HEARTBEAT_TOPIC:
+            elif topic == HEARTBEAT:
                 events, outcome = self.detector.on_heartbeat(record), "accepted"
             else:
                 return []

@@ -13,13 +13,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException, Producer
 
-from streamhub.anomaly.codec import (
-    ANOMALY_TOPIC,
-    HEARTBEAT_TOPIC,
-    INPUT_TOPICS,
-    OpsCodec,
-    connector_of_key,
-)
+from streamhub.anomaly.codec import INPUT_TOPICS, OpsCodec, connector_of_key
 from streamhub.anomaly.detector import DetectorConfig, TrafficDetector
 from streamhub.anomaly.errors import GroupOffsetsError, PublishError
 from streamhub.anomaly.events import AnomalyEvent
@@ -33,6 +27,7 @@ from streamhub.anomaly.suppression_log import (
 )
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
+from streamhub.core.topic_names import ANOMALY, HEARTBEAT
 from streamhub.kafka.groups import commit_offsets
 
 log = logging.getLogger(__name__)
@@ -63,7 +58,7 @@ class WarmStart:
         return (
             f"warm start: replayed {self.replayed} records in {self.seconds:.1f}s, "
             f"{self.events} anomaly events found, {self.published} missing from "
-            f"{ANOMALY_TOPIC} published, {self.open} open"
+            f"{ANOMALY} published, {self.open} open"
         )
 
 
@@ -111,7 +106,7 @@ def _replay_filter(scope: Scope) -> Callable[[str, bytes | None, int], bool]:
         connector = connector_of_key(key)
         if not scope.watches(connector):
             return False
-        if topic != HEARTBEAT_TOPIC or connector is None:
+        if topic != HEARTBEAT or connector is None:
             return True
         if timestamp_ms - last_heartbeat.get(connector, -(2**62)) < REPLAY_HEARTBEAT_EVERY_MS:
             return False
@@ -129,7 +124,7 @@ def _not_yet_published(
     codec = OpsCodec(settings)
     published = {
         signature(codec.decode(m.value))
-        for m in read_since(settings, [ANOMALY_TOPIC], since_ms).messages
+        for m in read_since(settings, [ANOMALY], since_ms).messages
         if m.value is not None
     }
     return [e for e in events if signature(e.to_record()) not in published]
@@ -150,12 +145,12 @@ def publish(settings: Settings, codec: OpsCodec, events: list[AnomalyEvent]) -> 
 
     for event in events:
         key, value = codec.encode(event)
-        producer.produce(ANOMALY_TOPIC, key=key, value=value, on_delivery=delivered)
+        producer.produce(ANOMALY, key=key, value=value, on_delivery=delivered)
     remaining = producer.flush(30)
     if remaining or errors:
         raise PublishError(
-            f"{ANOMALY_TOPIC}: {remaining} of {len(events)} anomaly events undelivered "
+            f"{ANOMALY}: {remaining} of {len(events)} anomaly events undelivered "
             f"(errors: {errors[:3]}); check `streamhub stack status` and start again",
-            topic=ANOMALY_TOPIC,
+            topic=ANOMALY,
             undelivered=remaining + len(errors),
         )

@@ -17,7 +17,13 @@ from streamhub.capture.errors import ConnectorConfigError
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.core.clock import now_ms as wall_ms
-from streamhub.core.topic_names import RAW_TOPICS
+from streamhub.core.topic_names import (
+    DEAD_LETTER_TOPICS,
+    HEARTBEAT,
+    LANDED_COUNTS,
+    RAW_TOPICS,
+    SOURCE_COUNTS,
+)
 from streamhub.health.errors import HealthError
 from streamhub.health.model import ActivityWindow, Beat, Connector, Observation, TopicLag
 from streamhub.health.reading import KafkaReader
@@ -29,7 +35,6 @@ from streamhub.serde.avro_serde import AvroSerde
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 
 log = get_logger(__name__)
-DEAD_LETTER_TOPICS = ("dlq.capture", "dlq.standardize", "dlq.land")
 PROBE_TIMEOUT_S = 1.0
 
 
@@ -83,7 +88,7 @@ def gather(
         def values(topics: list[str], since: int) -> list[dict[str, Any]]:
             return [_decode(serde, m) for m in reader.since(topics, since)]
 
-        beats, heard = _beats(values(["ops.heartbeat"], since_ms))
+        beats, heard = _beats(values([HEARTBEAT], since_ms))
         # an institution's connector files are its truth: a connector heard of only through
         # old heartbeats (renamed, removed) is not its connector any more; heartbeats do add
         # institutions whose files live elsewhere (another agent's host)
@@ -100,8 +105,8 @@ def gather(
             lags=tuple(_lags(settings, reader)),
             missing_topics=frozenset(t for t in RAW_TOPICS if t not in reader.topics),
             dead_letters=_dead_letters(values(list(DEAD_LETTER_TOPICS), recent_ms)),
-            landed_commit_ms=_landed(values(["ops.landed_counts"], since_ms)),
-            activity=_activity(values(["ops.source_counts"], since_ms), connectors),
+            landed_commit_ms=_landed(values([LANDED_COUNTS], since_ms)),
+            activity=_activity(values([SOURCE_COUNTS], since_ms), connectors),
         )
     finally:
         reader.close()

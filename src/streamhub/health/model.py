@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from streamhub.core.topic_names import raw_topic
+
 HOPS = ("source", "capture", "channel", "processing", "center")
 STAGES = ("capture", "standardize", "land")  # dead-letter stages (dlq.<stage>)
 
@@ -40,7 +42,7 @@ class Connector:
 
     @property
     def topic(self) -> str:
-        return f"cdc.raw.{self.system}"
+        return raw_topic(self.system)
 
 
 @dataclass(frozen=True)

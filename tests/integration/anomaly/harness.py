@@ -23,8 +23,9 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamhub.anomaly.codec import ANOMALY_TOPIC, OpsCodec
+from streamhub.anomaly.codec import OpsCodec
 from streamhub.config import Settings
+from streamhub.core.topic_names import ANOMALY
 from streamhub.kafka.groups import topic_ends
 
 
@@ -78,7 +79,7 @@ class AnomalyRun:
 
     def start(self, *options: str) -> None:
         """Start the detector; ops.anomaly is read from where it ends now."""
-        self.starts = topic_ends(self.settings, [ANOMALY_TOPIC])
+        self.starts = topic_ends(self.settings, [ANOMALY])
         path = self.workdir / "anomaly.log"
         self.log_offset = path.stat().st_size if path.exists() else 0
         log = path.open("ab")
@@ -143,7 +144,7 @@ class AnomalyRun:
     def events(self) -> list[dict[str, Any]]:
         """This run's ops.anomaly values (its connectors only), in detection order."""
         codec = OpsCodec(self.settings)
-        ends = topic_ends(self.settings, [ANOMALY_TOPIC])
+        ends = topic_ends(self.settings, [ANOMALY])
         wanted = {where: end for where, end in ends.items() if end > self.starts.get(where, 0)}
         consumer = Consumer(
             {"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": f"read-{self.tag}"}
