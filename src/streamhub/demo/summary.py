@@ -9,7 +9,6 @@ stage's metric cannot silently empty a column.
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
@@ -21,6 +20,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, gener
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamhub.capture.metrics import CaptureMetrics
+from streamhub.core.clock import SYSTEM_CLOCK
 from streamhub.land.metrics import LandMetrics
 from streamhub.standardize.metrics import StandardizeMetrics
 
@@ -116,7 +116,7 @@ class Summary:
                 row.last_landed_commit_s = max(row.last_landed_commit_s or 0.0, value)
 
     def render(self, names: dict[str, str], now_s: float | None = None) -> str:
-        now_s = time.time() if now_s is None else now_s
+        now_s = SYSTEM_CLOCK.time() if now_s is None else now_s
         header = (
             f"{'institution':<34} {'captured':>9} {'standardized':>12} {'flagged':>8} "
             f"{'rejected':>8} {'landed':>9} {'freshness':>10}"
