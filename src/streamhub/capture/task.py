@@ -58,7 +58,9 @@ class Connections:
     and its signal topic. Production uses these defaults; unit tests hand in fakes."""
 
     positions: Callable[[Settings, Clock], PositionStore] = PositionStore
-    readers: Callable[[ConnectorConfig, str], tuple[LogReader, SnapshotReader]] = open_readers
+    readers: Callable[[ConnectorConfig, str, Clock], tuple[LogReader, SnapshotReader]] = (
+        open_readers
+    )
     emitter: Callable[[Settings, ConnectorConfig, AckTracker, Clock], Emitter] = Emitter
     signals: Callable[[Settings, str, Clock], SignalListener] = SignalListener
 
@@ -121,7 +123,7 @@ class ConnectorTask:
         password = config.password(self.settings)
         self.log_reader: LogReader
         self.snapshot_reader: SnapshotReader
-        self.log_reader, self.snapshot_reader = connect.readers(config, password)
+        self.log_reader, self.snapshot_reader = connect.readers(config, password, self.clock)
         self.emitter = connect.emitter(self.settings, config, self.tracker, self.clock)
         self.ops = OpsRecords(self.emitter, config, self.clock)
         self.signals = connect.signals(self.settings, config.name, self.clock)

@@ -244,7 +244,7 @@ class Harness:
 
         connections = Connections(
             positions=lambda _s, _k: self.positions,  # type: ignore[arg-type,return-value]
-            readers=lambda _c, _p: self._readers(),  # type: ignore[arg-type,return-value]
+            readers=lambda _c, _p, _k: self._readers(),  # type: ignore[arg-type,return-value]
             emitter=emitter,
             signals=lambda _s, _n, _k: self.signals,  # type: ignore[arg-type,return-value]
         )
