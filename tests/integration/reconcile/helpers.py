@@ -19,6 +19,7 @@ import yaml
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.config import Settings
+from streamhub.core.topic_names import RECONCILIATION
 from streamhub.land.drill import FAULT_DROP_ENV
 from streamhub.reconcile.result import Result
 from streamhub.reconcile.totals import latest_per_window
@@ -69,7 +70,7 @@ class ReconcilePipeline(Pipeline):
         """The latest published verdict of every window of this run's databases."""
         serde = AvroSerde(SchemaRegistryClient({"url": self.settings.registry_url}))
         decoded = [
-            Result.from_avro(serde.decode(v).value) for _, _, v in self.read(["ops.reconciliation"])
+            Result.from_avro(serde.decode(v).value) for _, _, v in self.read([RECONCILIATION])
         ]
         return latest_per_window(r for r in decoded if r.database.startswith(f"{prefix}_"))
 
