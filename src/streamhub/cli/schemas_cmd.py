@@ -1,4 +1,5 @@
-"""``streamhub schemas std [--write | --check]``: the std.* Avro schemas from the model."""
+"""``streamhub schemas std|chart [--write | --check]``: the std.* Avro schemas from the
+canonical model, and the Helm chart's values schema from the config models."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from streamhub.cli.chart_schema import CHART_SCHEMA, render
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.standardize.avro_schema import (
     schema_path,
@@ -17,7 +19,7 @@ from streamhub.standardize.avro_schema import (
 
 @click.group("schemas")
 def schemas_group() -> None:
-    """Avro schemas generated from code (the std.* topics from the canonical model)."""
+    """Schemas generated from code: the std.* Avro schemas, the chart's values schema."""
 
 
 def _shown(path: Path, project_dir: Path) -> str:
@@ -52,3 +54,28 @@ def std_cmd(ctx: click.Context, mode: str | None) -> None:
             f"error: stale std schemas: {names}; run `streamhub schemas std --write`", err=True
         )
         raise SystemExit(1)
+
+
+@schemas_group.command("chart")
+@click.option("--write", "mode", flag_value="write", help=f"Rewrite {CHART_SCHEMA}.")
+@click.option("--check", "mode", flag_value="check", help="Exit 1 if the file differs.")
+@click.pass_context
+@fails_cleanly
+def chart_cmd(ctx: click.Context, mode: str | None) -> None:
+    """Print, write or check the Helm chart's values.schema.json, joined from the config
+    models (connectors, lander, reconciler, anomaly detector, health thresholds)."""
+    path = settings_from(ctx).project_dir / CHART_SCHEMA
+    text = render()
+    if mode == "write":
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {CHART_SCHEMA}")
+    elif mode == "check":
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if current != text:
+            click.echo(
+                f"error: {CHART_SCHEMA} is stale; run `streamhub schemas chart --write`", err=True
+            )
+            raise SystemExit(1)
+        click.echo(f"{CHART_SCHEMA}: current")
+    else:
+        click.echo(text, nl=False)
