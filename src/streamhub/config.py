@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,7 +31,10 @@ from streamhub.secrets_mask import mask_url
 ENV_PREFIX = "STREAMHUB_"
 CONFIG_ENV = "STREAMHUB_CONFIG"
 SECRET_FIELDS = (
-    "postgres_password", "mariadb_password", "pseudonym_key", "pseudonym_identity_key",
+    "postgres_password",
+    "mariadb_password",
+    "pseudonym_key",
+    "pseudonym_identity_key",
     "query_token",
 )
 
@@ -43,6 +46,12 @@ URL_FIELDS = ("clickhouse_dsn", "registry_url", "query_url")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
 
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"expected http(s)://host:port, got {mask_url(value)!r}")
+    return value.rstrip("/")
+
+
 def _default_project_dir() -> Path:
     """The checkout that holds topics/, avro_schemas/ and connectors/."""
     for candidate in (Path.cwd(), *Path.cwd().parents):
@@ -51,8 +60,8 @@ def _default_project_dir() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+class PathSettings(BaseModel):
+    """Where streamhub keeps its state and finds its checkout's files."""
 
     data_dir: Path = Field(
         default=Path(".streamhub"),
@@ -62,6 +71,17 @@ class Settings(BaseSettings):
         default_factory=_default_project_dir,
         description="Checkout holding topics/, avro_schemas/ and connectors/.",
     )
+    connectors_dir: Path | None = Field(
+        default=None, description="Connector files; default <project_dir>/connectors."
+    )
+    profiles_dir: Path | None = Field(
+        default=None, description="Mapping profiles; default <project_dir>/connectors/profiles."
+    )
+
+
+class KafkaSettings(BaseModel):
+    """Kafka and the schema registry."""
+
     kafka_bootstrap: str = Field(
         default="127.0.0.1:39092", description="Kafka bootstrap servers, host:port[,host:port]."
     )
@@ -72,6 +92,25 @@ class Settings(BaseSettings):
     registry_topic: str = Field(
         default="_schemas", description="Compacted topic where the local registry keeps schemas."
     )
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",")]
+        bad = [s for s in servers if not _HOST_PORT.match(s)]
+        if bad or not value.strip():
+            raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return ",".join(servers)
+
+    @field_validator("registry_url")
+    @classmethod
+    def _check_http_url(cls, value: str) -> str:
+        return _http_url(value)
+
+
+class ProcessSettings(BaseModel):
+    """Each process's Kafka group (or Faust app id), and the capture agents' positions topic."""
+
     capture_positions_topic: str = Field(
         default="_capture_positions",
         description="Compacted topic where capture agents keep connector positions.",
@@ -79,12 +118,6 @@ class Settings(BaseSettings):
     capture_group: str = Field(
         default="streamhub-capture",
         description="Kafka group of capture agents sharing one connector set (fail-over).",
-    )
-    connectors_dir: Path | None = Field(
-        default=None, description="Connector files; default <project_dir>/connectors."
-    )
-    profiles_dir: Path | None = Field(
-        default=None, description="Mapping profiles; default <project_dir>/connectors/profiles."
     )
     standardize_group: str = Field(
         default="streamhub-standardize", description="Faust app id of the standardizer."
@@ -100,6 +133,11 @@ class Settings(BaseSettings):
         default="streamhub-anomaly",
         description="Kafka group (and Faust app id) of the traffic-anomaly app.",
     )
+
+
+class ClickHouseSettings(BaseModel):
+    """The landing database, and the lander's query endpoint for the other processes."""
+
     clickhouse_dsn: str = Field(
         default="",
         description="chdb:///abs/path (embedded, default <data_dir>/clickhouse) or http(s)://host:8123.",
@@ -107,25 +145,6 @@ class Settings(BaseSettings):
     clickhouse_database: str = Field(
         default="streamhub", description="ClickHouse database of the std_* and ops_* tables."
     )
-    postgres_host: str = "127.0.0.1"
-    postgres_port: int = Field(default=35432, ge=1, le=65535)
-    postgres_user: str = "streamhub"
-    postgres_password: SecretStr | None = None
-    postgres_password_file: Path | None = None
-    mariadb_host: str = "127.0.0.1"
-    mariadb_port: int = Field(default=33306, ge=1, le=65535)
-    mariadb_user: str = "streamhub"
-    mariadb_password: SecretStr | None = None
-    mariadb_password_file: Path | None = None
-    pseudonym_key: SecretStr | None = Field(
-        default=None, description="HMAC key for personal-identifier pseudonyms."
-    )
-    pseudonym_key_file: Path | None = None
-    pseudonym_identity_key: SecretStr | None = Field(
-        default=None, description="HMAC key of record ids, source keys and institution-internal "
-        "ids (not rotated with the person keys; see docs/decisions/pseudonym-keys.md)."
-    )
-    pseudonym_identity_key_file: Path | None = None
     query_url: str = Field(
         default="http://127.0.0.1:39106",
         description="The lander's read-only query endpoint (`streamhub land --query-port`): how "
@@ -135,63 +154,11 @@ class Settings(BaseSettings):
         default=None, description="Bearer token of the lander's query endpoint."
     )
     query_token_file: Path | None = None
-    web_users_file: Path | None = Field(
-        default=None, description="Web users and roles (hashed passwords); default "
-        "<data_dir>/web/users.yaml, written by `streamhub users add`."
-    )
-    web_session_minutes: int = Field(
-        default=30, ge=1, le=24 * 60, description="Web sessions expire after this idle time."
-    )
-    audit_log: Path | None = Field(
-        default=None, description="Audit trail of the web app (JSON lines); default "
-        "<data_dir>/logs/audit.jsonl."
-    )
-    freshness_amber_s: float = Field(
-        default=30.0, gt=0, description="Dashboard data older than this shows amber."
-    )
-    freshness_red_s: float = Field(
-        default=120.0, gt=0, description="Dashboard data older than this shows red."
-    )
-    metrics_host: str = Field(
-        default="127.0.0.1",
-        description="Address every Prometheus /metrics server binds (capture, standardize, land, "
-        "reconcile, anomaly, status --serve); loopback unless a scraper elsewhere needs it.",
-    )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    @field_validator("query_url")
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_ENV)
-        if config_file:
-            path = Path(config_file)
-            if not path.is_file():
-                raise ConfigError(f"{CONFIG_ENV}={config_file}: no such file")
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
-        return tuple(sources)
-
-    @field_validator("kafka_bootstrap")
-    @classmethod
-    def _check_bootstrap(cls, value: str) -> str:
-        servers = [s.strip() for s in value.split(",")]
-        bad = [s for s in servers if not _HOST_PORT.match(s)]
-        if bad or not value.strip():
-            raise ValueError(f"expected host:port[,host:port...], got {value!r}")
-        return ",".join(servers)
-
-    @field_validator("registry_url", "query_url")
-    @classmethod
-    def _check_http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"expected http(s)://host:port, got {mask_url(value)!r}")
-        return value.rstrip("/")
+    def _check_query_http_url(cls, value: str) -> str:
+        return _http_url(value)
 
     @field_validator("query_url")
     @classmethod
@@ -213,6 +180,106 @@ class Settings(BaseSettings):
                 f"expected chdb:///abs/path or http(s)://host:8123, got {mask_url(value)!r}"
             )
         return value
+
+
+class SourceDatabaseSettings(BaseModel):
+    """The local stack's PostgreSQL and MariaDB (the simulated institutions' servers)."""
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = Field(default=35432, ge=1, le=65535)
+    postgres_user: str = "streamhub"
+    postgres_password: SecretStr | None = None
+    postgres_password_file: Path | None = None
+    mariadb_host: str = "127.0.0.1"
+    mariadb_port: int = Field(default=33306, ge=1, le=65535)
+    mariadb_user: str = "streamhub"
+    mariadb_password: SecretStr | None = None
+    mariadb_password_file: Path | None = None
+
+
+class PseudonymSettings(BaseModel):
+    """The keys of pseudonyms and record ids (docs/decisions/pseudonym-keys.md)."""
+
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="HMAC key for personal-identifier pseudonyms."
+    )
+    pseudonym_key_file: Path | None = None
+    pseudonym_identity_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of record ids, source keys and institution-internal "
+        "ids (not rotated with the person keys; see docs/decisions/pseudonym-keys.md).",
+    )
+    pseudonym_identity_key_file: Path | None = None
+
+
+class WebSettings(BaseModel):
+    """The web app: users, sessions, audit trail, freshness colours."""
+
+    web_users_file: Path | None = Field(
+        default=None,
+        description="Web users and roles (hashed passwords); default "
+        "<data_dir>/web/users.yaml, written by `streamhub users add`.",
+    )
+    web_session_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="Web sessions expire after this idle time."
+    )
+    audit_log: Path | None = Field(
+        default=None,
+        description="Audit trail of the web app (JSON lines); default <data_dir>/logs/audit.jsonl.",
+    )
+    freshness_amber_s: float = Field(
+        default=30.0, gt=0, description="Dashboard data older than this shows amber."
+    )
+    freshness_red_s: float = Field(
+        default=120.0, gt=0, description="Dashboard data older than this shows red."
+    )
+
+
+class RuntimeSettings(BaseModel):
+    """What every process shares at run time: where metrics bind, how much it logs."""
+
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address every Prometheus /metrics server binds (capture, standardize, land, "
+        "reconcile, anomaly, status --serve); loopback unless a scraper elsewhere needs it.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(
+    BaseSettings,
+    RuntimeSettings,
+    WebSettings,
+    PseudonymSettings,
+    SourceDatabaseSettings,
+    ClickHouseSettings,
+    ProcessSettings,
+    KafkaSettings,
+    PathSettings,
+):
+    """One settings model for every command, assembled from the sections above. The variables
+    stay flat (``STREAMHUB_<FIELD>``, one YAML key per field): they are the deployment
+    interface (chart, scripts, docs); the sections group the fields in code."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise ConfigError(f"{CONFIG_ENV}={config_file}: no such file")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
@@ -295,8 +362,11 @@ class Settings(BaseSettings):
                         values.add(text)
                         # a keyring holds a key per line, ``<id> <created> <secret>``:
                         # each secret is redacted on its own, not only the whole file
-                        values.update(line.split()[-1] for line in text.splitlines()
-                                      if line.strip() and len(line.split()) > 1)
+                        values.update(
+                            line.split()[-1]
+                            for line in text.splitlines()
+                            if line.strip() and len(line.split()) > 1
+                        )
         return {v for v in values if len(v) >= MIN_REDACTED_LENGTH}
 
 
