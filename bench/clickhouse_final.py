@@ -69,9 +69,15 @@ def encounter_versions(records: int, seed: int) -> list[list[dict[str, Any]]]:
         kind = rng.choices(["outpatient", "emergency", "inpatient"], [70, 15, 15])[0]
         start = now - timedelta(seconds=rng.randrange(3 * 86400))
         base = {
-            "record_id": f"r{n:09d}", "institution_id": f"1235020015498973{n % 40:02d}",
-            "encounter_type": kind, "registered_time": start, "visit_time": None,
-            "discharge_time": None, "status": "active", "cancelled": False, "deleted": False,
+            "record_id": f"r{n:09d}",
+            "institution_id": f"1235020015498973{n % 40:02d}",
+            "encounter_type": kind,
+            "registered_time": start,
+            "visit_time": None,
+            "discharge_time": None,
+            "status": "active",
+            "cancelled": False,
+            "deleted": False,
         }
         for version in range(rng.randint(1, 4)):
             row = dict(base, source_position_seq=n * 10 + version)
@@ -90,11 +96,23 @@ def insert_encounters(client: Any, rows: list[dict[str, Any]]) -> None:
     columns = entity_columns("encounter")
     now = datetime.now(UTC)
     filler: dict[str, Any] = {
-        "source_system": "his", "source_database": "his", "source_table": "registration",
-        "source_key": "{}", "operation": "u", "source_position": "0/0", "business_time": None,
-        "commit_time": now, "received_time": now, "standardized_time": now,
-        "quality_issues": [], "profile": "bench@1", "fee": Decimal("5.00"),
-        "_topic": "std.encounter", "_partition": 0, "_offset": 0, "_landed_time": now,
+        "source_system": "his",
+        "source_database": "his",
+        "source_table": "registration",
+        "source_key": "{}",
+        "operation": "u",
+        "source_position": "0/0",
+        "business_time": None,
+        "commit_time": now,
+        "received_time": now,
+        "standardized_time": now,
+        "quality_issues": [],
+        "profile": "bench@1",
+        "fee": Decimal("5.00"),
+        "_topic": "std.encounter",
+        "_partition": 0,
+        "_offset": 0,
+        "_landed_time": now,
     }
     data = [[row.get(name, filler.get(name)) for row in rows] for name in columns]
     client.insert("std_encounter", data, column_names=list(columns), column_oriented=True)
@@ -109,8 +127,10 @@ def load_encounters(client: Any, records: int, seed: int) -> None:
         for chunk in range(0, len(rows), 200_000):
             insert_encounters(client, rows[chunk : chunk + 200_000])
         total += len(rows)
-    print(f"inserted {total:,} versions of {records:,} encounters "
-          f"in {time.perf_counter() - started:.1f}s")
+    print(
+        f"inserted {total:,} versions of {records:,} encounters "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
 
 
 def _time(client: Any, sql: str, runs: int) -> tuple[float, list[Any]]:
@@ -133,14 +153,17 @@ def main() -> None:
         load_encounters(client, args.records, args.seed)
         parts = client.query(
             "SELECT count() FROM system.parts WHERE database = 'bench' AND active "
-            "AND table = 'std_encounter'").result_rows[0][0]
+            "AND table = 'std_encounter'"
+        ).result_rows[0][0]
         print(f"active parts: {parts}")
         for label, template in (("per-minute today", BY_MINUTE), ("on hand", ON_HAND)):
             final_s, final_rows = _time(client, template.format(current=FINAL), args.runs)
             argmax_s, argmax_rows = _time(client, template.format(current=ARGMAX), args.runs)
             same = "same rows" if final_rows == argmax_rows else "ROWS DIFFER"
-            print(f"{label:<17} FINAL {final_s * 1000:7.0f} ms   argMax {argmax_s * 1000:7.0f} ms"
-                  f"   FINAL/argMax = {final_s / argmax_s:4.2f}   ({len(final_rows)} rows, {same})")
+            print(
+                f"{label:<17} FINAL {final_s * 1000:7.0f} ms   argMax {argmax_s * 1000:7.0f} ms"
+                f"   FINAL/argMax = {final_s / argmax_s:4.2f}   ({len(final_rows)} rows, {same})"
+            )
 
 
 if __name__ == "__main__":

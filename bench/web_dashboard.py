@@ -42,10 +42,10 @@ from streamhub.web.suppression import protect_minutes, protect_summary
 def _refresh(source: QuerySource) -> list[list[dict[str, Any]]]:
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     return [
-        source.run("dashboard.today"), source.run("dashboard.fees"),
+        source.run("dashboard.today"),
+        source.run("dashboard.fees"),
         source.run("dashboard.freshness"),
-        source.run("dashboard.minutes", {"today": today,
-                                         "last_week": today - timedelta(days=7)}),
+        source.run("dashboard.minutes", {"today": today, "last_week": today - timedelta(days=7)}),
     ]
 
 
@@ -53,8 +53,9 @@ def _protect(source: QuerySource, runs: int) -> list[float]:
     """The suppression of one refresh as the dashboard computes it (build_day's pure part)."""
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     last_week = today - timedelta(days=7)
-    per_institution = {str(r["institution_id"]): Totals.from_row(r)
-                       for r in source.run("dashboard.today")}
+    per_institution = {
+        str(r["institution_id"]): Totals.from_row(r) for r in source.run("dashboard.today")
+    }
     tables = minute_tables(SimpleNamespace(queries=source), today, last_week)  # type: ignore[arg-type]
     ids = set(per_institution).union(*(t for day in tables.values() for t in day.values()))
     district_of = {i: f"d{int(i[-2:]) % 4}" for i in ids}
@@ -67,16 +68,21 @@ def _protect(source: QuerySource, runs: int) -> list[float]:
             protect_minutes(district_of, table)
         timings.append(time.perf_counter() - started)
     cells = sum(len(s) for t in tables[today.isoformat()].values() for s in t.values())
-    shown = sum(len(m.region) + sum(len(x) for x in m.institutions.values())
-                for m in hidden.minutes.values())
-    print(f"suppression of one refresh: median {statistics.median(timings) * 1000:6.0f} ms  "
-          f"max {max(timings) * 1000:6.0f} ms  ({runs} runs; {len(ids)} institutions, "
-          f"{cells} non-zero institution-minute cells today, {shown} minutes hidden)")
+    shown = sum(
+        len(m.region) + sum(len(x) for x in m.institutions.values())
+        for m in hidden.minutes.values()
+    )
+    print(
+        f"suppression of one refresh: median {statistics.median(timings) * 1000:6.0f} ms  "
+        f"max {max(timings) * 1000:6.0f} ms  ({runs} runs; {len(ids)} institutions, "
+        f"{cells} non-zero institution-minute cells today, {shown} minutes hidden)"
+    )
     return timings
 
 
-def _time(sources: list[QuerySource], runs: int
-          ) -> tuple[list[list[float]], list[list[list[dict[str, Any]]]]]:
+def _time(
+    sources: list[QuerySource], runs: int
+) -> tuple[list[list[float]], list[list[list[dict[str, Any]]]]]:
     """Each run refreshes through every source in turn, so load on the machine hits both."""
     timings: list[list[float]] = [[] for _ in sources]
     answers: list[list[list[dict[str, Any]]]] = [[] for _ in sources]
@@ -115,18 +121,23 @@ def main() -> None:
             endpoint = LanderQueries(f"http://127.0.0.1:{service.port}", lambda: token)
             _refresh(direct), _refresh(endpoint)  # warm both
             (direct_s, endpoint_s), (direct_rows, endpoint_rows) = _time(
-                [direct, endpoint], args.runs)
+                [direct, endpoint], args.runs
+            )
             _protect(direct, args.runs)
         finally:
             service.stop()
         # freshness differs only if something landed in between; nothing does here
         same = "same rows" if _sorted(direct_rows) == _sorted(endpoint_rows) else "ROWS DIFFER"
         for label, timings in (("direct", direct_s), ("endpoint", endpoint_s)):
-            print(f"{label:<9} one refresh: median {statistics.median(timings) * 1000:6.0f} ms  "
-                  f"max {max(timings) * 1000:6.0f} ms  ({args.runs} runs)")
+            print(
+                f"{label:<9} one refresh: median {statistics.median(timings) * 1000:6.0f} ms  "
+                f"max {max(timings) * 1000:6.0f} ms  ({args.runs} runs)"
+            )
         ratio = statistics.median(endpoint_s) / statistics.median(direct_s)
-        print(f"endpoint/direct = {ratio:4.2f}  ({same}; {sum(len(r) for r in direct_rows)} "
-              f"result rows per refresh, at {datetime.now(UTC):%H:%M} UTC)")
+        print(
+            f"endpoint/direct = {ratio:4.2f}  ({same}; {sum(len(r) for r in direct_rows)} "
+            f"result rows per refresh, at {datetime.now(UTC):%H:%M} UTC)"
+        )
 
 
 if __name__ == "__main__":

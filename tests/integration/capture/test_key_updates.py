@@ -95,7 +95,6 @@ def engine(
         yield _postgres(make_source(), request.param.split("-")[1].upper())
 
 
-
 def has_rows(n: int) -> Callable[[list[Event]], bool]:
     return lambda events: sum(isinstance(e, RowEvent) for e in events) >= n
 

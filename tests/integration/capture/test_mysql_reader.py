@@ -133,7 +133,6 @@ def source(settings: Settings) -> Iterator[Source]:
         created.cleanup()
 
 
-
 def rows_of(events: list[Event]) -> list[RowEvent]:
     return [e for e in events if isinstance(e, RowEvent)]
 

@@ -133,7 +133,6 @@ def source(make_source: Callable[..., Source]) -> Source:
     return make_source()
 
 
-
 def ends(n: int) -> Callable[[list[Event]], bool]:
     return lambda events: sum(isinstance(e, TransactionEnd) for e in events) >= n
 

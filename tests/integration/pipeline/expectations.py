@@ -67,11 +67,13 @@ def _standardized(
     # row identity as the standardizer keys it, with the stack's identity key
     identity = pseudonymizer.identity
     rid = identity.record_id(config.institution_id, row.database, row.qualified, row.key_json)
-    source_key = identity.source_key(config.institution_id, row.database, row.qualified,
-                                     row.key_json)
+    source_key = identity.source_key(
+        config.institution_id, row.database, row.qualified, row.key_json
+    )
     values["source_key"] = source_key
-    return Expected(mapped.entity, rid, config.institution_id, row.qualified, source_key,
-                    row.key_json, values)
+    return Expected(
+        mapped.entity, rid, config.institution_id, row.qualified, source_key, row.key_json, values
+    )
 
 
 def same(expected: object, actual: object) -> bool:

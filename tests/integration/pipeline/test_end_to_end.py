@@ -165,8 +165,9 @@ def _clear_keys(settings: Settings, pipeline: Pipeline) -> dict[str, str]:
     for _, key, value in pipeline.read(RAW_TOPICS):
         source = serde.decode(value).value["source"]
         table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
-        key_json = json.dumps(json.loads(key)["key"], sort_keys=True, separators=(",", ":"),
-                              ensure_ascii=False)
+        key_json = json.dumps(
+            json.loads(key)["key"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         token = identity.source_key(source["institution_id"], source["database"], table, key_json)
         clear[token] = key_json
     return clear
@@ -186,8 +187,12 @@ def _assert_planted_accounted_for(
     clear_key = _clear_keys(settings, pipeline)
     assert not {q["record_key"] for q in quality} & set(clear_key.values())  # tokens only
     flagged = {
-        (q["institution_id"], q["table"].split(".")[-1], _key_value(clear_key[q["record_key"]]),
-         q["rule"])
+        (
+            q["institution_id"],
+            q["table"].split(".")[-1],
+            _key_value(clear_key[q["record_key"]]),
+            q["rule"],
+        )
         for q in quality
         if q["record_key"] in clear_key
     }
