@@ -25,7 +25,8 @@ from streamhub.anomaly.events import AnomalyEvent
 from streamhub.anomaly.service import AnomalyService
 from streamhub.anomaly.suppression_log import SuppressionFollower
 from streamhub.config import Settings
-from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async
+from streamhub.core.errors import RetriesExhaustedError
+from streamhub.core.retry import RetryPolicy, retry_async
 from streamhub.core.topic_names import ANOMALY
 from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.serde.errors import RegistryUnavailableError

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from streamhub.errors import StreamhubError
+from streamhub.core.errors import MetricNameError
 
 STAGES = frozenset(
     {"capture", "standardize", "land", "reconcile", "anomaly", "health", "registry", "web"}
@@ -69,10 +69,6 @@ BOUNDED_LABELS = frozenset(
 )
 
 _WHAT = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class MetricNameError(StreamhubError):
-    """A metric name or label breaks the naming rule; a programming error caught in tests."""
 
 
 class MetricNamer:

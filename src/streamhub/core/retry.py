@@ -15,22 +15,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
-from streamhub.errors import StreamhubError
+from streamhub.core.errors import RetriesExhaustedError
 
 T = TypeVar("T")
 
 #: Called before each wait: (attempt that failed, delay before the next one, its failure).
 OnRetry = Callable[[int, float, Exception], None]
-
-
-class RetriesExhaustedError(StreamhubError):
-    """Every attempt failed; ``__cause__`` is the last failure."""
-
-    def __init__(self, what: str, attempts: int, last: Exception) -> None:
-        super().__init__(f"{what}: failed {attempts} time(s), last: {last}")
-        self.what = what
-        self.attempts = attempts
-        self.last = last
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
-from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_call
+from streamhub.core.errors import RetriesExhaustedError
+from streamhub.core.retry import RetryPolicy, retry_call
 from streamhub.land.errors import KafkaUnavailableError, LandError, LandingFailedError
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 

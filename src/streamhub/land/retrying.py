@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from streamhub.core.clock import Clock
-from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_call
+from streamhub.core.errors import RetriesExhaustedError
+from streamhub.core.retry import RetryPolicy, retry_call
 from streamhub.land.clickhouse import Failure, classify
 from streamhub.land.errors import LandingFailedError
 from streamhub.serde.errors import SerdeError

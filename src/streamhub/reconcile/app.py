@@ -31,7 +31,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
-from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async, retry_call
+from streamhub.core.errors import RetriesExhaustedError
+from streamhub.core.retry import RetryPolicy, retry_async, retry_call
 from streamhub.core.topic_names import RECONCILIATION
 from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.kafka.groups import commit_offsets

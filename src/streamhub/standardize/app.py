@@ -32,7 +32,8 @@ import faust
 
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
-from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async
+from streamhub.core.errors import RetriesExhaustedError
+from streamhub.core.retry import RetryPolicy, retry_async
 from streamhub.core.topic_names import RAW_TOPICS
 from streamhub.kafka.faust_app import exit_worker, faust_settings
 from streamhub.standardize.errors import BatchFailedError

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streamhub.core.metrics import MetricNameError, MetricNamer
+from streamhub.core.errors import MetricNameError
+from streamhub.core.metrics import MetricNamer
 
 
 def test_names_carry_stage_and_unit() -> None:

@@ -7,7 +7,9 @@ import asyncio
 import pytest
 
 from streamhub.core.clock import ManualClock
-from streamhub.core.retry import RetriesExhaustedError, RetryPolicy, retry_async, retry_call
+from streamhub.core.errors import CoreError, RetriesExhaustedError
+from streamhub.core.retry import RetryPolicy, retry_async, retry_call
+from streamhub.errors import StreamhubError
 
 
 class Flaky:
@@ -39,6 +41,7 @@ def test_exhausted_attempts_raise_with_the_last_failure_as_cause() -> None:
     with pytest.raises(RetriesExhaustedError, match="inserting: failed 3 time") as info:
         retry_call(flaky, RetryPolicy(attempts=3), what="inserting", clock=clock)
     assert isinstance(info.value.__cause__, ConnectionError)
+    assert isinstance(info.value, CoreError) and isinstance(info.value, StreamhubError)
     assert flaky.calls == 3
 
 
