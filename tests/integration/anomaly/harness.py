@@ -27,6 +27,7 @@ from streamhub.anomaly.codec import OpsCodec
 from streamhub.config import Settings
 from streamhub.core.topic_names import ANOMALY
 from streamhub.kafka.groups import topic_ends
+from tests.integration.commands import run_streamhub
 
 
 def free_port() -> int:
@@ -67,15 +68,7 @@ class AnomalyRun:
         }
 
     def streamhub(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "streamhub", *args],
-            env=self.env(),
-            cwd=self.settings.project_dir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_streamhub(*args, env=self.env(), cwd=self.settings.project_dir, timeout=timeout)
 
     def start(self, *options: str) -> None:
         """Start the detector; ops.anomaly is read from where it ends now."""

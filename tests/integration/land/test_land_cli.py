@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,8 +12,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.config import Settings
 from streamhub.serde.avro_serde import AvroSerde
-
-STREAMHUB = [sys.executable, "-m", "streamhub"]
+from tests.integration.commands import STREAMHUB
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

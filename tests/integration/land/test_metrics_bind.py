@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-STREAMHUB = [sys.executable, "-m", "streamhub"]
+from tests.integration.commands import STREAMHUB
 
 
 def _free_port() -> int:

@@ -24,11 +24,12 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.envelope import avro_name, row_key
 from streamhub.config import Settings
+from streamhub.core.topic_names import RAW_TOPICS as APP_RAW_TOPICS
 from streamhub.demo.workers import Workers
 from streamhub.kafka.groups import group_lag, pin_to_end, topic_ends
 from streamhub.land.targets import DEFAULT_ROUTES
 from streamhub.serde.avro_serde import AvroSerde
-from streamhub.standardize.app import RAW_TOPICS as APP_RAW_TOPICS
+from tests.integration.commands import run_streamhub
 
 from ..capture.helpers import (
     _key_columns,
@@ -89,15 +90,7 @@ class Pipeline:
         return Workers(self.settings, self.connectors_dir, self.workdir, extra_env=run).env()
 
     def streamhub(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "streamhub", *args],
-            env=self.env(),
-            cwd=self.settings.project_dir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_streamhub(*args, env=self.env(), cwd=self.settings.project_dir, timeout=timeout)
 
     # --- workers ---------------------------------------------------------------------------
 

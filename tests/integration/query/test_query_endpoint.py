@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,8 +34,8 @@ from streamhub.query import (
 from streamhub.query.reader import READER_SETTINGS, open_reader
 from streamhub.query.service import BUSY_WAIT_S, QueryService
 from streamhub.query.values import json_value
+from tests.integration.commands import STREAMHUB
 
-STREAMHUB = [sys.executable, "-m", "streamhub"]
 TOKEN = "query-endpoint-test-token-0123456789abcdef"
 
 
