@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from streamhub.core.window_counts import WindowCounts
-from streamhub.reconcile.versions import (
+from streamhub.core.identity import (
     change_version,
     further_record_id,
     row_record_id,
     version_id,
 )
+from streamhub.core.window_counts import WindowCounts
 from streamhub.standardize.errors import ProfileError
 from streamhub.standardize.mapper import map_further, map_row
 from streamhub.standardize.profile import Profile, load_profile
