@@ -54,6 +54,36 @@ def _always(_: Exception) -> bool:
     return True
 
 
+class _Attempts:
+    """The bookkeeping both retry loops share: count failures, decide, report, pick the wait."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        what: str,
+        transient: Callable[[Exception], bool],
+        on_retry: OnRetry | None,
+        clock: Clock,
+    ) -> None:
+        self.policy, self.what, self.transient = policy, what, transient
+        self.on_retry, self.clock = on_retry, clock
+        self.started = clock.monotonic()
+        self.failed = 0
+
+    def wait_after(self, exc: Exception) -> float | None:
+        """The wait before the next attempt, or None when ``exc`` is not transient (the
+        caller re-raises it as it is); raises RetriesExhaustedError when the policy gives up."""
+        self.failed += 1
+        if not self.transient(exc):
+            return None
+        if self.policy.gives_up(self.failed, self.clock.monotonic() - self.started):
+            raise RetriesExhaustedError(self.what, self.failed, exc) from exc
+        delay = self.policy.delay(self.failed)
+        if self.on_retry is not None:
+            self.on_retry(self.failed, delay, exc)
+        return delay
+
+
 def retry_call(
     call: Callable[[], T],
     policy: RetryPolicy,
@@ -64,20 +94,14 @@ def retry_call(
     clock: Clock = SYSTEM_CLOCK,
 ) -> T:
     """``call()`` until it succeeds, sleeping on ``clock`` between transient failures."""
-    started = clock.monotonic()
-    attempt = 0
+    attempts = _Attempts(policy, what, transient, on_retry, clock)
     while True:
-        attempt += 1
         try:
             return call()
         except Exception as exc:
-            if not transient(exc):
+            delay = attempts.wait_after(exc)
+            if delay is None:
                 raise
-            if policy.gives_up(attempt, clock.monotonic() - started):
-                raise RetriesExhaustedError(what, attempt, exc) from exc
-            delay = policy.delay(attempt)
-            if on_retry is not None:
-                on_retry(attempt, delay, exc)
             clock.sleep(delay)
 
 
@@ -93,20 +117,14 @@ async def retry_async(
 ) -> T:
     """``await call()`` until it succeeds, awaiting ``sleep`` between transient failures;
     cancellation is never retried."""
-    started = clock.monotonic()
-    attempt = 0
+    attempts = _Attempts(policy, what, transient, on_retry, clock)
     while True:
-        attempt += 1
         try:
             return await call()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if not transient(exc):
+            delay = attempts.wait_after(exc)
+            if delay is None:
                 raise
-            if policy.gives_up(attempt, clock.monotonic() - started):
-                raise RetriesExhaustedError(what, attempt, exc) from exc
-            delay = policy.delay(attempt)
-            if on_retry is not None:
-                on_retry(attempt, delay, exc)
             await sleep(delay)
