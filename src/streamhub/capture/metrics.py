@@ -59,10 +59,6 @@ class CaptureMetrics:
             ),
         )
 
-    @classmethod
-    def default(cls) -> CaptureMetrics:
-        return _default()
-
     def observe_lag(
         self, labels: dict[str, str], lag_bytes: int | None, lag_ms: int | None
     ) -> None:
@@ -73,5 +69,6 @@ class CaptureMetrics:
 
 
 @cache
-def _default() -> CaptureMetrics:
+def capture_metrics() -> CaptureMetrics:
+    """One set per process, in the default registry that `--metrics-port` serves."""
     return CaptureMetrics.create(REGISTRY)

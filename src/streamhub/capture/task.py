@@ -26,7 +26,7 @@ from streamhub.capture.counts import SourceCounts
 from streamhub.capture.delivery import AckTracker
 from streamhub.capture.emitter import Emitter
 from streamhub.capture.errors import UnrepresentableChangeError
-from streamhub.capture.metrics import CaptureMetrics
+from streamhub.capture.metrics import CaptureMetrics, capture_metrics
 from streamhub.capture.model import (
     Event,
     RowEvent,
@@ -80,7 +80,7 @@ class ConnectorTask:
         self.connections = connections
         self.config = config
         self.stop = stop
-        self.metrics = metrics or CaptureMetrics.default()
+        self.metrics = metrics or capture_metrics()
         self.tracker = AckTracker()
         self.events_total = 0
         self.errors_total = 0

@@ -27,7 +27,7 @@ from streamhub.land.drill import drill_from_env
 from streamhub.land.errors import LanderConfigError, LandError, LandingFailedError
 from streamhub.land.insert import BisectingInserter
 from streamhub.land.links import Opener, open_links
-from streamhub.land.metrics import LAND_METRICS, LandMetrics
+from streamhub.land.metrics import LandMetrics, land_metrics
 from streamhub.land.progress import Progress
 from streamhub.land.retrying import Retrier, land_policy
 from streamhub.land.targets import TARGETS, Target
@@ -58,7 +58,7 @@ class Lander:
         progress_out: TextIO | None = sys.stderr,
         clock: Clock = SYSTEM_CLOCK,
         opener: Opener = open_links,
-        metrics: LandMetrics = LAND_METRICS,
+        metrics: LandMetrics | None = None,
     ) -> None:
         unknown = sorted(t for t, target in config.routes.items() if target not in TARGETS)
         if unknown:
@@ -70,7 +70,7 @@ class Lander:
         self._opener = opener
         self._stop = threading.Event()
         self._progress = Progress(self.stats, progress_out, config.progress_every_s, clock)
-        self._metrics = metrics
+        self._metrics = metrics or land_metrics()
         self._batch = Batch()
         self._assigned_at: float | None = None
         self._last_message_at: float | None = None

@@ -4,6 +4,7 @@ names: the entities and ops tables, error kinds, institutions), never an institu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
@@ -53,5 +54,7 @@ class LandMetrics:
         )
 
 
-#: The process's set, in the default registry, shared by every Lander in it (tests run several).
-LAND_METRICS = LandMetrics.create(REGISTRY)
+@cache
+def land_metrics() -> LandMetrics:
+    """One set per process, in the default registry, shared by every Lander in it."""
+    return LandMetrics.create(REGISTRY)

@@ -40,7 +40,7 @@ from streamhub.kafka.reading import Offsets, read_since
 from streamhub.log import get_logger
 from streamhub.reconcile.errors import RebuildError, ReconcileError, RegistryUnreachableError
 from streamhub.reconcile.feed import INPUT_TOPICS, Feed
-from streamhub.reconcile.metrics import RECONCILE_METRICS, ReconcileMetrics
+from streamhub.reconcile.metrics import ReconcileMetrics, reconcile_metrics
 from streamhub.reconcile.reconciler import Reconciler, ReconcileSettings
 from streamhub.reconcile.result import Result
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
@@ -88,7 +88,7 @@ class Runtime:
         except SerdeError as exc:
             raise ReconcileError(f"registering the schema of {RECONCILIATION}: {exc}") from exc
         reconciler = Reconciler(reconcile, clock)
-        metrics = RECONCILE_METRICS
+        metrics = reconcile_metrics()
         # the identity key versions capture's MessageTooLarge letters (they carry the row key)
         identity = IdentityTokens.from_settings(settings)
         feed = Feed(reconciler, serde, metrics, identity)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from dataclasses import dataclass
+from functools import cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
@@ -81,4 +82,7 @@ class ReconcileMetrics:
         self.last_judged.set(now_s)
 
 
-RECONCILE_METRICS = ReconcileMetrics.create(REGISTRY)
+@cache
+def reconcile_metrics() -> ReconcileMetrics:
+    """One set per process, in the default registry that `--metrics-port` serves."""
+    return ReconcileMetrics.create(REGISTRY)
