@@ -211,16 +211,18 @@ def drain(reader: Any, until: Callable[[list[Event]], bool], timeout_s: float = 
 
 
 @contextmanager
-def captured(settings: Settings, connectors: list[ConnectorConfig]) -> Iterator[None]:
+def captured(
+    settings: Settings, connectors: list[ConnectorConfig], start_s: float = 90
+) -> Iterator[None]:
     """A capture agent runs the connectors (uncoordinated, in this process) for the block,
-    which starts once every connector has stored its first position."""
+    which starts once every connector has stored its first position (within ``start_s``)."""
     stop = threading.Event()
     agent = CaptureAgent(settings, connectors, coordinated=False)
     thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
     thread.start()
     try:
         positions = PositionStore(settings)
-        assert wait_until(lambda: all(positions.load(c.name) for c in connectors), 90), (
+        assert wait_until(lambda: all(positions.load(c.name) for c in connectors), start_s), (
             "connectors did not start"
         )
         yield

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from datetime import datetime
@@ -11,9 +10,7 @@ from pathlib import Path
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import REGISTRY
 
-from streamhub.capture.agent import CaptureAgent
 from streamhub.capture.connector import ConnectorConfig
-from streamhub.capture.positions import PositionStore
 from streamhub.capture.snapshotting import table_id
 from streamhub.capture.source import open_readers
 from streamhub.config import Settings
@@ -24,6 +21,7 @@ from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
 
 from .helpers import (
+    captured,
     changes_of,
     kafka_matches_source,
     read_topic,
@@ -86,24 +84,15 @@ def test_snapshot_then_stream_on_both_engines_leaves_kafka_equal_to_the_source(
         for c in write_connector_files(settings, simulation, connectors_dir, row_count_s=3)
         if c.system in ("his", "emr")
     ]
-    stop = threading.Event()
-    agent = CaptureAgent(settings, connectors, coordinated=False)
-    worker = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    worker.start()
     try:
-        positions = PositionStore(settings)
-        assert wait_until(lambda: all(positions.load(c.name) for c in connectors), 60), (
-            "connectors did not start"
-        )
-        simulation.run()  # concurrent with the initial snapshot and the stream
-        assert kafka_matches_source(settings, connectors, 90) == []
-        # once the source is quiet, the periodic row counts at a log position are exact
-        assert wait_until(
-            lambda: _row_counts(settings, connectors) == _db_counts(settings, connectors), 30
-        )
+        with captured(settings, connectors, start_s=60):
+            simulation.run()  # concurrent with the initial snapshot and the stream
+            assert kafka_matches_source(settings, connectors, 90) == []
+            # once the source is quiet, the periodic row counts at a log position are exact
+            assert wait_until(
+                lambda: _row_counts(settings, connectors) == _db_counts(settings, connectors), 30
+            )
     finally:
-        stop.set()
-        worker.join(60)
         ledger = read_ledger(tmp_path / "ledger.json")
         drop_databases(settings, ledger)
 
