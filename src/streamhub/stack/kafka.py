@@ -176,8 +176,7 @@ class Kafka(Service):
         return "started" + (" (broker jars resolved from Maven Central)" if fetched else "")
 
     def _cluster_id(self) -> str:
-        """A random UUID in the URL-safe base64 form KRaft expects."""
-        return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        return new_cluster_id()
 
     def down(self) -> str:
         return self.stop_process(grace_s=45)
@@ -193,3 +192,13 @@ class Kafka(Service):
         return ServiceStatus(
             self.name, running, f"{host}:{port}", pid if running else None, version
         )
+
+
+def new_cluster_id() -> str:
+    """A random UUID in the URL-safe base64 form KRaft expects, never starting with ``-``:
+    one in 64 would, and the storage tool's argument parser then takes it for an option
+    (Kafka's own ``Uuid.randomUuid`` skips those for the same reason)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
