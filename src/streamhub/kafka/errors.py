@@ -32,3 +32,13 @@ class GroupOffsetsError(KafkaIOError):
     def __init__(self, message: str, group: str) -> None:
         super().__init__(message)
         self.group = group
+
+
+class BatchFailedError(KafkaIOError):
+    """A consumed batch kept failing (processing or delivery) after its retries: the worker
+    exits without committing it, and a restart re-reads it from the last commit."""
+
+
+class DeliveryError(KafkaIOError):
+    """Outputs of a batch were not acknowledged by the broker (failed or timed out): the batch
+    is retried, its offsets stay uncommitted until every output is delivered."""

@@ -52,6 +52,14 @@ def faust_settings(settings: Settings, app_id: str) -> dict[str, Any]:
     }
 
 
+def without_kafka(app: Any) -> None:
+    """Start ``app``'s worker (a ``faust.App``) without Faust's own Kafka consumer and
+    producer, for an app whose Kafka client is a hosted batch loop
+    (:mod:`streamhub.kafka.hosted`): Faust's consumer would otherwise join the app's group
+    with its own protocol."""
+    app.boot_strategy = app.BootStrategy(app, enable_kafka=False)
+
+
 def exit_worker(error: Exception, cause: BaseException | None = None) -> NoReturn:
     """Log ``error`` (with ``cause``'s traceback) and end the process with
     :data:`EXIT_BATCH_FAILED` at once: not ``raise``, which would unwind through
