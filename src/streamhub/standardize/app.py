@@ -17,6 +17,12 @@ Why nothing is lost (checked in faust-streaming 0.15.3's source):
   skip) the failed batch. A failing batch is retried in place with backoff; when the retries
   are exhausted the process exits at once (``os._exit``), without acking or committing, and
   restarts from the last commit exactly as after ``kill -9``.
+
+Two transports (docs/decisions/standardize.md, "Transport"): ``hosted``, the default, a
+confluent-kafka batch loop (:mod:`streamhub.kafka.batch_loop`) run in a thread of the same
+Faust worker, with the same commit rule made explicit: a batch's offsets are committed
+synchronously after every output is acknowledged; and ``agent``, the Faust agent above,
+kept for comparison (bench/faust_transport.py) and as a fallback.
 """
 
 from __future__ import annotations
@@ -26,16 +32,19 @@ import logging
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import faust
+from confluent_kafka import Message
 
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.core.errors import RetriesExhaustedError
 from streamhub.core.retry import RetryPolicy, retry_async
 from streamhub.core.topic_names import RAW_TOPICS
-from streamhub.kafka.faust_app import exit_worker, faust_settings
+from streamhub.kafka.batch_loop import BatchLoop, BatchLoopOptions
+from streamhub.kafka.faust_app import exit_worker, faust_settings, without_kafka
+from streamhub.kafka.hosted import host
 from streamhub.standardize.errors import BatchFailedError
 from streamhub.standardize.messages import BatchProcessor, OutMessage, RawMessage
 from streamhub.standardize.metrics import StandardizeMetrics, standardize_metrics
@@ -53,6 +62,32 @@ def to_raw(event: Any) -> RawMessage:
         value=message.value,
         timestamp_ms=round((message.timestamp or 0.0) * 1000),
     )
+
+
+def from_confluent(message: Message) -> RawMessage:
+    return RawMessage(
+        topic=message.topic(),  # type: ignore[arg-type]
+        partition=message.partition(),  # type: ignore[arg-type]
+        offset=message.offset(),  # type: ignore[arg-type]
+        key=message.key(),
+        value=message.value(),
+        timestamp_ms=message.timestamp()[1],
+    )
+
+
+def count_batch(
+    metrics: StandardizeMetrics,
+    in_topics: Sequence[str],
+    outputs: Sequence[OutMessage],
+    seconds: float,
+) -> None:
+    """A delivered batch in the metrics (both transports)."""
+    metrics.batches.inc()
+    metrics.batch_seconds.observe(seconds)
+    for topic, n in Tally(in_topics).items():
+        metrics.messages.labels(topic, "in").inc(n)
+    for topic, n in Tally(m.topic for m in outputs).items():
+        metrics.messages.labels(topic, "out").inc(n)
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -131,13 +166,49 @@ class BatchRunner:
     def _count(
         self, batch: Sequence[RawMessage], outputs: list[OutMessage], seconds: float
     ) -> None:
-        metrics = self.metrics
-        metrics.batches.inc()
-        metrics.batch_seconds.observe(seconds)
-        for topic, n in Tally(m.topic for m in batch).items():
-            metrics.messages.labels(topic, "in").inc(n)
-        for topic, n in Tally(m.topic for m in outputs).items():
-            metrics.messages.labels(topic, "out").inc(n)
+        count_batch(self.metrics, [m.topic for m in batch], outputs, seconds)
+
+
+Transport = Literal["hosted", "agent"]
+TRANSPORTS: tuple[Transport, ...] = ("hosted", "agent")
+
+#: Batch defaults: a backlog is taken 1,000 at a time, while at a low rate a message waits at
+#: most 100 ms for company (the hop's added latency, docs/decisions/standardize.md).
+BATCH_SIZE = 1000
+WITHIN_S = 0.1
+
+
+def hosted_loop(
+    settings: Settings,
+    processor: BatchProcessor,
+    *,
+    source_topics: Sequence[str] = RAW_TOPICS,
+    batch_size: int = BATCH_SIZE,
+    within_s: float = WITHIN_S,
+    retry: RetryPolicy | None = None,
+    metrics: StandardizeMetrics | None = None,
+) -> BatchLoop:
+    """The confluent-kafka batch loop that feeds ``processor`` (group
+    ``settings.standardize_group``) and sends its outputs before committing."""
+    counted = metrics or standardize_metrics()
+
+    def handle(messages: list[Message]) -> list[OutMessage]:
+        return processor.process([from_confluent(m) for m in messages])
+
+    def done(messages: list[Message], outputs: Sequence[Any], seconds: float) -> None:
+        count_batch(counted, [m.topic() or "" for m in messages], outputs, seconds)
+
+    def retrying(_attempt: int, _delay: float, _exc: Exception) -> None:
+        counted.batch_retries.inc()
+
+    options = BatchLoopOptions(
+        bootstrap=settings.kafka_bootstrap,
+        group=settings.standardize_group,
+        topics=tuple(source_topics),
+        max_messages=batch_size,
+        within_s=within_s,
+    )
+    return BatchLoop(options, handle, retry=retry, on_batch=done, on_retry=retrying)
 
 
 def build_app(
@@ -145,19 +216,48 @@ def build_app(
     processor: BatchProcessor,
     *,
     source_topics: Sequence[str] = RAW_TOPICS,
-    batch_size: int = 500,
-    within_s: float = 0.2,
+    batch_size: int = BATCH_SIZE,
+    within_s: float = WITHIN_S,
     retry: RetryPolicy | None = None,
     metrics: StandardizeMetrics | None = None,
+    transport: Transport = "hosted",
 ) -> faust.App:
-    """A Faust app (id ``settings.standardize_group``) with one agent over ``source_topics``
-    that hands batches of up to ``batch_size`` messages, or what arrived within ``within_s``,
-    to ``processor`` and sends its outputs before the batch's offsets can be committed."""
+    """A Faust app (id ``settings.standardize_group``) that hands batches of up to
+    ``batch_size`` messages of ``source_topics``, or what arrived within ``within_s``, to
+    ``processor`` and sends its outputs before the batch's offsets can be committed: through
+    the hosted confluent-kafka loop, or through a Faust agent (``transport="agent"``)."""
     if batch_size < 1 or within_s <= 0:
         raise ValueError("batch_size must be >= 1 and within_s > 0")
     app = faust.App(
         settings.standardize_group, **faust_settings(settings, settings.standardize_group)
     )
+    if transport == "hosted":
+        # the loop is the only Kafka client: Faust's own consumer would join the same group
+        # with another protocol
+        without_kafka(app)
+        loop = hosted_loop(
+            settings,
+            processor,
+            source_topics=source_topics,
+            batch_size=batch_size,
+            within_s=within_s,
+            retry=retry,
+            metrics=metrics,
+        )
+        host(app, loop, name="standardize")
+        return app
+    return _with_agent(app, processor, source_topics, batch_size, within_s, retry, metrics)
+
+
+def _with_agent(
+    app: faust.App,
+    processor: BatchProcessor,
+    source_topics: Sequence[str],
+    batch_size: int,
+    within_s: float,
+    retry: RetryPolicy | None,
+    metrics: StandardizeMetrics | None,
+) -> faust.App:
     runner = BatchRunner(app, processor, retry or RetryPolicy(), metrics=metrics)
 
     async def standardize(stream: Any) -> None:
