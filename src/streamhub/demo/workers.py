@@ -20,6 +20,9 @@ from streamhub.config import Settings
 from streamhub.demo.errors import WorkerError
 
 COMMANDS: dict[str, tuple[str, ...]] = {
+    # every connector in one agent of its own, as on a hospital's front-end machine (the demo
+    # runs its agent inside the demo process instead; benchmarks start it apart)
+    "capture": ("capture", "--standalone"),
     "standardize": ("standardize",),
     "land": ("land",),
     "reconcile": ("reconcile", "run"),
@@ -108,6 +111,19 @@ class Workers:
             for name in self.processes
             if name in METRICS_PORTS
         ]
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """Each running worker's peak resident memory so far (Linux's VmHWM), in MiB."""
+        peaks: dict[str, float] = {}
+        for name, process in self.processes.items():
+            try:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+            except OSError:  # exited, or not Linux
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[name] = int(line.split()[1]) / 1024
+        return peaks
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
