@@ -11,7 +11,7 @@ Raw text: pymysqlreplication decodes CHAR/VARCHAR/TEXT in ``RowsEvent.__read_str
 ``bytes.decode(self.charset_to_encoding(column.character_set_name), "strict")``; latin1 becomes
 cp1252, which raises on 0x81/0x8D/0x8F/0x90/0x9D, and no option returns bytes
 (``ignore_decode_errors`` drops them). So when a captured table's TableMapEvent arrives (before
-its rows are parsed: rows decode lazily, on ``.rows``), ``_carry_bytes`` sets each string
+its rows are parsed: rows decode lazily, on ``.rows``), ``carry_bytes`` sets each string
 column's ``character_set_name`` to Python's ``latin-1``, which maps every byte to the code point
 of the same value: ``value.encode("latin-1")`` gives back exactly the binlog's bytes, decoded by
 ``types.ValuePlan`` with the charset read from the TableMapEvent first. Only the Column objects
@@ -64,18 +64,19 @@ from streamhub.core.clock import Clock
 _CARRIER = "latin-1"  # Python's ISO-8859-1: byte n <-> U+00nn, so text round-trips to bytes
 _INDEX_MAX = 0xFFFFE  # 0xFFFFF is the TransactionEnd's
 _FL_STANDALONE = 0x01  # MariaDB GTID flag: no XID/COMMIT follows (DDL)
+_NO_BAD: list[tuple[str, UndecodableTextError]] = []  # shared, never appended to
 
 
 @dataclass
 class _Table:
     info: TableInfo
-    plans: list[types.ValuePlan]  # in binlog column order
-    carried: frozenset[str]  # string columns whose values arrive latin-1-carried
+    # (name, value → model value) in binlog column order; text arrives latin-1-carried
+    converters: list[tuple[str, Callable[[object], object]]]
     watermark: bool = False
 
 
 def _charset(column: Any) -> str | None:
-    """The MySQL charset of a binlog column, before ``_carry_bytes`` touches it."""
+    """The MySQL charset of a binlog column, before ``carry_bytes`` touches it."""
     if column.collation_name:
         return str(column.collation_name).split("_")[0]  # latin1_swedish_ci, binary
     encoding = column.character_set_name  # the library's codec name: cp1252 means latin1
@@ -84,7 +85,13 @@ def _charset(column: Any) -> str | None:
     return {"cp1252": "latin1", "utf8": "utf8mb4"}.get(str(encoding), str(encoding))
 
 
-def _carry_bytes(columns: list[Any]) -> None:
+def charsets_of(event: Any) -> list[str | None]:
+    """The MySQL charset of each column of a TableMapEvent, read before ``carry_bytes``."""
+    return [_charset(c) for c in event.columns]
+
+
+def carry_bytes(columns: list[Any]) -> None:
+    """Make the library decode the table's string columns as latin-1 (module docstring)."""
     for column in columns:
         if column.type in types.STRING_FIELD_TYPES:
             column.character_set_name = _CARRIER
@@ -101,8 +108,8 @@ class BinlogTranslator:
         clock: Clock,
     ) -> None:
         self._config = config
-        self._database = config.connection.database
-        self._wanted = set(config.tables)
+        self._database = self.database = config.connection.database
+        self._wanted = self.tables = frozenset(config.tables)
         self._describe = describe_table
         self._clock = clock
         self.position = GtidPosition(start, config.engine == "mariadb")
@@ -138,13 +145,21 @@ class BinlogTranslator:
                 return self._commit(event.timestamp)
             return []
         if isinstance(event, TableMapEvent):
-            self._table_map(event)
+            if self.table_map(event, charsets_of(event)):
+                carry_bytes(event.columns)
             return []
         if isinstance(event, WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent):
             return self._rows(event)
         if isinstance(event, HeartbeatLogEvent):
             return self.idle()
         return []
+
+    def skip(self) -> list[Event]:
+        """A transaction this connector already has begins (a shared stream re-reads it):
+        close an open DDL transaction as the next GTID would, and forget the rest."""
+        done = self._commit(self._begin_ts) if self._gtid is not None and self._standalone else []
+        self._gtid = None
+        return done
 
     def idle(self) -> list[Event]:
         """Send a held-back TransactionEnd once the source has been quiet for heartbeat_s."""
@@ -172,14 +187,12 @@ class BinlogTranslator:
         self.position.commit(self._gtid)
         end = TransactionEnd(self.position.resume, (self._seq << 20) | 0xFFFFF, timestamp * 1000)
         self._gtid = None
-        if (
-            not self._emitted
-            and self._clock.monotonic() - self._last_end < self._config.heartbeat_s
-        ):
+        now = self._clock.monotonic()
+        if not self._emitted and now - self._last_end < self._config.heartbeat_s:
             self._quiet_end = end
             return []
         self._quiet_end = None
-        self._last_end = self._clock.monotonic()
+        self._last_end = now
         return [end]
 
     def _next_seq(self) -> int:
@@ -187,19 +200,26 @@ class BinlogTranslator:
         self._index = min(self._index + 1, _INDEX_MAX)
         return (self._seq << 20) | index
 
-    def _table_map(self, event: Any) -> None:
+    def wants(self, schema: str, table: str) -> bool:
+        """Whether this connector reads the rows of ``schema.table`` (watermarks included)."""
+        if (schema, table) == (WATERMARK_SCHEMA, WATERMARK_TABLE):
+            return True
+        return schema == self._database and table in self._wanted
+
+    def table_map(self, event: Any, charsets: list[str | None]) -> bool:
+        """Take a TableMapEvent (``charsets`` read before ``carry_bytes``); True when this
+        connector reads the table, so its string columns must be carried."""
         name = (event.schema, event.table)
         watermark = name == (WATERMARK_SCHEMA, WATERMARK_TABLE)
-        if not watermark and (event.schema != self._database or event.table not in self._wanted):
+        if not self.wants(event.schema, event.table):
             self._by_id.pop(event.table_id, None)
-            return
+            return False
         columns = event.columns
         if any(c.name is None for c in columns):
             raise CaptureError(
                 f"the binlog has no column names for {event.schema}.{event.table}: "
                 "set binlog_row_metadata=FULL on the server (MariaDB ≥ 10.5, MySQL ≥ 8.0.14)"
             )
-        charsets = [_charset(c) for c in columns]
         nullable = [bool(event.null_bitmask[i // 8] & (1 << (i % 8))) for i in range(len(columns))]
         prefixed = event.optional_metadata.primary_keys_with_prefix or {}
         keys = {c.name for i, c in enumerate(columns) if c.is_primary or i in prefixed}
@@ -214,7 +234,7 @@ class BinlogTranslator:
             cached = (signature, table)
             self._layouts[name] = cached
         self._by_id[event.table_id] = cached[1]
-        _carry_bytes(columns)
+        return True
 
     def _build(
         self,
@@ -230,29 +250,28 @@ class BinlogTranslator:
         same = [c.name for c in catalog] == names  # information_schema shows today's layout
         if not keys:
             keys = {c.name for c in catalog if c.key_position is not None}
-        plans, infos = [], []
+        converters, infos = [], []
         for i, column in enumerate(event.columns):
             data_type = types.binlog_data_type(column.type, charsets[i])
             kind = types.kind_of(data_type, column.unsigned)
             text = data_type in types.TEXT_TYPES
-            plans.append(
-                types.ValuePlan(
-                    name=column.name,
-                    data_type=data_type,
-                    kind=kind,
-                    codec=types.text_codec(charsets[i], self._config.encoding) if text else None,
-                    octets=getattr(column, "max_length", None) if data_type == "binary" else None,
-                )
+            plan = types.ValuePlan(
+                name=column.name,
+                data_type=data_type,
+                kind=kind,
+                codec=types.text_codec(charsets[i], self._config.encoding) if text else None,
+                octets=getattr(column, "max_length", None) if data_type == "binary" else None,
             )
+            carried = column.type in types.STRING_FIELD_TYPES
+            converters.append((column.name, types.converter(plan, carried)))
             source_type = data_type + (" unsigned" if column.unsigned else "")
             if same and catalog[i].info().kind == kind:
                 source_type = catalog[i].column_type
             infos.append(
                 ColumnInfo(column.name, source_type, kind, column.name in keys, nullable[i])
             )
-        carried = frozenset(c.name for c in event.columns if c.type in types.STRING_FIELD_TYPES)
         info = TableInfo(self._database, None, event.table, tuple(infos))
-        return _Table(info, plans, carried, watermark)
+        return _Table(info, converters, watermark)
 
     def _rows(self, event: Any) -> list[Event]:
         table = self._by_id.get(event.table_id)
@@ -263,67 +282,71 @@ class BinlogTranslator:
         rows = event.rows
         out: list[Event] = []
         size = event.event_size // max(len(rows), 1)
-        for row in rows:
-            if isinstance(event, UpdateRowsEvent):
-                op: Op = "u"
-                before_raw, after_raw = row["before_values"], row["after_values"]
-            elif isinstance(event, WriteRowsEvent):
-                op, before_raw, after_raw = "c", None, row["values"]
-            else:
-                op, before_raw, after_raw = "d", row["values"], None
-            if table.watermark:
+        ts = event.timestamp * 1000
+        if isinstance(event, UpdateRowsEvent):
+            pairs = [(r["before_values"], r["after_values"]) for r in rows]
+            op: Op = "u"
+        elif isinstance(event, WriteRowsEvent):
+            pairs, op = [(None, r["values"]) for r in rows], "c"
+        else:
+            pairs, op = [(r["values"], None) for r in rows], "d"
+        if table.watermark:
+            for _, after_raw in pairs:
                 out.extend(self._watermark(table, op, after_raw))
-            else:
-                out.extend(self._row(table, op, before_raw, after_raw, event.timestamp, size))
+            return out
+        for before_raw, after_raw in pairs:
+            self._row(out, table, op, before_raw, after_raw, ts, size)
         return out
 
     def _row(
         self,
+        out: list[Event],
         table: _Table,
         op: Op,
         before_raw: dict[str, object] | None,
         after_raw: dict[str, object] | None,
-        timestamp: int,
+        ts: int,
         size: int,
-    ) -> list[Event]:
-        assert self._gtid is not None
+    ) -> None:
+        gtid = self._gtid
+        assert gtid is not None
         before, bad_before = self._image(table, before_raw)
         after, bad_after = self._image(table, after_raw)
-        image = after if after is not None else before
-        assert image is not None
-        key = {k: image[k] for k in table.info.key_columns}
-        seq, ts = self._next_seq(), timestamp * 1000
-        # an unchanged bad value sits in both images of an update: report it once
-        after_raws = {(name, exc.raw) for name, exc in bad_after}
-        bad = bad_after + [(n, e) for n, e in bad_before if (n, e.raw) not in after_raws]
-        out: list[Event] = [
-            UndecodableValue(table.info, op, name, exc.raw, exc.reason, key, self._gtid, seq, ts)
-            for name, exc in bad
-        ]
-        event = RowEvent(
-            table.info, op, before, after, self._gtid, seq, self._gtid, ts, size_bytes=size
-        )
-        # the before image shows a key change: a delete of the old key, a create of the new
-        out.extend(split_key_change(event, self._next_seq))
+        seq = self._next_seq()
+        if bad_before or bad_after:
+            image = after if after is not None else before
+            assert image is not None
+            key = {k: image[k] for k in table.info.key_columns}
+            # an unchanged bad value sits in both images of an update: report it once
+            after_raws = {(name, exc.raw) for name, exc in bad_after}
+            bad = bad_after + [(n, e) for n, e in bad_before if (n, e.raw) not in after_raws]
+            out.extend(
+                UndecodableValue(table.info, op, name, exc.raw, exc.reason, key, gtid, seq, ts)
+                for name, exc in bad
+            )
+        event = RowEvent(table.info, op, before, after, gtid, seq, gtid, ts, size_bytes=size)
+        if op == "u":  # the before image shows a key change: a delete of the old key, a create
+            out.extend(split_key_change(event, self._next_seq))
+        else:
+            out.append(event)
         self._emitted = True
-        return out
 
     def _image(
         self, table: _Table, values: dict[str, object] | None
     ) -> tuple[dict[str, object] | None, list[tuple[str, UndecodableTextError]]]:
         if values is None:
-            return None, []
+            return None, _NO_BAD
         image: dict[str, object] = {}
-        bad: list[tuple[str, UndecodableTextError]] = []
-        for plan in table.plans:
-            value = values.get(plan.name)
-            if isinstance(value, str) and plan.name in table.carried:
-                value = value.encode(_CARRIER)
+        bad = _NO_BAD
+        get = values.get
+        for name, convert in table.converters:
             try:
-                image[plan.name] = plan.convert(value)
+                image[name] = convert(get(name))
             except UndecodableTextError as exc:
-                image[plan.name] = None
-                bad.append((plan.name, exc))
+                image[name] = None
+                if bad is _NO_BAD:
+                    bad = []
+                bad.append((name, exc))
         return image, bad
 
     def _watermark(self, table: _Table, op: Op, values: dict[str, object] | None) -> list[Event]:

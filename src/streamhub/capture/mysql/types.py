@@ -26,6 +26,7 @@ from __future__ import annotations
 import codecs
 import datetime
 import decimal
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pymysqlreplication.constants import FIELD_TYPE
@@ -179,6 +180,37 @@ class ValuePlan:
                 raw = raw.ljust(self.octets, b"\0")
             return raw
         return normalise(self.kind, self.data_type, value)
+
+
+def converter(plan: ValuePlan, carried: bool) -> Callable[[object], object]:
+    """``plan.convert`` for the binlog's values, without its round trips where the library
+    already gives the model value (int, Decimal, datetime); ``carried``: text arrives
+    latin-1-carried (``translator``) and goes back to its stored bytes first."""
+    convert = plan.convert
+    codec = plan.codec
+    if codec is not None:
+
+        def text(value: object) -> object:
+            if value is None:
+                return None
+            raw = value.encode("latin-1") if carried and type(value) is str else _as_bytes(value)
+            return decode_text(raw, codec)
+
+        return text
+    if carried:
+        return lambda value: convert(value.encode("latin-1") if type(value) is str else value)
+    passing = _PASS_THROUGH.get(plan.kind) if plan.data_type != "bit" else None
+    if passing is None:
+        return convert
+    return lambda value: value if type(value) is passing else convert(value)
+
+
+_PASS_THROUGH: dict[str, type] = {
+    "int": int,
+    "long": int,
+    "decimal": decimal.Decimal,
+    "local_timestamp_ms": datetime.datetime,
+}
 
 
 def normalise(kind: ValueKind, data_type: str, value: object) -> object:
