@@ -7,3 +7,7 @@ class StackError(StreamhubError):
 
 class MissingSoftwareError(StackError):
     """A required program is absent and cannot be installed by us (not root)."""
+
+
+class ConnectRestError(StackError):
+    """The Kafka Connect worker's REST API refused a request (its message says why)."""

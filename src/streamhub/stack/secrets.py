@@ -11,7 +11,7 @@ from streamhub.log import redact_secrets
 
 def stack_secret(settings: Settings, name: str) -> str:
     """The secret ``name``; generated into ``<data_dir>/secrets/<name>`` (mode 600) if unset."""
-    value = getattr(settings, name)
+    value = getattr(settings, name, None)  # a bench or tool secret has no setting of its own
     if value is not None:
         secret = str(value.get_secret_value())
         redact_secrets([secret])
