@@ -14,7 +14,7 @@ import typing
 from datetime import date
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -31,6 +31,9 @@ from streamhub.log import get_logger
 from streamhub.standardize.derive import DERIVATIONS
 from streamhub.standardize.errors import ProfileError, UnmappedTableError
 from streamhub.standardize.model import CLEAR_FIELDS, ENTITY_MODELS, TOKEN_FIELDS, StdRecord
+
+if TYPE_CHECKING:
+    from streamhub.standardize.plan import TablePlan
 
 log = get_logger(__name__)
 
@@ -275,6 +278,12 @@ class Profile(_Strict):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def plans(self) -> dict[int, TablePlan]:
+        """Compiled table mappings by id of the mapping, filled on first use by
+        :func:`streamhub.standardize.plan.plan_for` (not a field: equality ignores it)."""
+        return {}
 
     def table(self, name: str) -> TableMapping:
         """The mapping of a source table (given with or without its schema)."""
