@@ -1,7 +1,8 @@
 """A standardize worker with a small real processor, run as a subprocess by the tests.
 
     python -m tests.integration.standardize.runner --source T --sink O --group G \
-        [--batches-file F] [--fail-key K --fail-times N] [--attempts N]
+        [--batches-file F] [--fail-key K --fail-times N] [--attempts N] \
+        [--batch-size N] [--transport hosted|agent]
 
 The processor copies each input to ``--sink`` (same key and value) and appends each batch's
 size to ``--batches-file``; with ``--fail-key`` it raises for the first ``--fail-times``
@@ -17,7 +18,7 @@ from pathlib import Path
 from streamhub.config import load_settings
 from streamhub.core.retry import RetryPolicy
 from streamhub.kafka.faust_worker import run_worker
-from streamhub.standardize.app import build_app
+from streamhub.standardize.app import TRANSPORTS, build_app
 from streamhub.standardize.messages import OutMessage, RawMessage
 
 
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--fail-times", type=int, default=0)
     parser.add_argument("--attempts", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--transport", choices=TRANSPORTS, default="hosted")
     args = parser.parse_args()
     settings = load_settings(standardize_group=args.group)
     processor = CopyProcessor(
@@ -70,6 +72,7 @@ def main() -> None:
         batch_size=args.batch_size,
         within_s=0.1,
         retry=RetryPolicy(attempts=args.attempts, first_s=0.2, max_s=1.0),
+        transport=args.transport,
     )
     run_worker(app, loglevel="warning")
 
