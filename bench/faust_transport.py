@@ -1,4 +1,5 @@
-"""Which Faust transport for the standardizer: aiokafka (`kafka://`) or `confluent://`.
+"""Which transport for the standardizer's raw → std hop: Faust (untuned, tuned) or a
+confluent-kafka batch loop hosted in the Faust worker.
 
 Produces N messages (~600 bytes, 3 partitions, key ``k<n>``, value starting with the key)
 to a fresh topic, then, each in its own process and consumer group, copies them to a fresh
@@ -6,15 +7,26 @@ output topic, one output per input:
 
 * ``bare``      confluent-kafka loop: consume(num_messages=500) → produce → flush → commit
                 (the at-least-once form: offsets committed only after delivery);
-* ``kafka``     Faust app, aiokafka driver, ``take_events(batch, within)`` + topic.send;
-* ``confluent`` the same app on the confluent-kafka driver.
+* ``kafka``     Faust app, aiokafka driver, ``take_events(batch, within)`` + producer.send;
+* ``tuned``     the same Faust app tuned: uvloop, a no-op Monitor, a larger stream buffer,
+                ``broker_max_poll_records``, producer linger 5 ms (``BENCH_TUNED`` = JSON of
+                Faust settings overrides them);
+* ``hosted``    streamhub's own standardize app (``streamhub.standardize.app.build_app``,
+                the hosted confluent-kafka batch loop) with a copying processor;
+* ``agent``     streamhub's standardize app on its Faust-agent transport;
+* ``confluent`` the Faust app on the confluent-kafka driver (does not start: see
+                docs/decisions/standardize.md).
 
 Prints msgs/s (first message received → last output delivered) and the ratio to the bare
-loop, then checks what each run left behind: every output present, key/value pairs intact,
-the group's committed offsets at the end of the input. A run that stalls is stopped after
-``--timeout`` seconds and reported with how far it got.
+loop, the CPU time per message of the child process (all its threads: on a shared machine
+the steadier figure), and for the Faust-hosted modes the event loop's worst and p99 lag
+(a 20 ms timer: is the worker's loop still free while the batches run?). Then checks what
+each run left behind: every output present, key/value pairs intact, the group's committed
+offsets at the end of the input. A run that stalls is stopped after ``--timeout`` seconds
+and reported with how far it got.
 
-    .venv/bin/python bench/faust_transport.py [--messages 200000] [--batch 1000]
+    .venv/bin/python bench/faust_transport.py [--messages 200000] [--batch 1000] \
+        [--modes bare,kafka,tuned,hosted] [--within-ms 200]
 """
 
 from __future__ import annotations
@@ -68,6 +80,57 @@ def _report(path: Path, **fields: Any) -> None:
     tmp.replace(path)
 
 
+class _Progress:
+    """The child's figures: first/last time, count, CPU seconds at both, the loop's lag."""
+
+    def __init__(self, count: int, report: Path) -> None:
+        self.target, self.report = count, report
+        self.first = self.cpu_first = 0.0
+        self.count = 0
+        self.lags: list[float] = []
+        self.last_report = 0.0
+
+    def started(self) -> None:
+        if not self.first:
+            self.first, self.cpu_first = time.time(), time.process_time()
+
+    def reached(self, count: int) -> bool:
+        """Record ``count`` delivered; write the report (each second and at the end)."""
+        self.count = count
+        now = time.time()
+        finished = count >= self.target
+        if finished or now - self.last_report > 1:
+            self.last_report = now
+            lags = sorted(self.lags) or [0.0]
+            _report(
+                self.report,
+                first=self.first,
+                done=now,
+                count=count,
+                cpu_s=time.process_time() - self.cpu_first,
+                lag_max_ms=lags[-1] * 1000,
+                lag_p99_ms=lags[int(len(lags) * 0.99)] * 1000,
+            )
+        return finished
+
+    async def watch_loop(self, delivered: Any = None) -> None:
+        """Every 20 ms: how late the loop woke us (its lag); with ``delivered`` (a callable
+        giving the delivered count), stop the worker once everything is delivered."""
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.02)
+            if self.first:  # while the batches run
+                self.lags.append(max(0.0, loop.time() - before - 0.02))
+            if delivered is not None:
+                n = int(delivered())
+                if n:
+                    self.started()
+                if n and self.reached(n):
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+
+
 def run_bare(source: str, sink: str, group: str, count: int, report: Path) -> None:
     consumer = Consumer(
         {
@@ -79,13 +142,13 @@ def run_bare(source: str, sink: str, group: str, count: int, report: Path) -> No
     )
     producer = Producer({"bootstrap.servers": BOOTSTRAP, "linger.ms": 5, "acks": "all"})
     consumer.subscribe([source])
-    first = 0.0
+    progress = _Progress(count, report)
     done = 0
     while done < count:
         messages = consumer.consume(num_messages=500, timeout=1.0)
         if not messages:
             continue
-        first = first or time.time()
+        progress.started()
         for m in messages:
             if m.error():
                 raise RuntimeError(str(m.error()))
@@ -94,15 +157,75 @@ def run_bare(source: str, sink: str, group: str, count: int, report: Path) -> No
             raise RuntimeError("outputs not delivered")
         consumer.commit(asynchronous=False)
         done += len(messages)
-    _report(report, first=first, done=time.time(), count=done)
+    progress.reached(done)
     consumer.close()
 
 
+#: what ``tuned`` changes (BENCH_TUNED, a JSON object of Faust settings, overrides it)
+TUNED = {
+    "stream_buffer_maxsize": 32_768,
+    "broker_max_poll_records": 2_000,
+    "producer_linger": 0.005,
+    "producer_max_batch_size": 262_144,
+}
+
+
+def _noop_monitor() -> type:
+    from faust.sensors import Monitor
+
+    class NoopMonitor(Monitor):  # type: ignore[misc]
+        """Faust's Monitor builds a dict and updates counters per event: skip it all."""
+
+        def on_message_in(self, *args: Any) -> None:
+            return None
+
+        def on_stream_event_in(self, *args: Any) -> None:
+            return None
+
+        def on_stream_event_out(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        def on_message_out(self, *args: Any) -> None:
+            return None
+
+        def on_send_initiated(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        def on_send_completed(self, *args: Any) -> None:
+            return None
+
+        def on_commit_initiated(self, *args: Any) -> None:
+            return None
+
+        def on_commit_completed(self, *args: Any) -> None:
+            return None
+
+        def on_tp_commit(self, *args: Any) -> None:
+            return None
+
+    return NoopMonitor
+
+
 def run_faust(
-    driver: str, source: str, sink: str, group: str, count: int, batch: int, report: Path
+    kind: str,
+    source: str,
+    sink: str,
+    group: str,
+    count: int,
+    batch: int,
+    within_s: float,
+    report: Path,
 ) -> None:
     import faust
 
+    driver = "confluent" if kind == "confluent" else "kafka"
+    tuning: dict[str, Any] = {}
+    if kind == "tuned":
+        import mode.loop
+
+        mode.loop.use("uvloop")
+        tuning = {**TUNED, "Monitor": _noop_monitor()}
+        tuning.update(json.loads(os.environ.get("BENCH_TUNED", "{}")))
     app = faust.App(
         group,
         broker=f"{driver}://{BOOTSTRAP}",
@@ -113,13 +236,14 @@ def run_faust(
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        **tuning,
     )
-    state: dict[str, float] = {"first": 0.0, "count": 0, "last_report": 0.0}
+    progress = _Progress(count, report)
 
     @app.agent(app.topic(source))
     async def copy(stream: Any) -> None:
-        async for events in stream.take_events(batch, within=0.2):
-            state["first"] = state["first"] or time.time()
+        async for events in stream.take_events(batch, within=within_s):
+            progress.started()
             # producer.send, as streamhub.standardize.app does: topic.send's channel layer
             # (serializers, sensors, attachments) halves the rate for raw bytes
             pending = [
@@ -127,14 +251,68 @@ def run_faust(
                 for e in events
             ]
             await asyncio.gather(*pending)
-            state["count"] += len(events)
-            now = time.time()
-            if state["count"] >= count or now - state["last_report"] > 1:
-                state["last_report"] = now
-                _report(report, first=state["first"], done=now, count=state["count"])
-            if state["count"] >= count:
+            if progress.reached(progress.count + len(events)):
                 # a clean stop: the worker's shutdown commits the last offsets
                 os.kill(os.getpid(), signal.SIGTERM)
+
+    @app.task
+    async def watch() -> None:
+        await progress.watch_loop()
+
+    level = os.environ.get("BENCH_LOGLEVEL", "WARNING")
+    faust.Worker(app, loglevel=level, redirect_stdouts=False).execute_from_commandline()
+
+
+class _Copy:
+    """The standardizer's place in streamhub's app: one output per input, same key/value."""
+
+    def __init__(self, sink: str) -> None:
+        self.sink = sink
+
+    def process(self, batch: Any) -> list[Any]:
+        from streamhub.standardize.messages import OutMessage
+
+        return [OutMessage(self.sink, m.key, m.value or b"") for m in batch]
+
+
+def run_streamhub(
+    transport: str,
+    source: str,
+    sink: str,
+    group: str,
+    count: int,
+    batch: int,
+    within_s: float,
+    report: Path,
+) -> None:
+    """streamhub's standardize app as `streamhub standardize` builds it, with a copying
+    processor; progress is read from its own metrics (outputs counted once delivered)."""
+    import faust
+    from prometheus_client import CollectorRegistry
+
+    from streamhub.config import load_settings
+    from streamhub.standardize.app import build_app
+    from streamhub.standardize.metrics import StandardizeMetrics
+
+    settings = load_settings(kafka_bootstrap=BOOTSTRAP, standardize_group=group)
+    registry = CollectorRegistry()
+    app = build_app(
+        settings,
+        _Copy(sink),
+        source_topics=[source],
+        batch_size=batch,
+        within_s=within_s,
+        metrics=StandardizeMetrics.create(registry),
+        transport=transport,  # type: ignore[arg-type]
+    )
+    progress = _Progress(count, report)
+    labels = {"topic": sink, "direction": "out"}
+
+    @app.task
+    async def watch() -> None:
+        await progress.watch_loop(
+            lambda: registry.get_sample_value("streamhub_standardize_messages_total", labels) or 0
+        )
 
     level = os.environ.get("BENCH_LOGLEVEL", "WARNING")
     faust.Worker(app, loglevel=level, redirect_stdouts=False).execute_from_commandline()
@@ -212,6 +390,8 @@ def run_one(mode: str, args: argparse.Namespace, source: str, admin: AdminClient
                     str(args.messages),
                     "--batch",
                     str(args.batch),
+                    "--within-ms",
+                    str(args.within_ms),
                     "--report",
                     str(report),
                 ],
@@ -242,6 +422,7 @@ def run_one(mode: str, args: argparse.Namespace, source: str, admin: AdminClient
     )
     if result.get("first") and result.get("count"):
         result["rate"] = result["count"] / max(result["done"] - result["first"], 1e-6)
+        result["cpu_us"] = result["cpu_s"] / result["count"] * 1e6
     admin.delete_topics([sink])
     return result
 
@@ -251,8 +432,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--size", type=int, default=600)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--within-ms", type=float, default=200)
     parser.add_argument("--timeout", type=float, default=240)
-    parser.add_argument("--modes", default="bare,kafka,confluent")
+    parser.add_argument("--modes", default="bare,kafka,tuned,hosted")
     parser.add_argument("--child")
     parser.add_argument("--source")
     parser.add_argument("--sink")
@@ -263,9 +445,29 @@ def main() -> None:
     if args.child == "bare":
         run_bare(args.source, args.sink, args.group, args.messages, args.report)
         return
+    within_s = args.within_ms / 1000
+    if args.child in ("hosted", "agent"):
+        run_streamhub(
+            args.child,
+            args.source,
+            args.sink,
+            args.group,
+            args.messages,
+            args.batch,
+            within_s,
+            args.report,
+        )
+        return
     if args.child:
         run_faust(
-            args.child, args.source, args.sink, args.group, args.messages, args.batch, args.report
+            args.child,
+            args.source,
+            args.sink,
+            args.group,
+            args.messages,
+            args.batch,
+            within_s,
+            args.report,
         )
         return
 
@@ -277,9 +479,11 @@ def main() -> None:
     try:
         t0 = time.time()
         produce_input(source, args.messages, args.size)
+        print(" ".join(["$", Path(sys.executable).name, *sys.argv]), flush=True)
         print(
             f"input      {args.messages:,} × {args.size} B to 3 partitions in "
-            f"{time.time() - t0:.1f}s",
+            f"{time.time() - t0:.1f}s; batch {args.batch}, within {args.within_ms:g} ms; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
             flush=True,
         )
         results = [run_one(mode, args, source, admin) for mode in args.modes.split(",")]
@@ -290,9 +494,16 @@ def main() -> None:
         rate = r.get("rate")
         ratio = f"{rate / base:.2f} of bare" if rate and base else "-"
         startup = f"{r['startup_s']:.1f}s" if r.get("startup_s") else "-"
+        cpu = f"{r['cpu_us']:.0f} µs CPU/msg" if r.get("cpu_us") else "- CPU"
+        lag = (
+            f"loop lag p99 {r['lag_p99_ms']:.0f} / max {r['lag_max_ms']:.0f} ms"
+            if r["mode"] != "bare" and "lag_max_ms" in r
+            else ""
+        )
         print(
             f"{r['mode']:<10} {r.get('count', 0):>8,} in  "
-            f"{(rate or 0):>9,.0f} msg/s  ({ratio}; start {startup}; rc {r['rc']})  "
+            f"{(rate or 0):>9,.0f} msg/s  ({ratio}; {cpu}; start {startup}; rc {r['rc']})  "
+            f"{lag}  "
             f"out {r['out_messages']:,} msgs / {r['out_keys']:,} keys, "
             f"{r['kv_mismatch']:,} key/value mismatches, uncommitted {r['committed_lag']:,}",
             flush=True,
