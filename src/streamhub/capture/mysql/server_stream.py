@@ -28,6 +28,7 @@ translation (a table without column names) reaches only that one.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -76,6 +77,11 @@ _ROWS = (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent)
 _GTIDS = (MariadbGtidEvent, GtidEvent)
 
 Scanned = tuple[str, int]  # binlog file and position
+
+
+def _probe_server_id() -> int:
+    """A replica id for a one-packet position check, unlike any connector's (< 2**31)."""
+    return 0x80000000 + secrets.randbelow(0x7FFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -217,6 +223,11 @@ class ServerStream:
                 self._thread.start()
             return True
 
+    @property
+    def connectors(self) -> list[str]:
+        """The connectors streaming from it now (for operators and tests)."""
+        return [m.name for m in self._members if not m.closed]
+
     # --- the stream thread ------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -236,6 +247,26 @@ class ServerStream:
         finally:
             self._on_end(self)
 
+    def _refused(self, sub: Subscription, started: str) -> bool:
+        """Whether the server refuses ``sub``'s own position (a lone reader would have been
+        told at connect): checked by a short dump from it unless the stream starts there."""
+        if sub.start == started:
+            return False
+        settings = self._settings(sub.start)
+        settings.update(blocking=False, only_events=None, server_id=_probe_server_id())
+        probe = BinLogStreamReader(**settings)
+        try:
+            probe.fetchone()
+        except pymysql.MySQLError as exc:
+            if exc.args and exc.args[0] == ER_MASTER_FATAL_READING_BINLOG:
+                sub.fail(exc)
+                return True
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                probe.close()
+        return False
+
     def _first_start(self) -> str | None:
         with self._lock:
             joining, self._joining = [s for s in self._joining if not s.closed], []
@@ -247,6 +278,9 @@ class ServerStream:
             position = GtidPosition(
                 position.meet(GtidPosition(sub.start, self.address.mariadb)), self.address.mariadb
             )
+        joining = [s for s in joining if not self._refused(s, position.resume)]
+        if not joining:
+            return self._first_start()
         self._admit(joining)
         self._fresh = list(joining)
         self._position = position
@@ -381,11 +415,15 @@ class ServerStream:
         assert self._position is not None
         with self._lock:
             joining, self._joining = self._joining, []
-        joining = [s for s in joining if not s.closed]
-        if not joining:
-            return
         mariadb = self.address.mariadb
         behind = [s for s in joining if not GtidPosition(s.start, mariadb).covers(self._position)]
+        ahead = [s for s in joining if s not in behind]  # the stream starts elsewhere: ask
+        joining = [s for s in behind if not s.closed] + [
+            s for s in ahead if not s.closed and not self._refused(s, self._position.resume)
+        ]
+        behind = [s for s in behind if s in joining]
+        if not joining:
+            return
         widened = self._admit(joining)
         if not behind and not widened:
             for sub in joining:
