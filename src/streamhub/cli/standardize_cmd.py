@@ -12,24 +12,35 @@ from streamhub.cli.context import fails_cleanly, settings_from
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=500,
+    default=1000,
     show_default=True,
     help="Largest batch handed to the standardizer.",
 )
 @click.option(
     "--within-ms",
     type=click.IntRange(min=1),
-    default=200,
+    default=100,
     show_default=True,
     help="Hand over a smaller batch once this long has passed (bounds latency).",
 )
+@click.option(
+    "--transport",
+    type=click.Choice(["hosted", "agent"]),
+    default="hosted",
+    show_default=True,
+    help="hosted: a confluent-kafka batch loop in the worker; agent: a Faust agent "
+    "(slower, see docs/decisions/standardize.md).",
+)
 @click.pass_context
 @fails_cleanly
-def standardize_cmd(ctx: click.Context, metrics_port: int, batch_size: int, within_ms: int) -> None:
+def standardize_cmd(
+    ctx: click.Context, metrics_port: int, batch_size: int, within_ms: int, transport: str
+) -> None:
     """Standardize raw change envelopes into std.* topics until stopped (SIGTERM/Ctrl-C).
 
-    At-least-once: offsets are committed only after every output of a batch was
-    delivered, so a crash re-processes at most the last seconds (the lander is idempotent).
+    At-least-once: a batch's offsets are committed only after every output of the batch
+    was delivered, so a crash re-processes at most the batch in hand (the lander is
+    idempotent).
     """
     # imported here: the standardizer pulls in profiles, codes and Avro schemas, which
     # `streamhub --help` should not pay for
@@ -40,11 +51,17 @@ def standardize_cmd(ctx: click.Context, metrics_port: int, batch_size: int, with
 
     settings = settings_from(ctx)
     processor = Standardizer.from_settings(settings)
-    app = build_app(settings, processor, batch_size=batch_size, within_s=within_ms / 1000)
+    app = build_app(
+        settings,
+        processor,
+        batch_size=batch_size,
+        within_s=within_ms / 1000,
+        transport="agent" if transport == "agent" else "hosted",
+    )
     click.echo(
         f"standardize: {', '.join(RAW_TOPICS)} → std.*, ops.quality, dlq.standardize "
         f"(group {settings.standardize_group}, Kafka {settings.kafka_bootstrap}, "
-        f"batches of ≤{batch_size} within {within_ms} ms"
+        f"batches of ≤{batch_size} within {within_ms} ms, {transport} transport"
         + (f", metrics on {settings.metrics_host}:{metrics_port}" if metrics_port else "")
         + ")",
         err=True,

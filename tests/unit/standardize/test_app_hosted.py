@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from streamhub.config import load_settings
 from streamhub.core.retry import RetryPolicy
 from streamhub.kafka.hosted import HostedBatchLoop
-from streamhub.standardize.app import build_app, hosted_loop
+from streamhub.standardize.app import BATCH_SIZE, TRANSPORTS, WITHIN_S, build_app, hosted_loop
 from streamhub.standardize.messages import OutMessage, RawMessage
 from streamhub.standardize.metrics import StandardizeMetrics
 
@@ -124,3 +124,12 @@ def test_the_hosted_service_starts_its_thread_and_stop_waits_for_the_batch_in_ha
 
     asyncio.run(lifecycle())
     assert loop.stopped  # stop() returned only after run() did
+
+
+def test_the_command_defaults_are_the_app_defaults() -> None:
+    from streamhub.cli.standardize_cmd import standardize_cmd
+
+    defaults = {p.name: p.default for p in standardize_cmd.params}
+    assert defaults["batch_size"] == BATCH_SIZE
+    assert defaults["within_ms"] == round(WITHIN_S * 1000)
+    assert defaults["transport"] == TRANSPORTS[0] == "hosted"
