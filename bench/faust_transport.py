@@ -71,6 +71,18 @@ def produce_input(topic: str, count: int, size: int) -> None:
         raise RuntimeError("input not fully delivered")
 
 
+#: CPU work per message standing in for the standardizer's (--work-us; 0: a pure copy)
+WORK_US = float(os.environ.get("BENCH_WORK_US", "0"))
+
+
+def _work(messages: int) -> None:
+    """Spin the CPU for ``messages`` × WORK_US µs, holding the GIL as Python code does."""
+    if WORK_US:
+        until = time.perf_counter() + messages * WORK_US / 1e6
+        while time.perf_counter() < until:
+            pass
+
+
 # --- children: one per transport, each writes {"first":…, "done":…, "count":…} -----------
 
 
@@ -149,6 +161,7 @@ def run_bare(source: str, sink: str, group: str, count: int, report: Path) -> No
         if not messages:
             continue
         progress.started()
+        _work(len(messages))
         for m in messages:
             if m.error():
                 raise RuntimeError(str(m.error()))
@@ -221,9 +234,12 @@ def run_faust(
     driver = "confluent" if kind == "confluent" else "kafka"
     tuning: dict[str, Any] = {}
     if kind == "tuned":
-        import mode.loop
+        try:
+            import mode.loop
 
-        mode.loop.use("uvloop")
+            mode.loop.use("uvloop")
+        except ImportError:  # not a streamhub dependency: `pip install uvloop` for this mode
+            print("tuned: uvloop is not installed, running on asyncio's loop", file=sys.stderr)
         tuning = {**TUNED, "Monitor": _noop_monitor()}
         tuning.update(json.loads(os.environ.get("BENCH_TUNED", "{}")))
     app = faust.App(
@@ -244,6 +260,7 @@ def run_faust(
     async def copy(stream: Any) -> None:
         async for events in stream.take_events(batch, within=within_s):
             progress.started()
+            _work(len(events))
             # producer.send, as streamhub.standardize.app does: topic.send's channel layer
             # (serializers, sensors, attachments) halves the rate for raw bytes
             pending = [
@@ -272,6 +289,7 @@ class _Copy:
     def process(self, batch: Any) -> list[Any]:
         from streamhub.standardize.messages import OutMessage
 
+        _work(len(batch))
         return [OutMessage(self.sink, m.key, m.value or b"") for m in batch]
 
 
@@ -433,6 +451,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=600)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--within-ms", type=float, default=200)
+    parser.add_argument(
+        "--work-us", type=float, default=0.0, help="CPU work per message (the standardizer's)"
+    )
     parser.add_argument("--timeout", type=float, default=240)
     parser.add_argument("--modes", default="bare,kafka,tuned,hosted")
     parser.add_argument("--child")
@@ -471,6 +492,7 @@ def main() -> None:
         )
         return
 
+    os.environ["BENCH_WORK_US"] = str(args.work_us)  # the children read it
     admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
     source = f"bench-faust-in-{uuid.uuid4().hex[:8]}"
     admin.create_topics([NewTopic(source, num_partitions=3, replication_factor=1)])[source].result(
@@ -482,7 +504,8 @@ def main() -> None:
         print(" ".join(["$", Path(sys.executable).name, *sys.argv]), flush=True)
         print(
             f"input      {args.messages:,} × {args.size} B to 3 partitions in "
-            f"{time.time() - t0:.1f}s; batch {args.batch}, within {args.within_ms:g} ms; "
+            f"{time.time() - t0:.1f}s; batch {args.batch}, within {args.within_ms:g} ms, "
+            f"work {args.work_us:g} µs/msg; "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
             flush=True,
         )
