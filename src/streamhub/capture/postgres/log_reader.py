@@ -42,6 +42,7 @@ from streamhub.capture.model import (
     TableInfo,
     TransactionEnd,
     UndecodableValue,
+    ValueKind,
     Watermark,
 )
 from streamhub.capture.postgres import pgoutput
@@ -56,7 +57,7 @@ from streamhub.capture.postgres.connection import (
     where,
 )
 from streamhub.capture.postgres.setup import ensure_publication, ensure_slot
-from streamhub.capture.postgres.types import BadValue, convert, kind_for_oid
+from streamhub.capture.postgres.types import BadValue, Parser, convert, kind_for_oid, parser_for
 from streamhub.capture.postgres.watermarks import WATERMARK_PREFIX
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
@@ -75,6 +76,9 @@ class _Transaction:
     commit_ts_ms: int
     index: int = 0
 
+    def __post_init__(self) -> None:
+        self.txid = str(self.xid)  # once per transaction, not per row
+
     def next_seq(self) -> int:
         seq = (self.final_lsn << 20) | min(self.index, INDEX_LIMIT)
         self.index += 1
@@ -82,9 +86,29 @@ class _Transaction:
 
 
 @dataclass(frozen=True)
+class _Column:
+    """How to read one column of a tuple: its name, whether the replica identity holds it
+    (an old key 'K' carries only those), and its converters."""
+
+    name: str
+    identity: bool
+    kind: ValueKind
+    parse: Parser
+
+
+@dataclass(frozen=True)
 class _Stream:
     table: TableInfo
     relation: pgoutput.Relation
+    columns: tuple[_Column, ...]
+
+    @classmethod
+    def of(cls, table: TableInfo, relation: pgoutput.Relation, encoding: str) -> _Stream:
+        columns = tuple(
+            _Column(col.name, col.key, info.kind, parser_for(info.kind, encoding))
+            for col, info in zip(relation.columns, table.columns, strict=True)
+        )
+        return cls(table, relation, columns)
 
 
 class PostgresLogReader(LogReader):
@@ -297,7 +321,7 @@ class PostgresLogReader(LogReader):
         table = TableInfo(
             self.config.connection.database, relation.namespace, relation.name, columns
         )
-        return _Stream(table, relation)
+        return _Stream.of(table, relation, self.config.encoding)
 
     def _change(
         self, message: pgoutput.Insert | pgoutput.Update | pgoutput.Delete, lsn: int, size: int
@@ -328,28 +352,24 @@ class PostgresLogReader(LogReader):
             before = self._values(stream, message.old, bad, key_only=message.old_kind == "K")
         seq = txn.next_seq()
         position = pgoutput.format_lsn(lsn)
-        image = after if after is not None else before or {}
-        key = {k: image.get(k) for k in table.key_columns}
-        for column, raw, reason in bad:
-            self._pending.append(
-                UndecodableValue(
-                    table, op, column, raw, reason, key, position, seq, txn.commit_ts_ms
+        if bad:
+            image = after if after is not None else before or {}
+            key = {k: image.get(k) for k in table.key_columns}
+            for column, raw, reason in bad:
+                self._pending.append(
+                    UndecodableValue(
+                        table, op, column, raw, reason, key, position, seq, txn.commit_ts_ms
+                    )
                 )
-            )
         event = RowEvent(
-            table=table,
-            op=op,
-            before=before,
-            after=after,
-            position=position,
-            position_seq=seq,
-            txid=str(txn.xid),
-            commit_ts_ms=txn.commit_ts_ms,
-            size_bytes=size,
+            table, op, before, after, position, seq, txn.txid, txn.commit_ts_ms, "false", size
         )
-        # a key change arrives with the old key ('K', or the old row under FULL): it leaves
-        # as a delete of the old key and a create of the new one (keychange.py)
-        self._pending.extend(split_key_change(event, txn.next_seq))
+        if before is not None and after is not None:
+            # a key change arrives with the old key ('K', or the old row under FULL): it
+            # leaves as a delete of the old key and a create of the new one (keychange.py)
+            self._pending.extend(split_key_change(event, txn.next_seq))
+        else:
+            self._pending.append(event)
 
     def _values(
         self,
@@ -362,27 +382,35 @@ class PostgresLogReader(LogReader):
     ) -> dict[str, object]:
         """Column values of one tuple. Unchanged TOAST values are taken from ``fill``
         (the old row, under REPLICA IDENTITY FULL) or else left out: the log lacks them."""
-        columns = stream.relation.columns
+        columns = stream.columns
         if len(data) != len(columns):
             raise CaptureError(
                 f"connector {self.config.name}: a tuple of {stream.table.qualified} has "
                 f"{len(data)} columns, its Relation message {len(columns)}"
             )
         values: dict[str, object] = {}
-        for col, info, raw in zip(columns, stream.table.columns, data, strict=True):
-            if key_only and not col.key:
+        for col, raw in zip(columns, data, strict=True):
+            if key_only and not col.identity:
                 continue
-            if isinstance(raw, pgoutput.UnchangedToast):
-                if fill is not None and col.name in fill:
-                    values[col.name] = fill[col.name]
-                continue
-            value = None if raw is None else convert(raw, info.kind, self.config.encoding)
-            if isinstance(value, BadValue):
-                if raw is not None and not any(b[0] == col.name for b in bad):
-                    bad.append((col.name, raw, f"column {col.name}: {value.reason}"))
-                value = None
-            values[col.name] = value
+            if isinstance(raw, bytes):
+                try:
+                    values[col.name] = col.parse(raw)
+                except Exception:  # convert() says what is wrong, or reads the value
+                    values[col.name] = self._converted(col, raw, bad)
+            elif raw is None:
+                values[col.name] = None
+            elif fill is not None and col.name in fill:  # an unchanged TOAST value
+                values[col.name] = fill[col.name]
         return values
+
+    def _converted(self, col: _Column, raw: bytes, bad: list[tuple[str, bytes, str]]) -> object:
+        """The value of text the fast parser refused; None and a dead letter if it is bad."""
+        value = convert(raw, col.kind, self.config.encoding)
+        if isinstance(value, BadValue):
+            if not any(b[0] == col.name for b in bad):
+                bad.append((col.name, raw, f"column {col.name}: {value.reason}"))
+            return None
+        return value
 
     def _message(self, message: pgoutput.LogicalMessage) -> None:
         if message.prefix != WATERMARK_PREFIX:

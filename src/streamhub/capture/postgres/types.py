@@ -10,11 +10,13 @@ failing the whole stream.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from operator import methodcaller
 from typing import Final
 
 from streamhub.capture.model import ValueKind
@@ -155,3 +157,35 @@ _PARSERS: Final[dict[str, Callable[[str], object]]] = {
     "timestamp_ms": _timestamp,
     "bytes": _bytea,
 }
+
+
+Parser = Callable[[bytes], object]
+_BOOLEANS: Final[dict[bytes, bool]] = {b"t": True, b"true": True, b"f": False, b"false": False}
+
+
+def _ascii(parse: Callable[[str], object]) -> Parser:
+    def parse_text(raw: bytes) -> object:
+        return parse(raw.decode("ascii"))
+
+    return parse_text
+
+
+_FAST_PARSERS: Final[dict[str, Parser]] = {
+    "int": int,  # int() and float() read ASCII digits from bytes, and refuse other bytes
+    "long": int,
+    "double": float,
+    "boolean": _BOOLEANS.__getitem__,
+    **{kind: _ascii(_PARSERS[kind]) for kind in ("decimal", "date", "bytes")},
+    **{kind: _ascii(_PARSERS[kind]) for kind in ("local_timestamp_ms", "timestamp_ms")},
+}
+
+
+def parser_for(kind: ValueKind, encoding: str) -> Parser:
+    """A column's fast converter: the value :func:`convert` gives for well-formed text, and
+    an exception for anything else (call :func:`convert` then, for the ``BadValue``)."""
+    if kind != "string":
+        return _FAST_PARSERS[kind]
+    if codecs.lookup(encoding).name == "utf-8":
+        return bytes.decode  # strict UTF-8, as raw.decode("utf-8")
+    decode: Parser = methodcaller("decode", encoding)
+    return decode

@@ -178,3 +178,32 @@ def test_timestamps_convert_from_the_2000_epoch():
 def test_unchanged_toast_is_one_sentinel():
     assert UnchangedToast() is UNCHANGED_TOAST
     assert repr(UNCHANGED_TOAST) == "UNCHANGED_TOAST"
+
+
+ROW_MESSAGES = [
+    b"I" + struct.pack(">I", 7) + b"N" + tuple_data(b"1", None, "张".encode(), b""),
+    b"I" + struct.pack(">I", 2**32 - 1) + b"N" + tuple_data(),
+    b"U" + struct.pack(">I", 7) + b"N" + tuple_data(b"2", UNCHANGED_TOAST),
+    b"U" + struct.pack(">I", 7) + b"K" + tuple_data(b"1", None) + b"N" + tuple_data(b"2", b"x"),
+    b"U" + struct.pack(">I", 7) + b"O" + tuple_data(b"1", b"a") + b"N" + tuple_data(b"1", b"b"),
+    b"D" + struct.pack(">I", 7) + b"K" + tuple_data(b"5", None),
+    b"D" + struct.pack(">I", 7) + b"O" + tuple_data(b"5", b"t" * 300),
+]
+
+
+@pytest.mark.parametrize("payload", ROW_MESSAGES)
+def test_row_changes_decode_alike_on_the_fast_and_the_checked_path(payload: bytes) -> None:
+    from streamhub.capture.postgres import pgoutput
+
+    checked = pgoutput._DECODERS[payload[:1]](pgoutput._Cursor(payload, "row"))
+    assert pgoutput._FAST[payload[0]](payload) == checked
+    assert decode(payload) == checked
+
+
+@pytest.mark.parametrize("payload", ROW_MESSAGES)
+def test_every_truncated_or_extended_row_change_is_a_capture_error(payload: bytes) -> None:
+    for end in range(1, len(payload)):
+        with pytest.raises(CaptureError, match="malformed pgoutput"):
+            decode(payload[:end])
+    with pytest.raises(CaptureError, match="1 unexpected trailing"):
+        decode(payload + b"n")
