@@ -25,6 +25,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streamhub.capture import envelope
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.delivery import AckTracker
+from streamhub.capture.envelope_codec import EnvelopeEncoder
 from streamhub.capture.errors import CaptureError, UnrepresentableChangeError
 from streamhub.capture.model import RowEvent, TableInfo
 from streamhub.catalog.load import load_schema
@@ -48,6 +49,7 @@ log = get_logger(__name__)
 # what the record batch adds to key + value on the wire (batch header, record varints): a
 # margin, so that an envelope passing the check is not refused by the producer after all
 RECORD_OVERHEAD_BYTES = 512
+MAX_TABLE_OBJECTS = 1024  # encoders kept by TableInfo object before the map starts afresh
 
 Delivered = Callable[[KafkaError | None, Message], None]
 # builds the dead letter (key, value) for a change Kafka refused for its size, given why
@@ -82,6 +84,10 @@ class Emitter:
         )
         self.serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
         self._tables: dict[tuple[str, str, str], RegisteredWriter] = {}
+        # a table's encoder, by the TableInfo object the readers hand out (held in the
+        # entry, so its id stays its own); equal layouts share one encoder
+        self._encoders: dict[int, tuple[TableInfo, EnvelopeEncoder]] = {}
+        self._layouts: dict[tuple[str, str, str], EnvelopeEncoder] = {}
         self._ops = {
             topic: self.serde.register(
                 f"{topic}-value", load_schema(settings.project_dir / "avro_schemas", path)
@@ -124,10 +130,26 @@ class Emitter:
             self._tables[cache_key] = writer
         return writer
 
+    def encoder_for(self, table: TableInfo) -> EnvelopeEncoder:
+        """The table's envelope encoder under its registered schema (registers a version)."""
+        entry = self._encoders.get(id(table))
+        if entry is not None:
+            return entry[1]
+        writer = self.writer_for(table)
+        layout = (table.database, table.qualified, table.fingerprint())
+        encoder = self._layouts.get(layout)
+        if encoder is None or encoder.schema_id != writer.schema_id:
+            encoder = EnvelopeEncoder(self.config, table, writer.schema_id, writer.subject)
+            self._layouts[layout] = encoder
+        if len(self._encoders) >= MAX_TABLE_OBJECTS:  # readers describe tables anew on restart
+            self._encoders.clear()
+        self._encoders[id(table)] = (table, encoder)
+        return encoder
+
     def change(self, event: RowEvent) -> None:
-        writer = self.writer_for(event.table)
-        value = self.serde.encode(writer, envelope.envelope(self.config, event, now_ms(self.clock)))
-        key = envelope.message_key(self.config, event)
+        encoder = self.encoder_for(event.table)
+        value = encoder.encode(event, now_ms(self.clock))
+        key = encoder.key(event)
 
         def refused(why: str) -> tuple[bytes, bytes]:
             return self._oversized_letter(event, key, len(value), why)

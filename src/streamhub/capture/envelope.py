@@ -179,7 +179,8 @@ def envelope(config: ConnectorConfig, event: RowEvent, now_ms: int) -> dict[str,
     }
 
 
-def _plain(value: object) -> object:
+def plain_key_value(value: object) -> object:
+    """A key value as JSON can hold it: exact decimals, ISO dates and hex bytes as text."""
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime | date):
@@ -190,7 +191,7 @@ def _plain(value: object) -> object:
 
 
 def row_key(table: TableInfo, values: dict[str, object]) -> dict[str, object]:
-    return {name: _plain(values.get(name)) for name in table.key_columns}
+    return {name: plain_key_value(values.get(name)) for name in table.key_columns}
 
 
 def message_key(config: ConnectorConfig, event: RowEvent) -> bytes:

@@ -15,6 +15,7 @@ from streamhub.capture.errors import DeliveryFailedError
 from streamhub.capture.model import ColumnInfo, RowEvent, TableInfo
 from streamhub.codes import credit_code
 from streamhub.core.topic_names import DLQ_CAPTURE
+from streamhub.serde.avro_serde import RegisteredWriter
 
 LIMIT = 10_000
 TABLE = TableInfo(
@@ -72,21 +73,15 @@ def emitter(producer: FakeProducer) -> Emitter:
     made.max_message_bytes = LIMIT
     made.oversized_total = 0
     made._refused = []
-    made.writer_for = lambda _table: object()  # type: ignore[method-assign,assignment,return-value]
+    made._encoders = {}
+    made._layouts = {}
+    # envelopes are real Avro (the encoder writes them itself); dead letters stay JSON
+    made.writer_for = lambda _table: RegisteredWriter("note", 1, None)  # type: ignore[method-assign]
     return made
 
 
 def event(row_id: int, body: str) -> RowEvent:
     return RowEvent(TABLE, "c", None, {"id": row_id, "body": body}, "0/1", 1, None, 1_000)
-
-
-@pytest.fixture(autouse=True)
-def plain_envelopes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from streamhub.capture import envelope
-
-    monkeypatch.setattr(
-        envelope, "envelope", lambda _config, ev, _now: {"after": ev.after, "op": ev.op}
-    )
 
 
 def letter(value: bytes) -> dict[str, Any]:
