@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 
@@ -82,6 +83,27 @@ def test_make_reproduces_known_number() -> None:
 def test_make_rejects_bad_input(region: str, sequence: int) -> None:
     with pytest.raises(ValueError):
         citizen_id.make(region, dt.date(1990, 1, 1), sequence)
+
+
+def test_check_char_is_the_weighted_digit_sum() -> None:
+    """GB 11643's definition, digit by digit, against the byte arithmetic check_char uses."""
+    rng = random.Random(11643)
+    bodies = ["0" * 17, "9" * 17] + ["".join(rng.choices("0123456789", k=17)) for _ in range(5000)]
+    for body in bodies:
+        total = sum(int(c) * w for c, w in zip(body, citizen_id.WEIGHTS, strict=True))
+        assert citizen_id.check_char(body) == citizen_id.CHECK_CHARS[total % 11]
+
+
+def test_birth_and_sex_is_what_parse_states() -> None:
+    rng = random.Random(3)
+    for _ in range(500):
+        birth = dt.date(1900, 1, 1) + dt.timedelta(days=rng.randrange(45000))
+        number = citizen_id.make("350203", birth, rng.randrange(1000))
+        parsed = citizen_id.parse(number)
+        assert citizen_id.birth_and_sex(number) == (parsed.birth_date, parsed.sex)
+    with pytest.raises(InvalidIdentifierError) as caught:
+        citizen_id.birth_and_sex("110105194902300020")
+    assert caught.value.reason is Reason.BIRTH_DATE
 
 
 def test_check_char_rejects_wrong_body() -> None:
