@@ -16,6 +16,7 @@ quality event (:func:`mask_observed` withholds them).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -113,6 +114,35 @@ def _text(values: Mapping[str, object], name: str) -> str | None:
     return text or None
 
 
+@dataclass(frozen=True, slots=True)
+class _EntityPlan:
+    """What :meth:`Pseudonymizer.protect` does to one entity, resolved once from the model's
+    tables (CLEAR_FIELDS, TOKEN_FIELDS, KEY_ID_ENTITIES) instead of on every record."""
+
+    clear: tuple[str, ...]
+    tokens: tuple[tuple[str, str], ...]  # (field, kind), in TOKEN_FIELDS order
+    key_id: bool
+    staff: str | None  # the field holding a doctor's or verifier's name
+    staff_key: str | None  # ... and the protected field it becomes
+
+
+def _plan(entity: str) -> _EntityPlan:
+    staff = {"encounter": ("doctor", "doctor_key"), "lab_report": ("verifier", "verifier_key")}
+    field, key = staff.get(entity, (None, None))
+    return _EntityPlan(
+        clear=CLEAR_FIELDS.get(entity, ()),
+        tokens=tuple(TOKEN_FIELDS.get(entity, {}).items()),
+        key_id=entity in KEY_ID_ENTITIES,
+        staff=field,
+        staff_key=key,
+    )
+
+
+# every entity the model tables name; any other entity passes through unchanged, as before
+_PLANS = {e: _plan(e) for e in {*CLEAR_FIELDS, *TOKEN_FIELDS, *KEY_ID_ENTITIES}}
+_NO_PLAN = _plan("")
+
+
 def _derived_identity(key: bytes) -> IdentityTokens:
     """An identity key derived from a lone person key: for tools and tests that hold one key.
     The services load the separate identity secret (``from_settings``)."""
@@ -172,9 +202,8 @@ class Pseudonymizer:
         return self._identity.source_key(institution_id, database, table, key_json)
 
     def _hmac(self, message: str, key_id: str | None = None) -> str:
-        h = (self._active if key_id is None else self._ring.get(key_id)).mac()
-        h.update(message.encode("utf-8"))
-        return h.hexdigest()
+        key = self._active if key_id is None else self._ring.get(key_id)
+        return key.hexdigest(message.encode("utf-8"))
 
     def person_key(self, id_type: str, id_number: str, key_id: str | None = None) -> str:
         """The same person gets the same key in every institution (for the same document).
@@ -198,30 +227,38 @@ class Pseudonymizer:
         ``at`` (the business time) dates the age band; ``institution_id`` scopes staff keys and
         is needed when the values name a doctor or verifier.
         """
-        clear = CLEAR_FIELDS.get(entity, ())
-        out = {name: value for name, value in values.items() if name not in clear}
-        out.update(self._tokens(entity, values, institution_id))
-        if entity in KEY_ID_ENTITIES:
-            out["pseudonym_key_id"] = self.key_id
+        plan = _PLANS.get(entity, _NO_PLAN)
+        out = dict(values)  # a copy, then the clear fields out: the rest keep their order
+        for name in plan.clear:
+            out.pop(name, None)
+        if plan.tokens:
+            self._tokens(entity, plan.tokens, values, institution_id, out)
+        if plan.key_id:
+            out["pseudonym_key_id"] = self._active.key_id
         if entity == "patient":
             out.update(self._patient(values, at))
-        elif entity == "encounter":
-            out["doctor_key"] = self._staff(values, "doctor", institution_id)
-        elif entity == "lab_report":
-            out["verifier_key"] = self._staff(values, "verifier", institution_id)
+        elif plan.staff is not None and plan.staff_key is not None:
+            out[plan.staff_key] = self._staff(values, plan.staff, institution_id)
         return out
 
     def _tokens(
-        self, entity: str, values: Mapping[str, object], institution_id: str | None
-    ) -> dict[str, object]:
-        """Institution-internal ids as keyed tokens: links inside the institution still join
-        (the same kind and value give the same token), the number itself never leaves."""
-        out: dict[str, object] = {}
-        for name, kind in TOKEN_FIELDS.get(entity, {}).items():
-            text = _text(values, name)
+        self,
+        entity: str,
+        fields: tuple[tuple[str, str], ...],
+        values: Mapping[str, object],
+        institution_id: str | None,
+        out: dict[str, object],
+    ) -> None:
+        """Institution-internal ids as keyed tokens, written over their clear value in ``out``:
+        links inside the institution still join (the same kind and value give the same token),
+        the number itself never leaves."""
+        token = self._identity.token
+        for name, kind in fields:
             if name not in values:
                 continue
-            if text is None:
+            value = values[name]
+            text = None if value is None else str(value).strip()
+            if not text:
                 out[name] = None
                 continue
             if not institution_id:
@@ -229,8 +266,7 @@ class Pseudonymizer:
                     f"protect() needs institution_id= to key {entity}.{name} (tokens are "
                     "scoped to their institution)"
                 )
-            out[name] = self.token(kind, institution_id, text)
-        return out
+            out[name] = token(kind, institution_id, text)
 
     def _patient(self, values: Mapping[str, object], at: datetime | None) -> dict[str, object]:
         """Person key, age band and prefecture; nothing of the name, ID number, phone, birth
