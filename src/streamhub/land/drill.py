@@ -10,10 +10,10 @@ it in production: unset, the lander's inserter is used as it is and nothing here
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from streamhub.core.identity import version_id
-from streamhub.land.batch import PendingRow
+from streamhub.land.batch import PendingRow, TableRows
 from streamhub.land.errors import LanderConfigError
 from streamhub.land.insert import Inserter, Landing
 from streamhub.land.targets import Target
@@ -39,14 +39,14 @@ def drop_every_from_env(environ: Mapping[str, str] = os.environ) -> int:
     return int(text)
 
 
-def drop_for_drill(rows: list[PendingRow], every: int) -> list[PendingRow]:
+def drop_for_drill(rows: Sequence[PendingRow], every: int) -> Sequence[PendingRow]:
     """The rows the drill keeps: those whose version is not divisible by ``every``."""
-    kept = []
-    for row in rows:
+    kept: list[int] = []
+    for index, row in enumerate(rows):
         record = row.record
         version = version_id(record["record_id"], record["source_position_seq"])
         if version % every:
-            kept.append(row)
+            kept.append(index)
             continue
         log.warning(
             "FAULT INJECTION: std record dropped",
@@ -57,7 +57,9 @@ def drop_for_drill(rows: list[PendingRow], every: int) -> list[PendingRow]:
                 "version": version,
             },
         )
-    return kept
+    if isinstance(rows, TableRows):
+        return rows.select(kept)
+    return [rows[i] for i in kept]
 
 
 class DroppingInserter:
@@ -67,7 +69,7 @@ class DroppingInserter:
         self._inner = inner
         self._every = every
 
-    def insert(self, target: Target, rows: list[PendingRow]) -> Landing:
+    def insert(self, target: Target, rows: Sequence[PendingRow]) -> Landing:
         if target.entity is not None:
             rows = drop_for_drill(rows, self._every)
             if not rows:

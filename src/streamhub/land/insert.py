@@ -1,15 +1,16 @@
-"""Inserting a target's rows: one statement, and when ClickHouse refuses some rows, bisecting
-the batch until each refused row is alone and becomes a dead letter; the rest lands."""
+"""Inserting a target's rows: one column-oriented statement, and when ClickHouse refuses some
+rows, bisecting the batch until each refused row is alone and becomes a dead letter; the
+rest lands."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
 
-from streamhub.land.batch import DeadLetter, Origin, PendingRow
+from streamhub.land.batch import DeadLetter, Origin, PendingRow, TableRows
 from streamhub.land.clickhouse import Failure, classify
 from streamhub.land.retrying import Retrier
 from streamhub.land.targets import Target
@@ -22,12 +23,20 @@ DeadLetterFor = Callable[[Origin, Exception, dict[str, Any] | None], DeadLetter]
 class Landing:
     """What one target's insert did: the rows stored, the rows refused as dead letters."""
 
-    landed: list[PendingRow] = field(default_factory=list)
+    landed: Sequence[PendingRow] = field(default_factory=list)
     refused: list[DeadLetter] = field(default_factory=list)
 
 
+def landed_records(landing: Landing) -> list[dict[str, Any]]:
+    """The records of the rows a landing stored."""
+    landed = landing.landed
+    if isinstance(landed, TableRows):
+        return landed.records
+    return [row.record for row in landed]
+
+
 class Inserter(Protocol):
-    def insert(self, target: Target, rows: list[PendingRow]) -> Landing: ...
+    def insert(self, target: Target, rows: Sequence[PendingRow]) -> Landing: ...
 
 
 class BisectingInserter:
@@ -39,27 +48,45 @@ class BisectingInserter:
         self._retry = retry
         self._dead_letter = dead_letter
 
-    def insert(self, target: Target, rows: list[PendingRow]) -> Landing:
-        refused = self._bisect(target, rows)
-        gone = {d.origin for d in refused}
-        return Landing([r for r in rows if r.origin not in gone], refused)
+    def insert(self, target: Target, rows: Sequence[PendingRow]) -> Landing:
+        table = TableRows.of(target, rows)
+        refused: list[int] = []
+        letters: list[DeadLetter] = []
+        self._bisect(table, 0, len(table), refused, letters)
+        if not refused:
+            return Landing(table, [])
+        gone = set(refused)
+        return Landing(table.select(i for i in range(len(table)) if i not in gone), letters)
 
-    def _bisect(self, target: Target, rows: list[PendingRow]) -> list[DeadLetter]:
-        refusal = self._insert_once(target, rows)
+    def _bisect(
+        self,
+        table: TableRows,
+        start: int,
+        stop: int,
+        refused: list[int],
+        letters: list[DeadLetter],
+    ) -> None:
+        """Insert rows [start, stop); each row ClickHouse refuses alone joins ``refused``."""
+        part = table if (start, stop) == (0, len(table)) else table[start:stop]
+        refusal = self._insert_once(part)
         if refusal is None:
-            return []
-        if len(rows) == 1:
-            return [self._dead_letter(rows[0].origin, refusal, rows[0].record)]
-        middle = len(rows) // 2
-        return self._bisect(target, rows[:middle]) + self._bisect(target, rows[middle:])
+            return
+        if stop - start == 1:
+            refused.append(start)
+            letters.append(self._dead_letter(table.origins[start], refusal, table.records[start]))
+            return
+        middle = (start + stop) // 2
+        self._bisect(table, start, middle, refused, letters)
+        self._bisect(table, middle, stop, refused, letters)
 
-    def _insert_once(self, target: Target, rows: list[PendingRow]) -> Exception | None:
+    def _insert_once(self, rows: TableRows) -> Exception | None:
         """Insert in one statement (retrying transient failures); the refusal when
         ClickHouse blames the values of some row."""
-        columns = [list(col) for col in zip(*(r.values for r in rows), strict=True)]
+        target = rows.target
 
         def insert() -> Exception | None:
             try:
+                columns = rows.columns()  # a value the client cannot convert is a row refusal
                 self._client.insert(
                     target.table,
                     columns,

@@ -3,6 +3,9 @@ names: the entities and ops tables, error kinds, institutions), never an institu
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter as Tally
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -58,3 +61,21 @@ class LandMetrics:
 def land_metrics() -> LandMetrics:
     """One set per process, in the default registry, shared by every Lander in it."""
     return LandMetrics.create(REGISTRY)
+
+
+def observe_all(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """Observe every amount: the same buckets, count and sum as one ``observe`` per amount,
+    with one increment per bucket touched (a flush lands thousands of rows)."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None:  # not a labelled child we know
+        for amount in amounts:
+            histogram.observe(amount)
+        return
+    if not amounts:
+        return
+    total.inc(sum(amounts))
+    # observe() counts an amount in the first bucket whose upper bound is >= it (+Inf last)
+    for index, count in Tally(bisect_left(bounds, amount) for amount in amounts).items():
+        buckets[index].inc(count)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,16 @@ class Target:
     @property
     def columns(self) -> tuple[str, ...]:
         return (*self.fields, *KAFKA_COLUMNS)
+
+    @cached_property
+    def required(self) -> frozenset[str]:
+        """The fields every record must have (all but those added later, with defaults)."""
+        return frozenset(self.fields).difference(self.defaults)
+
+    def check(self, value: Mapping[str, Any]) -> None:
+        """KeyError naming the first required field ``value`` lacks, if any."""
+        if not self.required <= value.keys():
+            raise KeyError(next(n for n in self.fields if n in self.required and n not in value))
 
     def row(self, value: Mapping[str, Any], topic: str, partition: int, offset: int) -> list[Any]:
         """The row of one decoded record; KeyError when it lacks a required column's field."""
