@@ -76,10 +76,11 @@ WORK_US = float(os.environ.get("BENCH_WORK_US", "0"))
 
 
 def _work(messages: int) -> None:
-    """Spin the CPU for ``messages`` × WORK_US µs, holding the GIL as Python code does."""
+    """Spin the CPU for ``messages`` × WORK_US µs of this thread's CPU time (not wall time:
+    a shared machine would take it away), holding the GIL as Python code does."""
     if WORK_US:
-        until = time.perf_counter() + messages * WORK_US / 1e6
-        while time.perf_counter() < until:
+        until = time.thread_time() + messages * WORK_US / 1e6
+        while time.thread_time() < until:
             pass
 
 
@@ -383,9 +384,79 @@ def _committed_lag(source: str, group: str) -> int:
     return lag
 
 
+#: --rate: both topics time-stamp on append, so out - in is the hop's added latency
+APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+
+
+def _timestamps(topic: str) -> dict[bytes, int]:
+    """key → broker append time (ms) of every message on ``topic`` (the last per key)."""
+    consumer = Consumer(
+        {"bootstrap.servers": BOOTSTRAP, "group.id": f"bench-ts-{uuid.uuid4().hex[:8]}"}
+    )
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    ends = sum(consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in meta.partitions)
+    consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+    times: dict[bytes, int] = {}
+    seen = 0
+    while seen < ends:
+        messages = consumer.consume(num_messages=5000, timeout=5.0)
+        if not messages:
+            break
+        for m in messages:
+            seen += 1
+            times[m.key() or b""] = m.timestamp()[1]
+    consumer.close()
+    return times
+
+
+def _feed_at_rate(source: str, sink: str, count: int, rate: float, size: int) -> None:
+    """One warm-up message, awaited on ``sink`` (the child has its partitions), then
+    ``count`` messages paced at ``rate`` per second."""
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, "linger.ms": 0, "acks": "all"})
+    producer.produce(source, b"warmup|", b"warmup")
+    producer.flush(10)
+    watcher = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"bench-w-{uuid.uuid4()}"})
+    watcher.assign([TopicPartition(sink, p, 0) for p in range(3)])
+    deadline = time.monotonic() + 120
+    while not watcher.consume(num_messages=1, timeout=0.5):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the warm-up message never came out")
+    watcher.close()
+    began = time.monotonic()
+    for i in range(count):
+        # paced in steps of 5 ms: a burst every step, as a source's commits would come
+        due = began + i / rate
+        if due - time.monotonic() > 0.005:
+            time.sleep(due - time.monotonic())
+        key, value = _payload(i, size)
+        producer.produce(source, value, key)
+        producer.poll(0)
+    producer.flush(30)
+
+
+def _latency(source: str, sink: str) -> dict[str, float]:
+    """p50/p99/max of (output append time - input append time), warm-up excluded."""
+    inputs, outputs = _timestamps(source), _timestamps(sink)
+    lat = sorted(t - inputs[k] for k, t in outputs.items() if k in inputs and k != b"warmup")
+    if not lat:
+        return {}
+    return {
+        "lat_p50": lat[len(lat) // 2],
+        "lat_p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "lat_max": lat[-1],
+    }
+
+
 def run_one(mode: str, args: argparse.Namespace, source: str, admin: AdminClient) -> dict[str, Any]:
     sink = f"bench-faust-out-{mode}-{uuid.uuid4().hex[:8]}"
-    admin.create_topics([NewTopic(sink, num_partitions=3, replication_factor=1)])[sink].result(30)
+    paced = bool(args.rate)
+    config = APPEND_TIME if paced else {}
+    new = [NewTopic(sink, num_partitions=3, replication_factor=1, config=config)]
+    if paced:  # each mode its own input, fed while it runs
+        source = f"bench-faust-in-{mode}-{uuid.uuid4().hex[:8]}"
+        new.append(NewTopic(source, num_partitions=3, replication_factor=1, config=config))
+    for future in admin.create_topics(new).values():
+        future.result(30)
     group = f"bench-faust-{mode}-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
@@ -405,7 +476,7 @@ def run_one(mode: str, args: argparse.Namespace, source: str, admin: AdminClient
                     "--group",
                     group,
                     "--messages",
-                    str(args.messages),
+                    str(args.messages + (1 if paced else 0)),
                     "--batch",
                     str(args.batch),
                     "--within-ms",
@@ -416,6 +487,8 @@ def run_one(mode: str, args: argparse.Namespace, source: str, admin: AdminClient
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
+            if paced:
+                _feed_at_rate(source, sink, args.messages, args.rate, args.size)
             try:
                 rc: int | None = child.wait(args.timeout)
             except subprocess.TimeoutExpired:
@@ -432,6 +505,8 @@ def run_one(mode: str, args: argparse.Namespace, source: str, admin: AdminClient
         tail = log.read_text().strip().splitlines()[-4:]
         result["log_tail"] = tail
     seen, keys, bad = _count_and_check(sink, args.messages)
+    if paced:
+        result.update(_latency(source, sink))
     result.update(
         out_messages=seen,
         out_keys=keys,
@@ -441,7 +516,7 @@ def run_one(mode: str, args: argparse.Namespace, source: str, admin: AdminClient
     if result.get("first") and result.get("count"):
         result["rate"] = result["count"] / max(result["done"] - result["first"], 1e-6)
         result["cpu_us"] = result["cpu_s"] / result["count"] * 1e6
-    admin.delete_topics([sink])
+    admin.delete_topics([sink, source] if paced else [sink])
     return result
 
 
@@ -451,6 +526,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=600)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--within-ms", type=float, default=200)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="feed each mode live at this many msg/s and print the hop's added latency",
+    )
     parser.add_argument(
         "--work-us", type=float, default=0.0, help="CPU work per message (the standardizer's)"
     )
@@ -500,11 +581,13 @@ def main() -> None:
     )
     try:
         t0 = time.time()
-        produce_input(source, args.messages, args.size)
+        if not args.rate:
+            produce_input(source, args.messages, args.size)
         print(" ".join(["$", Path(sys.executable).name, *sys.argv]), flush=True)
+        fed = f"fed live at {args.rate:,g}/s" if args.rate else f"in {time.time() - t0:.1f}s"
         print(
-            f"input      {args.messages:,} × {args.size} B to 3 partitions in "
-            f"{time.time() - t0:.1f}s; batch {args.batch}, within {args.within_ms:g} ms, "
+            f"input      {args.messages:,} × {args.size} B to 3 partitions {fed}; "
+            f"batch {args.batch}, within {args.within_ms:g} ms, "
             f"work {args.work_us:g} µs/msg; "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
             flush=True,
@@ -523,8 +606,13 @@ def main() -> None:
             if r["mode"] != "bare" and "lag_max_ms" in r
             else ""
         )
+        latency = (
+            f"latency p50 {r['lat_p50']:,} / p99 {r['lat_p99']:,} / max {r['lat_max']:,} ms  "
+            if "lat_p99" in r
+            else ""
+        )
         print(
-            f"{r['mode']:<10} {r.get('count', 0):>8,} in  "
+            f"{r['mode']:<10} {r.get('count', 0):>8,} in  {latency}"
             f"{(rate or 0):>9,.0f} msg/s  ({ratio}; {cpu}; start {startup}; rc {r['rc']})  "
             f"{lag}  "
             f"out {r['out_messages']:,} msgs / {r['out_keys']:,} keys, "
