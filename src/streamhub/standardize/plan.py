@@ -48,7 +48,7 @@ class TablePlan:
         self.time_field: str | None = None
         self.time_column: str | None = None
         self.time_source: str | None = None
-        self.time_convert: Callable[[object], datetime] | None = None
+        self.time_convert: Callable[[object], datetime | None] | None = None
         spec = mapping.business_time
         if isinstance(spec, str):
             self.time_field = spec
@@ -65,8 +65,9 @@ class TablePlan:
         """Map one row of ``table`` (the name the envelope gives, quoted in messages)."""
         values: dict[str, object] = {}
         issues: list[Issue] = []
+        get = row.get
         for target, column, convert, step in self.steps:
-            raw = row.get(column) if column is not None else step.read(row)
+            raw = get(column) if column is not None else step.read(row)
             if raw is None:
                 values[target] = None
                 continue
@@ -82,27 +83,29 @@ class TablePlan:
                 f"cannot be identified - check that the connector captures the key and profile "
                 f"{self.profile_ref} names the right column"
             )
-        return MappedRow(
-            entity=self.entity,
-            values=values,
-            business_time=self._business_time(table, values, row, issues),
-            cancelled=self._cancelled(values, row),
-            issues=issues,
-        )
-
-    def _business_time(
-        self, table: str, values: dict[str, object], row: Row, issues: list[Issue]
-    ) -> datetime | None:
         if self.time_field is not None:
-            value = values.get(self.time_field)
-            return value if isinstance(value, datetime) else None
+            moment = values.get(self.time_field)
+            business_time = moment if isinstance(moment, datetime) else None
+        else:
+            business_time = self._business_time(table, row, issues)
+        if self.cancel_field is not None:
+            flag = values.get(self.cancel_field)
+        elif self.cancel_column is not None:
+            flag = get(self.cancel_column)
+        else:
+            flag = None
+        cancelled = flag is not None and key_text(flag) in self.cancel_values
+        return MappedRow(self.entity, values, business_time, cancelled, issues)
+
+    def _business_time(self, table: str, row: Row, issues: list[Issue]) -> datetime | None:
+        """The business time of a table whose profile reads it from a column of its own."""
         if self.time_convert is None:
             return None
         raw = None if self.time_column is None else row.get(self.time_column)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         try:
-            moment = self.time_convert(raw)
+            return self.time_convert(raw)
         except FieldValueError as found:
             issues.append(
                 Issue(
@@ -115,16 +118,6 @@ class TablePlan:
                 )
             )
             return None
-        return moment
-
-    def _cancelled(self, values: dict[str, object], row: Row) -> bool:
-        if self.cancel_field is not None:
-            value = values.get(self.cancel_field)
-        elif self.cancel_column is not None:
-            value = row.get(self.cancel_column)
-        else:
-            return False
-        return value is not None and key_text(value) in self.cancel_values
 
 
 def plan_for(profile: Profile, mapping: TableMapping) -> TablePlan:

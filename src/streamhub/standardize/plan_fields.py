@@ -17,7 +17,13 @@ from streamhub.standardize.derive import DERIVATIONS
 from streamhub.standardize.errors import DerivationError, FieldValueError
 from streamhub.standardize.issues import Issue
 from streamhub.standardize.model import CLEAR_FIELDS
-from streamhub.standardize.plan_values import OBSERVED_MAX, Coerce, coercer, problem, text_of
+from streamhub.standardize.plan_values import (
+    OBSERVED_MAX,
+    Coerce,
+    coercer,
+    present_coercer,
+    problem,
+)
 from streamhub.standardize.profile import FieldSpec, Profile, TableMapping, key_text
 from streamhub.standardize.pseudonym import WITHHELD_FIELDS
 
@@ -87,31 +93,13 @@ class FieldStep:
 def field_converter(profile: Profile, entity: str, target: str, spec: FieldSpec) -> Convert:
     """The field's steps in the profile's order: crosswalk, blank text is missing, derive,
     convert to the field's type."""
-    coerce = coercer(entity, target, spec.format, profile.zone)
-    present = _present(coerce) if spec.derive is None else _derived(spec.derive, coerce)
+    if spec.derive is None:
+        present = present_coercer(entity, target, spec.format, profile.zone)
+    else:
+        present = _derived(spec.derive, coercer(entity, target, spec.format, profile.zone))
     if spec.crosswalk is None:
         return present
     return _crosswalked(profile.crosswalks[spec.crosswalk], spec, present)
-
-
-def _present(coerce: Coerce) -> Convert:
-    if coerce is text_of:
-        return _text
-
-    def present(value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None  # blank text is a missing value, not a malformed one
-        return coerce(value)
-
-    return present
-
-
-def _text(value: object) -> str | None:
-    if type(value) is str:
-        return value.strip() or None
-    if isinstance(value, str) and not value.strip():
-        return None
-    return key_text(value)
 
 
 def _derived(name: str, coerce: Coerce) -> Convert:
