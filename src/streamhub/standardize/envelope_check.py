@@ -11,7 +11,7 @@ values: the envelope holds personal data in clear.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from streamhub.standardize.errors import EnvelopeShapeError
@@ -32,6 +32,12 @@ _SOURCE_FIELDS: dict[str, tuple[type, ...]] = {
 # what a row image's cell decodes to under the per-table schemas (capture/envelope.py
 # AVRO_TYPES): scalars only; a container in a cell is not a change envelope's row
 _CELL_TYPES: tuple[type, ...] = (str, int, float, bool, bytes, date, type(None))
+# the exact types fastavro gives: a membership test per value, the isinstance rules only for
+# what is not one of them (a subclass)
+_CELL_EXACT: frozenset[type] = frozenset({*_CELL_TYPES, datetime})
+_SOURCE_EXACT: dict[str, frozenset[type]] = {
+    name: frozenset(types) for name, types in _SOURCE_FIELDS.items()
+}
 
 
 def _type_name(value: object) -> str:
@@ -67,17 +73,18 @@ def check_envelope(value: object, where: str) -> dict[str, Any]:
     source = value["source"]
     if not isinstance(source, dict):
         raise wrong("source", "a record", source)
-    for name, types in _SOURCE_FIELDS.items():
+    for name, exact in _SOURCE_EXACT.items():
         if name not in source:
             raise missing(f"source.{name}")
-        if not _is(source[name], types):
-            raise wrong(f"source.{name}", " or ".join(_avro_name(t) for t in types), source[name])
+        given = source[name]
+        if type(given) not in exact and not _is(given, types := _SOURCE_FIELDS[name]):
+            raise wrong(f"source.{name}", " or ".join(_avro_name(t) for t in types), given)
     op = value["op"]
     if not isinstance(op, str):
         raise wrong("op", "one of c, u, d, r", op)
     if op not in OPS:
         raise EnvelopeShapeError(f"{where}: not a change envelope: op is not one of c, u, d, r")
-    if not _is(value["ts_ms"], (int,)):
+    if type(value["ts_ms"]) is not int and not _is(value["ts_ms"], (int,)):
         raise wrong("ts_ms", "long", value["ts_ms"])
     for name in ("before", "after"):
         image = value.get(name)
@@ -86,6 +93,8 @@ def check_envelope(value: object, where: str) -> dict[str, Any]:
         if not isinstance(image, Mapping):
             raise wrong(name, "a record of column -> value", image)
         for column, cell in image.items():
+            if type(column) is str and type(cell) in _CELL_EXACT:
+                continue
             if not isinstance(column, str) or not isinstance(cell, _CELL_TYPES):
                 raise EnvelopeShapeError(
                     f"{where}: not a change envelope: {name} holds a {_type_name(cell)} value "

@@ -2,7 +2,10 @@
 
 Per message: decode the envelope, find the connector that captured it and that
 connector's mapping profile, map the row, run the checks on the clear values,
-pseudonymize, and encode the standard record. Every input yields at least one
+pseudonymize, and encode the standard record: a plain dict as the canonical model would
+dump it (record_builder.py; the model itself judges only what the mapping did not type
+exactly). What is the same for a whole batch (the clock, the writers, the topics) is read
+once per batch or once at start, not per record. Every input yields at least one
 output; what cannot be standardized at all becomes a dead letter with the raw
 envelope and the reason. Exceptions that are not about the record (registry or
 broker down) propagate, so the batch is retried rather than dead-lettered.
@@ -53,9 +56,10 @@ from streamhub.standardize.issues import Issue
 from streamhub.standardize.mapper import MappedRow, map_further, map_row
 from streamhub.standardize.messages import OutMessage, RawMessage
 from streamhub.standardize.metrics import StandardizeMetrics, standardize_metrics
-from streamhub.standardize.model import ENTITY_MODELS, StdRecord, std_topic
+from streamhub.standardize.model import ENTITY_MODELS, std_topic
 from streamhub.standardize.profile import Profile, load_profiles
 from streamhub.standardize.pseudonym import Pseudonymizer
+from streamhub.standardize.record_builder import RecordBuilder
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,9 @@ class Standardizer:
     # ops.standardized_counts: off unless a topic is given (from_settings gives it)
     _counts_topic: str | None = None
     _counts: RegisteredWriter | None = None
+    # the batch in hand's clock reading (epoch ms), taken once when it starts
+    _batch_ms: int = 0
+    _batch_time: datetime = datetime.fromtimestamp(0, tz=UTC)
 
     def __init__(
         self,
@@ -91,7 +98,11 @@ class Standardizer:
         clock: Clock = SYSTEM_CLOCK,
         counts_topic: str | None = None,
         metrics: StandardizeMetrics | None = None,
+        *,
+        check_with_model: bool = False,
     ) -> None:
+        """``check_with_model`` builds every std record through its pydantic model (the
+        reference the agreement test compares the plain-dict path with; slower)."""
         self._serde = serde
         self._connectors_dir = connectors_dir
         self._connectors: dict[str, ConnectorConfig] = {}
@@ -106,6 +117,9 @@ class Standardizer:
             entity: serde.register(f"{std_topic(entity)}-value", std_schema(model))
             for entity, model in ENTITY_MODELS.items()
         }
+        self._builders = {entity: RecordBuilder(model) for entity, model in ENTITY_MODELS.items()}
+        self._std_topics = {entity: std_topic(entity) for entity in ENTITY_MODELS}
+        self._check_with_model = check_with_model
         schemas = project_dir / "avro_schemas"
         self._quality = serde.register(f"{QUALITY}-value", load_schema(schemas, "ops/quality.avsc"))
         self._dead = serde.register(
@@ -151,6 +165,9 @@ class Standardizer:
         out: list[OutMessage] = []
         self._outcomes.clear()
         self._counted = WindowCounts()
+        # one clock reading per batch: standardized_time, quality events, dead letters, counts
+        self._batch_ms = now_ms(self._clock)
+        self._batch_time = _ms(self._batch_ms)
         for message in batch:
             try:
                 out.extend(self._standardize(message))
@@ -168,6 +185,12 @@ class Standardizer:
         out.extend(self._count_messages())
         return out
 
+    @property
+    def fallbacks(self) -> int:
+        """Std records built through the pydantic model since start because the mapping did
+        not type a value exactly as the model keeps it (see record_builder.py)."""
+        return sum(builder.fallbacks for builder in self._builders.values())
+
     def _standardize(self, message: RawMessage) -> list[OutMessage]:
         envelope = self._decode(message)
         source = envelope["source"]
@@ -178,100 +201,86 @@ class Standardizer:
             raise UnreadableEnvelopeError(f"{_ref(message)}: op {op} envelope has no row image")
         mapped = map_row(profile, source["table"], row)
         key_json = _source_key(message)
-        table = f"{source['schema']}.{source['table']}" if source["schema"] else source["table"]
+        schema, database = source["schema"], source["database"]
+        table = f"{schema}.{source['table']}" if schema else source["table"]
         institution = source["institution_id"]
         # the row's identity leaves only as keyed tokens (same row -> same id, across replays
         # and hosts); the clear key stays in cdc.raw.*
-        row_id = self._pseudonymizer.identity.record_id(
-            institution, source["database"], table, key_json
-        )
-        # the row's entities: its first, and the further ones of the profile's `also`, each a
-        # record of its own; a further entity the row no longer holds (its key emptied: the
-        # embedded diagnosis removed) is deleted. One failure dead-letters the whole change.
-        records = [(row_id, mapped, op == "d")]
+        tokens = self._pseudonymizer.identity
+        row_id = tokens.record_id(institution, database, table, key_json)
+        # the fields of StdRecord, in its order, shared by every record of the change
+        change: dict[str, Any] = {
+            "record_id": row_id,
+            "institution_id": institution,
+            "source_system": source["system"],
+            "source_database": database,
+            "source_table": table,
+            "source_key": tokens.source_key(institution, database, table, key_json),
+            "operation": op,
+            "deleted": op == "d",
+            "source_position": source["position"],
+            "source_position_seq": source["position_seq"],
+            "business_time": None,
+            "commit_time": _ms(source["commit_ts_ms"]),
+            "received_time": _ms(envelope["ts_ms"]),
+            "standardized_time": self._batch_time,
+            "cancelled": False,
+            "quality_issues": [],
+            "profile": profile.ref,
+        }
+        outputs = self._record(message, profile, table, change, mapped)
+        # the row's further entities (the profile's `also`), each a record of its own; a
+        # further entity the row no longer holds (its key emptied: the embedded diagnosis
+        # removed) is deleted. One failure dead-letters the whole change.
         for further, found in map_further(profile, source["table"], row):
-            absent = found is None
-            records.append(
-                (
-                    further_record_id(row_id, further.entity),
-                    found or MappedRow(further.entity, {}, None, cancelled=False),
-                    op == "d" or absent,
-                )
-            )
-        outputs: list[OutMessage] = []
-        for record_id, entity_row, deleted in records:
-            outputs.extend(
-                self._record(
-                    message, envelope, profile, table, key_json, record_id, entity_row, deleted
-                )
-            )
+            base = change.copy()
+            base["record_id"] = further_record_id(row_id, further.entity)
+            if found is None:
+                base["deleted"] = True
+                found = MappedRow(further.entity, {}, None, cancelled=False)
+            outputs.extend(self._record(message, profile, table, base, found))
         return outputs
 
     def _record(
         self,
         message: RawMessage,
-        envelope: dict[str, Any],
         profile: Profile,
         table: str,
-        key_json: str,
-        record_id: str,
+        base: dict[str, Any],
         mapped: MappedRow,
-        deleted: bool,
     ) -> list[OutMessage]:
-        """One std record of the change (and its quality events)."""
-        source, op = envelope["source"], envelope["op"]
-        institution = source["institution_id"]
+        """One std record of the change (and its quality events); ``base`` holds its
+        StdRecord fields and is filled in (business time, cancelled, quality issues)."""
+        institution = base["institution_id"]
+        entity = mapped.entity
         # a delete carries the last image (on PostgreSQL perhaps only its key): nothing to judge
         issues: list[Issue] = []
-        if not deleted:
-            issues = [*mapped.issues, *check(mapped.entity, mapped.values)]
-        tokens = self._pseudonymizer.identity
+        if not base["deleted"]:
+            issues = [*mapped.issues, *check(entity, mapped.values)]
         values = self._pseudonymizer.protect(
-            mapped.entity, mapped.values, mapped.business_time, institution_id=institution
+            entity, mapped.values, mapped.business_time, institution_id=institution
         )
-        model = ENTITY_MODELS[mapped.entity]
+        base["business_time"] = mapped.business_time
+        base["cancelled"] = mapped.cancelled
+        base["quality_issues"] = sorted({issue.rule for issue in issues}) if issues else []
+        builder = self._builders[entity]
         try:
-            record = model(
-                record_id=record_id,
-                institution_id=institution,
-                source_system=source["system"],
-                source_database=source["database"],
-                source_table=table,
-                source_key=tokens.source_key(institution, source["database"], table, key_json),
-                operation=op,
-                deleted=deleted,
-                source_position=source["position"],
-                source_position_seq=source["position_seq"],
-                business_time=mapped.business_time,
-                commit_time=_ms(source["commit_ts_ms"]),
-                received_time=_ms(envelope["ts_ms"]),
-                standardized_time=_ms(now_ms(self._clock)),
-                cancelled=mapped.cancelled,
-                quality_issues=sorted({issue.rule for issue in issues}),
-                profile=profile.ref,
-                **values,
-            )
+            if self._check_with_model:
+                record = builder.validated(base, values)
+            else:
+                record = builder.build(base, values)
         except ValidationError as exc:
             raise StandardizeError(
-                f"{_ref(message)}: profile {profile.ref} maps {table} to values the {model.entity} "
+                f"{_ref(message)}: profile {profile.ref} maps {table} to values the {entity} "
                 f"model refuses: {exc.errors(include_url=False, include_input=False)}"
             ) from exc
-        self._outcomes[(institution, model.entity, "flagged" if issues else "standardized")] += 1
-        outputs = [self._std_message(record), *self._quality_messages(record, issues)]
-        self._counted.add(
-            model.entity,
-            {
-                "institution_id": institution,
-                "source_system": record.source_system,
-                "source_database": record.source_database,
-                "source_table": table,
-                "commit_time": record.commit_time,
-                "operation": op,
-                "record_id": record.record_id,
-                "source_position_seq": record.source_position_seq,
-            },
-        )
-        return outputs
+        self._outcomes[(institution, entity, "flagged" if issues else "standardized")] += 1
+        self._counted.add(entity, record)
+        value = self._serde.encode(self._writers[entity], record)
+        std = OutMessage(self._std_topics[entity], record["record_id"].encode(), value)
+        if not issues:
+            return [std]
+        return [std, *self._quality_messages(entity, record, issues)]
 
     def _decode(self, message: RawMessage) -> dict[str, Any]:
         if message.value is None:
@@ -308,11 +317,6 @@ class Standardizer:
 
     # --- outputs ---------------------------------------------------------------------------
 
-    def _std_message(self, record: StdRecord) -> OutMessage:
-        writer = self._writers[record.entity]
-        value = self._serde.encode(writer, record.model_dump())
-        return OutMessage(std_topic(record.entity), record.record_id.encode(), value)
-
     def _count_messages(self) -> list[OutMessage]:
         """The batch's ops.standardized_counts: one per (table, minute, entity), replays
         recognised by the version ids the lander uses too."""
@@ -320,28 +324,29 @@ class Standardizer:
             return []
         return [
             OutMessage(self._counts_topic, key, self._serde.encode(self._counts, value))
-            for key, value in self._counted.events(now_ms(self._clock))
+            for key, value in self._counted.events(self._batch_ms)
         ]
 
-    def _quality_messages(self, record: StdRecord, issues: list[Issue]) -> list[OutMessage]:
-        event_ts_ms = now_ms(self._clock)
-        key = f"{record.institution_id}|{record.source_table}".encode()
+    def _quality_messages(
+        self, entity: str, record: dict[str, Any], issues: list[Issue]
+    ) -> list[OutMessage]:
+        key = f"{record['institution_id']}|{record['source_table']}".encode()
         out = []
         for issue in issues:
             event = {
-                "institution_id": record.institution_id,
-                "system": record.source_system,
-                "table": record.source_table,
-                "record_key": record.source_key,
-                "entity": record.entity,
+                "institution_id": record["institution_id"],
+                "system": record["source_system"],
+                "table": record["source_table"],
+                "record_key": record["source_key"],
+                "entity": entity,
                 "field": issue.field,
                 "rule": issue.rule,
                 "dimension": issue.dimension,
                 "severity": issue.severity,
                 "message": issue.message,
                 "observed": issue.observed,
-                "position": record.source_position,
-                "event_ts_ms": event_ts_ms,
+                "position": record["source_position"],
+                "event_ts_ms": self._batch_ms,
             }
             out.append(OutMessage(QUALITY, key, self._serde.encode(self._quality, event)))
         return out
@@ -357,7 +362,7 @@ class Standardizer:
             stage="standardize",
             reason=str(exc),
             error_type=type(exc).__name__,
-            failed_ts_ms=now_ms(self._clock),
+            failed_ts_ms=self._batch_ms,
             institution_id=institution,
             table=table,
             original=Original(
@@ -421,7 +426,8 @@ def _key_document(key: bytes | None) -> dict[str, Any] | None:
     if key is None:
         return None
     try:
-        document = json.loads(key)
+        # decoded first: json.loads would sniff the bytes' encoding on every message
+        document = json.loads(key.decode())
     except (ValueError, UnicodeDecodeError):
         return None
     return document if isinstance(document, dict) else None
