@@ -19,7 +19,7 @@ from streamhub.cli.context import fails_cleanly, settings_from
 @click.option(
     "--within-ms",
     type=click.IntRange(min=1),
-    default=100,
+    default=50,
     show_default=True,
     help="Hand over a smaller batch once this long has passed (bounds latency).",
 )

@@ -173,9 +173,9 @@ Transport = Literal["hosted", "agent"]
 TRANSPORTS: tuple[Transport, ...] = ("hosted", "agent")
 
 #: Batch defaults: a backlog is taken 1,000 at a time, while at a low rate a message waits at
-#: most 100 ms for company (the hop's added latency, docs/decisions/standardize.md).
+#: most 50 ms for company (the hop's added latency, docs/decisions/standardize.md).
 BATCH_SIZE = 1000
-WITHIN_S = 0.1
+WITHIN_S = 0.05
 
 
 def hosted_loop(
