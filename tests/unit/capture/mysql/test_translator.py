@@ -78,3 +78,15 @@ def test_quiet_commits_within_heartbeat_s_send_only_the_latest_end() -> None:
     [latest] = translator.idle()
     assert latest.resume == "0-1-7"
     assert translator.idle() == []  # sent once
+
+
+def test_a_transaction_skipped_for_a_shared_stream_still_closes_an_open_ddl() -> None:
+    clock = ManualClock()
+    translator = BinlogTranslator(config(heartbeat_s=1), "0-1-4", lambda _: [], clock)
+    clock.advance(1)  # quiet for heartbeat_s: the end goes out at once
+    ddl = gtid(5)
+    ddl.flags = 0x01  # standalone: no COMMIT follows
+    assert translator.translate(ddl) == []
+    [end] = translator.skip()  # the next transaction is one this connector already has
+    assert end.resume == "0-1-5"
+    assert translator.skip() == []
