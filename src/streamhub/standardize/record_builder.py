@@ -33,8 +33,12 @@ from streamhub.standardize.model import StdRecord
 # what a field may hold, unchanged by the model's validation: exactly these types (a bool is
 # not an int here, an int is not a float: the model would convert them)
 PLAIN_TYPES: frozenset[type] = frozenset({str, int, float, bool, Decimal, datetime, date})
-# base fields whose values the mapping gives (the others the envelope and the standardizer)
+# base fields whose values the mapping gives (the others the envelope and the standardizer),
+# with the one type the builder expects them to have in StdRecord (checked when it is built)
 MAPPED_BASE_FIELDS = ("business_time", "cancelled")
+_MAPPED_BASE_TYPES: dict[str, type] = {"business_time": datetime, "cancelled": bool}
+# how many field-name-and-type layouts of the values one entity remembers as checked
+SEEN_MAX = 4096
 
 
 def _trusted(model: type[StdRecord]) -> bool:
@@ -59,7 +63,7 @@ class _Rules:
     mapped base fields): the field's one type, whether it takes None, its allowed values (a
     ``Literal``), and which fields are decimals (NaN and infinity refused)."""
 
-    __slots__ = ("decimals", "literals", "nullable", "types")
+    __slots__ = ("decimals", "literals", "nullable", "seen", "types")
 
     def __init__(self) -> None:
         # a field with constraints (length, range, pattern) or of a type not in PLAIN_TYPES
@@ -68,6 +72,9 @@ class _Rules:
         self.nullable: set[str] = set()
         self.literals: dict[str, frozenset[object]] = {}
         self.decimals: list[str] = []
+        # layouts (names, and each value's type) whose names and types passed: a plan's
+        # values come in few layouts, so a record's layout is usually one seen before
+        self.seen: set[tuple[tuple[str, ...], tuple[type, ...]]] = set()
 
     def add(self, name: str, annotation: Any, constrained: bool) -> None:
         inner, nullable = optional_type(annotation)
@@ -88,13 +95,12 @@ class _Rules:
     def keep(self, values: Mapping[str, object]) -> bool:
         """Whether the model keeps every one of ``values`` as it is (a name this group does
         not have is neither nullable nor typed here: it fails)."""
-        types, nullable = self.types, self.nullable
-        for name, value in values.items():
-            if value is None:
-                if name not in nullable:
-                    return False
-            elif types.get(name) is not type(value):
+        layout = (tuple(values), tuple(map(type, values.values())))
+        if layout not in self.seen:
+            if not self._typed(values):
                 return False
+            if len(self.seen) < SEEN_MAX:
+                self.seen.add(layout)
         for name, allowed in self.literals.items():
             value = values.get(name)
             if value is not None and value not in allowed:
@@ -102,6 +108,16 @@ class _Rules:
         for name in self.decimals:
             value = values.get(name)
             if value is not None and not value.is_finite():  # type: ignore[attr-defined]
+                return False
+        return True
+
+    def _typed(self, values: Mapping[str, object]) -> bool:
+        types, nullable = self.types, self.nullable
+        for name, value in values.items():
+            if value is None:
+                if name not in nullable:
+                    return False
+            elif types.get(name) is not type(value):
                 return False
         return True
 
@@ -129,16 +145,20 @@ class RecordBuilder:
                     self._trusted = False  # a field the mapping may leave out: the model judges
                 self._template[name] = info.get_default(call_default_factory=True)
                 self._own.add(name, info.annotation, constrained)
+        if self._base.types != _MAPPED_BASE_TYPES or self._base.nullable != {"business_time"}:
+            self._trusted = False  # StdRecord changed: build() checks the old shape
 
     def build(self, base: dict[str, Any], values: Mapping[str, object]) -> dict[str, Any]:
         """The std record of ``base`` (every StdRecord field, in the model's order) and the
         entity's ``values``: a new dict, or the model's dump when the model has to judge.
         Raises :class:`pydantic.ValidationError` (or ``TypeError`` for a base field in
         ``values``) where the model does."""
+        business_time = base["business_time"]
         if (
             self._trusted
+            and type(base["cancelled"]) is bool
+            and (business_time is None or type(business_time) is datetime)
             and self._own.keep(values)
-            and self._base.keep({name: base[name] for name in MAPPED_BASE_FIELDS})
         ):
             record = base.copy()
             record.update(self._template)
