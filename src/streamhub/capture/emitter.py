@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -150,10 +151,7 @@ class Emitter:
         encoder = self.encoder_for(event.table)
         value = encoder.encode(event, now_ms(self.clock))
         key = encoder.key(event)
-
-        def refused(why: str) -> tuple[bytes, bytes]:
-            return self._oversized_letter(event, key, len(value), why)
-
+        refused: Refusal = partial(self._oversized_letter, event, key, len(value))
         size = len(key) + len(value) + RECORD_OVERHEAD_BYTES
         if size > self.max_message_bytes:
             number = self.tracker.next_number()
@@ -233,30 +231,32 @@ class Emitter:
         self._send(topic, key, self.serde.encode(self._ops[topic], record))
 
     def _acknowledge(self, number: int) -> Delivered:
-        tracker = self.tracker
+        return partial(self._delivered, number)
 
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            tracker.acknowledged(number, None if err is None else str(err))
+    def _delivered(self, number: int, err: KafkaError | None, _msg: Message) -> None:
+        self.tracker.acknowledged(number, None if err is None else str(err))
 
-        return delivered
+    def _change_delivered(
+        self, number: int, refused: Refusal, err: KafkaError | None, msg: Message
+    ) -> None:
+        if err is not None and err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+            # the broker's (topic's) limit is below ours: the letter stands for the change,
+            # sent from the next poll/flush, not from inside librdkafka's callback
+            why = "refused by the broker: the topic's max.message.bytes is lower"
+            self._refused.append((*refused(why), self._acknowledge(number)))
+            return
+        self._delivered(number, err, msg)
 
     def _send(self, topic: str, key: bytes, value: bytes, refused: Refusal | None = None) -> None:
         """Produce under the next ack number; with ``refused``, a size refusal sends the dead
         letter it builds instead, and the number is acknowledged when the letter is."""
         number = self.tracker.next_number()
-        acknowledge = self._acknowledge(number)
-        delivered = acknowledge
-        if refused is not None:
-
-            def delivered(err: KafkaError | None, msg: Message) -> None:
-                if err is not None and err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
-                    # the broker's (topic's) limit is below ours: the letter stands for it
-                    # sent from the next poll/flush, not from inside librdkafka's callback
-                    why = "refused by the broker: the topic's max.message.bytes is lower"
-                    self._refused.append((*refused(why), acknowledge))
-                    return
-                acknowledge(err, msg)
-
+        # one partial per message, called back once: no closures built per change
+        delivered: Delivered = (
+            partial(self._delivered, number)
+            if refused is None
+            else partial(self._change_delivered, number, refused)
+        )
         try:
             self._produce(topic, key, value, delivered)
         except KafkaException as exc:
@@ -266,7 +266,9 @@ class Emitter:
             )
             if refused is None or not too_large:
                 raise
-            self._produce(DLQ_CAPTURE, *refused("refused by the producer"), acknowledge)
+            self._produce(
+                DLQ_CAPTURE, *refused("refused by the producer"), self._acknowledge(number)
+            )
             return
         self.bytes_out += len(value)
 

@@ -39,6 +39,8 @@ _PRESENT: Final = b"\x02"  # union branch 1 (the value), zigzag-encoded
 _OPS: Final = {"c": b"\x00", "u": b"\x02", "d": b"\x04", "r": b"\x06"}  # enum c, u, d, r
 # zigzag varints of -64..63, the common small numbers
 _SMALL: Final = {n: bytes([(n << 1) ^ (n >> 63)]) for n in range(-64, 64)}
+# two varint groups with their continuation bits, for every 14-bit value
+_TWO_GROUPS: Final = [bytes(((n & 0x7F) | 0x80, (n >> 7) | 0x80)) for n in range(1 << 14)]
 _DOUBLE: Final = struct.Struct("<d").pack
 _NO_SCHEMA: Final[dict[str, object]] = {}  # these converters do not look at the schema
 _TO_DATE = LOGICAL_WRITERS["int-date"]
@@ -51,17 +53,18 @@ class _Unfit(Exception):
 
 
 def long_bytes(value: int) -> bytes:
-    """An Avro long: zigzag, then a little-endian base-128 varint."""
+    """An Avro long: zigzag, then a little-endian base-128 varint (14 bits a step)."""
     small = _SMALL.get(value)
     if small is not None:
         return small
     zigzag = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while zigzag > 0x7F:
-        out.append((zigzag & 0x7F) | 0x80)
-        zigzag >>= 7
-    out.append(zigzag)
-    return bytes(out)
+    out = b""
+    while zigzag >= 0x4000:
+        out += _TWO_GROUPS[zigzag & 0x3FFF]
+        zigzag >>= 14
+    if zigzag < 0x80:
+        return out + bytes((zigzag,))
+    return out + bytes(((zigzag & 0x7F) | 0x80, zigzag >> 7))
 
 
 def string_bytes(text: str) -> bytes:

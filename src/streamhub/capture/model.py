@@ -60,9 +60,15 @@ class TableInfo:
     def key_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.key)
 
-    @property
+    @cached_property
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    @cached_property
+    def full_name(self) -> str:
+        """``database.schema.table`` (``database.table`` on MySQL): how counts, positions and
+        dead letters name the table."""
+        return f"{self.database}.{self.qualified}"
 
     @cached_property
     def layout(self) -> str:

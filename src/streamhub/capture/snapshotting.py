@@ -16,7 +16,7 @@ from streamhub.capture.model import Chunk, RowEvent, TableInfo, UndecodableValue
 
 
 def table_id(table: TableInfo) -> str:
-    return f"{table.database}.{table.qualified}"
+    return table.full_name
 
 
 def key_of(table: TableInfo, values: dict[str, object]) -> tuple[object, ...]:

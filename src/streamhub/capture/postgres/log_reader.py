@@ -101,6 +101,8 @@ class _Stream:
     table: TableInfo
     relation: pgoutput.Relation
     columns: tuple[_Column, ...]
+    # (name, identity, parse) per column: what the per-row loop unpacks
+    readers: tuple[tuple[str, bool, Parser], ...]
 
     @classmethod
     def of(cls, table: TableInfo, relation: pgoutput.Relation, encoding: str) -> _Stream:
@@ -108,7 +110,11 @@ class _Stream:
             _Column(col.name, col.key, info.kind, parser_for(info.kind, encoding))
             for col, info in zip(relation.columns, table.columns, strict=True)
         )
-        return cls(table, relation, columns)
+        readers = tuple((c.name, c.identity, c.parse) for c in columns)
+        return cls(table, relation, columns, readers)
+
+    def column(self, name: str) -> _Column:
+        return next(c for c in self.columns if c.name == name)
 
 
 class PostgresLogReader(LogReader):
@@ -389,18 +395,18 @@ class PostgresLogReader(LogReader):
                 f"{len(data)} columns, its Relation message {len(columns)}"
             )
         values: dict[str, object] = {}
-        for col, raw in zip(columns, data, strict=True):
-            if key_only and not col.identity:
+        for (name, identity, parse), raw in zip(stream.readers, data, strict=True):
+            if key_only and not identity:
                 continue
             if isinstance(raw, bytes):
                 try:
-                    values[col.name] = col.parse(raw)
+                    values[name] = parse(raw)
                 except Exception:  # convert() says what is wrong, or reads the value
-                    values[col.name] = self._converted(col, raw, bad)
+                    values[name] = self._converted(stream.column(name), raw, bad)
             elif raw is None:
-                values[col.name] = None
-            elif fill is not None and col.name in fill:  # an unchanged TOAST value
-                values[col.name] = fill[col.name]
+                values[name] = None
+            elif fill is not None and name in fill:  # an unchanged TOAST value
+                values[name] = fill[name]
         return values
 
     def _converted(self, col: _Column, raw: bytes, bad: list[tuple[str, bytes, str]]) -> object:
