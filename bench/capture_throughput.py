@@ -8,7 +8,14 @@ For each engine (PostgreSQL with the english_pg vendor, MariaDB with pinyin_gbk)
    commit (wall clock, recorded by the simulator right after COMMIT) is matched with
    the moment a consumer of cdc.raw.* received its envelope: p50/p99/max.
 
-    .venv/bin/python bench/capture_throughput.py [--rate 1000] [--duration 20]
+Both runs also report the agent process's memory (peak RSS, VmHWM, and RSS at the end, from
+/proc) and its CPU seconds (user + system, all its threads) per 10,000 events: for the
+backlog over the middle of the drain (from 10 % to 90 % of the changes received, so start-up
+and the tail are left out), for the latency run over the paced writing. Wall-clock rates
+depend on what else runs on the machine; CPU per event much less.
+
+    .venv/bin/python bench/capture_throughput.py [--engines postgres,mariadb]
+        [--backlog 60000] [--rate 2000] [--duration 20] [--runs backlog,latency]
 
 Needs the local stack and the topic catalog applied (`streamhub topics apply`).
 """
@@ -44,6 +51,7 @@ from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
 
 START = datetime(2026, 3, 2, 10, 0)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class TimedSimulation(Simulation):
@@ -160,6 +168,17 @@ class Agent:
                 raise SystemExit(f"the capture agent did not start; see {directory}/agent.log")
             time.sleep(0.5)
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the agent process so far (all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+    def memory_mb(self) -> tuple[float, float]:
+        """(peak RSS, current RSS) of the agent process in MB: VmHWM and VmRSS."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
+        sizes = {line.split(":")[0]: int(line.split()[1]) for line in status if "kB" in line}
+        return sizes["VmHWM"] / 1024, sizes["VmRSS"] / 1024
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(60)
@@ -187,13 +206,29 @@ def backlog(dialect: str, changes: int) -> dict[str, Any]:
     receiver.start()
     began = time.monotonic()
     agent = Agent(settings, directory, connectors)
+    marks: list[tuple[int, float]] = []  # (events received, agent CPU s) at 10 % and 90 %
     while receiver.count < report.written and time.monotonic() - began < 600:
-        time.sleep(0.2)
+        if len(marks) < 2 and receiver.count >= report.written * (0.1 + 0.8 * len(marks)):
+            marks.append((receiver.count, agent.cpu_s()))
+        time.sleep(0.05)
     elapsed = time.monotonic() - began
+    cpu_total = agent.cpu_s()
+    peak_mb, rss_mb = agent.memory_mb()
     agent.stop()
     receiver.stop.set()
     drop_databases(settings, read_ledger(directory / "ledger.json"))
-    return {"changes": report.written, "drained": receiver.count, "seconds": elapsed}
+    if len(marks) < 2:
+        marks.append((receiver.count, cpu_total))
+    (n0, cpu0), (n1, cpu1) = marks[0], marks[-1]
+    return {
+        "changes": report.written,
+        "drained": receiver.count,
+        "seconds": elapsed,
+        "cpu_per_10k": (cpu1 - cpu0) / max(n1 - n0, 1) * 10_000,
+        "cpu_total": cpu_total,
+        "peak_mb": peak_mb,
+        "rss_mb": rss_mb,
+    }
 
 
 def latency(dialect: str, rate: float, duration: float) -> dict[str, Any]:
@@ -204,8 +239,11 @@ def latency(dialect: str, rate: float, duration: float) -> dict[str, Any]:
     time.sleep(10)  # let the initial snapshot finish: this measures streaming
     receiver = Receiver(settings, {c.name for c in connectors})
     receiver.start()
+    count0, cpu0 = receiver.count, agent.cpu_s()
     report = simulation.run()
+    count1, cpu1 = receiver.count, agent.cpu_s()
     time.sleep(5)
+    peak_mb, rss_mb = agent.memory_mb()
     agent.stop()
     receiver.stop.set()
     drop_databases(settings, read_ledger(directory / "ledger.json"))
@@ -221,6 +259,9 @@ def latency(dialect: str, rate: float, duration: float) -> dict[str, Any]:
         "p50": statistics.median(lags),
         "p99": lags[int(len(lags) * 0.99) - 1],
         "max": lags[-1],
+        "cpu_per_10k": (cpu1 - cpu0) / max(count1 - count0, 1) * 10_000,
+        "peak_mb": peak_mb,
+        "rss_mb": rss_mb,
     }
 
 
@@ -229,19 +270,35 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="latency run, changes/s")
     parser.add_argument("--duration", type=float, default=20.0, help="latency run, seconds")
     parser.add_argument("--backlog", type=int, default=40000, help="backlog run, changes")
+    parser.add_argument(
+        "--engines", default="postgres,mariadb", help="comma-separated: postgres, mariadb"
+    )
+    parser.add_argument("--runs", default="backlog,latency", help="comma-separated runs")
     args = parser.parse_args()
+    engines = args.engines.split(",")
+    runs = args.runs.split(",")
+    print(f"capture_throughput {' '.join(sys.argv[1:])}")
     for engine, dialect in (("postgres", "english_pg"), ("mariadb", "pinyin_gbk")):
-        b = backlog(dialect, args.backlog)
-        print(
-            f"{engine:<8} backlog  {b['drained']:>7,} of {b['changes']:,} changes in "
-            f"{b['seconds']:.1f}s  = {b['drained'] / b['seconds']:>7,.0f} events/s"
-        )
-        lat = latency(dialect, args.rate, args.duration)
-        print(
-            f"{engine:<8} latency  at {lat['rate']:,.0f} changes/s: commit→readable in Kafka "
-            f"p50 {lat['p50']:.0f} ms  p99 {lat['p99']:.0f} ms  max {lat['max']:.0f} ms "
-            f"({lat['matched']:,} of {lat['inserts']:,} inserts matched)"
-        )
+        if engine not in engines:
+            continue
+        if "backlog" in runs:
+            b = backlog(dialect, args.backlog)
+            print(
+                f"{engine:<8} backlog  {b['drained']:>7,} of {b['changes']:,} changes in "
+                f"{b['seconds']:.1f}s  = {b['drained'] / b['seconds']:>7,.0f} events/s; agent "
+                f"{b['cpu_per_10k']:.2f} CPU-s per 10,000 events (mid-drain; "
+                f"{b['cpu_total']:.1f} CPU-s in all, start-up included), "
+                f"peak RSS {b['peak_mb']:.0f} MB (at the end {b['rss_mb']:.0f} MB)"
+            )
+        if "latency" in runs:
+            lat = latency(dialect, args.rate, args.duration)
+            print(
+                f"{engine:<8} latency  at {lat['rate']:,.0f} changes/s: commit→readable in "
+                f"Kafka p50 {lat['p50']:.0f} ms  p99 {lat['p99']:.0f} ms  max {lat['max']:.0f} "
+                f"ms ({lat['matched']:,} of {lat['inserts']:,} inserts matched); agent "
+                f"{lat['cpu_per_10k']:.2f} CPU-s per 10,000 events, "
+                f"peak RSS {lat['peak_mb']:.0f} MB (at the end {lat['rss_mb']:.0f} MB)"
+            )
 
 
 if __name__ == "__main__":
