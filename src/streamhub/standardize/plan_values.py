@@ -207,26 +207,32 @@ def _text_time(fmt: str | None) -> TextTime:
 def _fixed_width(fmt: str) -> TextTime | None:
     """A parser for formats of %Y %m %d (and %H %M %S) with punctuation between them, e.g.
     ``%Y%m%d%H%M%S`` or ``%Y-%m-%d``: text of exactly that shape (ASCII digits, the same
-    punctuation) is rewritten as ISO 8601 and read by ``fromisoformat``, which refuses what
-    ``datetime()`` refuses; anything else (and whatever it refuses) goes to strptime.
-    strptime's own pattern tries the two-digit reading of each field first, so for such
-    text both give the same datetime."""
+    punctuation) is rewritten as ISO 8601 (basic: ``20260302T083015``) and read by
+    ``fromisoformat``, which refuses what ``datetime()`` refuses; anything else (and
+    whatever it refuses) goes to strptime. strptime's own pattern tries the two-digit
+    reading of each field first, so for such text both give the same datetime."""
     shape = _fixed_shape(fmt)
     if shape is None:
         return None
     pattern, length, spans = shape
-    if set(spans) not in (set(_DATE_PART), {*_DATE_PART, *_TIME_PART}):
+    names = [n for n in (*_DATE_PART, *_TIME_PART) if n in spans]
+    if names not in (list(_DATE_PART), [*_DATE_PART, *_TIME_PART]) or len(names) != len(spans):
         return None
     digits_only = sum(e - s for s, e in spans.values()) == length
+    in_order = digits_only and [spans[n] for n in names] == sorted(spans.values())
+    split = spans["d"][1]  # where the time starts when the fields are in ISO order
+    with_time = len(names) > len(_DATE_PART)
     (y0, y1), (m0, m1), (d0, d1) = (spans[n] for n in _DATE_PART)
-    if len(spans) == len(_DATE_PART):
-        h0 = h1 = i0 = i1 = s0 = s1 = 0
-        template = "{}-{}-{}"
-    else:
+    h0 = h1 = i0 = i1 = s0 = s1 = 0
+    if with_time:
         (h0, h1), (i0, i1), (s0, s1) = (spans[n] for n in _TIME_PART)
-        template = "{}-{}-{}T{}:{}:{}"
-    iso = template.format
     fromisoformat = datetime.fromisoformat
+
+    def basic(text: str) -> str:
+        if in_order:
+            return text[:split] + "T" + text[split:] if with_time else text
+        day = text[y0:y1] + text[m0:m1] + text[d0:d1]
+        return day + "T" + text[h0:h1] + text[i0:i1] + text[s0:s1] if with_time else day
 
     def parse(text: str) -> datetime:
         if (
@@ -235,12 +241,7 @@ def _fixed_width(fmt: str) -> TextTime | None:
             and (text.isdigit() if digits_only else pattern.fullmatch(text) is not None)
         ):
             try:
-                return fromisoformat(
-                    iso(
-                        text[y0:y1], text[m0:m1], text[d0:d1],
-                        text[h0:h1], text[i0:i1], text[s0:s1],
-                    )
-                )  # fmt: skip
+                return fromisoformat(basic(text))
             except ValueError:
                 pass  # e.g. 30 February: strptime refuses it too, in its own words
         return datetime.strptime(text, fmt)
@@ -326,7 +327,7 @@ def _decimal(scale: int | None, *, blank_is_missing: bool) -> Coerce:
             if blank_is_missing and _blank(value):
                 return None
             number = as_decimal(value)
-        return number if quantum is None else number.quantize(quantum, rounding=ROUND_HALF_UP)
+        return number if quantum is None else number.quantize(quantum, ROUND_HALF_UP)
 
     return decimal
 

@@ -42,7 +42,8 @@ BAD_VALUES: list[object] = [
     float("nan"), 10**30, Decimal("2.5"), date(2026, 3, 2), LOCAL,
     LOCAL.replace(tzinfo=UTC), LOCAL.replace(tzinfo=timezone(timedelta(hours=-5))),
     "0301", "03.01", "3", "K0301", "阴性", "<5", "≥ 10", "3.5-5.5", "高", "", "Y", "t", "ct",
-    "x" * 300, "  padded  ", "1", "2", "01", "99",
+    "x" * 300, "  padded  ", "1", "2", "01", "99", datetime(1988, 4, 10, 2, 30),
+    datetime(1988, 9, 11, 1, 30, fold=1),
 ]  # fmt: skip
 
 
@@ -157,14 +158,115 @@ def test_bad_values_in_every_column_map_as_the_interpreter_did(
     row = _valid_row(profile, profile.tables[table])
     old = plan_oracle.map_row(profile, table, row)
     assert old.issues == [], old.issues  # the base row is valid: each bad value stands out
+    _each_column_with_bad_values(profile, table, row)
+
+
+def _each_column_with_bad_values(
+    profile: Profile, table: str, row: dict[str, object], extra: tuple[object, ...] = ()
+) -> None:
     assert_same(profile, table, row)
     assert_same(profile, f"public.{table}", row)  # the envelope's name is quoted as given
     for column in row:
-        for bad in BAD_VALUES:
+        for bad in [*BAD_VALUES, *extra]:
             changed = {k: v for k, v in row.items() if k != column}
             if bad is not MISSING:
                 changed[column] = bad
             assert_same(profile, table, changed)
+
+
+# A profile using what the vendor profiles do not: a time zone with summer time, a const that
+# never converts, consts of other types, crosswalks into a bool, a decimal and a closed set,
+# an unmapped code passed through, a crosswalk feeding a derivation, a composite key joined by
+# '-', a business time in a format strptime alone reads, a cancel rule on a raw column with
+# mixed values, personal identifiers (one read from the key column), ISO dates and times.
+TRICKY: dict[str, Any] = {
+    "name": "tricky", "version": 1, "vendor": "test", "timezone": "America/New_York",
+    "crosswalks": {
+        "kind": {"1": "fee", "2": "settlement"},
+        "unit": {"mg": "MG"},
+        "dept": {"K03": "0301", "K99": "9999", "KX": "x"},
+        "flag": {"Y": "true", "N": "false", "X": "maybe"},
+        "num": {"a": "1.5", "b": "x", "c": " "},
+    },
+    "tables": {
+        "T1": {
+            "entity": "charge",
+            "business_time": {"from": "WHEN", "format": "%d.%m.%Y %H:%M"},
+            "cancelled": {"from": "VOID", "in": [1, True, "Y"]},
+            "fields": {
+                "charge_id": ["A", "B"],
+                "charge_kind": {"from": "KIND", "crosswalk": "kind"},
+                "item_code": {"from": "CODE", "crosswalk": "unit", "pass_unmapped": True},
+                "category": {"const": "abc"},
+                "is_drug": {"from": "FLAG", "crosswalk": "flag"},
+                "quantity": {"const": "abc"},
+                "unit_price": {"from": "PRICE", "crosswalk": "num"},
+                "amount": {"const": 12},
+                "total": "PRICE2",
+                "self_paid": {"const": 1.005},
+                "charged_time": "AT",
+            },
+        },
+        "T2": {
+            "entity": "encounter",
+            "key": "visit_no",
+            "business_time": "registered_time",
+            "cancelled": {"field": "status", "equals": "withdrawn"},
+            "fields": {
+                "encounter_id": "ID",
+                "visit_no": {"from": ["V1", "V2"], "join": "-"},
+                "encounter_type": "ET",
+                "admission_count": "N",
+                "department_code": {
+                    "from": "DEPT", "crosswalk": "dept", "derive": "department_code"
+                },
+                "department_name": {
+                    "from": "DEPT", "crosswalk": "dept", "derive": "department_name"
+                },
+                "doctor": "DOC",
+                "registered_time": {"from": "RT", "format": "%Y%m%d%H%M%S"},
+                "discharge_time": {"from": "DT", "format": "%Y%m%d"},
+                "status": "ST",
+                "fee": "FEE",
+            },
+        },
+        "T3": {
+            "entity": "patient",
+            "fields": {
+                "patient_id": "PID",
+                "id_number": "PID",
+                "name": "NM",
+                "birth_date": "BD",
+                "sex_code": {"const": True},
+                "region_name": {"from": "RC", "derive": "region_name"},
+            },
+        },
+    },
+}  # fmt: skip
+TRICKY_ROWS: dict[str, dict[str, object]] = {
+    "T1": {
+        "A": "7", "B": 8, "KIND": "1", "CODE": "mg", "FLAG": "Y", "PRICE": "a", "PRICE2": "3.333",
+        "AT": "2026-03-08T02:30:00", "WHEN": "08.03.2026 01:59", "VOID": 0,
+    },
+    "T2": {
+        "ID": "E1", "V1": "M1", "V2": 2, "ET": "outpatient", "N": "2", "DEPT": "K03",
+        "DOC": "王医生", "RT": "20261101013000", "DT": "20261102", "ST": "active", "FEE": 5,
+    },
+    "T3": {"PID": "350102199001011234", "NM": "张三", "BD": "1990-01-01", "RC": "350206"},
+}  # fmt: skip
+# summer time: a wall-clock hour that does not exist, one that happens twice (both folds)
+SUMMER = (
+    datetime(2026, 3, 8, 2, 30), datetime(2026, 11, 1, 1, 30),
+    datetime(2026, 11, 1, 1, 30, fold=1), "2026-11-01T01:30:00", "20261101013000",
+    "01.11.2026 01:30", "08.03.2026 02:30", "8.3.2026 2:30", "K99", "KX", "X", "b", "c", "3",
+    "refund", "withdrawn", "Y", 1, True, datetime.min, datetime.max, "00010101000000",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("table", list(TRICKY_ROWS))
+def test_specs_the_vendor_profiles_do_not_use_map_as_the_interpreter_did(table: str) -> None:
+    profile = Profile.model_validate(TRICKY)
+    _each_column_with_bad_values(profile, table, TRICKY_ROWS[table], SUMMER)
 
 
 def test_personal_identifiers_stay_masked(profiles: dict[Path, Profile]) -> None:
