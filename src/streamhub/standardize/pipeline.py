@@ -120,6 +120,7 @@ class Standardizer:
         self._builders = {entity: RecordBuilder(model) for entity, model in ENTITY_MODELS.items()}
         self._std_topics = {entity: std_topic(entity) for entity in ENTITY_MODELS}
         self._check_with_model = check_with_model
+        self._drifted: set[tuple[str, str]] = set()  # (profile, entity) the model judged
         schemas = project_dir / "avro_schemas"
         self._quality = serde.register(f"{QUALITY}-value", load_schema(schemas, "ops/quality.avsc"))
         self._dead = serde.register(
@@ -264,6 +265,7 @@ class Standardizer:
         base["cancelled"] = mapped.cancelled
         base["quality_issues"] = sorted({issue.rule for issue in issues}) if issues else []
         builder = self._builders[entity]
+        fallbacks = builder.fallbacks
         try:
             if self._check_with_model:
                 record = builder.validated(base, values)
@@ -274,6 +276,16 @@ class Standardizer:
                 f"{_ref(message)}: profile {profile.ref} maps {table} to values the {entity} "
                 f"model refuses: {exc.errors(include_url=False, include_input=False)}"
             ) from exc
+        finally:
+            if builder.fallbacks != fallbacks and (profile.ref, entity) not in self._drifted:
+                # the model judged it: correct, but the plan drifted from the models (slower)
+                self._drifted.add((profile.ref, entity))
+                log.warning(
+                    "std record built through the pydantic model: the mapping did not type "
+                    "its values as the model keeps them (see record_builder.py); said once "
+                    "per profile and entity",
+                    extra={"profile": profile.ref, "entity": entity},
+                )
         self._outcomes[(institution, entity, "flagged" if issues else "standardized")] += 1
         self._counted.add(entity, record)
         value = self._serde.encode(self._writers[entity], record)

@@ -30,11 +30,13 @@ import pytest
 from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
     MockSchemaRegistryClient,
 )
+from prometheus_client import CollectorRegistry
 
 from streamhub.capture.envelope import avro_name
 from streamhub.core.clock import ManualClock
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.standardize.messages import OutMessage, RawMessage
+from streamhub.standardize.metrics import StandardizeMetrics
 from streamhub.standardize.model import ENTITY_MODELS, std_topic
 from streamhub.standardize.pipeline import Standardizer
 from streamhub.standardize.profile import Profile, load_profile, target_type
@@ -162,6 +164,7 @@ def _run(
             pseudonymizer,
             ROOT,
             clock=ManualClock(NOW),
+            metrics=StandardizeMetrics.create(CollectorRegistry()),
             check_with_model=check_with_model,
         )
 
@@ -214,7 +217,10 @@ def test_the_hot_path_writes_what_the_model_writes_and_types_everything_itself(
 
 @pytest.mark.parametrize("vendor", ["english_pg", "pinyin_gbk", "ws_elements_pg"])
 def test_what_the_model_refuses_is_dead_lettered_and_what_it_coerces_is_coerced(
-    vendor: str, vendors: dict[str, tuple[Profile, list[Captured]]], tmp_path: Path
+    vendor: str,
+    vendors: dict[str, tuple[Profile, list[Captured]]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     profile, captured = vendors[vendor]
     plants: Plants = {}
@@ -251,8 +257,10 @@ def test_what_the_model_refuses_is_dead_lettered_and_what_it_coerces_is_coerced(
     refusals = [letter for letter in letters if "model refuses" in letter["reason"]]
     assert len(refusals) == sum(n for plant, n in fired.items() if plant in refused_plants)
     assert {letter["error_type"] for letter in refusals} == {"StandardizeError"}
-    # the model judged exactly the planted records, nothing else
+    # the model judged exactly the planted records, nothing else; the log says so once each
     assert standardizer.fallbacks == sum(fired.values())
+    said = [r for r in caplog.records if "built through the pydantic model" in r.getMessage()]
+    assert sorted(r.entity for r in said) == sorted(set(REFUSED) | set(COERCED))  # type: ignore[attr-defined]
     decoded = [serde.decode(m.value).value for m in hot if m.topic == "std.lab_result"]
     assert any(isinstance(r["value_num"], float) and r["value_num"] == 7.0 for r in decoded)
 
