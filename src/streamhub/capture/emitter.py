@@ -28,7 +28,7 @@ from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.delivery import AckTracker
 from streamhub.capture.envelope_codec import EnvelopeEncoder
 from streamhub.capture.errors import CaptureError, UnrepresentableChangeError
-from streamhub.capture.model import RowEvent, TableInfo
+from streamhub.capture.model import Op, RowEvent, TableInfo
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
@@ -78,7 +78,10 @@ class Emitter:
                 "acks": "all",
                 "linger.ms": 20,
                 "compression.type": "lz4",
-                "queue.buffering.max.messages": 200_000,
+                # what may wait in the producer (bytes and messages): the agent's memory
+                # beyond its idle size is mostly this, whatever the size of a transaction
+                "queue.buffering.max.messages": 100_000,
+                "queue.buffering.max.kbytes": 65_536,
                 "message.max.bytes": config.max_message_bytes,
                 "client.id": f"streamhub-capture-{config.name}",
             }
@@ -151,13 +154,38 @@ class Emitter:
         encoder = self.encoder_for(event.table)
         value = encoder.encode(event, now_ms(self.clock))
         key = encoder.key(event)
-        refused: Refusal = partial(self._oversized_letter, event, key, len(value))
+        # what a dead letter needs, kept while the change is in flight instead of the change
+        # itself: its row images would stay in memory with every message in the queue
+        refused: Refusal = partial(
+            self._refused_change,
+            event.table,
+            event.op,
+            event.position,
+            event.position_seq,
+            event.commit_ts_ms,
+            key,
+            len(value),
+        )
         size = len(key) + len(value) + RECORD_OVERHEAD_BYTES
         if size > self.max_message_bytes:
             number = self.tracker.next_number()
             self._produce(DLQ_CAPTURE, *refused("over the limit"), self._acknowledge(number))
             return
         self._send(self.config.topic, key, value, refused)
+
+    def _refused_change(
+        self,
+        table: TableInfo,
+        op: Op,
+        position: str,
+        position_seq: int,
+        commit_ts_ms: int,
+        key: bytes,
+        size: int,
+        why: str,
+    ) -> tuple[bytes, bytes]:
+        placed = RowEvent(table, op, None, None, position, position_seq, None, commit_ts_ms)
+        return self._oversized_letter(placed, key, size, why)
 
     def _oversized_letter(
         self, event: RowEvent, key: bytes, size: int, why: str

@@ -164,3 +164,21 @@ def test_every_capture_letter_has_the_dead_letter_schemas_shape() -> None:
         assert record["stage"] == "capture" and record["record_id"] is None
     assert oversized["position_seq"] == 1 and oversized["original_topic"] == "cdc.raw.his"
     assert (stopped["original_value"], stopped["original_topic"]) == ("{}", None)
+
+
+def test_a_change_in_flight_keeps_its_dead_letters_facts_not_its_row_images() -> None:
+    import gc
+    import weakref
+
+    producer = FakeProducer()
+    sender = emitter(producer)
+    change = event(1, "a long visit note " * 50)
+    gone = weakref.ref(change)
+    sender.change(change)
+    del change
+    gc.collect()
+    assert gone() is None  # a large transaction in flight does not stay in memory whole
+    producer.sent[0][3](KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), None)
+    sender.poll()  # the letter is still complete
+    dead = letter(producer.sent[-1][2])
+    assert "c of his.public.note at 0/1" in dead["reason"] and dead["position_seq"] == 1
