@@ -11,6 +11,7 @@ import pytest
 from streamhub.capture.errors import PositionLostError
 from streamhub.capture.model import RowEvent, TransactionEnd
 from streamhub.capture.mysql.server_stream import STREAMS, ServerAddress
+from streamhub.capture.mysql.translator import MID_TRANSACTION_ROWS
 from streamhub.config import Settings
 
 from .helpers import drain
@@ -104,26 +105,67 @@ def test_a_500k_row_transaction_streams_through_in_bounded_memory(source: Source
     source.execute(PATIENTS)
     reader = source.log_reader(source.config("GY_BRXX"))
     reader.start(None)
+    _insert_in_one_transaction(source, rows)
+    before = _rss_mb()
+    count, last_seq, ends, peak = _drain_transaction(reader, before)
+    assert count == rows  # every row, once, then the commit's TransactionEnd
+    assert ends[-1].position_seq > last_seq and "+" not in ends[-1].resume
+    assert len(ends) - 1 >= rows // MID_TRANSACTION_ROWS - 1  # resume points inside it
+    # 500,000 RowEvents held at once take well over 500 MB; the buffer holds 8,192
+    print(f"500k-row transaction: RSS {before:.0f} MB before, peak {peak:.0f} MB")
+    assert peak - before < 150, f"RSS grew {peak - before:.0f} MB"
+
+
+def test_a_restart_from_a_point_inside_a_large_transaction_resumes_exactly(
+    source: Source,
+) -> None:
+    rows = 6 * MID_TRANSACTION_ROWS + 5_000
+    source.execute(PATIENTS)
+    config = source.config("GY_BRXX")
+    reader = source.log_reader(config)
+    reader.start(None)
+    _insert_in_one_transaction(source, rows)
+    _, _, ends, _ = _drain_transaction(reader, _rss_mb())
+    points = [e.resume for e in ends[:-1]]
+    assert len(points) >= 5
+
+    middle = points[len(points) // 2]  # the agent stored this one, then was killed
+    done = int(middle.rsplit("#", 1)[1])
+    again = source.log_reader(config)
+    assert again.start(middle) == middle
+    seen: list[int] = []
+    count, _, resumed, _ = _drain_transaction(again, _rss_mb(), seen)
+    assert count == rows - done  # exactly the changes after the stored point
+    assert seen[0] & 0xFFFFF == done
+    assert resumed[-1].resume == ends[-1].resume  # and the commit's end, as the first read
+
+
+def _insert_in_one_transaction(source: Source, rows: int) -> None:
     source.execute(
         "INSERT INTO GY_BRXX (BRID, XM, ZYCS, GHF, GHSJ, BZ, CSRQ, ZP) "
         "SELECT CONCAT('B', seq), 'x', seq, seq / 100, '2024-03-01 08:30:00', 'n', "
         f"'1980-01-01', NULL FROM seq_1_to_{rows}"
     )
-    before = _rss_mb()
-    peak, count, last_seq, ends = before, 0, -1, []
-    while not ends:
-        for event in reader.read(2000, 1.0):
+
+
+def _drain_transaction(
+    reader: object, before: float, seqs: list[int] | None = None
+) -> tuple[int, int, list[TransactionEnd], float]:
+    """Read to a commit's end: rows, the last row's position_seq, the ends, peak RSS."""
+    peak, count, last_seq = before, 0, -1
+    ends: list[TransactionEnd] = []
+    while not ends or "+" in ends[-1].resume:
+        for event in reader.read(2000, 1.0):  # type: ignore[attr-defined]
             if isinstance(event, RowEvent):
                 assert event.position_seq > last_seq
                 last_seq = event.position_seq
                 count += 1
+                if seqs is not None:
+                    seqs.append(last_seq)
             elif isinstance(event, TransactionEnd):
                 ends.append(event)
         peak = max(peak, _rss_mb())
-    assert count == rows  # every row, once, before the one TransactionEnd
-    assert ends[0].position_seq > last_seq
-    # 500,000 RowEvents held at once take well over 500 MB; the buffer holds 8,192
-    assert peak - before < 150, f"RSS grew {peak - before:.0f} MB"
+    return count, last_seq, ends, peak
 
 
 def _rss_mb() -> float:

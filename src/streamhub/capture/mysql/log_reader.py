@@ -36,7 +36,7 @@ from streamhub.capture.mysql.server_stream import (
     StreamLogin,
     Subscription,
 )
-from streamhub.capture.mysql.translator import BinlogTranslator
+from streamhub.capture.mysql.translator import BinlogTranslator, split_resume
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 
 _START_TIMEOUT_S = 15.0
@@ -84,7 +84,8 @@ class MySQLLogReader(LogReader):
             ) from exc
         self._start = position
         assert self.config.mysql is not None  # the connector's validator requires it
-        sub = Subscription(self.config.name, translator, position, self._buffer_events)
+        committed, _ = split_resume(position)  # the stream starts before the transaction
+        sub = Subscription(self.config.name, translator, committed, self._buffer_events)
         self._sub = sub
         login = StreamLogin(self.password, self.config.mysql.server_id)
         self._streams.subscribe(self._address, login, sub)

@@ -53,7 +53,7 @@ from pymysqlreplication.row_event import (
 )
 
 from streamhub.capture.errors import SourceUnavailableError
-from streamhub.capture.model import Event
+from streamhub.capture.model import Event, TransactionEnd
 from streamhub.capture.mysql.gtid import GtidPosition
 from streamhub.capture.mysql.translator import BinlogTranslator, carry_bytes, charsets_of
 from streamhub.capture.mysql.watermarks import WATERMARK_SCHEMA, WATERMARK_TABLE
@@ -137,6 +137,10 @@ class EventBuffer:
                     self._batches.appendleft((events[room:], tag))
                     events = events[:room]
                 out.extend(events)
+                last = events[-1] if events else None
+                if isinstance(last, TransactionEnd) and "+" in last.resume:
+                    break  # a resume point inside a transaction ends the read: the task's
+                    # checkpoints are taken between reads
             self._count -= len(out)
             if out:
                 self._cond.notify_all()

@@ -7,6 +7,13 @@ one-second resolution. Rows past the 2**20 - 2nd of one transaction share its la
 position_seq. Transactions without captured rows still advance the position: their
 ``TransactionEnd`` is sent at most once per ``heartbeat_s``.
 
+A large transaction does not wait for its commit to be resumable: every
+``MID_TRANSACTION_ROWS`` indexes (after a whole rows event) a ``TransactionEnd`` marks a resume
+point inside it, ``<position before it>+<its GTID>#<index>``. The task checkpoints there like at
+any end; a restart from it re-reads the transaction from its GTID and drops the events whose
+index is below ``<index>`` (indexes are assigned the same way on every read), so a crash in a
+500,000-row commit repeats at most the changes after the last stored point.
+
 Raw text: pymysqlreplication decodes CHAR/VARCHAR/TEXT in ``RowsEvent.__read_string`` as
 ``bytes.decode(self.charset_to_encoding(column.character_set_name), "strict")``; latin1 becomes
 cp1252, which raises on 0x81/0x8D/0x8F/0x90/0x9D, and no option returns bytes
@@ -63,6 +70,7 @@ from streamhub.core.clock import Clock
 
 _CARRIER = "latin-1"  # Python's ISO-8859-1: byte n <-> U+00nn, so text round-trips to bytes
 _INDEX_MAX = 0xFFFFE  # 0xFFFFF is the TransactionEnd's
+MID_TRANSACTION_ROWS = 10_000  # a large transaction gets a resume point this often
 _FL_STANDALONE = 0x01  # MariaDB GTID flag: no XID/COMMIT follows (DDL)
 _NO_BAD: list[tuple[str, UndecodableTextError]] = []  # shared, never appended to
 
@@ -97,6 +105,18 @@ def carry_bytes(columns: list[Any]) -> None:
             column.character_set_name = _CARRIER
 
 
+def split_resume(resume: str) -> tuple[str, tuple[str, int] | None]:
+    """``position`` or ``position+gtid#index`` (a resume point inside the transaction
+    ``gtid``: its changes before ``index`` are in Kafka) → (position, (gtid, index))."""
+    if "+" not in resume:
+        return resume, None
+    committed, _, within = resume.partition("+")
+    gtid, _, index = within.partition("#")
+    if not gtid or not index.isdigit():
+        raise ValueError(f"{within!r} is not gtid#index")
+    return committed, (gtid, int(index))
+
+
 class BinlogTranslator:
     """Binlog events → model events for one connector; used only by the stream thread."""
 
@@ -112,7 +132,8 @@ class BinlogTranslator:
         self._wanted = self.tables = frozenset(config.tables)
         self._describe = describe_table
         self._clock = clock
-        self.position = GtidPosition(start, config.engine == "mariadb")
+        committed, self._within = split_resume(start)
+        self.position = GtidPosition(committed, config.engine == "mariadb")
         self._by_id: dict[int, _Table] = {}
         self._layouts: dict[tuple[str, str], tuple[object, _Table]] = {}
         self._gtid: str | None = None
@@ -123,6 +144,7 @@ class BinlogTranslator:
         self._begin_ts = 0
         self._quiet_end: TransactionEnd | None = None  # a commit without rows, not yet sent
         self._last_end = clock.monotonic()
+        self._marked = 0  # index of the last mid-transaction resume point sent
 
     def translate(self, event: Any) -> list[Event]:
         if isinstance(event, MariadbGtidEvent):
@@ -177,7 +199,7 @@ class BinlogTranslator:
         # re-sends the open transaction from its GTID, which simply starts it again
         ended = self._gtid not in (None, gtid) and self._standalone
         done = self._commit(self._begin_ts) if ended else []
-        self._gtid, self._seq, self._index = gtid, seq, 0
+        self._gtid, self._seq, self._index, self._marked = gtid, seq, 0, 0
         self._standalone, self._emitted = standalone, False
         return done
 
@@ -186,6 +208,8 @@ class BinlogTranslator:
             return []
         self.position.commit(self._gtid)
         end = TransactionEnd(self.position.resume, (self._seq << 20) | 0xFFFFF, timestamp * 1000)
+        if self._within is not None and self._within[0] == self._gtid:
+            self._within = None  # the interrupted transaction is complete now
         self._gtid = None
         now = self._clock.monotonic()
         if not self._emitted and now - self._last_end < self._config.heartbeat_s:
@@ -296,6 +320,14 @@ class BinlogTranslator:
             return out
         for before_raw, after_raw in pairs:
             self._row(out, table, op, before_raw, after_raw, ts, size)
+        if self._within is not None and self._within[0] == self._gtid:
+            done = self._within[1]  # delivered before the restart: the same indexes again
+            out = [e for e in out if e.position_seq & 0xFFFFF >= done]
+            self._marked = max(self._marked, done)
+        if self._index - self._marked >= MID_TRANSACTION_ROWS and self._index < _INDEX_MAX:
+            self._marked = self._index
+            resume = f"{self.position.resume}+{self._gtid}#{self._index}"
+            out.append(TransactionEnd(resume, (self._seq << 20) | (self._index - 1), ts))
         return out
 
     def _row(

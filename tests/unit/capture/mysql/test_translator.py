@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from pymysqlreplication.event import HeartbeatLogEvent, MariadbGtidEvent, XidEvent
+from pymysqlreplication.row_event import WriteRowsEvent
 
 from streamhub.capture.connector import ConnectorConfig
-from streamhub.capture.model import TransactionEnd
-from streamhub.capture.mysql.translator import BinlogTranslator
+from streamhub.capture.model import ColumnInfo, RowEvent, TableInfo, TransactionEnd
+from streamhub.capture.mysql import translator as translator_module
+from streamhub.capture.mysql import types
+from streamhub.capture.mysql.translator import BinlogTranslator, _Table
 from streamhub.codes import credit_code
 from streamhub.core.clock import ManualClock
 
@@ -90,3 +94,48 @@ def test_a_transaction_skipped_for_a_shared_stream_still_closes_an_open_ddl() ->
     [end] = translator.skip()  # the next transaction is one this connector already has
     assert end.resume == "0-1-5"
     assert translator.skip() == []
+
+
+def rows_event(first: int, count: int) -> WriteRowsEvent:
+    event = object.__new__(WriteRowsEvent)
+    event.table_id, event.event_size, event.timestamp, event.table = 1, 4000, BINLOG_TS, "T"
+    event._RowsEvent__rows = [{"values": {"ID": i}} for i in range(first, first + count)]
+    return event
+
+
+def big_transaction(translator: BinlogTranslator, events: int) -> list[object]:
+    plan = types.ValuePlan("ID", "int", "int")
+    table = _Table(
+        TableInfo("his", None, "T", (ColumnInfo("ID", "int", "int", key=True),)),
+        [("ID", types.converter(plan, carried=False))],
+    )
+    translator._by_id[1] = table  # what the TableMapEvent would have set
+    out = [*translator.translate(gtid(9))]
+    for n in range(events):
+        out += translator.translate(rows_event(n * 40, 40))
+    return out + translator.translate(xid())
+
+
+def test_a_large_transaction_has_resume_points_inside_that_resume_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(translator_module, "MID_TRANSACTION_ROWS", 100)
+    first = BinlogTranslator(config(heartbeat_s=5), "0-1-8", lambda _: [], ManualClock())
+    events = big_transaction(first, 10)  # 400 rows: points after 120, 240, 360
+    points = [e for e in events if isinstance(e, TransactionEnd) and "+" in e.resume]
+    assert [p.resume for p in points] == ["0-1-8+0-1-9#120", "0-1-8+0-1-9#240", "0-1-8+0-1-9#360"]
+    assert isinstance(events[-1], TransactionEnd) and events[-1].resume == "0-1-9"
+
+    again = BinlogTranslator(config(heartbeat_s=5), points[1].resume, lambda _: [], ManualClock())
+    resumed = big_transaction(again, 10)  # a restart from the second point
+    ids = [e.after["ID"] for e in resumed if isinstance(e, RowEvent) and e.after]
+    assert ids == list(range(240, 400))  # exactly what followed the stored point
+    assert [e.resume for e in resumed if isinstance(e, TransactionEnd)] == [
+        "0-1-8+0-1-9#360",
+        "0-1-9",
+    ]
+
+
+def test_a_malformed_resume_point_is_refused() -> None:
+    with pytest.raises(ValueError, match="gtid#index"):
+        BinlogTranslator(config(heartbeat_s=5), "0-1-8+0-1-9", lambda _: [], ManualClock())
