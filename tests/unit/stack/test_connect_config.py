@@ -13,7 +13,7 @@ from streamhub.stack.connect import (
     render_worker_properties,
     secret_reference,
 )
-from streamhub.stack.errors import StackError
+from streamhub.stack.errors import ConnectRestError, StackError
 
 
 def _properties(text: str) -> dict[str, str]:
@@ -91,3 +91,32 @@ def test_a_secret_that_would_break_the_properties_file_is_refused(tmp_path: Path
 def test_an_unknown_plugin_is_refused_with_the_known_ones_named(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="debezium-postgres"):
         render_worker_properties(WorkerOptions(bootstrap="b:1", plugins=("oracle",)), tmp_path)
+
+
+def test_a_refused_connector_config_is_reported_by_field_and_never_put(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connect's PUT answers an invalid Debezium MySQL config with a bare NPE (a key left
+    without a value); the worker validates first and names each field's errors."""
+    worker = ConnectWorker(WorkerOptions(bootstrap="b:1"), tmp_path)
+    calls: list[tuple[str, str]] = []
+    answer = {
+        "error_count": 1,
+        "configs": [
+            {"definition": {"name": "internal.legacy.snapshot.max.threads"}, "value": None},
+            {"value": {"name": "database.port", "errors": []}},
+            {"value": {"name": "database.hostname", "errors": ["Unable to connect"]}},
+        ],
+    }
+
+    def request(method: str, path: str, body: object = None, timeout_s: float = 30) -> object:
+        calls.append((method, path))
+        assert isinstance(body, dict) and body["name"] == "dbz-1"
+        return answer
+
+    monkeypatch.setattr(worker, "request", request)
+    config = {"connector.class": "io.debezium.connector.mysql.MySqlConnector"}
+    with pytest.raises(ConnectRestError, match=r"database\.hostname: Unable to connect") as info:
+        worker.put_connector("dbz-1", config)
+    assert "database.port" not in str(info.value)
+    assert calls == [("PUT", "/connector-plugins/MySqlConnector/config/validate")]
