@@ -1,28 +1,30 @@
-"""The standardize Faust app: cdc.raw.* → BatchProcessor → std.* / ops.quality / dlq.standardize.
+"""The standardize worker: cdc.raw.* → BatchProcessor → std.* / ops.quality / dlq.standardize.
 
-The app is only a transport: take a batch, hand it to the processor, send every output,
-and let Faust commit. At-least-once, never exactly_once (see STACK-NOTES): a crash anywhere
-re-delivers the batches since the last commit, and the lander is idempotent.
+The app is only a transport: take a batch, hand it to the processor, send every output, commit.
+At-least-once, never exactly_once (see STACK-NOTES): a crash anywhere re-delivers what was not
+committed, and the lander is idempotent. Two transports (docs/decisions/standardize.md,
+"Transport"):
 
-Why nothing is lost (checked in faust-streaming 0.15.3's source):
+* ``hosted``, the default: a confluent-kafka batch loop (:mod:`streamhub.kafka.batch_loop`)
+  in a thread of the Faust worker (:mod:`streamhub.kafka.hosted`): consume up to
+  ``batch_size`` messages within ``within_s`` → ``process`` → produce → flush → commit the
+  batch's offsets synchronously once every output is acknowledged. A failing batch is retried
+  in place; when the retries run out the process exits without committing (``exit_worker``).
+  Faust's own Kafka clients are not started in this worker.
+* ``agent``: a Faust agent, kept for comparison (bench/faust_transport.py) and as a fallback.
+  Why nothing is lost there (checked in faust-streaming 0.15.3's source):
 
-* ``Stream.take_events`` (faust/streams.py) acks a batch's events only in the ``finally``
-  after the ``async for`` body returns to it, i.e. after this module has awaited the delivery
-  of every output of the batch;
-* only acked offsets are committed, and ``Consumer._commit_offsets``
-  (faust/transport/consumer.py) awaits ``app.producer.flush()`` before ``self._commit(...)``,
-  so nothing sent is still in the producer's buffer when offsets move;
-* the body therefore never lets an exception escape while holding a batch: leaving the
-  ``async for`` closes the generator, whose ``finally`` would ack (and a later commit would
-  skip) the failed batch. A failing batch is retried in place with backoff; when the retries
-  are exhausted the process exits at once (``os._exit``), without acking or committing, and
-  restarts from the last commit exactly as after ``kill -9``.
-
-Two transports (docs/decisions/standardize.md, "Transport"): ``hosted``, the default, a
-confluent-kafka batch loop (:mod:`streamhub.kafka.batch_loop`) run in a thread of the same
-Faust worker, with the same commit rule made explicit: a batch's offsets are committed
-synchronously after every output is acknowledged; and ``agent``, the Faust agent above,
-kept for comparison (bench/faust_transport.py) and as a fallback.
+  - ``Stream.take_events`` (faust/streams.py) acks a batch's events only in the ``finally``
+    after the ``async for`` body returns to it, i.e. after :class:`BatchRunner` has awaited
+    the delivery of every output of the batch;
+  - only acked offsets are committed, and ``Consumer._commit_offsets``
+    (faust/transport/consumer.py) awaits ``app.producer.flush()`` before ``self._commit``,
+    so nothing sent is still in the producer's buffer when offsets move;
+  - the body therefore never lets an exception escape while holding a batch: leaving the
+    ``async for`` closes the generator, whose ``finally`` would ack (and a later commit would
+    skip) the failed batch. A failing batch is retried in place with backoff; when the
+    retries are exhausted the process exits at once (``os._exit``), without acking or
+    committing, and restarts from the last commit exactly as after ``kill -9``.
 """
 
 from __future__ import annotations
