@@ -27,6 +27,8 @@ from streamhub.serde.avro_serde import AvroSerde, DecodedRecord, RegisteredWrite
 from streamhub.serde.errors import SerdeError
 from streamhub.serde.wire import MessageRef
 
+SESSION_TIMEOUT_MS = 10_000
+
 #: A consumer's rebalance callback (partitions assigned or revoked).
 OnPartitions = Callable[[Consumer, list[TopicPartition]], None]
 
@@ -88,6 +90,10 @@ def open_links(
             "enable.auto.commit": False,  # commit only after ClickHouse stored the batch
             "auto.offset.reset": config.auto_offset_reset,
             "enable.partition.eof": False,
+            # a lander killed with -9 holds its partitions until the broker drops it after the
+            # session timeout: 10 s (librdkafka's default is 45 s), as the standardize loop's
+            "session.timeout.ms": SESSION_TIMEOUT_MS,
+            "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 3,
         }
     )
     consumer.subscribe(list(config.routes), on_assign=on_assign, on_revoke=on_revoke)
