@@ -39,6 +39,7 @@ _PRESENT: Final = b"\x02"  # union branch 1 (the value), zigzag-encoded
 _OPS: Final = {"c": b"\x00", "u": b"\x02", "d": b"\x04", "r": b"\x06"}  # enum c, u, d, r
 # zigzag varints of -64..63, the common small numbers
 _SMALL: Final = {n: bytes([(n << 1) ^ (n >> 63)]) for n in range(-64, 64)}
+_SIZES: Final = tuple(_SMALL[n] for n in range(64))  # a short string's length
 # two varint groups with their continuation bits, for every 14-bit value
 _TWO_GROUPS: Final = [bytes(((n & 0x7F) | 0x80, (n >> 7) | 0x80)) for n in range(1 << 14)]
 _DOUBLE: Final = struct.Struct("<d").pack
@@ -69,7 +70,8 @@ def long_bytes(value: int) -> bytes:
 
 def string_bytes(text: str) -> bytes:
     data = text.encode()
-    return long_bytes(len(data)) + data
+    size = len(data)
+    return (_SIZES[size] if size < 64 else long_bytes(size)) + data
 
 
 def _int(value: object) -> bytes:
@@ -99,8 +101,10 @@ def _double(value: object) -> bytes:
 
 
 def _string(value: object) -> bytes:
-    if isinstance(value, str):
-        return string_bytes(value)
+    if isinstance(value, str):  # string_bytes, inlined: the commonest column
+        data = value.encode()
+        size = len(data)
+        return (_SIZES[size] if size < 64 else long_bytes(size)) + data
     if isinstance(value, Decimal):  # exact digits as text, as the envelope dict has them
         return string_bytes(format(value, "f"))
     raise _Unfit("string")
@@ -117,11 +121,15 @@ def _date(value: object) -> bytes:
 
 
 def _local_timestamp(value: object) -> bytes:
-    return _long(_TO_LOCAL_MS(value, _NO_SCHEMA) if isinstance(value, datetime) else value)
+    if isinstance(value, datetime):  # years 1 to 9999 in milliseconds: always a long
+        return long_bytes(_TO_LOCAL_MS(value, _NO_SCHEMA))
+    return _long(value)
 
 
 def _timestamp(value: object) -> bytes:
-    return _long(_TO_UTC_MS(value, _NO_SCHEMA) if isinstance(value, datetime) else value)
+    if isinstance(value, datetime):
+        return long_bytes(_TO_UTC_MS(value, _NO_SCHEMA))
+    return _long(value)
 
 
 WRITERS: Final[dict[ValueKind, Callable[[object], bytes]]] = {

@@ -64,6 +64,7 @@ from streamhub.log import get_logger
 
 log = get_logger(__name__)
 
+_ROW_CHANGES = (pgoutput.Insert, pgoutput.Update, pgoutput.Delete)
 INDEX_LIMIT = 0xFFFFE  # rows past a million in one transaction share it; 0xFFFFF ends it
 END_OF_TRANSACTION = 0xFFFFF
 SELECT_SLICE_S = 1.0  # longest wait before psycopg2 gets a chance to send a status update
@@ -261,14 +262,14 @@ class PostgresLogReader(LogReader):
                 f"connector {self.config.name}: slot {self.config.slot_name} at "
                 f"{pgoutput.format_lsn(data_start)}: {exc}"
             ) from exc
-        if isinstance(message, pgoutput.Begin):
+        if isinstance(message, _ROW_CHANGES):  # the bulk of the stream: asked first
+            self._change(message, data_start, len(payload))
+        elif isinstance(message, pgoutput.Begin):
             self._txn = _Transaction(message.xid, message.final_lsn, message.commit_ts_ms)
         elif isinstance(message, pgoutput.Commit):
             self._commit(message)
         elif isinstance(message, pgoutput.Relation):
             self._streams[message.relation_id] = self._stream(message)
-        elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete):
-            self._change(message, data_start, len(payload))
         elif isinstance(message, pgoutput.LogicalMessage):
             self._message(message)
         elif isinstance(message, pgoutput.Truncate):
@@ -332,13 +333,14 @@ class PostgresLogReader(LogReader):
     def _change(
         self, message: pgoutput.Insert | pgoutput.Update | pgoutput.Delete, lsn: int, size: int
     ) -> None:
-        txn = self._transaction("a row change")
-        if message.relation_id not in self._streams:
+        txn = self._txn if self._txn is not None else self._transaction("a row change")
+        try:
+            stream = self._streams[message.relation_id]
+        except KeyError:
             raise CaptureError(
                 f"connector {self.config.name}: change for relation {message.relation_id} "
                 "before its Relation message; restart from the stored position"
-            )
-        stream = self._streams[message.relation_id]
+            ) from None
         if stream is None:
             return  # not one of the connector's tables
         table = stream.table
