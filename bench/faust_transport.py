@@ -13,6 +13,7 @@ output topic, one output per input:
                 Faust settings overrides them);
 * ``hosted``    streamhub's own standardize app (``streamhub.standardize.app.build_app``,
                 the hosted confluent-kafka batch loop) with a copying processor;
+* ``handoff``   ``hosted`` with ``process`` on an executor thread that the loop waits for;
 * ``agent``     streamhub's standardize app on its Faust-agent transport;
 * ``confluent`` the Faust app on the confluent-kafka driver (does not start: see
                 docs/decisions/standardize.md).
@@ -294,6 +295,20 @@ class _Copy:
         return [OutMessage(self.sink, m.key, m.value or b"") for m in batch]
 
 
+class _HandedOff:
+    """``process`` on a one-thread executor, the loop's thread waiting for it: what running
+    the standardizer off the consumer thread would cost (``handoff`` mode)."""
+
+    def __init__(self, inner: _Copy) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.inner = inner
+        self.executor = ThreadPoolExecutor(max_workers=1)
+
+    def process(self, batch: Any) -> list[Any]:
+        return self.executor.submit(self.inner.process, batch).result()
+
+
 def run_streamhub(
     transport: str,
     source: str,
@@ -315,14 +330,15 @@ def run_streamhub(
 
     settings = load_settings(kafka_bootstrap=BOOTSTRAP, standardize_group=group)
     registry = CollectorRegistry()
+    processor: Any = _HandedOff(_Copy(sink)) if transport == "handoff" else _Copy(sink)
     app = build_app(
         settings,
-        _Copy(sink),
+        processor,
         source_topics=[source],
         batch_size=batch,
         within_s=within_s,
         metrics=StandardizeMetrics.create(registry),
-        transport=transport,  # type: ignore[arg-type]
+        transport="agent" if transport == "agent" else "hosted",
     )
     progress = _Progress(count, report)
     labels = {"topic": sink, "direction": "out"}
@@ -548,7 +564,7 @@ def main() -> None:
         run_bare(args.source, args.sink, args.group, args.messages, args.report)
         return
     within_s = args.within_ms / 1000
-    if args.child in ("hosted", "agent"):
+    if args.child in ("hosted", "handoff", "agent"):
         run_streamhub(
             args.child,
             args.source,
