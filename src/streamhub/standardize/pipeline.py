@@ -229,17 +229,24 @@ class Standardizer:
             "quality_issues": [],
             "profile": profile.ref,
         }
-        outputs = self._record(message, profile, table, change, mapped)
         # the row's further entities (the profile's `also`), each a record of its own; a
         # further entity the row no longer holds (its key emptied: the embedded diagnosis
-        # removed) is deleted. One failure dead-letters the whole change.
-        for further, found in map_further(profile, source["table"], row):
+        # removed) is deleted. One failure dead-letters the whole change, so the change's
+        # records are counted only once all of them are built.
+        furthers = map_further(profile, source["table"], row)
+        built = [self._record(message, profile, table, change, mapped)]
+        for further, found in furthers:
             base = change.copy()
             base["record_id"] = further_record_id(row_id, further.entity)
             if found is None:
                 base["deleted"] = True
                 found = MappedRow(further.entity, {}, None, cancelled=False)
-            outputs.extend(self._record(message, profile, table, base, found))
+            built.append(self._record(message, profile, table, base, found))
+        outputs: list[OutMessage] = []
+        for entity, record, flagged, messages in built:
+            self._outcomes[(institution, entity, "flagged" if flagged else "standardized")] += 1
+            self._counted.add(entity, record)
+            outputs.extend(messages)
         return outputs
 
     def _record(
@@ -249,9 +256,10 @@ class Standardizer:
         table: str,
         base: dict[str, Any],
         mapped: MappedRow,
-    ) -> list[OutMessage]:
-        """One std record of the change (and its quality events); ``base`` holds its
-        StdRecord fields and is filled in (business time, cancelled, quality issues)."""
+    ) -> tuple[str, dict[str, Any], bool, list[OutMessage]]:
+        """One std record of the change: (entity, record, flagged, its message and quality
+        events); ``base`` holds its StdRecord fields and is filled in (business time,
+        cancelled, quality issues)."""
         institution = base["institution_id"]
         entity = mapped.entity
         # a delete carries the last image (on PostgreSQL perhaps only its key): nothing to judge
@@ -286,13 +294,11 @@ class Standardizer:
                     "per profile and entity",
                     extra={"profile": profile.ref, "entity": entity},
                 )
-        self._outcomes[(institution, entity, "flagged" if issues else "standardized")] += 1
-        self._counted.add(entity, record)
         value = self._serde.encode(self._writers[entity], record)
         std = OutMessage(self._std_topics[entity], record["record_id"].encode(), value)
         if not issues:
-            return [std]
-        return [std, *self._quality_messages(entity, record, issues)]
+            return entity, record, False, [std]
+        return entity, record, True, [std, *self._quality_messages(entity, record, issues)]
 
     def _decode(self, message: RawMessage) -> dict[str, Any]:
         if message.value is None:
