@@ -106,7 +106,9 @@ class Lander:
         links = self._opener(cfg, self._clock, self._on_assign, self._on_revoke)
         self._links, consumer = links, links.consumer
         self._inserter = self._drill(
-            BisectingInserter(links.client, cfg.database, self._retry, self._dead_letter)
+            BisectingInserter(
+                links.client, cfg.database, self._retry, self._dead_letter, links.insert_writer
+            )
         )
         failed = False
         try:

@@ -21,6 +21,7 @@ from streamhub.core.clock import Clock
 from streamhub.land.clickhouse import connect, table_columns
 from streamhub.land.config import LanderConfig
 from streamhub.land.errors import LandingFailedError, SchemaMismatchError
+from streamhub.land.insert import ColumnWriter, ContextWriter
 from streamhub.land.kafka_out import Outbox
 from streamhub.land.targets import TARGETS
 from streamhub.serde.avro_serde import AvroSerde, DecodedRecord, RegisteredWriter
@@ -61,6 +62,8 @@ class Links:
     outbox: Sender
     dlq_writer: RegisteredWriter
     counts_writer: RegisteredWriter
+    # how the inserts reach ClickHouse; None: one plain client.insert each
+    insert_writer: ColumnWriter | None = None
 
 
 #: Opens the links for a config, with the lander's clock and rebalance callbacks.
@@ -97,7 +100,7 @@ def open_links(
         }
     )
     consumer.subscribe(list(config.routes), on_assign=on_assign, on_revoke=on_revoke)
-    return Links(client, consumer, serde, outbox, dlq_writer, counts_writer)
+    return Links(client, consumer, serde, outbox, dlq_writer, counts_writer, ContextWriter(client))
 
 
 def _register(config: LanderConfig, serde: AvroSerde, topic: str, schema: str) -> RegisteredWriter:
