@@ -48,7 +48,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +64,7 @@ from proc_usage import PeakRss, cpu_seconds
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.config import Settings, load_settings
 from streamhub.serde.avro_serde import AvroSerde
+from streamhub.simulate.dialect import available, load
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.verify import drop_databases
 from streamhub.stack.connect import ConnectWorker, WorkerOptions
@@ -78,6 +78,7 @@ DIALECTS = {"postgres": "english_pg", "mariadb": "pinyin_gbk"}
 SECRET = "debezium_password"  # noqa: S105
 RAW_TOPICS = ("cdc.raw.his", "cdc.raw.emr", "cdc.raw.lis", "cdc.raw.pacs")
 KEY = tuple[str, str, str]  # database, table, primary key value
+KEY_COLUMNS = {table.primary_key for name in available() for table in load(name).tables.values()}
 
 
 # --- receiving: when did each change become readable in Kafka ---------------------------
@@ -90,18 +91,31 @@ class Seen:
     source_lag_ms: list[float] = field(default_factory=list)  # readable − carried commit time
     first: float | None = None
     last: float | None = None
-    ops: Counter[str] = field(default_factory=Counter)
+
+
+Decode = Callable[[bytes], tuple[str, KEY, int] | None]  # op, key of an insert, commit ms
 
 
 class Receiver(threading.Thread):
-    """Reads one side's topics and notes when each change became readable."""
+    """Reads one side's topics and notes when each change became readable.
+
+    Without ``decode`` (the backlog runs) it only counts, reading no value but the first
+    few (until one shows a fee): decoding every message would take CPU from the side it
+    measures, on the same two cores. ``belongs`` picks this run's messages by their key.
+    """
 
     def __init__(
-        self, consumer: Consumer, decode: Callable[[bytes], tuple[str, KEY, int] | None]
+        self,
+        consumer: Consumer,
+        belongs: Callable[[Any], bool],
+        decode: Decode | None,
+        fee: Callable[[bytes], object],
     ) -> None:
         super().__init__(daemon=True)
         self.consumer = consumer
+        self.belongs = belongs
         self.decode = decode
+        self.fee_of = fee
         self.seen = Seen()
         self.fee: object = None  # one DECIMAL value as this side delivers it
         self.stop = threading.Event()
@@ -110,56 +124,64 @@ class Receiver(threading.Thread):
         seen = self.seen
         while not self.stop.is_set():
             for message in self.consumer.consume(500, 0.1):
-                if message.error() is not None or message.value() is None:
-                    continue  # Debezium's tombstones after deletes are not changes
+                value = message.value()
+                if message.error() is not None or value is None or not self.belongs(message):
+                    continue  # (Debezium's tombstones after deletes are not changes)
                 now = time.time()
-                decoded = self.decode(message.value())
-                if decoded is None:
-                    continue
-                op, key, commit_ms = decoded
+                if self.fee is None:
+                    self.fee = self.fee_of(value)
+                if self.decode is not None:
+                    decoded = self.decode(value)
+                    if decoded is None:
+                        continue
+                    op, key, commit_ms = decoded
+                    seen.source_lag_ms.append(now * 1000 - commit_ms)
+                    if op == "c":
+                        seen.received.setdefault(key, now)
                 seen.count += 1
-                seen.ops[op] += 1
                 seen.first = seen.first or now
                 seen.last = now
-                seen.source_lag_ms.append(now * 1000 - commit_ms)
-                if op == "c":
-                    seen.received.setdefault(key, now)
         self.consumer.close()
 
 
 def _primary_key(row: dict[str, Any]) -> str:
-    return str(next(v for k, v in row.items() if k in ct.KEY_COLUMNS))
+    return str(next(v for k, v in row.items() if k in KEY_COLUMNS))
 
 
-def agent_receiver(settings: Settings, connectors: list[ConnectorConfig]) -> Receiver:
-    names = {c.name for c in connectors}
+def agent_receiver(
+    settings: Settings, connectors: list[ConnectorConfig], decoding: bool
+) -> Receiver:
+    databases = {c.connection.database for c in connectors}
     serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
     consumer = _consumer(settings)
     assignment = []
-    for topic in RAW_TOPICS:  # shared topics: from their end, this run's connectors only
+    for topic in RAW_TOPICS:  # shared topics: from their end, this run's databases only
         for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
             _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition))
             assignment.append(TopicPartition(topic, partition, high))
     consumer.assign(assignment)
 
+    def belongs(message: Any) -> bool:  # the key: canonical JSON naming database.[schema.]table
+        document = json.loads(message.key() or b"{}")
+        return str(document.get("table", "")).split(".")[0] in databases
+
     def decode(value: bytes) -> tuple[str, KEY, int] | None:
         record = serde.decode(value).value
-        source = record["source"]
-        if source["connector"] not in names or record["op"] == "r":
+        source, op = record["source"], record["op"]
+        if op == "r":
             return None
         key = ("", "", "")
-        if record["op"] == "c":
-            after = record["after"]
-            key = (source["database"], source["table"], _primary_key(after))
-            if receiver.fee is None and after.get("fee") is not None:
-                receiver.fee = after["fee"]
-        return record["op"], key, int(source["commit_ts_ms"])
+        if op == "c":
+            key = (source["database"], source["table"], _primary_key(record["after"]))
+        return op, key, int(source["commit_ts_ms"])
 
-    receiver = Receiver(consumer, decode)
-    return receiver
+    def fee(value: bytes) -> object:
+        return (serde.decode(value).value.get("after") or {}).get("fee")
+
+    return Receiver(consumer, belongs, decode if decoding else None, fee)
 
 
-def debezium_receiver(settings: Settings, topics: list[str]) -> Receiver:
+def debezium_receiver(settings: Settings, topics: list[str], decoding: bool) -> Receiver:
     """From the start of Debezium's topics, created beforehand: assigned, not subscribed by
     pattern (a subscription rebalances, and rewinds, each time Connect creates a topic)."""
     consumer = _consumer(settings)
@@ -172,14 +194,13 @@ def debezium_receiver(settings: Settings, topics: list[str]) -> Receiver:
             return None
         key = ("", "", "")
         if op == "c":
-            after = event["after"]
-            key = (source["db"], source["table"], _primary_key(after))
-            if receiver.fee is None and after.get("fee") is not None:
-                receiver.fee = after["fee"]
+            key = (source["db"], source["table"], _primary_key(event["after"]))
         return op, key, int(source["ts_ms"])
 
-    receiver = Receiver(consumer, decode)
-    return receiver
+    def fee(value: bytes) -> object:
+        return (json.loads(value).get("after") or {}).get("fee")
+
+    return Receiver(consumer, lambda _: True, decode if decoding else None, fee)
 
 
 def _consumer(settings: Settings, extra: dict[str, Any] | None = None) -> Consumer:
@@ -278,8 +299,8 @@ class Debezium:
         for future in futures.values():
             future.result()
 
-    def receiver(self) -> Receiver:
-        return debezium_receiver(self.settings, self.topics())
+    def receiver(self, decoding: bool) -> Receiver:
+        return debezium_receiver(self.settings, self.topics(), decoding)
 
     def grant(self) -> None:
         """A user of its own (password from the stack's secrets), with what Debezium needs."""
@@ -385,7 +406,6 @@ class Usage:
     peak_rss: int
     first_last_s: float | None = None
     total: int = 0  # changes received in all, a few seconds after the drain
-    ops: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -443,7 +463,7 @@ def backlog(worker: ConnectWorker, engine: str, changes: int) -> dict[str, Any]:
         report = run.simulation.run()  # the backlog piles up in the logs
         results: dict[str, Any] = {"changes": report.written, "debezium": refused}
 
-        receiver = agent_receiver(run.settings, run.connectors)
+        receiver = agent_receiver(run.settings, run.connectors, decoding=False)
         receiver.start()
         began = time.monotonic()
         agent = ct.Agent(run.settings, run.directory, run.connectors)
@@ -458,7 +478,7 @@ def backlog(worker: ConnectWorker, engine: str, changes: int) -> dict[str, Any]:
         if refused is not None:
             return results
 
-        receiver = run.debezium.receiver()
+        receiver = run.debezium.receiver(decoding=False)
         receiver.start()
         assert worker.pid is not None
         cpu_before = cpu_seconds(worker.pid)
@@ -475,10 +495,9 @@ def backlog(worker: ConnectWorker, engine: str, changes: int) -> dict[str, Any]:
 
 
 def _settle(usage: Usage, receiver: Receiver) -> None:
-    """What arrives after the count was reached: the final total, per op."""
+    """What arrives after the count was reached: the final total."""
     time.sleep(3)
     usage.total = receiver.seen.count
-    usage.ops = dict(receiver.seen.ops)
 
 
 def _usage(seconds: float, receiver: Receiver, cpu: float, rss: PeakRss) -> Usage:
@@ -494,11 +513,11 @@ def latency(
         if side == "agent":
             agent = ct.Agent(run.settings, run.directory, run.connectors)
             time.sleep(10)  # let the initial snapshot finish: this measures streaming
-            receiver = agent_receiver(run.settings, run.connectors)
+            receiver = agent_receiver(run.settings, run.connectors, decoding=True)
             stop: Callable[[], None] = agent.stop
         else:
             run.debezium.start()
-            receiver = run.debezium.receiver()
+            receiver = run.debezium.receiver(decoding=True)
             stop = run.debezium.stop
         receiver.start()
         run.simulation.committed.clear()  # the warm-up's inserts, written before either side ran
@@ -565,7 +584,7 @@ def _print_backlog(engine: str, results: dict[str, Any]) -> None:
             f"{engine:<8} backlog  {side:<8} {u.drained:>7,} of {results['changes']:,} changes in "
             f"{u.seconds:5.1f} s = {u.drained / u.seconds:>7,.0f} events/s{first_last}  "
             f"CPU {u.cpu_s:5.1f} s = {per_10k:4.2f} s per 10,000  "
-            f"peak RSS {u.peak_rss / 2**20:,.0f} MB  (in all {u.total:,}: {u.ops})",
+            f"peak RSS {u.peak_rss / 2**20:,.0f} MB  (in all {u.total:,})",
             flush=True,
         )
 
