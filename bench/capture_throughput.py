@@ -23,6 +23,9 @@ Needs the local stack and the topic catalog applied (`streamhub topics apply`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import math
 import os
 import signal
 import statistics
@@ -37,18 +40,16 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.positions import PositionStore
 from streamhub.config import Settings, load_settings
-from streamhub.serde.avro_serde import AvroSerde
 from streamhub.simulate.connectors import connector_documents, write_connectors
-from streamhub.simulate.dialect import available, load
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.records import Change
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
+from streamhub.stack.postgres import Postgres
 
 START = datetime(2026, 3, 2, 10, 0)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -70,15 +71,19 @@ class TimedSimulation(Simulation):
 
 
 class Receiver(threading.Thread):
-    """Consumes cdc.raw.* from the end and notes when each envelope became readable."""
+    """Consumes cdc.raw.* from the end and notes when each change became readable.
 
-    def __init__(self, settings: Settings, connectors: set[str]) -> None:
+    It reads message keys only (canonical JSON: institution, ``database.schema.table``, row
+    key), never the Avro values: decoding every envelope would take CPU from the agent it
+    measures. Snapshot reads are not told apart: the runs start after the snapshot ended.
+    """
+
+    def __init__(self, settings: Settings, databases: set[str]) -> None:
         super().__init__(daemon=True)
-        self.connectors = connectors
+        self.databases = databases
         self.received: dict[tuple[str, str, str], float] = {}
         self.count = 0
         self.stop = threading.Event()
-        self.serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
         self.consumer = Consumer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
@@ -97,23 +102,19 @@ class Receiver(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            message = self.consumer.poll(0.1)
-            if message is None or message.error() is not None:
-                continue
-            now = time.time()
-            record = self.serde.decode(message.value() or b"").value
-            source = record["source"]
-            if source["connector"] not in self.connectors or record["op"] == "r":
-                continue
-            self.count += 1
-            if record["op"] == "c":
-                after = record["after"]
-                key = next(v for k, v in after.items() if k in KEY_COLUMNS)
-                self.received.setdefault((source["database"], source["table"], str(key)), now)
+            for message in self.consumer.consume(1000, 0.1):
+                if message.error() is not None:
+                    continue
+                now = time.time()
+                document = json.loads(message.key() or b"{}")
+                database, *_, table = document.get("table", "").split(".")
+                if database not in self.databases:
+                    continue
+                self.count += 1
+                key = next(iter(document["key"].values()))
+                # the first change of a row is its insert (the latency run matches inserts)
+                self.received.setdefault((database, table, str(key)), now)
         self.consumer.close()
-
-
-KEY_COLUMNS = {table.primary_key for name in available() for table in load(name).tables.values()}
 
 
 def prepare(settings: Settings, dialect: str, rate: float, duration: float, paced: bool,
@@ -170,8 +171,7 @@ class Agent:
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of the agent process so far (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        return process_cpu_s(self.process.pid)
 
     def memory_mb(self) -> tuple[float, float]:
         """(peak RSS, current RSS) of the agent process in MB: VmHWM and VmRSS."""
@@ -179,9 +179,44 @@ class Agent:
         sizes = {line.split(":")[0]: int(line.split()[1]) for line in status if "kB" in line}
         return sizes["VmHWM"] / 1024, sizes["VmRSS"] / 1024
 
+    def wait_snapshotted(self, settings: Settings, connectors: list[ConnectorConfig]) -> None:
+        """Until every connector stored a position with its initial snapshot finished."""
+        positions = PositionStore(settings)
+
+        def done(name: str) -> bool:
+            state = positions.load(name) or {}
+            return bool(state) and all(p["done"] for p in (state.get("snapshot") or {}).values())
+
+        deadline = time.monotonic() + 300
+        while not all(done(c.name) for c in connectors) and time.monotonic() < deadline:
+            time.sleep(0.5)
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(60)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def walsender_cpu_s(settings: Settings, databases: set[str]) -> float:
+    """CPU seconds of the PostgreSQL walsenders serving these databases' slots so far: the
+    server's side of capture (decoding WAL into pgoutput), beside the agent's. A walsender
+    starts with its agent's connection, and decodes ahead of it as far as the socket's
+    buffers let it: read once, at the end of a run."""
+    with contextlib.closing(Postgres(settings).connect()) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT active_pid FROM pg_replication_slots "
+            "WHERE database = ANY(%s) AND active_pid IS NOT NULL",
+            (sorted(databases),),
+        )
+        return sum(process_cpu_s(pid) for (pid,) in cur.fetchall())
 
 
 def isolated(settings: Settings) -> Settings:
@@ -199,20 +234,25 @@ def backlog(dialect: str, changes: int) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp())
     simulation, connectors = prepare(settings, dialect, changes / 10, 10.0, False, directory)
     agent = Agent(settings, directory, connectors)  # snapshot of the initial state...
-    time.sleep(10)
+    agent.wait_snapshotted(settings, connectors)
     agent.stop()  # ...then stop: the backlog piles up in the log
     report = simulation.run()
-    receiver = Receiver(settings, {c.name for c in connectors})
+    receiver = Receiver(settings, {c.connection.database for c in connectors})
     receiver.start()
     began = time.monotonic()
     agent = Agent(settings, directory, connectors)
-    marks: list[tuple[int, float]] = []  # (events received, agent CPU s) at 10 % and 90 %
+    databases = {c.connection.database for c in connectors}
+    postgres = connectors[0].engine == "postgresql"
+
+    # (events received, agent CPU s) at 10 % and 90 % of the changes
+    marks: list[tuple[int, float]] = []
     while receiver.count < report.written and time.monotonic() - began < 600:
         if len(marks) < 2 and receiver.count >= report.written * (0.1 + 0.8 * len(marks)):
             marks.append((receiver.count, agent.cpu_s()))
         time.sleep(0.05)
     elapsed = time.monotonic() - began
     cpu_total = agent.cpu_s()
+    server_total = walsender_cpu_s(settings, databases) if postgres else math.nan
     peak_mb, rss_mb = agent.memory_mb()
     agent.stop()
     receiver.stop.set()
@@ -221,6 +261,7 @@ def backlog(dialect: str, changes: int) -> dict[str, Any]:
         marks.append((receiver.count, cpu_total))
     (n0, cpu0), (n1, cpu1) = marks[0], marks[-1]
     return {
+        "server_per_10k": server_total / max(receiver.count, 1) * 10_000,
         "changes": report.written,
         "drained": receiver.count,
         "seconds": elapsed,
@@ -236,10 +277,12 @@ def latency(dialect: str, rate: float, duration: float) -> dict[str, Any]:
     directory = Path(tempfile.mkdtemp())
     simulation, connectors = prepare(settings, dialect, rate, duration, True, directory)
     agent = Agent(settings, directory, connectors)
-    time.sleep(10)  # let the initial snapshot finish: this measures streaming
-    receiver = Receiver(settings, {c.name for c in connectors})
+    agent.wait_snapshotted(settings, connectors)  # this measures streaming
+    time.sleep(2)
+    receiver = Receiver(settings, {c.connection.database for c in connectors})
     receiver.start()
     count0, cpu0 = receiver.count, agent.cpu_s()
+    simulation.committed = {}  # inserts of the run only: a seeded row's first message is later
     report = simulation.run()
     count1, cpu1 = receiver.count, agent.cpu_s()
     time.sleep(5)
@@ -289,6 +332,12 @@ def main() -> None:
                 f"{b['cpu_per_10k']:.2f} CPU-s per 10,000 events (mid-drain; "
                 f"{b['cpu_total']:.1f} CPU-s in all, start-up included), "
                 f"peak RSS {b['peak_mb']:.0f} MB (at the end {b['rss_mb']:.0f} MB)"
+                + (
+                    f"; PostgreSQL walsenders {b['server_per_10k']:.2f} CPU-s per 10,000 "
+                    "(whole drain)"
+                    if not math.isnan(b["server_per_10k"])
+                    else ""
+                )
             )
         if "latency" in runs:
             lat = latency(dialect, args.rate, args.duration)
