@@ -13,7 +13,15 @@ machine is shared, wall-clock rates are not reliable there), then with ``--flush
 what one flush costs in chDB at small batches (the latency side: a flush every
 ``flush_ms`` inserts one part per table), and with ``--profile`` the lander's top functions.
 
+With ``--latency``, a second part offers std records at ``--rate`` per second for
+``--seconds`` (their commit time is when they are produced) to a lander running with each
+``--flush-ms`` value in turn, and prints produced -> queryable p50/p99 (read from each row's
+``_landed_time``) and the lander's CPU per second of that run: the lander's share of
+commit -> queryable, and what a lower flush_ms costs.
+
     .venv/bin/python bench/land_throughput.py [--records 50000] [--flush-costs] [--profile]
+    .venv/bin/python bench/land_throughput.py --records 0 --latency [--rate 2000] \
+        [--flush-ms 100,200,300,500]
 
 Needs the local stack (`streamhub stack up`).
 """
@@ -97,7 +105,9 @@ def _value(rng: random.Random, model: type[StdRecord], name: str, annotation: An
     raise TypeError(f"{model.entity}.{name}: no generator for {annotation!r}")
 
 
-def std_records(entity: str, count: int, seed: int) -> list[dict[str, Any]]:
+def std_records(
+    entity: str, count: int, seed: int, commit: datetime | None = None
+) -> list[dict[str, Any]]:
     """``count`` Avro-ready std records of ``entity``: every model field filled plausibly,
     a third of the records updated once more (two versions of one record id)."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
@@ -121,7 +131,7 @@ def std_records(entity: str, count: int, seed: int) -> list[dict[str, Any]]:
             "deleted": False,
             "source_position": f"0/{i:X}",
             "source_position_seq": 1_000 + i,
-            "commit_time": now - timedelta(milliseconds=rng.randrange(5_000)),
+            "commit_time": commit or now - timedelta(milliseconds=rng.randrange(5_000)),
             "received_time": now,
             "standardized_time": now,
             "profile": "bench@1",
@@ -175,18 +185,25 @@ class Figures(typing.NamedTuple):
         )
 
 
-def run_lander(
-    settings: Any, dsn: str, prefix: str, routes: dict[str, str], total: int, profile: bool
-) -> Figures:
-    config = LanderConfig.from_settings(
+def lander_config(
+    settings: Any, dsn: str, database: str, prefix: str, routes: dict[str, str], **more: Any
+) -> LanderConfig:
+    return LanderConfig.from_settings(
         settings,
-        "bench_land",
+        database,
         dsn=dsn,
         group=f"bench-land-{uuid.uuid4().hex[:8]}",
         routes=routes,
         dlq_topic=f"{prefix}.dlq",
         landed_counts_topic=f"{prefix}.counts",
+        **more,
     )
+
+
+def run_lander(
+    settings: Any, dsn: str, prefix: str, routes: dict[str, str], total: int, profile: bool
+) -> Figures:
+    config = lander_config(settings, dsn, "bench_land", prefix, routes)
     lander = Lander(config, progress_out=None)
     profiler = cProfile.Profile() if profile else None
     result: list[BaseException] = []
@@ -287,11 +304,76 @@ def flush_costs(dsn: str, routes: dict[str, str]) -> None:
         )
 
 
+LATENCY_SQL = """
+SELECT count(), quantiles(0.5, 0.99)(dateDiff('millisecond', commit_time, _landed_time))
+FROM merge({db:String}, '^std_')
+"""
+
+
+def latency_run(
+    settings: Any, dsn: str, prefix: str, routes: dict[str, str], rate: float, seconds: float,
+    flush_ms: int,
+) -> None:  # fmt: skip
+    """Offer ``rate`` records/s for ``seconds`` to a running lander; print latency and CPU."""
+    database = f"bench_lat_{flush_ms}"
+    migrate(connect(dsn, database, create=True))
+    # auto_offset_reset latest: the group starts at the end, only what is produced next lands
+    config = lander_config(
+        settings, dsn, database, prefix, routes, flush_ms=flush_ms, auto_offset_reset="latest"
+    )
+    lander = Lander(config, progress_out=None)
+    thread = threading.Thread(target=lander.run, name="lander")
+    thread.start()
+    while lander._assigned_at is None:  # the group joined: what is produced now is landed
+        time.sleep(0.05)
+    time.sleep(1.0)
+    serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    writers = {
+        t: serde.register(f"{t}-value", std_schema(ENTITY_MODELS[e])) for t, e in routes.items()
+    }
+    weight = sum(MIX.values())
+    mix = [t for t, e in routes.items() for _ in range(MIX[e])]
+    began, sent = time.monotonic(), 0
+    cpu0, main0 = cpu_s(), time.thread_time()  # the process but this producing thread
+    tick = 0.01
+    while (elapsed := time.monotonic() - began) < seconds:
+        due = int(elapsed * rate)
+        now = datetime.now(UTC)
+        for i in range(sent, due):
+            topic = mix[i % weight]
+            (value,) = std_records(routes[topic], 1, i, commit=now)
+            value["record_id"] = f"lat{flush_ms}-{i:012d}"
+            producer.produce(topic, key=value["record_id"].encode(),
+                             value=serde.encode(writers[topic], value))  # fmt: skip
+        sent = max(sent, due)
+        producer.poll(0)
+        time.sleep(tick)
+    producer.flush(30)
+    while lander.stats.rows < sent and thread.is_alive():
+        time.sleep(0.05)
+    cpu = (cpu_s() - cpu0) - (time.thread_time() - main0)
+    wall = time.monotonic() - began
+    lander.stop()
+    thread.join()
+    client = connect(dsn, database)
+    count, (p50, p99) = client.query(LATENCY_SQL, parameters={"db": database}).result_rows[0]
+    print(
+        f"  flush_ms {flush_ms:>4}: {count:,} rows at {sent / seconds:,.0f}/s, produced -> "
+        f"queryable p50 {p50:,.0f} ms, p99 {p99:,.0f} ms; lander CPU {cpu / wall:.2f} s per s "
+        f"(with chDB's and librdkafka's threads; {lander.stats.batches} flushes)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--flush-costs", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the lander's thread")
+    parser.add_argument("--latency", action="store_true")
+    parser.add_argument("--rate", type=float, default=2_000.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--flush-ms", default="100,200,300,500")
     args = parser.parse_args()
     settings = load_settings()
     prefix = f"bench-land-{uuid.uuid4().hex[:8]}"
@@ -306,17 +388,22 @@ def main() -> None:
     total = sum(args.records * MIX[e] // weight for e in MIX)
     took = time.monotonic() - began
     print(f"produced {total:,} std records to {len(routes)} topics in {took:.1f} s")
-    lander = run_lander(settings, dsn, prefix, routes, total, args.profile)
-    bare = run_bare(settings, dsn, routes, total)
-    print(lander.line("lander"))
-    print(bare.line("bare loop (consume -> decode -> insert)"))
-    print(
-        f"ratio lander / bare loop: wall {bare.wall_s / lander.wall_s:.2f}, "
-        f"CPU {bare.cpu_s / lander.cpu_s:.2f}"
-    )
+    if total:
+        lander = run_lander(settings, dsn, prefix, routes, total, args.profile)
+        bare = run_bare(settings, dsn, routes, total)
+        print(lander.line("lander"))
+        print(bare.line("bare loop (consume -> decode -> insert)"))
+        print(
+            f"ratio lander / bare loop: wall {bare.wall_s / lander.wall_s:.2f}, "
+            f"CPU {bare.cpu_s / lander.cpu_s:.2f}"
+        )
     if args.flush_costs:
         print("flush costs (embedded chDB, one ReplacingMergeTree table):")
         flush_costs(dsn, routes)
+    if args.latency:
+        print(f"latency at {args.rate:,.0f} records/s offered for {args.seconds:g} s:")
+        for flush_ms in (int(v) for v in args.flush_ms.split(",")):
+            latency_run(settings, dsn, prefix, routes, args.rate, args.seconds, flush_ms)
 
 
 if __name__ == "__main__":
