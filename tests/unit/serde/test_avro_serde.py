@@ -3,8 +3,12 @@ registry look-up per schema (not per message), and its errors."""
 
 from __future__ import annotations
 
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
+import fastavro
 import pytest
 from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
@@ -83,3 +87,91 @@ def test_a_record_that_does_not_match_its_schema_is_refused_naming_the_subject()
     writer = serde.register("things-value", SCHEMA)
     with pytest.raises(CorruptMessageError, match="subject things-value"):
         serde.encode(writer, {"id": "seven"})
+
+
+STD_LIKE: dict[str, Any] = {
+    "type": "record",
+    "name": "Charge",
+    "namespace": "streamhub.test",
+    "fields": [
+        {"name": "record_id", "type": "string"},
+        {"name": "count", "type": ["null", "long"], "default": None},
+        {"name": "value", "type": ["null", "double"], "default": None},
+        {"name": "flag", "type": ["null", "boolean"], "default": None},
+        {"name": "text", "type": ["null", "string"], "default": None},
+        {
+            "name": "amount",
+            "type": [
+                "null",
+                {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2},
+            ],
+            "default": None,
+        },
+        {
+            "name": "at",
+            "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
+            "default": None,
+        },
+        {"name": "on", "type": ["null", {"type": "int", "logicalType": "date"}], "default": None},
+        {"name": "either", "type": ["null", "string", "long"], "default": None},
+    ],
+}
+AT = datetime(2026, 3, 2, 8, 30, 15, 123000, tzinfo=UTC)
+
+
+def _plain(record: dict[str, Any]) -> bytes:
+    """What fastavro writes resolving every union itself."""
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(STD_LIKE), record)
+    return out.getvalue()
+
+
+def test_nullable_fields_name_their_branch_and_the_bytes_stay_fastavros() -> None:
+    serde = AvroSerde(_Counting())
+    writer = serde.register("charges-value", STD_LIKE)
+    assert dict(writer.branches) == {
+        "count": ("long", int),
+        "value": ("double", float),
+        "flag": ("boolean", bool),
+        "text": ("string", str),
+        "amount": ("bytes", Decimal),
+        "at": ("long", datetime),
+        "on": ("int", date),
+    }  # a union of more than null and one type is left to fastavro
+    records: list[dict[str, Any]] = [
+        {"record_id": "r", "count": 3, "value": 1.5, "flag": True, "text": "文本",
+         "amount": Decimal("12.30"), "at": AT, "on": date(2026, 3, 2), "either": 7},
+        {"record_id": "r"},  # every nullable field left out
+        {"record_id": "r", "count": None, "value": 2, "flag": False, "text": "",  # int: resolved
+         "amount": Decimal("-0.01"), "at": AT.replace(tzinfo=None), "either": "x"},
+        {"record_id": "r", "value": float("inf"), "amount": "not named", "at": 1_772_420_000_000},
+    ]  # fmt: skip
+    for record in records:
+        try:
+            expected: bytes | type[Exception] = writer.header + _plain(record)
+        except (ValueError, TypeError):
+            expected = CorruptMessageError
+        if expected is CorruptMessageError:
+            with pytest.raises(CorruptMessageError):
+                serde.encode(writer, record)
+        else:
+            assert serde.encode(writer, record) == expected, record
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("count", True), ("count", "3"), ("flag", 1), ("amount", Decimal("1.234")), ("on", AT)],
+)
+def test_a_value_of_another_type_is_resolved_or_refused_as_fastavro_does(
+    field: str, value: object
+) -> None:
+    serde = AvroSerde(_Counting())
+    writer = serde.register("charges-value", STD_LIKE)
+    record = {"record_id": "r", field: value}
+    try:
+        expected = writer.header + _plain(record)
+    except (ValueError, TypeError):
+        with pytest.raises(CorruptMessageError, match="subject charges-value"):
+            serde.encode(writer, record)
+        return
+    assert serde.encode(writer, record) == expected

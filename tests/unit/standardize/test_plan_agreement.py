@@ -18,6 +18,7 @@ the model's way.
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import fastavro
 import pytest
 from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
     MockSchemaRegistryClient,
@@ -210,6 +212,13 @@ def test_the_hot_path_writes_what_the_model_writes_and_types_everything_itself(
     assert set(topics) >= STD_TOPICS | {"ops.quality", "dlq.standardize"}, topics
     # the plan typed every value as the model keeps it: the model repaired nothing
     assert standardizer.fallbacks == 0
+    # the serde's named union branches write what fastavro's own resolution writes
+    for message in hot:
+        if message.topic in STD_TOPICS:
+            decoded = serde.decode(message.value)
+            plain = io.BytesIO()
+            fastavro.schemaless_writer(plain, serde.writer_schema(decoded.schema_id), decoded.value)
+            assert message.value[5:] == plain.getvalue()
     letters = [serde.decode(m.value).value for m in hot if m.topic == "dlq.standardize"]
     assert {letter["error_type"] for letter in letters} == {"MappingError"}
     assert len(letters) == planted["missing_key"]
