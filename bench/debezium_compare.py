@@ -417,6 +417,12 @@ class Run:
     simulation: ct.TimedSimulation
     connectors: list[ConnectorConfig]
     debezium: Debezium
+    agents: list[ct.Agent] = field(default_factory=list)
+
+    def start_agent(self) -> ct.Agent:
+        agent = ct.Agent(self.settings, self.directory, self.connectors)
+        self.agents.append(agent)
+        return agent
 
 
 @contextlib.contextmanager
@@ -429,10 +435,14 @@ def prepared(
         settings, DIALECTS[engine], rate, duration, paced, directory
     )
     debezium = Debezium(worker, settings, engine, connectors)
+    run = Run(settings, directory, simulation, connectors, debezium)
     try:
         debezium.grant()
-        yield Run(settings, directory, simulation, connectors, debezium)
+        yield run
     finally:
+        for agent in run.agents:  # one left running by an error or ^C
+            if agent.process.poll() is None:
+                agent.stop()
         debezium.remove()
         with contextlib.suppress(Exception):
             drop_databases(settings, read_ledger(directory / "ledger.json"))
@@ -451,7 +461,7 @@ def _wait_drained(receiver: Receiver, expected: int, timeout_s: float = 600) -> 
 
 def backlog(worker: ConnectWorker, engine: str, changes: int) -> dict[str, Any]:
     with prepared(worker, engine, changes / 10, 10.0, False) as run:
-        agent = ct.Agent(run.settings, run.directory, run.connectors)  # its starting position
+        agent = run.start_agent()  # its starting position
         time.sleep(10)  # ...and the small initial snapshot
         agent.stop()
         refused = None
@@ -466,7 +476,7 @@ def backlog(worker: ConnectWorker, engine: str, changes: int) -> dict[str, Any]:
         receiver = agent_receiver(run.settings, run.connectors, decoding=False)
         receiver.start()
         began = time.monotonic()
-        agent = ct.Agent(run.settings, run.directory, run.connectors)
+        agent = run.start_agent()
         rss = PeakRss(agent.process.pid)
         rss.start()
         seconds = (time.monotonic() - began) + _wait_drained(receiver, report.written)
@@ -511,7 +521,7 @@ def latency(
 ) -> dict[str, Any]:
     with prepared(worker, engine, rate, duration, True) as run:
         if side == "agent":
-            agent = ct.Agent(run.settings, run.directory, run.connectors)
+            agent = run.start_agent()
             time.sleep(10)  # let the initial snapshot finish: this measures streaming
             receiver = agent_receiver(run.settings, run.connectors, decoding=True)
             stop: Callable[[], None] = agent.stop
