@@ -6,8 +6,10 @@ message); a registered writer carries its 5-byte Confluent header ready-made, an
 branch of each of its record's nullable fields: a value of exactly that branch's Python type
 is handed to fastavro with its branch named (fastavro's tuple notation), so fastavro does not
 try the union's branches in turn (a fifth of a std record's encoding); any other value is
-resolved by fastavro as before (same bytes, same errors). An instance reuses one output
-buffer: use one per thread.
+resolved by fastavro as before (same bytes, same errors). A record schema that compiles
+(record_writer.py: flat records of primitives, their common logical types and arrays of
+strings) is written by its compiled writer, fastavro writing only the records with a value
+of another type. An instance reuses one output buffer: use one per thread.
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ from streamhub.serde.errors import (
     RegistryUnavailableError,
     UnknownSchemaError,
 )
+from streamhub.serde.record_writer import RecordWriter, Unfit, compile_record
 from streamhub.serde.wire import MessageRef
 
 _SCHEMA_NOT_FOUND = 40403
+# what the compiled writer raises where fastavro has to write (or refuse) the record
+_FASTAVRO_JUDGES = (Unfit, KeyError, TypeError, ValueError, AttributeError, OverflowError)
 # the Python type a union branch is named for: (Avro type, logical type) -> exact type
 _BRANCH_TYPES: dict[tuple[str, str | None], type] = {
     ("string", None): str,
@@ -80,10 +85,13 @@ class RegisteredWriter:
     header: bytes = field(init=False, repr=False, compare=False)
     # the record's nullable fields' union branches (see union_branches)
     branches: Mapping[str, tuple[str, type]] = field(init=False, repr=False, compare=False)
+    # the record's body written without fastavro, when its schema compiles (record_writer.py)
+    compiled: RecordWriter | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "header", wire.header(self.schema_id))
         object.__setattr__(self, "branches", union_branches(self.parsed))
+        object.__setattr__(self, "compiled", compile_record(self.parsed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +150,12 @@ class AvroSerde:
         return writer
 
     def encode(self, writer: RegisteredWriter, record: Any) -> bytes:
+        compiled = writer.compiled
+        if compiled is not None and type(record) is dict:
+            try:
+                return writer.header + compiled.write(record)
+            except _FASTAVRO_JUDGES:
+                pass  # a value of another type, or a bad one: fastavro's bytes or its error
         branches = writer.branches
         if branches and isinstance(record, dict):
             named = {}
