@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ from streamhub.capture.mysql.watermarks import WATERMARK_SCHEMA, WATERMARK_TABLE
 
 HEARTBEAT_S = 1.0
 ER_MASTER_FATAL_READING_BINLOG = 1236  # GTID purged, or not in this server's binlog
+_ER_SAME_SERVER_ID = 4052  # MariaDB: a replica with this server_id is already connected
 _FL_STANDALONE = 0x01  # MariaDB GTID flag: no XID/COMMIT follows (DDL)
 _EVENTS = [
     MariadbGtidEvent,
@@ -209,6 +211,7 @@ class ServerStream:
         self._schemas: set[str] = {WATERMARK_SCHEMA}
         self._tables: set[str] = {WATERMARK_TABLE}
         self.scanned: Scanned | None = None
+        self._same_id_waits = 0
         self._thread = threading.Thread(
             target=self._run,
             name=f"streamhub-binlog-{address.host}:{address.port}",
@@ -307,7 +310,7 @@ class ServerStream:
         try:
             for event in stream:
                 if not got_event:
-                    got_event = True
+                    got_event, self._same_id_waits = True, 0
                     for sub in self._fresh:
                         sub.ready.set()
                     self._fresh, self._previous = [], None
@@ -318,6 +321,17 @@ class ServerStream:
             raise SourceUnavailableError("the server ended the binlog stream")
         except pymysql.MySQLError as exc:
             code = exc.args[0] if exc.args else None
+            if code == _ER_SAME_SERVER_ID and self._same_id_waits < 15:
+                # our own previous dump (before a rewind, a reconnect, a killed agent) is
+                # still registered on the server for a moment: wait for it to go, then go on
+                # from the last commit (a transaction read in part is read again)
+                self._same_id_waits += 1
+                time.sleep(1.0)
+                if not got_event or self._position is None:
+                    return start
+                self._open, self._standalone = None, False
+                self._routes.clear()
+                return self._position.resume
             if code != ER_MASTER_FATAL_READING_BINLOG or got_event:
                 raise
             # only the connectors that joined with this position asked for it: they fail
