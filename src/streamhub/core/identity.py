@@ -19,12 +19,14 @@ from typing import Any, Protocol
 # row's id, each further one the row's id and its entity, so every record is its own row in
 # ClickHouse while all of them share the row's identity.
 FURTHER_ENTITY_SEPARATOR = ":"
+# json.dumps with these options builds an encoder per call; one made once writes the same text
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_key(key: Mapping[str, Any]) -> str:
     """A primary key as canonical JSON: sorted keys, compact separators, text kept as is.
     Record ids and the reconciler's drill-down both depend on this exact form."""
-    return json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(key)
 
 
 def canonical_key_bytes(key: Mapping[str, Any]) -> bytes:

@@ -23,6 +23,31 @@ def test_canonical_key_is_sorted_compact_and_keeps_text() -> None:
     assert canonical_key({"b": 2, "a": "张三"}) == '{"a":"张三","b":2}'
 
 
+# keys of every JSON kind a capture key holds (and a few it should not), with their canonical
+# text: record ids are tokens of this text, so it must never change
+PINNED: list[tuple[dict[str, object], str]] = [
+    ({}, "{}"),
+    ({"id": 1}, '{"id":1}'),
+    ({"z": None, "a": True, "m": False}, '{"a":true,"m":false,"z":null}'),
+    ({"n": -(2**70), "f": 1.5, "e": 1e-7}, '{"e":1e-07,"f":1.5,"n":-1180591620717411303424}'),
+    ({"s": 'q"\\\n\t\x00\x7f/'}, '{"s":"q\\"\\\\\\n\\t\\u0000\x7f/"}'),
+    (
+        {"病人号": "张三 ", "B": "é", "a": "\U0001f600"},
+        '{"B":"é","a":"\U0001f600","病人号":"张三 "}',
+    ),
+    ({"nan": float("nan"), "inf": float("inf")}, '{"inf":Infinity,"nan":NaN}'),
+    ({"nested": {"b": [2, 1], "a": {}}}, '{"nested":{"a":{},"b":[2,1]}}'),
+    ({"lone": "\ud800"}, '{"lone":"\ud800"}'),
+]
+
+
+def test_canonical_key_text_is_pinned_and_is_json_dumps_with_its_options() -> None:
+    for key, text in PINNED:
+        assert canonical_key(key) == text
+        assert text == json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert canonical_key(key) == canonical_key(key)  # the encoder keeps no state
+
+
 def test_a_further_entity_shares_its_rows_change_version() -> None:
     rid = "ab12"
     further = further_record_id(rid, "diagnosis")
