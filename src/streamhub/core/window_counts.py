@@ -10,13 +10,14 @@ twice in the sums though ClickHouse keeps one version, so every event also lists
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from streamhub.core.identity import change_version, is_further
+from streamhub.core.identity import is_further, row_record_id, version_id
 
 MINUTE_MS = 60_000
+# [upserts, deletes, versions] of one window
+_Group = list[Any]
 
 
 def epoch_ms(value: datetime) -> int:
@@ -25,13 +26,9 @@ def epoch_ms(value: datetime) -> int:
 
 class WindowCounts:
     def __init__(self) -> None:
-        # (institution, system, database, table, entity, window start) -> [upserts, deletes]
-        self._counts: defaultdict[tuple[str, str, str, str, str, int], list[int]] = defaultdict(
-            lambda: [0, 0]
-        )
-        self._versions: defaultdict[tuple[str, str, str, str, str, int], list[int]] = defaultdict(
-            list
-        )
+        # (institution, system, database, table, entity, window start)
+        #   -> [upserts, deletes, the versions counted]
+        self._groups: dict[tuple[str, str, str, str, str, int], _Group] = {}
 
     def add(self, entity: str, record: dict[str, Any]) -> None:
         commit_ms = epoch_ms(record["commit_time"])
@@ -43,22 +40,24 @@ class WindowCounts:
             entity,
             commit_ms - commit_ms % MINUTE_MS,
         )
-        counts = self._counts[key]
-        # the version of the source change; a further entity of a row (profile `also`) lists
-        # it without counting again: one change is one change however many records it fed
-        self._versions[key].append(
-            change_version(record["record_id"], record["source_position_seq"])
-        )
-        if not is_further(record["record_id"]):
-            counts[1 if record["operation"] == "d" else 0] += 1
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = [0, 0, []]
+        # the version of the source change (change_version); a further entity of a row
+        # (profile `also`) lists it without counting again: one change is one change however
+        # many records it fed
+        record_id: str = record["record_id"]
+        group[2].append(version_id(row_record_id(record_id), record["source_position_seq"]))
+        if not is_further(record_id):
+            group[1 if record["operation"] == "d" else 0] += 1
 
     def __len__(self) -> int:
-        return len(self._counts)
+        return len(self._groups)
 
     def events(self, landed_ts_ms: int) -> list[tuple[bytes, dict[str, Any]]]:
         """(key, value) per window; key = institution id + source table + window start."""
         out = []
-        for group, (upserts, deletes) in sorted(self._counts.items()):
+        for group, (upserts, deletes, versions) in sorted(self._groups.items()):
             institution, system, database, table, entity, start = group
             key = f"{institution}|{table}|{start}".encode()
             out.append(
@@ -75,7 +74,7 @@ class WindowCounts:
                         "deletes": deletes,
                         "landed_ts_ms": landed_ts_ms,
                         "database": database,
-                        "versions": self._versions[group],
+                        "versions": versions,
                         "repair_id": None,
                     },
                 )
