@@ -34,6 +34,8 @@ _EMPTY_ARRAY: Final = b"\x00"
 # zigzag varints of -64..63, the common small numbers
 _SMALL: Final = {n: bytes([(n << 1) ^ (n >> 63)]) for n in range(-64, 64)}
 _SIZES: Final = tuple(_SMALL[n] for n in range(64))  # a short string's length
+# two varint groups with their continuation bits, for every 14-bit value
+_TWO_GROUPS: Final = [bytes(((n & 0x7F) | 0x80, (n >> 7) | 0x80)) for n in range(1 << 14)]
 _DOUBLE: Final = struct.Struct("<d").pack
 _TO_UTC_MS: Final = LOGICAL_WRITERS["long-timestamp-millis"]
 _TO_DATE: Final = LOGICAL_WRITERS["int-date"]
@@ -65,12 +67,13 @@ def long_bytes(value: int) -> bytes:
     if small is not None:
         return small
     zigzag = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while zigzag >= 0x80:
-        out.append((zigzag & 0x7F) | 0x80)
-        zigzag >>= 7
-    out.append(zigzag)
-    return bytes(out)
+    out = b""
+    while zigzag >= 0x4000:  # 14 bits a step (a timestamp in ms: three steps)
+        out += _TWO_GROUPS[zigzag & 0x3FFF]
+        zigzag >>= 14
+    if zigzag < 0x80:
+        return out + bytes((zigzag,))
+    return out + bytes(((zigzag & 0x7F) | 0x80, zigzag >> 7))
 
 
 def _kind(schema: Any) -> tuple[int, dict[str, Any]] | None:
