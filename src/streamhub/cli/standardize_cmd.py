@@ -31,10 +31,22 @@ from streamhub.cli.context import fails_cleanly, settings_from
     help="hosted: a confluent-kafka batch loop in the worker; agent: a Faust agent "
     "(slower, see docs/decisions/standardize.md).",
 )
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="TOPIC",
+    help="Read only these raw topics (repeatable) [default: cdc.raw.his, .emr, .lis, .pacs].",
+)
 @click.pass_context
 @fails_cleanly
 def standardize_cmd(
-    ctx: click.Context, metrics_port: int, batch_size: int, within_ms: int, transport: str
+    ctx: click.Context,
+    metrics_port: int,
+    batch_size: int,
+    within_ms: int,
+    transport: str,
+    topics: tuple[str, ...],
 ) -> None:
     """Standardize raw change envelopes into std.* topics until stopped (SIGTERM/Ctrl-C).
 
@@ -50,16 +62,18 @@ def standardize_cmd(
     from streamhub.standardize.pipeline import Standardizer
 
     settings = settings_from(ctx)
+    source_topics = topics or RAW_TOPICS
     processor = Standardizer.from_settings(settings)
     app = build_app(
         settings,
         processor,
+        source_topics=source_topics,
         batch_size=batch_size,
         within_s=within_ms / 1000,
         transport="agent" if transport == "agent" else "hosted",
     )
     click.echo(
-        f"standardize: {', '.join(RAW_TOPICS)} → std.*, ops.quality, dlq.standardize "
+        f"standardize: {', '.join(source_topics)} → std.*, ops.quality, dlq.standardize "
         f"(group {settings.standardize_group}, Kafka {settings.kafka_bootstrap}, "
         f"batches of ≤{batch_size} within {within_ms} ms, {transport} transport"
         + (f", metrics on {settings.metrics_host}:{metrics_port}" if metrics_port else "")

@@ -46,12 +46,6 @@ COLUMNS = ("BRID", "XM", "XB", "CSRQ", "ZJLX", "SFZH", "LXDH", "JTDZ", "XZQH", "
 STD = "std.patient"
 KEYS = 300
 RAW_PARTITIONS = 4
-# `streamhub standardize` reading the raw topic given first instead of cdc.raw.*: the command
-# binds streamhub.core.topic_names.RAW_TOPICS when it builds the worker
-STANDARDIZE_ON = (
-    "import runpy, sys; import streamhub.core.topic_names as names; "
-    "names.RAW_TOPICS = (sys.argv.pop(1),); runpy.run_module('streamhub', run_name='__main__')"
-)
 
 
 def _connector(directory: Path, name: str, database: str) -> ConnectorConfig:
@@ -124,12 +118,11 @@ class Procs:
         self.workdir = workdir
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, env: dict[str, str], *args: str, raw: str | None = None) -> None:
-        """``streamhub <args>``; with ``raw``, standardize reading that topic."""
+    def start(self, name: str, env: dict[str, str], *args: str) -> None:
+        """``streamhub <args>``."""
         log = (self.workdir / f"{name}.log").open("ab")
-        run = ["-c", STANDARDIZE_ON, raw] if raw is not None else ["-m", "streamhub"]
         self.running[name] = subprocess.Popen(
-            [sys.executable, *run, "--log-level", "info", *args],
+            [sys.executable, "-m", "streamhub", "--log-level", "info", *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -272,7 +265,7 @@ def test_two_workers_and_two_landers_survive_a_kill_9_each_with_exact_state(
         )
     land_args = ("land", "--topic", STD, "--database", "scale", "--progress-every", "1")
     for name in ("std1", "std2"):
-        procs.start(name, env(), "standardize", raw=raw)
+        procs.start(name, env(), "standardize", "--topic", raw)
     for name in paths:
         procs.start(name, env(name), *land_args)
 
@@ -309,7 +302,7 @@ def test_two_workers_and_two_landers_survive_a_kill_9_each_with_exact_state(
             procs.kill9("std2")
             procs.kill9("land2")
         if number == 2:
-            procs.start("std2", env(), "standardize", raw=raw)
+            procs.start("std2", env(), "standardize", "--topic", raw)
             procs.start("land2", env("land2"), *land_args)
             _wait(all_sharing, procs, 60, "sharing the partitions again")
         time.sleep(0.5)
