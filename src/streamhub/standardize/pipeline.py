@@ -64,6 +64,9 @@ from streamhub.standardize.record_builder import RecordBuilder
 log = logging.getLogger(__name__)
 
 RELOAD_EVERY_S = 10.0
+# message keys whose row key (canonical JSON) is remembered: a row changed again within the
+# last few thousand changes (an encounter's status, an order's steps) is not parsed again
+SOURCE_KEYS_MAX = 8192
 # not about the record: the batch is retried (then the worker exits), never dead-lettered
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     RegistryUnavailableError,
@@ -121,6 +124,8 @@ class Standardizer:
         self._std_topics = {entity: std_topic(entity) for entity in ENTITY_MODELS}
         self._check_with_model = check_with_model
         self._drifted: set[tuple[str, str]] = set()  # (profile, entity) the model judged
+        # message key -> the row's key as canonical JSON (_source_key), for recent rows
+        self._source_keys: dict[bytes, str] = {}
         schemas = project_dir / "avro_schemas"
         self._quality = serde.register(f"{QUALITY}-value", load_schema(schemas, "ops/quality.avsc"))
         self._dead = serde.register(
@@ -201,7 +206,14 @@ class Standardizer:
         if row is None:
             raise UnreadableEnvelopeError(f"{_ref(message)}: op {op} envelope has no row image")
         mapped = map_row(profile, source["table"], row)
-        key_json = _source_key(message)
+        raw_key = message.key
+        key_json = None if raw_key is None else self._source_keys.get(raw_key)
+        if key_json is None:
+            key_json = _source_key(message)  # raises for a key not the capture agent's
+            if raw_key is not None:
+                if len(self._source_keys) >= SOURCE_KEYS_MAX:
+                    self._source_keys.clear()
+                self._source_keys[raw_key] = key_json
         schema, database = source["schema"], source["database"]
         table = f"{schema}.{source['table']}" if schema else source["table"]
         institution = source["institution_id"]
