@@ -81,7 +81,9 @@ def main() -> None:
         "--sample", action="store_true", help="run under pyinstrument (if installed) instead"
     )
     parser.add_argument(
-        "--freeze-gc", action="store_true", help="gc.freeze() before draining, as the agent does"
+        "--freeze-gc",
+        action="store_true",
+        help="gc.freeze() again before draining: this process also holds the simulator's state",
     )
     parser.add_argument("--top", type=int, default=40, help="functions to print")
     parser.add_argument("--out", type=Path, help="write the merged profile (pstats) here")
