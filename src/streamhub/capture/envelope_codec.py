@@ -17,7 +17,6 @@ A value that does not fit its column's Avro type raises :class:`CorruptMessageEr
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,19 +29,19 @@ from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.envelope import plain_key_value
 from streamhub.capture.model import RowEvent, TableInfo, ValueKind
 from streamhub.serde import wire
+from streamhub.serde.avro_binary import (
+    INT_RANGE,
+    LONG_RANGE,
+    NULL,
+    PRESENT,
+    SIZES,
+    long_bytes,
+    pack_double,
+    string_bytes,
+)
 from streamhub.serde.errors import CorruptMessageError
 
-INT_RANGE: Final = range(-(2**31), 2**31)
-LONG_RANGE: Final = range(-(2**63), 2**63)
-_NULL: Final = b"\x00"
-_PRESENT: Final = b"\x02"  # union branch 1 (the value), zigzag-encoded
 _OPS: Final = {"c": b"\x00", "u": b"\x02", "d": b"\x04", "r": b"\x06"}  # enum c, u, d, r
-# zigzag varints of -64..63, the common small numbers
-_SMALL: Final = {n: bytes([(n << 1) ^ (n >> 63)]) for n in range(-64, 64)}
-_SIZES: Final = tuple(_SMALL[n] for n in range(64))  # a short string's length
-# two varint groups with their continuation bits, for every 14-bit value
-_TWO_GROUPS: Final = [bytes(((n & 0x7F) | 0x80, (n >> 7) | 0x80)) for n in range(1 << 14)]
-_DOUBLE: Final = struct.Struct("<d").pack
 _NO_SCHEMA: Final[dict[str, object]] = {}  # these converters do not look at the schema
 _TO_DATE = LOGICAL_WRITERS["int-date"]
 _TO_LOCAL_MS = LOGICAL_WRITERS["long-local-timestamp-millis"]
@@ -51,27 +50,6 @@ _TO_UTC_MS = LOGICAL_WRITERS["long-timestamp-millis"]
 
 class _Unfit(Exception):
     """A value does not fit its column's Avro type."""
-
-
-def long_bytes(value: int) -> bytes:
-    """An Avro long: zigzag, then a little-endian base-128 varint (14 bits a step)."""
-    small = _SMALL.get(value)
-    if small is not None:
-        return small
-    zigzag = (value << 1) ^ (value >> 63)
-    out = b""
-    while zigzag >= 0x4000:
-        out += _TWO_GROUPS[zigzag & 0x3FFF]
-        zigzag >>= 14
-    if zigzag < 0x80:
-        return out + bytes((zigzag,))
-    return out + bytes(((zigzag & 0x7F) | 0x80, zigzag >> 7))
-
-
-def string_bytes(text: str) -> bytes:
-    data = text.encode()
-    size = len(data)
-    return (_SIZES[size] if size < 64 else long_bytes(size)) + data
 
 
 def _int(value: object) -> bytes:
@@ -97,14 +75,14 @@ def _boolean(value: object) -> bytes:
 def _double(value: object) -> bytes:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Unfit("double")
-    return _DOUBLE(float(value))
+    return pack_double(float(value))
 
 
 def _string(value: object) -> bytes:
     if isinstance(value, str):  # string_bytes, inlined: the commonest column
         data = value.encode()
         size = len(data)
-        return (_SIZES[size] if size < 64 else long_bytes(size)) + data
+        return (SIZES[size] if size < 64 else long_bytes(size)) + data
     if isinstance(value, Decimal):  # exact digits as text, as the envelope dict has them
         return string_bytes(format(value, "f"))
     raise _Unfit("string")
@@ -166,7 +144,7 @@ class EnvelopeEncoder:
         self.schema_id = schema_id
         self._header = wire.header(schema_id)
         self._columns = tuple((column.name, WRITERS[column.kind]) for column in table.columns)
-        schema = _NULL if table.schema is None else _PRESENT + string_bytes(table.schema)
+        schema = NULL if table.schema is None else PRESENT + string_bytes(table.schema)
         # the message key, :func:`~streamhub.capture.envelope.message_key`'s canonical JSON:
         # {"institution_id":…,"key":{sorted key columns},"table":…}
         institution = encode_basestring(config.institution_id)
@@ -202,7 +180,7 @@ class EnvelopeEncoder:
                     self._source_head,
                     string_bytes(event.position),
                     long_bytes(event.position_seq),
-                    _NULL if txid is None else _PRESENT + string_bytes(txid),
+                    NULL if txid is None else PRESENT + string_bytes(txid),
                     long_bytes(event.commit_ts_ms),
                     string_bytes(event.snapshot),
                 )
@@ -222,16 +200,16 @@ class EnvelopeEncoder:
 
     def _row(self, values: dict[str, object] | None) -> bytes:
         if values is None:
-            return _NULL
-        parts = [_PRESENT]
+            return NULL
+        parts = [PRESENT]
         append = parts.append
         get = values.get
         for name, write in self._columns:
             value = get(name)
             if value is None:
-                append(_NULL)
+                append(NULL)
             else:
-                append(_PRESENT)
+                append(PRESENT)
                 append(write(value))
         return b"".join(parts)
 

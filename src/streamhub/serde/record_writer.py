@@ -18,7 +18,6 @@ record to fastavro, so its bytes and its errors are fastavro's
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,17 +25,17 @@ from typing import Any, Final
 
 from fastavro.logical_writers import LOGICAL_WRITERS
 
-INT_RANGE: Final = range(-(2**31), 2**31)
-LONG_RANGE: Final = range(-(2**63), 2**63)
-_NULL: Final = b"\x00"
-_PRESENT: Final = b"\x02"  # branch 1 of ["null", X], zigzag-encoded
+from streamhub.serde.avro_binary import (
+    INT_RANGE,
+    LONG_RANGE,
+    NULL,
+    PRESENT,
+    SIZES,
+    long_bytes,
+    pack_double,
+)
+
 _EMPTY_ARRAY: Final = b"\x00"
-# zigzag varints of -64..63, the common small numbers
-_SMALL: Final = {n: bytes([(n << 1) ^ (n >> 63)]) for n in range(-64, 64)}
-_SIZES: Final = tuple(_SMALL[n] for n in range(64))  # a short string's length
-# two varint groups with their continuation bits, for every 14-bit value
-_TWO_GROUPS: Final = [bytes(((n & 0x7F) | 0x80, (n >> 7) | 0x80)) for n in range(1 << 14)]
-_DOUBLE: Final = struct.Struct("<d").pack
 _TO_UTC_MS: Final = LOGICAL_WRITERS["long-timestamp-millis"]
 _TO_DATE: Final = LOGICAL_WRITERS["int-date"]
 _TO_DECIMAL: Final = LOGICAL_WRITERS["bytes-decimal"]
@@ -59,21 +58,6 @@ _PRIMITIVES: Final[dict[tuple[str, str | None], int]] = {
 
 class Unfit(Exception):
     """A value is not of the exact type the compiled writer writes: fastavro must judge."""
-
-
-def long_bytes(value: int) -> bytes:
-    """An Avro long or int: zigzag, then a little-endian base-128 varint."""
-    small = _SMALL.get(value)
-    if small is not None:
-        return small
-    zigzag = (value << 1) ^ (value >> 63)
-    out = b""
-    while zigzag >= 0x4000:  # 14 bits a step (a timestamp in ms: three steps)
-        out += _TWO_GROUPS[zigzag & 0x3FFF]
-        zigzag >>= 14
-    if zigzag < 0x80:
-        return out + bytes((zigzag,))
-    return out + bytes(((zigzag & 0x7F) | 0x80, zigzag >> 7))
 
 
 def _kind(schema: Any) -> tuple[int, dict[str, Any]] | None:
@@ -136,17 +120,17 @@ class RecordWriter:
             if value is None:
                 if not nullable:
                     raise Unfit(name)
-                append(_NULL)
+                append(NULL)
                 continue
             if nullable:
-                append(_PRESENT)
+                append(PRESENT)
             kind_of = type(value)
             if kind == STRING:
                 if kind_of is not str:
                     raise Unfit(name)
                 data = value.encode()
                 size = len(data)
-                append(_SIZES[size] if size < 64 else long_bytes(size))
+                append(SIZES[size] if size < 64 else long_bytes(size))
                 append(data)
             elif kind == TIMESTAMP:
                 if kind_of is not datetime:
@@ -186,7 +170,7 @@ def _int(name: str, value: Any, kind_of: type, schema: dict[str, Any]) -> bytes:
 def _double(name: str, value: Any, kind_of: type, schema: dict[str, Any]) -> bytes:
     if kind_of is not float:
         raise Unfit(name)
-    return _DOUBLE(value)
+    return pack_double(value)
 
 
 def _bytes(name: str, value: Any, kind_of: type, schema: dict[str, Any]) -> bytes:

@@ -12,9 +12,10 @@ import fastavro
 import pytest
 
 from streamhub.capture import envelope
-from streamhub.capture.envelope_codec import EnvelopeEncoder, long_bytes
+from streamhub.capture.envelope_codec import EnvelopeEncoder
 from streamhub.capture.model import ColumnInfo, Op, RowEvent, TableInfo, ValueKind
 from streamhub.serde import wire
+from streamhub.serde.avro_binary import long_bytes
 from streamhub.serde.errors import CorruptMessageError
 
 from .task_fakes import connector

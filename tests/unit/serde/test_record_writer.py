@@ -20,8 +20,9 @@ from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
 from streamhub.catalog.load import load_schema
 from streamhub.serde import AvroSerde
 from streamhub.serde import record_writer as rw
+from streamhub.serde.avro_binary import long_bytes
 from streamhub.serde.avro_serde import RegisteredWriter, parse
-from streamhub.serde.record_writer import compile_record, long_bytes
+from streamhub.serde.record_writer import compile_record
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "avro_schemas"
 
