@@ -13,20 +13,18 @@ stops its own worker.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from streamhub.stack import process
 from streamhub.stack.errors import ConnectRestError, StackError
+from streamhub.stack.maven import resolve_jars
 
 POM = "kafka-connect.pom.xml"
 WORKER_PROFILE = "worker"
@@ -159,43 +157,9 @@ class ConnectWorker:
 
     def ensure_jars(self) -> bool:
         """Resolve the worker's and each plugin's jars; cached per directory by the pom's hash."""
-        pom_text = resources.files("streamhub.stack").joinpath(POM).read_text()
-        digest = hashlib.sha256(pom_text.encode()).hexdigest()
-        targets = {WORKER_PROFILE: self.lib}
+        targets: dict[str | None, Path] = {WORKER_PROFILE: self.lib}
         targets |= {p: self.home / "plugins" / p for p in self.options.plugins}
-        stale = {
-            profile: target
-            for profile, target in targets.items()
-            if not (target / ".pom-sha256").exists()
-            or (target / ".pom-sha256").read_text().strip() != digest
-        }
-        if not stale:
-            return False
-        if shutil.which("java") is None or shutil.which("mvn") is None:
-            process.apt_install(["openjdk-17-jre-headless", "maven"], "Java 17 and Maven")
-        self.home.mkdir(parents=True, exist_ok=True)
-        pom = self.home / "pom.xml"
-        pom.write_text(pom_text)
-        for profile, target in stale.items():
-            if target.exists():
-                shutil.rmtree(target)
-            process.run(
-                [
-                    "mvn",
-                    "-q",
-                    "-B",
-                    "-f",
-                    str(pom),
-                    "-P",
-                    profile,
-                    "dependency:copy-dependencies",
-                    f"-DoutputDirectory={target}",
-                    "-DincludeScope=runtime",
-                ],
-                f"resolving Kafka Connect jars ({profile}) from Maven Central",
-            )
-            (target / ".pom-sha256").write_text(digest + "\n")
-        return True
+        return resolve_jars(POM, self.home, targets, "Kafka Connect jars")
 
     def write_secrets(self, values: Mapping[str, str]) -> Path:
         """Write secrets for connector configs to an owner-only properties file."""

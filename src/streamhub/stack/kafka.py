@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import shutil
 import uuid
-from importlib import resources
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
 from streamhub.stack import process
 from streamhub.stack.errors import StackError
+from streamhub.stack.maven import resolve_jars
 from streamhub.stack.service import Service, ServiceStatus
 
 POM = "kafka-broker.pom.xml"
@@ -36,33 +34,7 @@ class Kafka(Service):
 
     def ensure_jars(self) -> bool:
         """Resolve the pinned broker jars with Maven; cached until the pom changes."""
-        pom_text = resources.files("streamhub.stack").joinpath(POM).read_text()
-        digest = hashlib.sha256(pom_text.encode()).hexdigest()
-        stamp = self.lib / ".pom-sha256"
-        if stamp.exists() and stamp.read_text().strip() == digest:
-            return False
-        if shutil.which("java") is None or shutil.which("mvn") is None:
-            process.apt_install(["openjdk-17-jre-headless", "maven"], "Java 17 and Maven")
-        self.home.mkdir(parents=True, exist_ok=True)
-        pom = self.home / "pom.xml"
-        pom.write_text(pom_text)
-        if self.lib.exists():
-            shutil.rmtree(self.lib)
-        process.run(
-            [
-                "mvn",
-                "-q",
-                "-B",
-                "-f",
-                str(pom),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={self.lib}",
-                "-DincludeScope=runtime",
-            ],
-            "resolving Kafka broker jars from Maven Central",
-        )
-        stamp.write_text(digest + "\n")
-        return True
+        return resolve_jars(POM, self.home, {None: self.lib}, "Kafka broker jars")
 
     def _render_config(self) -> Path:
         host, port = self.address
