@@ -8,8 +8,8 @@ Figures from one run against the local stack, on this machine, everything on its
    `streamhub land` run as child processes (the lander owning its embedded ClickHouse);
    prints source commit -> queryable latency p50/p99/max, read afterwards from each row's
    insert time (``_landed_time``), and each worker's peak RSS. First at ``--rate`` on the
-   day's curve around 09:30 (its peak is about 2.6x the mean), then at each flat offered
-   rate of ``--rates``, and which of those kept p99 <= 2 s;
+   day's curve around 09:30 (its peak is about 2.6x the mean); after the backlog (2.), at
+   each flat offered rate of ``--rates``, and which of those kept p99 <= 2 s;
 2. backlog: the day-shaped run's raw changes are standardized and landed again by fresh
    groups as fast as they go: the pipeline's end-to-end rate;
 3. bare loop, the ratio's denominator: confluent-kafka consume -> fastavro decode ->
@@ -163,6 +163,17 @@ SELECT count(), quantiles(0.5, 0.99)(dateDiff('millisecond', commit_time, _lande
        max(dateDiff('millisecond', commit_time, _landed_time))
 FROM merge('{database}', '^std_') WHERE operation != 'r'
 """
+# per source dialect (its engine) and hop: commit -> read by capture (the envelope's ts_ms) ->
+# standardized (its batch's start) -> inserted. MariaDB's binlog gives commit times in whole
+# seconds, so its commit -> anything reads 0-1 s long (about 0.5 s at the median).
+HOPS_SQL = """
+SELECT splitByChar('@', profile)[1] AS dialect, count(),
+       quantiles(0.5, 0.99)(dateDiff('millisecond', commit_time, received_time)),
+       quantiles(0.5, 0.99)(dateDiff('millisecond', received_time, standardized_time)),
+       quantiles(0.5, 0.99)(dateDiff('millisecond', standardized_time, _landed_time)),
+       quantiles(0.5, 0.99)(dateDiff('millisecond', commit_time, _landed_time))
+FROM merge('{database}', '^std_') WHERE operation != 'r' GROUP BY dialect ORDER BY dialect
+"""
 
 
 def bare_loop(settings: Settings, dsn: str, start: Offsets, end: Offsets) -> tuple[int, float]:
@@ -246,6 +257,7 @@ def fixed_rate(
     # only now does this process open the run's engine (its lander has stopped)
     client = connect(dsn, database)
     versions, (p50, p99), worst = client.query(LATENCY_SQL.format(database=database)).result_rows[0]
+    hops = client.query(HOPS_SQL.format(database=database)).result_rows
     client.close()
     run = FixedRate(tag, report.written, written_s, raw_start, raw_end, versions, p50, p99,
                     worst, peaks)  # fmt: skip
@@ -257,6 +269,13 @@ def fixed_rate(
         f"p50 {p50:,.0f} ms, p99 {p99:,.0f} ms, max {worst:,} ms; peak RSS "
         + ", ".join(f"{name} {mb:,.0f} MiB" for name, mb in sorted(peaks.items()))
     )
+    for dialect, n, capture_q, std_q, land_q, total_q in hops:
+        print(
+            f"[{tag}]   {dialect:<12} {n:>7,} versions, p50/p99 ms: capture "
+            f"{capture_q[0]:,.0f}/{capture_q[1]:,.0f}, standardize {std_q[0]:,.0f}/{std_q[1]:,.0f}"
+            f", land {land_q[0]:,.0f}/{land_q[1]:,.0f}, commit -> queryable "
+            f"{total_q[0]:,.0f}/{total_q[1]:,.0f}"
+        )
     return run
 
 
@@ -267,19 +286,16 @@ def main() -> None:
     parser.add_argument(
         "--rates",
         default="",
-        help="flat offered rates (changes/s, comma-separated) to run after the day-shaped one",
+        help="flat offered rates (changes/s, comma-separated) to run after the backlog",
     )
     parser.add_argument("--hospitals", type=int, default=2)
     parser.add_argument("--clinics", type=int, default=2)
     args = parser.parse_args()
     settings = load_settings()
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    runs = [fixed_rate(settings, work, args, args.rate, shaped=True)]
-    for rate in [float(r) for r in args.rates.split(",") if r.strip()]:
-        runs.append(fixed_rate(settings, work, args, rate, shaped=False))
-
-    # the day-shaped run's raw changes again, by fresh groups as fast as they go
-    first = runs[0]
+    first = fixed_rate(settings, work, args, args.rate, shaped=True)
+    # the day-shaped run's raw changes again, by fresh groups as fast as they go (before any
+    # other run adds to the raw topics: a backlog group reads them to their end)
     backlog = Pipeline(settings, work / f"connectors-{first.label}", f"chdb://{work / 'backlog'}",
                        "bench_backlog")  # fmt: skip
     backlog.start(first.raw_start)
@@ -294,8 +310,10 @@ def main() -> None:
     print(f"bare loop (consume -> fastavro decode -> insert): {count:,} in {bare_s:.1f} s "
           f"= {bare_rate:,.0f}/s")  # fmt: skip
     print(f"ratio pipeline / bare loop: {pipeline_rate / bare_rate:.2f}")
-    flat = [r for r in runs[1:] if r.p99_ms <= 2000]
-    if runs[1:]:
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    runs = [fixed_rate(settings, work, args, rate, shaped=False) for rate in rates]
+    flat = [r for r in runs if r.p99_ms <= 2000]
+    if runs:
         best = max(flat, key=lambda r: r.written / r.written_s, default=None)
         print(
             "highest flat offered rate with p99 <= 2 s: "
