@@ -11,7 +11,9 @@ Figures from one run against the local stack, on this machine, everything on its
    day's curve around 09:30 (its peak is about 2.6x the mean); after the backlog (2.), at
    each flat offered rate of ``--rates``, and which of those kept p99 <= 2 s;
 2. backlog: the day-shaped run's raw changes are standardized and landed again by fresh
-   groups as fast as they go: the pipeline's end-to-end rate;
+   groups as fast as they go: the pipeline's end-to-end rate, from the first batch committed
+   to the last row landed (the workers' start-up is printed apart, and the rate with it), and
+   each worker's CPU seconds per 10,000 raw envelopes;
 3. bare loop, the ratio's denominator: confluent-kafka consume -> fastavro decode ->
    clickhouse-connect insert of the same raw changes, no standardization.
 
@@ -34,6 +36,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from proc_usage import cpu_seconds  # bench/, on the path when run as a script
 
 from streamhub.capture.connector import ConnectorConfig, load_connector
 from streamhub.capture.positions import PositionStore
@@ -63,15 +66,31 @@ RAW = list(RAW_TOPICS)
 LANDED_TOPICS = list(DEFAULT_ROUTES)
 
 
-def wait_drained(settings: Settings, groups: dict[str, list[str]], timeout_s: float) -> float:
-    """Seconds until every group has no lag (twice in a row, 1 s apart)."""
+@dataclass
+class Drained:
+    seconds: float  # until every group had no lag (the first of two zero readings in a row)
+    started_s: float | None  # until the first group's lag first fell: its workers' start-up
+
+
+def wait_drained(settings: Settings, groups: dict[str, list[str]], timeout_s: float) -> Drained:
     began = time.monotonic()
-    quiet = 0
+    initial: int | None = None
+    moved: float | None = None
+    zero: float | None = None
     while time.monotonic() - began < timeout_s:
-        quiet = quiet + 1 if all(group_lag(settings, g, t) == 0 for g, t in groups.items()) else 0
-        if quiet >= 2:
-            return max(0.0, time.monotonic() - began - 1.0)
-        time.sleep(0.5)
+        lags = [group_lag(settings, g, t) for g, t in groups.items()]
+        now = time.monotonic() - began
+        if initial is None:
+            initial = lags[0]
+        elif moved is None and lags[0] < initial:
+            moved = now
+        if not any(lags):
+            if zero is not None:
+                return Drained(zero, moved)
+            zero = now
+        else:
+            zero = None
+        time.sleep(0.25)
     raise SystemExit(f"not drained within {timeout_s:g} s")
 
 
@@ -127,15 +146,27 @@ class Pipeline:
                     raise SystemExit(f"capture did not start; see {self.workers.log_dir}")
                 time.sleep(0.5)
 
-    def drained_after(self, timeout_s: float) -> float:
+    def drained_after(self, timeout_s: float) -> Drained:
         groups = {self.std_group: RAW, self.land_group: LANDED_TOPICS}
         return wait_drained(self.settings, groups, timeout_s)
+
+    def cpu(self) -> dict[str, float]:
+        """Each worker's CPU seconds so far."""
+        return {name: cpu_seconds(p.pid) for name, p in self.workers.processes.items()}
 
     def stop(self) -> dict[str, float]:
         """Stop the workers; each one's peak RSS in MiB."""
         peaks = self.workers.peak_rss_mb()
         self.workers.stop()
         return peaks
+
+
+def cpu_per_10k(before: dict[str, float], after: dict[str, float], changes: int) -> str:
+    """Each worker's CPU seconds per 10,000 changes between two readings."""
+    return ", ".join(
+        f"{name} {(after[name] - before.get(name, 0.0)) / changes * 10_000:.2f}"
+        for name in sorted(after)
+    )
 
 
 @dataclass
@@ -241,15 +272,17 @@ def fixed_rate(
         live = Pipeline(settings, work / f"connectors-{tag}", dsn, database, capture)
         live.start(raw_start)
         # the initial snapshot is a one-off backlog: latency is measured in steady state
-        snapshot_s = live.drained_after(600)
+        snapshot_s = live.drained_after(600).seconds
         snapshot = sum(topic_ends(settings, RAW).values()) - sum(raw_start.values())
         print(f"[{tag}] initial snapshot: {snapshot:,} rows standardized and landed in "
               f"{snapshot_s:.1f} s")  # fmt: skip
+        cpu_before = live.cpu()
         began = time.monotonic()
         report = simulation.run()
         written_s = time.monotonic() - began
         time.sleep(5)  # the last transactions reach Kafka
-        tail_s = live.drained_after(300)
+        tail_s = live.drained_after(300).seconds
+        cpu = cpu_per_10k(cpu_before, live.cpu(), report.written)
         peaks = live.stop()
         raw_end = topic_ends(settings, RAW)
     finally:
@@ -268,6 +301,7 @@ def fixed_rate(
         f"[{tag}]   source commit -> queryable over {versions:,} logged versions: "
         f"p50 {p50:,.0f} ms, p99 {p99:,.0f} ms, max {worst:,} ms; peak RSS "
         + ", ".join(f"{name} {mb:,.0f} MiB" for name, mb in sorted(peaks.items()))
+        + f"\n[{tag}]   CPU s per 10,000 source changes while writing: {cpu}"
     )
     for dialect, n, capture_q, std_q, land_q, total_q in hops:
         print(
@@ -299,17 +333,25 @@ def main() -> None:
     backlog = Pipeline(settings, work / f"connectors-{first.label}", f"chdb://{work / 'backlog'}",
                        "bench_backlog")  # fmt: skip
     backlog.start(first.raw_start)
-    took = backlog.drained_after(600)
+    drained = backlog.drained_after(600)
+    started = drained.started_s or 0.0
+    took = drained.seconds - started
+    cpu = cpu_per_10k({}, backlog.cpu(), first.changes)
     peaks = backlog.stop()
     pipeline_rate = first.changes / took
     print(f"backlog: {first.changes:,} raw envelopes standardized and landed in {took:.1f} s "
-          f"= {pipeline_rate:,.0f}/s; peak RSS "
-          + ", ".join(f"{name} {mb:,.0f} MiB" for name, mb in sorted(peaks.items())))  # fmt: skip
+          f"= {pipeline_rate:,.0f}/s, from the first batch committed to the last row landed "
+          f"(the workers' start-up before it: {started:.1f} s; with it "
+          f"{first.changes / drained.seconds:,.0f}/s); peak RSS "
+          + ", ".join(f"{name} {mb:,.0f} MiB" for name, mb in sorted(peaks.items()))
+          + f"; CPU s per 10,000 raw envelopes (incl. start-up): {cpu}")  # fmt: skip
     count, bare_s = bare_loop(settings, f"chdb://{work / 'bare'}", first.raw_start, first.raw_end)
     bare_rate = count / bare_s
     print(f"bare loop (consume -> fastavro decode -> insert): {count:,} in {bare_s:.1f} s "
           f"= {bare_rate:,.0f}/s")  # fmt: skip
-    print(f"ratio pipeline / bare loop: {pipeline_rate / bare_rate:.2f}")
+    with_start = first.changes / drained.seconds / bare_rate
+    print(f"ratio pipeline / bare loop: {pipeline_rate / bare_rate:.2f} "
+          f"({with_start:.2f} counting the workers' start-up)")  # fmt: skip
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     runs = [fixed_rate(settings, work, args, rate, shaped=False) for rate in rates]
     flat = [r for r in runs if r.p99_ms <= 2000]
