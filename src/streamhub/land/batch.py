@@ -181,3 +181,24 @@ class Batch:
         self.dead = [d for d in self.dead if (d.origin.topic, d.origin.partition) not in revoked]
         for tp in revoked:
             self.offsets.pop(tp, None)
+
+
+@dataclass
+class Lane:
+    """One of the lander's independent buffers and the age at which it is due.
+
+    Every topic belongs to exactly one lane — ``std`` for topics routed to an entity's table,
+    ``ops`` for the others — so the lanes' offsets are disjoint and a lane's flush commits
+    only its own: the commit rule (after the insert, the dead letters and the landed counts
+    are acknowledged) holds per lane.
+    """
+
+    name: str
+    max_age_s: float
+    batch: Batch = field(default_factory=Batch)
+
+    def due(self, now: float, max_rows: int) -> bool:
+        return self.batch.due(now, max_rows, self.max_age_s)
+
+    def due_in(self, now: float) -> float | None:
+        return self.batch.due_in(now, self.max_age_s)

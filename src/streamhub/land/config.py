@@ -49,6 +49,14 @@ class LanderConfig(BaseModel):
     flush_ms: int = Field(
         default=200, ge=1, description="Flush when the oldest buffered message is this old."
     )
+    ops_flush_ms: int = Field(
+        default=2_000,
+        ge=1,
+        description="Flush the ops tables' buffer (topics routed to a table without an entity: "
+        "quality, landed counts, heartbeats, dead letters…) when its oldest message is this "
+        "old; the std.* buffer keeps flush_ms, so a latency-critical flush inserts only std.* "
+        "tables.",
+    )
     until_idle_s: float | None = Field(
         default=None,
         gt=0,

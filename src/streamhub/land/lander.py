@@ -2,6 +2,10 @@
 
 Guarantees: a consumed message is committed only after its row is stored in ClickHouse (or
 its dead letter acknowledged by Kafka) and the flush's ops.landed_counts are acknowledged.
+Two independent buffers (:class:`~streamhub.land.batch.Lane`) hold the std.* topics (flushed
+after ``flush_ms``) and the ops topics (after ``ops_flush_ms``, slower: each insert has a
+fixed cost), so a latency-critical flush inserts only std.* tables; a topic belongs to one
+buffer, and each flush commits only its own buffer's offsets.
 A crash at any point re-delivers the uncommitted batch; landing it again changes nothing
 (ReplacingMergeTree keeps one row per record version; ops tables dedupe on their key).
 Transient failures (ClickHouse or Kafka unavailable) are retried with backoff for
@@ -22,7 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.window_counts import WindowCounts
-from streamhub.land.batch import Batch, DeadLetter, Origin
+from streamhub.land.batch import Batch, DeadLetter, Lane, Origin
 from streamhub.land.config import LanderConfig
 from streamhub.land.dead_letters import dead_letter_for
 from streamhub.land.drill import drill_from_env
@@ -74,7 +78,13 @@ class Lander:
         self._progress = Progress(self.stats, progress_out, config.progress_every_s, clock)
         self._metrics = metrics or land_metrics()
         self._targets = {topic: TARGETS[name] for topic, name in config.routes.items()}
-        self._batch = Batch()
+        self._std = Lane("std", config.flush_ms / 1000)
+        self._ops = Lane("ops", config.ops_flush_ms / 1000)
+        self._lanes = (self._std, self._ops)
+        self._lane_of = {
+            topic: self._ops if target.entity is None else self._std
+            for topic, target in self._targets.items()
+        }
         self._assigned_at: float | None = None
         self._last_message_at: float | None = None
         self._drill = drill_from_env()  # the fault-injection drill, or nothing (the default)
@@ -90,12 +100,14 @@ class Lander:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         try:
-            self._flush(consumer)
+            self._flush_all(consumer)
         except LandError as exc:  # the new owner re-reads the uncommitted messages
             log.warning(
                 "flush on revoke failed; dropping the uncommitted batch", extra={"error": str(exc)}
             )
-            self._batch.forget_partitions({(tp.topic, tp.partition) for tp in partitions})
+            revoked = {(tp.topic, tp.partition) for tp in partitions}
+            for lane in self._lanes:
+                lane.batch.forget_partitions(revoked)
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> LanderStats:
@@ -117,10 +129,12 @@ class Lander:
                 now = self._clock.monotonic()
                 for message in messages:
                     self._take(message, now)
-                if self._batch.due(self._clock.monotonic(), cfg.flush_rows, cfg.flush_ms / 1000):
-                    self._flush(consumer)
+                now = self._clock.monotonic()
+                for lane in self._lanes:
+                    if lane.due(now, cfg.flush_rows):
+                        self._flush(consumer, lane)
                 self._progress.maybe_report(consumer)
-            self._flush(consumer)
+            self._flush_all(consumer)
         except Exception:
             failed = True
             self._metrics.errors.labels("fatal").inc()
@@ -133,12 +147,16 @@ class Lander:
         return self.stats
 
     def _wait(self) -> float:
-        """How long the next poll may wait: until the buffered batch is due (a poll waits its
-        whole timeout unless ``consume_batch`` messages come, and a batch flushes only after
-        the poll returns), at most ``flush_ms``, at least 10 ms."""
-        flush_s = min(0.5, self.config.flush_ms / 1000)
-        due_in = self._batch.due_in(self._clock.monotonic(), flush_s)
-        return max(0.01, flush_s if due_in is None else min(flush_s, due_in))
+        """How long the next poll may wait: until the first buffered batch is due (a poll
+        waits its whole timeout unless ``consume_batch`` messages come, and a batch flushes
+        only after the poll returns), at most ``flush_ms`` (and 500 ms), at least 10 ms."""
+        now = self._clock.monotonic()
+        wait = min(0.5, self.config.flush_ms / 1000)
+        for lane in self._lanes:
+            due_in = lane.due_in(now)
+            if due_in is not None and due_in < wait:
+                wait = due_in
+        return max(0.01, wait)
 
     def _idle(self) -> bool:
         limit = self.config.until_idle_s
@@ -163,12 +181,13 @@ class Lander:
             topic, message.partition() or 0, message.offset() or 0, message.key(), message.value()
         )
         target = self._targets[topic]
+        batch = self._lane_of[topic].batch
         try:
             record = self._decode(origin)
             target.check(record)
-            self._batch.add(target, record, origin, now)
+            batch.add(target, record, origin, now)
         except (SerdeError, KeyError, TypeError, ValueError) as exc:
-            self._batch.add_dead(self._dead_letter(origin, exc, None), now)
+            batch.add_dead(self._dead_letter(origin, exc, None), now)
 
     def _decode(self, origin: Origin) -> dict[str, Any]:
         data = origin.value
@@ -189,8 +208,15 @@ class Lander:
         return value
 
     # -- flush: insert, produce, commit ------------------------------------------------------
-    def _flush(self, consumer: Consumer) -> None:
-        batch = self._batch
+    def _flush_all(self, consumer: Consumer) -> None:
+        """Flush both buffers (stop, idle exit, revoke): std.* first, then ops."""
+        for lane in self._lanes:
+            self._flush(consumer, lane)
+
+    def _flush(self, consumer: Consumer, lane: Lane) -> None:
+        """Insert ``lane``'s rows, send its dead letters and landed counts, then commit its
+        offsets only (the other buffer's partitions are not in them)."""
+        batch = lane.batch
         if not batch.offsets:
             return
         dead = list(batch.dead)
@@ -225,7 +251,7 @@ class Lander:
             )
         self._commit(consumer, batch.offsets)
         self._account(landed, dead, landed_ms)
-        self._batch = Batch()
+        lane.batch = Batch()
 
     def _on_retry(self, what: str, exc: Exception) -> None:
         self.stats.retries += 1
