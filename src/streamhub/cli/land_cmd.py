@@ -55,6 +55,13 @@ def _help(field: str) -> str:
     help=_help("flush_ms"),
 )
 @click.option(
+    "--ops-flush-ms",
+    type=int,
+    default=LanderConfig.default("ops_flush_ms"),
+    show_default=True,
+    help=_help("ops_flush_ms"),
+)
+@click.option(
     "--landed-counts-topic",
     default=LanderConfig.default("landed_counts_topic"),
     show_default=True,
@@ -99,6 +106,7 @@ def land_cmd(
     until_idle: float | None,
     flush_rows: int,
     flush_ms: int,
+    ops_flush_ms: int,
     landed_counts_topic: str,
     dlq_topic: str,
     metrics_port: int,
@@ -108,13 +116,15 @@ def land_cmd(
     """Land std.* and ops topics into ClickHouse: batched inserts, commit after insert.
 
     Run `streamhub clickhouse migrate` first. Rows are buffered per table and inserted when
-    --flush-rows or --flush-ms is reached; offsets are committed only after the insert and
-    the batch's ops.landed_counts and dead letters are acknowledged, so a crash re-lands
-    (idempotently) rather than loses. Undecodable messages and rows ClickHouse refuses go to
-    --dlq-topic with the reason. SIGTERM/SIGINT flush, commit and stop. With chDB this
-    process owns the engine directory: nothing else may open it while it runs, so
-    --query-port lets others run the named queries of streamhub.query.catalog through it
-    (never SQL; bearer token: the query_token secret, at least 32 characters).
+    --flush-rows or --flush-ms is reached (the ops.* tables, where a second or two does not
+    matter, at --ops-flush-ms: a std.* flush inserts the std tables only); offsets are
+    committed only after the insert and the batch's ops.landed_counts and dead letters are
+    acknowledged, so a crash re-lands (idempotently) rather than loses. Undecodable messages
+    and rows ClickHouse refuses go to --dlq-topic with the reason. SIGTERM/SIGINT flush,
+    commit and stop. With chDB this process owns the engine directory: nothing else may open
+    it while it runs, so --query-port lets others run the named queries of
+    streamhub.query.catalog through it (never SQL; bearer token: the query_token secret, at
+    least 32 characters).
     """
     settings = settings_from(ctx)
     try:
@@ -131,6 +141,7 @@ def land_cmd(
         until_idle_s=until_idle,
         flush_rows=flush_rows,
         flush_ms=flush_ms,
+        ops_flush_ms=ops_flush_ms,
         landed_counts_topic=landed_counts_topic,
         dlq_topic=dlq_topic,
         progress_every_s=progress_every,
