@@ -8,11 +8,10 @@ are recomputed from the open anomalies on every tick: label sets that emptied ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from streamhub.core.metrics import MetricNamer
+from streamhub.core.metrics import MetricNamer, process_wide
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ class AnomalyMetrics:
         self.feeds.set(feeds)
 
 
-@cache
+@process_wide
 def anomaly_metrics() -> AnomalyMetrics:
     """One set per process, in the default registry that `--metrics-port` serves."""
     return AnomalyMetrics.create(REGISTRY)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.membership import Membership
-from streamhub.capture.metrics import capture_metrics
 from streamhub.capture.task import ConnectorTask
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
@@ -51,9 +50,6 @@ class CaptureAgent:
         self.running: dict[str, Running] = {}
 
     def run(self, stop: threading.Event) -> None:
-        # the connector threads would otherwise build the process's metrics at the same time
-        # (the cached builder is not thread-safe: a second registration raises)
-        capture_metrics()
         membership = Membership(self.settings, list(self.connectors)) if self.coordinated else None
         try:
             while not stop.is_set():

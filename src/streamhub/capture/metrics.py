@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from streamhub.core.metrics import MetricNamer
+from streamhub.core.metrics import MetricNamer, process_wide
 
 LABELS = ("connector", "institution", "system")
 
@@ -68,7 +67,7 @@ class CaptureMetrics:
             self.lag_seconds.labels(**labels).set(lag_ms / 1000)
 
 
-@cache
+@process_wide
 def capture_metrics() -> CaptureMetrics:
     """One set per process, in the default registry that `--metrics-port` serves."""
     return CaptureMetrics.create(REGISTRY)

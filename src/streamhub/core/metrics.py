@@ -10,11 +10,16 @@ its families through the same namer.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streamhub.core.errors import MetricNameError
+
+T = TypeVar("T")
 
 STAGES = frozenset(
     {"capture", "standardize", "land", "reconcile", "anomaly", "health", "registry", "web"}
@@ -109,3 +114,21 @@ class MetricNamer:
         if unbounded:
             raise MetricNameError(f"labels {unbounded} are not in the bounded set")
         return tuple(labels)
+
+
+def process_wide(build: Callable[[], T]) -> Callable[[], T]:
+    """``build`` run once per process, on first use, whichever thread comes first: a stage's
+    metrics live in the default registry, where registering them twice raises (and
+    ``functools.cache`` lets two threads that arrive together both build)."""
+    lock = threading.Lock()
+    built: list[T] = []
+
+    @wraps(build)
+    def once() -> T:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(build())
+        return built[0]
+
+    return once

@@ -7,11 +7,10 @@ from bisect import bisect_left
 from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-from streamhub.core.metrics import MetricNamer
+from streamhub.core.metrics import MetricNamer, process_wide
 
 COMMIT_TO_QUERYABLE_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600)
 
@@ -57,7 +56,7 @@ class LandMetrics:
         )
 
 
-@cache
+@process_wide
 def land_metrics() -> LandMetrics:
     """One set per process, in the default registry, shared by every Lander in it."""
     return LandMetrics.create(REGISTRY)

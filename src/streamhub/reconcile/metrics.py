@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from dataclasses import dataclass
-from functools import cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from streamhub.core.metrics import MetricNamer
+from streamhub.core.metrics import MetricNamer, process_wide
 from streamhub.reconcile.reconciler import Reconciler
 from streamhub.reconcile.result import Result, Status
 
@@ -82,7 +81,7 @@ class ReconcileMetrics:
         self.last_judged.set(now_s)
 
 
-@cache
+@process_wide
 def reconcile_metrics() -> ReconcileMetrics:
     """One set per process, in the default registry that `--metrics-port` serves."""
     return ReconcileMetrics.create(REGISTRY)

@@ -4,11 +4,10 @@ Faust app), built through :class:`~streamhub.core.metrics.MetricNamer`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
-from streamhub.core.metrics import MetricNamer
+from streamhub.core.metrics import MetricNamer, process_wide
 
 BATCH_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -49,7 +48,7 @@ class StandardizeMetrics:
         )
 
 
-@cache
+@process_wide
 def standardize_metrics() -> StandardizeMetrics:
     """One set per process, in the default registry that `--metrics-port` serves."""
     return StandardizeMetrics.create(REGISTRY)
