@@ -18,8 +18,9 @@ ORDER = (
     # shared parts, below every stage
     "__init__", "errors", "secrets_mask", "log", "config", "core", "codes", "serde", "kafka",
     "catalog", "registry", "stack",
-    # the institutions' side (simulated sources), then the flow
-    "simulate", "capture", "standardize", "land", "reconcile", "anomaly", "health",
+    # the institutions' side (simulated sources), then the flow; debezium is the second capture
+    # engine and fleet simulates many capture agents, so both sit just after capture
+    "simulate", "capture", "debezium", "fleet", "standardize", "land", "reconcile", "anomaly", "health",
     # what reads and assembles the stages
     "query", "web", "demo", "cli", "__main__",
 )  # fmt: skip
