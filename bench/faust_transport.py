@@ -250,6 +250,8 @@ def run_faust(
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
+        # Faust's app directory goes under datadir, by default the working directory
+        datadir=tempfile.mkdtemp(prefix="bench-faust-"),
         web_enabled=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
