@@ -66,27 +66,21 @@ class Emitter:
         config: ConnectorConfig,
         tracker: AckTracker,
         clock: Clock = SYSTEM_CLOCK,
+        *,
+        producer: Producer | None = None,
+        serde: AvroSerde | None = None,
     ) -> None:
+        """``producer`` and ``serde`` may be shared by many connectors' emitters in one process
+        (the fleet source); the caller has then checked the topics and flushes the producer."""
         self.config = config
         self.tracker = tracker
         self.clock = clock
-        self._require_topics(settings, [config.topic, *OPS_SCHEMAS])
-        self.producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 20,
-                "compression.type": "lz4",
-                # what may wait in the producer (bytes and messages): the agent's memory
-                # beyond its idle size is mostly this, whatever the size of a transaction
-                "queue.buffering.max.messages": 100_000,
-                "queue.buffering.max.kbytes": 65_536,
-                "message.max.bytes": config.max_message_bytes,
-                "client.id": f"streamhub-capture-{config.name}",
-            }
-        )
-        self.serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+        if producer is not None:
+            self.producer = producer
+        else:
+            self._require_topics(settings, [config.topic, *OPS_SCHEMAS])
+            self.producer = self._own_producer(settings, config)
+        self.serde = serde or AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
         self._tables: dict[tuple[str, str, str], RegisteredWriter] = {}
         # a table's encoder, by the TableInfo object the readers hand out (held in the
         # entry, so its id stays its own); equal layouts share one encoder
@@ -103,6 +97,24 @@ class Emitter:
         self.oversized_total = 0  # changes sent to dlq.capture for their size
         # dead letters of changes the broker refused for their size, with their ack callback
         self._refused: list[tuple[bytes, bytes, Delivered]] = []
+
+    @staticmethod
+    def _own_producer(settings: Settings, config: ConnectorConfig) -> Producer:
+        return Producer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 20,
+                "compression.type": "lz4",
+                # what may wait in the producer (bytes and messages): the agent's memory
+                # beyond its idle size is mostly this, whatever the size of a transaction
+                "queue.buffering.max.messages": 100_000,
+                "queue.buffering.max.kbytes": 65_536,
+                "message.max.bytes": config.max_message_bytes,
+                "client.id": f"streamhub-capture-{config.name}",
+            }
+        )
 
     @staticmethod
     def _require_topics(settings: Settings, topics: list[str]) -> None:
