@@ -1,0 +1,127 @@
+"""Faults of fleet institutions: outage, burst, stuck feed, silent connector.
+
+Written like ``streamhub simulate``'s faults, ``KIND:INSTITUTION[@AT][+FOR][,key=value…]``,
+with AT and FOR in wall seconds from the start of the run (``30s``, ``2m``) and INSTITUTION
+a fleet key (``h0001``, ``c0042``) or the institution's credit code:
+
+    outage:h0001@30s+20s          the institution writes nothing for 20 s (its day waits:
+                                  follow-ups due meanwhile come after); heartbeats go on
+    burst:c0003@45s,rows=3000     one bulk UPDATE of 3,000 rows (entity=registration)
+    stuck:h0002@60s+2m            heartbeats go on, no change leaves: the source's changes
+                                  pile up (lag grows) and are sent when the feed moves again
+    silent:h0002@60s+2m,system=lis  the connector neither heartbeats nor sends; it catches
+                                  up afterwards (system= one connector; default all of them)
+
+Without +FOR, stuck and silent last to the end of the run. ``streamhub simulate fleet-fault``
+drops the same text into the running fleet's control directory; it applies on arrival.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from streamhub.fleet.errors import FleetFaultError
+
+FaultKind = Literal["outage", "burst", "stuck", "silent"]
+KINDS: tuple[FaultKind, ...] = ("outage", "burst", "stuck", "silent")
+SPEC = re.compile(
+    r"(?P<kind>[a-z]+):(?P<institution>[a-z]\d{2,4}|[0-9A-Z]{18})"
+    r"(?:@(?P<at>\d+(?:\.\d+)?[sm]?))?(?:\+(?P<for>\d+(?:\.\d+)?[sm]?))?(?P<rest>(?:,[^,]+)*)"
+)
+OPTIONS = ("rows", "entity", "system")
+EXAMPLES = "outage:h0001@30s+20s, burst:c0003@45s,rows=3000, stuck:h0002@1m+2m, silent:h0002"
+
+
+@dataclass(frozen=True)
+class FleetFault:
+    kind: FaultKind
+    institution: str  # fleet key or credit code
+    at_s: float = 0.0
+    for_s: float = 0.0  # 0: stuck/silent to the end of the run
+    rows: int = 2000
+    entity: str = "registration"
+    system: str | None = None
+
+    def describe(self) -> str:
+        text = f"{self.kind}:{self.institution}@{self.at_s:g}s"
+        text += f"+{self.for_s:g}s" if self.for_s else ""
+        text += f",system={self.system}" if self.system else ""
+        return text + (f",rows={self.rows},entity={self.entity}" if self.kind == "burst" else "")
+
+
+def _seconds(text: str | None) -> float:
+    if not text:
+        return 0.0
+    if text.endswith("m"):
+        return float(text[:-1]) * 60
+    return float(text.removesuffix("s"))
+
+
+def parse_fault(text: str) -> FleetFault:
+    match = SPEC.fullmatch(text.strip())
+    if match is None or match["kind"] not in KINDS:
+        raise FleetFaultError(
+            f"cannot read fault {text!r}; write KIND:INSTITUTION[@AT][+FOR][,key=value] with "
+            f"KIND one of {', '.join(KINDS)}, e.g. {EXAMPLES}"
+        )
+    kind: FaultKind = match["kind"]
+    options: dict[str, str] = {}
+    for item in filter(None, match["rest"].split(",")):
+        name, _, value = item.partition("=")
+        if name not in OPTIONS or not value:
+            raise FleetFaultError(
+                f"fault {text!r}: unknown option {item!r} (rows=N, entity=NAME, system=his)"
+            )
+        options[name] = value
+    duration = _seconds(match["for"])
+    if kind == "outage" and duration <= 0:
+        raise FleetFaultError(f"fault {text!r}: an outage needs a duration, e.g. +20s")
+    try:
+        rows = int(options.get("rows", "2000"))
+    except ValueError as exc:
+        raise FleetFaultError(f"fault {text!r}: rows must be a whole number") from exc
+    return FleetFault(
+        kind=kind,
+        institution=match["institution"],
+        at_s=_seconds(match["at"]),
+        for_s=duration,
+        rows=rows,
+        entity=options.get("entity", "registration"),
+        system=options.get("system"),
+    )
+
+
+class FleetControl:
+    """Faults sent to a running fleet as files; each is applied once, then removed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, fault: FleetFault) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self.path / f"{uuid.uuid4().hex}.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(fault)), encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+    def receive(self) -> list[FleetFault]:
+        if not self.path.is_dir():
+            return []
+        faults = []
+        for item in sorted(self.path.glob("*.json")):
+            try:
+                fault = FleetFault(**json.loads(item.read_text(encoding="utf-8")))
+            except (ValueError, TypeError) as exc:
+                raise FleetFaultError(f"unreadable fault command {item}: {exc}") from exc
+            finally:
+                item.unlink(missing_ok=True)
+            if fault.kind not in KINDS:
+                raise FleetFaultError(f"fault command {item}: unknown kind {fault.kind!r}")
+            faults.append(fault)
+        return faults
