@@ -1,8 +1,28 @@
-"""``streamhub simulate``: simulated institutions writing a hospital day into the local stack."""
+"""``streamhub simulate``: simulated institutions writing a hospital day into the local stack.
+
+``streamhub simulate fleet`` (a stable interface: bench/region.py drives it) plays N
+institutions' capture agents without databases::
+
+    streamhub simulate fleet --institutions N --seed S --start 2026-03-02T08:00
+        --duration 20m --day-minutes 20 --peak-rate 1500 [--flat] [--no-warm-up]
+        [--fault outage:h0001@30s+20s ...] [--ledger PATH] [--connectors-out DIR] [--unpaced]
+
+It writes one connector file per fleet connector into ``--connectors-out`` (default
+``<data_dir>/sim/fleet/connectors``; give the centre's processes
+``STREAMHUB_CONNECTORS_DIR`` pointing there, or at ``<data_dir>/sim`` to include the
+database-backed simulator's connectors too), then emits; progress lines go to stderr,
+the summary (changes per table, CPU per 10,000 changes, faults, ledger path) to stdout;
+exit 0, or 1 with ``error: ...`` on failure. The ledger (JSON, default
+``<data_dir>/sim/fleet/ledger.json``) holds per institution, table and commit minute the
+changes sent (``minutes``: [institution_id, database.table, minute_ms, c, u, d]), totals per
+table, live rows per table at the end, held (never sent) changes, and the faults.
+``streamhub simulate fleet-fault SPEC`` sends a fault to the running fleet.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,9 +30,14 @@ from zoneinfo import ZoneInfo
 import click
 
 from streamhub.capture.alongside import CaptureAlongside
-from streamhub.capture.connector import load_connector
+from streamhub.capture.connector import load_connector, load_connectors
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.config import Settings
+from streamhub.fleet.connectors import write_connector_files
+from streamhub.fleet.faults import FleetControl
+from streamhub.fleet.faults import parse_fault as parse_fleet_fault
+from streamhub.fleet.pacing import Pacing
+from streamhub.fleet.run import Fleet, FleetOptions, FleetProgress, FleetReport
 from streamhub.simulate import dialect as dialects
 from streamhub.simulate.bad_records import BAD_KINDS, parse_kinds
 from streamhub.simulate.connectors import connector_documents, write_connectors
@@ -320,3 +345,184 @@ def dialects_cmd() -> None:
     for name in dialects.available():
         d = dialects.load(name)
         click.echo(f"{d.name:<12} {d.engine:<8} {d.text_encoding:<6} {d.vendor}: {d.description}")
+
+
+# --- the fleet: many institutions' capture agents without databases -----------------------
+
+
+def fleet_dir(settings: Settings) -> Path:
+    return sim_dir(settings) / "fleet"
+
+
+def _taken_ids(settings: Settings) -> set[str]:
+    """Credit codes of the connector files already configured (the fleet skips them)."""
+    taken: set[str] = set()
+    for directory in (settings.connectors_path, sim_dir(settings) / "connectors"):
+        if directory.is_dir():
+            taken |= {
+                c.institution_id for c in load_connectors(directory, on_error=lambda _e: None)
+            }
+    return taken
+
+
+def _show_fleet_progress(progress: FleetProgress) -> None:
+    rate = progress.emitted / progress.wall_s if progress.wall_s > 0 else 0.0
+    click.echo(
+        f"[{progress.wall_s:7.1f}s] business time {progress.business:%Y-%m-%d %H:%M}  "
+        f"{progress.emitted:>10,} changes  {rate:>8,.0f}/s  behind {progress.behind_s:.1f}s",
+        err=True,
+    )
+
+
+def _fleet_summary(report: FleetReport) -> None:
+    click.echo(f"{'table':<16} {'inserts':>10} {'updates':>10} {'deletes':>9}")
+    for table, (inserts, updates, deletes) in report.by_table.items():
+        click.echo(f"{table:<16} {inserts:>10,} {updates:>10,} {deletes:>9,}")
+    rate = report.emitted / report.wall_s if report.wall_s > 0 else 0.0
+    per_envelope = report.bytes_out / report.emitted if report.emitted else 0.0
+    click.echo(
+        f"emitted {report.emitted:,} changes in {report.wall_s:.1f}s ({rate:,.0f}/s), "
+        f"{report.heartbeats:,} heartbeats, {per_envelope:.0f} bytes per envelope; at most "
+        f"{report.max_behind_s:.1f}s behind schedule"
+    )
+    click.echo(
+        f"fleet CPU: {report.cpu_s:.1f}s for the run ({report.cpu_per_10k:.2f}s per 10,000 "
+        f"changes), {report.setup_s:.1f}s setting up"
+    )
+    click.echo(f"faults applied: {', '.join(report.faults) if report.faults else 'none'}")
+    click.echo(
+        f"business time reached {report.business_end:%Y-%m-%d %H:%M}; ledger {report.ledger_path}"
+    )
+
+
+@simulate_group.command("fleet")
+@click.option(
+    "--institutions",
+    type=click.IntRange(1, 9999),
+    default=10,
+    show_default=True,
+    help="How many institutions, in a province's mix (338 hospitals : 1,413 clinics).",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same data.")
+@click.option(
+    "--start",
+    default="today",
+    show_default=True,
+    help="Business time the run starts at: today (08:00), now, or ISO like 2026-03-02T08:00.",
+)
+@click.option(
+    "--duration", default="60s", show_default=True, help="Wall-clock length, e.g. 90s or 20m."
+)
+@click.option(
+    "--day-minutes",
+    type=click.FloatRange(min=0.1),
+    default=20.0,
+    show_default=True,
+    help="Wall minutes one business day takes (20: a day in 20 min).",
+)
+@click.option(
+    "--peak-rate",
+    type=click.FloatRange(min=0.1),
+    default=1500.0,
+    show_default=True,
+    help="Changes per wall second of the whole fleet at the day curve's peak.",
+)
+@click.option("--flat", is_flag=True, help="No day curve: the peak rate's daily mean, constant.")
+@click.option(
+    "--no-warm-up",
+    is_flag=True,
+    help="Start from empty tables instead of the morning's hours (kept as state, not sent).",
+)
+@click.option(
+    "--fault",
+    "fault_specs",
+    multiple=True,
+    metavar="SPEC",
+    help="Scheduled fault, e.g. outage:h0001@30s+20s, burst:c0003@45s,rows=3000, "
+    "stuck:h0002@1m+2m, silent:h0002@1m+2m,system=lis (repeatable).",
+)
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ground-truth ledger [default: <data_dir>/sim/fleet/ledger.json].",
+)
+@click.option(
+    "--connectors-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the fleet's connector files [default: <data_dir>/sim/fleet/"
+    "connectors]; run centre processes with STREAMHUB_CONNECTORS_DIR pointing at it.",
+)
+@click.option(
+    "--unpaced", is_flag=True, help="Emit as fast as it goes (measures the fleet's own cost)."
+)
+@click.pass_context
+@fails_cleanly
+def fleet_cmd(
+    ctx: click.Context,
+    institutions: int,
+    seed: int,
+    start: str,
+    duration: str,
+    day_minutes: float,
+    peak_rate: float,
+    flat: bool,
+    no_warm_up: bool,
+    fault_specs: tuple[str, ...],
+    ledger_path: Path | None,
+    connectors_out: Path | None,
+    unpaced: bool,
+) -> None:
+    """N institutions' capture agents without databases: envelopes on cdc.raw.*, heartbeats
+    and source counts through the capture emitter, with a ledger as ground truth.
+
+    Faults at run time: `streamhub simulate fleet-fault SPEC`.
+    """
+    settings = settings_from(ctx)
+    options = FleetOptions(
+        start=parse_start(start),
+        institutions=institutions,
+        seed=seed,
+        duration_s=parse_duration(duration),
+        pacing=Pacing(day_minutes=day_minutes, peak_rate=peak_rate, flat=flat),
+        faults=tuple(parse_fleet_fault(spec) for spec in fault_specs),
+        warm_up=not no_warm_up,
+        paced=not unpaced,
+    )
+    ledger = ledger_path or fleet_dir(settings) / "ledger.json"
+    control = FleetControl(fleet_dir(settings) / "control")
+    control.receive()  # commands left over from an earlier run are void
+    click.echo(
+        f"fleet of {institutions} institutions for {options.duration_s:g}s, a day in "
+        f"{day_minutes:g} min, {peak_rate:g} changes/s at peak, from "
+        f"{options.start:%Y-%m-%d %H:%M} (seed {seed}); setting up",
+        err=True,
+    )
+    fleet = Fleet(
+        settings,
+        options,
+        ledger,
+        control=control,
+        on_progress=_show_fleet_progress,
+        taken=_taken_ids(settings),
+    )
+    directory = connectors_out or fleet_dir(settings) / "connectors"
+    count = write_connector_files(directory, fleet.configs)
+    click.echo(
+        f"{count} connector files in {directory} "
+        f"(STREAMHUB_CONNECTORS_DIR={directory} for the centre's processes)",
+        err=True,
+    )
+    _fleet_summary(fleet.run())
+
+
+@simulate_group.command("fleet-fault")
+@click.argument("spec")
+@click.pass_context
+@fails_cleanly
+def fleet_fault_cmd(ctx: click.Context, spec: str) -> None:
+    """Send a fault to the running fleet: outage:h0001+30s, burst:c0003,rows=5000,
+    stuck:h0002+2m, silent:h0002,system=lis. Applied within a second; @AT is ignored."""
+    fault = replace(parse_fleet_fault(spec), at_s=0.0)
+    path = FleetControl(fleet_dir(settings_from(ctx)) / "control").send(fault)
+    click.echo(f"sent {fault.kind} for {fault.institution} ({path.name})")
