@@ -154,7 +154,9 @@ class Fleet:
         clock: Clock = SYSTEM_CLOCK,
         taken: set[str] | None = None,
         producer: Producer | None = None,
+        serde: AvroSerde | None = None,
     ) -> None:
+        """``producer`` and ``serde`` given (tests): the caller has made the topics."""
         self.settings = settings
         self.options = options
         self.ledger_path = ledger_path
@@ -167,9 +169,11 @@ class Fleet:
         self.ledger = FleetLedger()
         planned = plan_connectors(settings, options, taken or set())
         self.configs = [config for _, configs in planned for config in configs]
-        self.producer = producer or make_producer(settings)
-        require_topics(settings, {c.topic for c in self.configs} | set(OPS_SCHEMAS))
-        self.serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+        if producer is None:
+            require_topics(settings, {c.topic for c in self.configs} | set(OPS_SCHEMAS))
+            producer = make_producer(settings)
+        self.producer = producer
+        self.serde = serde or AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
         total_weight = sum(member.institution.weight for member, _ in planned)
         self.institutions = [
             self._institution(member, configs, total_weight) for member, configs in planned
