@@ -13,6 +13,7 @@ from streamhub.cli.anomaly_cmd import anomaly_group
 from streamhub.cli.capture_cmd import capture_group, connectors_group
 from streamhub.cli.clickhouse_cmd import clickhouse_group
 from streamhub.cli.config_cmd import config_group
+from streamhub.cli.debezium_cmd import debezium_group
 from streamhub.cli.demo_cmd import demo_cmd
 from streamhub.cli.health_cmd import health_cmd
 from streamhub.cli.land_cmd import land_cmd
@@ -62,6 +63,7 @@ cli.add_command(config_group)
 cli.add_command(simulate_group)
 cli.add_command(capture_group)
 cli.add_command(connectors_group)
+cli.add_command(debezium_group)
 cli.add_command(clickhouse_group)
 cli.add_command(land_cmd)
 cli.add_command(schemas_group)

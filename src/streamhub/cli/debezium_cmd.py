@@ -1,0 +1,90 @@
+"""``streamhub debezium``: what runs beside Kafka Connect for Debezium-captured sources."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+
+from streamhub.cli.context import fails_cleanly, settings_from
+
+
+@click.group("debezium")
+def debezium_group() -> None:
+    """Debezium (on Kafka Connect) as a second capture engine."""
+
+
+@debezium_group.command("normalize")
+@click.option(
+    "--connector",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Connector file name to normalize (repeatable).",
+)
+@click.option("--all", "every", is_flag=True, help="Every connector file whose engine is debezium.")
+@click.option(
+    "--prefix",
+    help="Debezium topic prefix to read (one --connector only; default: dbz.<connector>).",
+)
+@click.option("--group", help="Kafka consumer group (one --connector only).")
+@click.pass_context
+@fails_cleanly
+def normalize_cmd(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    every: bool,
+    prefix: str | None,
+    group: str | None,
+) -> None:
+    """Rewrite Debezium change events into cdc.raw.* envelopes until stopped (SIGTERM/Ctrl-C).
+
+    At-least-once: a batch's Debezium offsets are committed only after every envelope and
+    dead letter it produced is acknowledged; events that cannot be carried go to
+    dlq.capture with the reason.
+    """
+    from streamhub.capture.connector import load_connectors
+    from streamhub.debezium.normalize import batch_loop, topic_prefix
+    from streamhub.debezium.normalize_errors import NormalizeError
+
+    if bool(names) == every:
+        raise click.UsageError("give --connector NAME (repeatable) or --all")
+    if (prefix or group) and len(names) != 1:
+        raise click.UsageError("--prefix and --group go with exactly one --connector")
+    settings = settings_from(ctx)
+    configs = load_connectors(settings.connectors_path, list(names) or None)
+    if every:
+        configs = [c for c in configs if _is_debezium(c)]
+        if not configs:
+            raise NormalizeError(
+                f"no connector file under {settings.connectors_path} has engine: debezium"
+            )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    threads = []
+    for config in configs:
+        read = prefix or topic_prefix(config)
+        loop, _ = batch_loop(settings, config, prefix=read, group=group)
+        click.echo(
+            f"debezium normalize: {read}.* → {config.topic}, dlq.capture "
+            f"(group {loop.options.group}, Kafka {settings.kafka_bootstrap})",
+            err=True,
+        )
+        thread = threading.Thread(
+            target=loop.run, args=(stop,), name=f"normalize-{config.name}", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    while any(t.is_alive() for t in threads):
+        for thread in threads:
+            thread.join(0.5)
+
+
+def _is_debezium(config: object) -> bool:
+    """A connector captured by Debezium (the connector file's engine choice)."""
+    return "debezium" in (
+        str(getattr(config, "capture_engine", "")),
+        str(getattr(config, "engine", "")),
+    )
