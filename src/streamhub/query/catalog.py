@@ -10,6 +10,7 @@ way, from the std_* tables, so a test can hold the dashboard's views to them.
 
 from __future__ import annotations
 
+from streamhub.query.console_pages import CONSOLE_PAGES
 from streamhub.query.named import Catalog, NamedQuery, Param
 
 STD_TABLES = (
@@ -203,4 +204,4 @@ SELECT
     ),
 ]
 
-CATALOG = Catalog([PING, *_DASHBOARD, *_CONSOLE, *_CHECKS])
+CATALOG = Catalog([PING, *_DASHBOARD, *_CONSOLE, *CONSOLE_PAGES, *_CHECKS])

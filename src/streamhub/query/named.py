@@ -18,10 +18,11 @@ from typing import Any
 from streamhub.query.errors import QueryParameterError, UnknownQueryError
 
 MAX_STRING_CHARS = 256
+MAX_ARRAY_ITEMS = 2_000  # e.g. the institutions whose name matches a console search
 _INT_RANGES = {"UInt8": (0, 2**8 - 1), "UInt32": (0, 2**32 - 1), "Int64": (-(2**63), 2**63 - 1)}
-TYPES = frozenset({"String", "Date", "Bool", *_INT_RANGES})
+TYPES = frozenset({"String", "Array(String)", "Date", "Bool", *_INT_RANGES})
 _NAME = re.compile(r"^[a-z][a-z0-9_.]*$")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):([A-Za-z0-9]+)\}")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):([A-Za-z0-9]+(?:\(String\))?)\}")
 # Never in a registered query: a statement that writes files or opens connections.
 _FORBIDDEN = re.compile(
     r";|\bINTO\s+OUTFILE\b|\bINSERT\b|(?<!\.)\bSETTINGS\b|\b(file|url|s3|hdfs|remote|remoteSecure|"
@@ -60,6 +61,17 @@ class Param:
             if self.choices and value not in self.choices:
                 raise refuse(f"one of {', '.join(self.choices)}")
             return value
+        if self.type == "Array(String)":
+            if (
+                not isinstance(value, list | tuple)
+                or len(value) > MAX_ARRAY_ITEMS
+                or not all(isinstance(v, str) and len(v) <= MAX_STRING_CHARS for v in value)
+            ):
+                raise refuse(
+                    f"a list of at most {MAX_ARRAY_ITEMS} strings of at most "
+                    f"{MAX_STRING_CHARS} characters"
+                )
+            return list(value)
         if self.type == "Date":
             if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
                 return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -21,9 +21,19 @@ from streamhub.core.clock import Clock
 from streamhub.health.errors import HealthError
 from streamhub.health.evaluate import evaluate
 from streamhub.health.gather import gather
-from streamhub.health.model import HOPS, InstitutionHealth, Status
+from streamhub.health.model import HOPS, InstitutionHealth, Observation, Status
 from streamhub.health.thresholds import Thresholds
 from streamhub.log import get_logger
+from streamhub.web.console_filters import (
+    DEFAULT_PAGE_SIZE,
+    DISTRICT_PATTERN,
+    MAX_PAGE_SIZE,
+    Paging,
+    Who,
+    district_options,
+    health_page,
+    located,
+)
 from streamhub.web.context import WebContext, context, require, viewed
 from streamhub.web.errors import BadParameterError, NotFoundError, ServiceUnavailableError
 from streamhub.web.recon_diff import read_missing
@@ -35,8 +45,14 @@ MAX_ROWS = 1000
 NEIGHBOUR_MS = 10 * 60_000
 _HOP_STATUS = {Status.HEALTHY: "ok", Status.DEGRADED: "degraded", Status.DOWN: "down"}
 
+HEALTH_SOURCE = "health_source"  # WebContext.state key: a callable giving an Observation
+
 ReconStatus = Literal["MATCH", "MISSING", "EXCESS", "LATE", "PENDING"]
 Hours = Query(24, ge=1, le=24 * 31, description="How far back, in hours (1..744)")
+ListSort = Literal["worst", "newest", "institution"]
+AnomalyState = Literal["open", "suppressed", "recovered"]
+HealthStatus = Literal["down", "degraded", "unknown", "ok"]
+HealthSort = Literal["worst", "institution", "name"]
 
 router = APIRouter(prefix="/api/console", dependencies=[Depends(require("console"))])
 
@@ -92,22 +108,67 @@ class HealthCache:
 _cache_lock = threading.Lock()
 
 
+def who(
+    institution: str = Query("", max_length=64, description="Exactly this institution id"),
+    district: str = Query(
+        "", pattern=DISTRICT_PATTERN, description="A region code (6 digits) or unknown"
+    ),
+    q: str = Query("", max_length=64, description="Part of an institution's id or name"),
+) -> Who:
+    return Who(institution=institution, district=district, search=q)
+
+
+def paging(
+    page: int = Query(1, ge=1, le=1_000_000, description="Page number, from 1"),
+    page_size: int = Query(
+        DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description=f"Rows per page (1..{MAX_PAGE_SIZE})"
+    ),
+) -> Paging:
+    return Paging(page=page, page_size=page_size)
+
+
+WhoFilter = Depends(who)
+PageOf = Depends(paging)
+
+
+def use_health_source(ctx: WebContext, source: Callable[[], Observation]) -> None:
+    """Judge link health from ``source`` instead of reading Kafka (a test or a bench feeds
+    the console an observation of its own; the evaluation and everything after is real)."""
+    ctx.state[HEALTH_SOURCE] = source
+    ctx.state.pop("health", None)
+
+
 @router.get("/health")
-def health(request: Request) -> dict[str, Any]:
+def health(
+    request: Request,
+    who: Who = WhoFilter,
+    status: HealthStatus | None = None,
+    sort: HealthSort = "worst",
+    page: Paging = PageOf,
+) -> dict[str, Any]:
+    """One page of the link-health matrix: filtered, worst first, with the count per status
+    (before the status filter: the chips) and the districts to filter by."""
     ctx = context(request)
     viewed(request, "console link health")
     with _cache_lock:
         cache = ctx.state.get("health")
         if cache is None:
             cache = ctx.state["health"] = HealthCache(lambda: _health_document(ctx), ctx.clock)
-    document: dict[str, Any] = cache.get()
-    return document
+    return health_page(cache.get(), who, status or "", sort, page)
 
 
 def _health_document(ctx: WebContext) -> dict[str, Any]:
+    document = _judged(ctx)
+    rows = located(ctx.directory, document["institutions"])
+    return {**document, "institutions": rows, "districts": district_options(ctx.directory, rows)}
+
+
+def _judged(ctx: WebContext) -> dict[str, Any]:
     limits = Thresholds()
+    source = ctx.state.get(HEALTH_SOURCE)
     try:
-        healths = evaluate(gather(ctx.settings, limits, ctx.now_ms()), limits)
+        observation = source() if source else gather(ctx.settings, limits, ctx.now_ms())
+        healths = evaluate(observation, limits)
     except HealthError as exc:  # e.g. the schema registry is down: nothing can be judged
         reason = f"状态未知 (cannot judge link health: {exc})"
         unknown = {"status": "unknown", "reason": reason}
@@ -172,6 +233,63 @@ def reconciliation(
     return {"windows": _named(ctx, windows), "daily": _named(ctx, daily)}
 
 
+@router.get("/reconciliation/list")
+def reconciliation_list(
+    request: Request,
+    who: Who = WhoFilter,
+    status: ReconStatus | None = None,
+    hours: int = Hours,
+    sort: ListSort = "worst",
+    page: Paging = PageOf,
+) -> dict[str, Any]:
+    """One page of reconciliation windows (problems first by default), the number of
+    windows per verdict under the other filters, and how many pages the filter fills."""
+    ctx = context(request)
+    viewed(request, "console reconciliation list")
+    filters = {"since": ctx.now_ms() - hours * 3_600_000, **who.parameters(ctx.directory)}
+    counts = dict.fromkeys(get_args(ReconStatus), 0)
+    for row in ctx.queries.run("console.reconciliation.counts", filters):
+        counts[str(row["status"])] = int(row["windows"])
+    rows = ctx.queries.run(
+        f"console.reconciliation.page.{sort}",
+        {**filters, "status": status or "", **page.parameters()},
+    )
+    matched = counts.get(status, 0) if status else sum(counts.values())
+    return {
+        "windows": _named(ctx, rows),
+        "counts": counts,
+        "total": sum(counts.values()),
+        **page.describe(matched),
+    }
+
+
+@router.get("/reconciliation/days")
+def reconciliation_days(
+    request: Request,
+    who: Who = WhoFilter,
+    hours: int = Hours,
+    sort: ListSort = "worst",
+    page: Paging = PageOf,
+) -> dict[str, Any]:
+    """One page of the totals per institution and Shanghai day, most unmatched first."""
+    ctx = context(request)
+    viewed(request, "console reconciliation daily totals")
+    parameters = {
+        "since": ctx.now_ms() - hours * 3_600_000,
+        **who.parameters(ctx.directory),
+        **page.parameters(),
+    }
+    rows = ctx.queries.run(f"console.reconciliation.daily_page.{sort}", parameters)
+    matched = int(rows[0]["total_rows"]) if rows else 0
+    if not rows and page.page > 1:  # past the end: count the matches on the first page
+        first = ctx.queries.run(
+            f"console.reconciliation.daily_page.{sort}", {**parameters, "offset": 0, "limit": 1}
+        )
+        matched = int(first[0]["total_rows"]) if first else 0
+    days = [{k: v for k, v in row.items() if k != "total_rows"} for row in rows]
+    return {"daily": _named(ctx, days), **page.describe(matched)}
+
+
 @router.get("/reconciliation/window")
 def reconciliation_window(
     request: Request, institution: str, system: str, table: str, window_start_ms: int
@@ -224,11 +342,37 @@ def reconciliation_missing(
 
 
 @router.get("/anomalies")
-def anomalies(request: Request, open: bool = False) -> dict[str, Any]:
+def anomalies(
+    request: Request,
+    open: bool = False,
+    who: Who = WhoFilter,
+    state: AnomalyState | None = None,
+    hours: int = Hours,
+    sort: ListSort = "worst",
+    page: Paging = PageOf,
+) -> dict[str, Any]:
+    """One page of anomalies (open ones, however old, and those recovered within ``hours``),
+    unacknowledged open ones first by default, with the count per state."""
     ctx = context(request)
     viewed(request, f"console anomalies{' (open)' if open else ''}")
-    rows = ctx.queries.run("console.anomalies", {"open": open, "limit": MAX_ROWS})
-    return {"anomalies": _named(ctx, rows)}
+    filters = {"since": ctx.now_ms() - hours * 3_600_000, **who.parameters(ctx.directory)}
+    counts = dict.fromkeys(get_args(AnomalyState), 0)
+    for row in ctx.queries.run("console.anomalies.counts", filters):
+        counts[str(row["state"])] = int(row["anomalies"])
+    rows = ctx.queries.run(
+        f"console.anomalies.page.{sort}",
+        {**filters, "state": state or "", "open": open, **page.parameters()},
+    )
+    if state:
+        matched = 0 if open and state == "recovered" else counts[state]
+    else:
+        matched = sum(n for s, n in counts.items() if not (open and s == "recovered"))
+    return {
+        "anomalies": _named(ctx, rows),
+        "counts": counts,
+        "total": sum(counts.values()),
+        **page.describe(matched),
+    }
 
 
 class AckBody(BaseModel):

@@ -69,6 +69,17 @@ class Directory:
         name = self._current_names().get(institution_id, UNKNOWN)
         return Institution(institution_id, name, district, code if district != UNKNOWN else None)
 
+    def districts(self) -> list[tuple[str, str]]:
+        """(region code, district label) of the region catalogue, by code."""
+        return sorted(self._districts.items())
+
+    def named_like(self, text: str) -> list[str]:
+        """Institutions whose name contains ``text`` (case-insensitively), sorted."""
+        needle = text.casefold()
+        if not needle:
+            return []
+        return sorted(i for i, name in self._current_names().items() if needle in name.casefold())
+
     def known_ids(self) -> list[str]:
         """Institutions of the connector files, sorted."""
         return sorted(self._current_names())
