@@ -1,25 +1,41 @@
 // 运维控制台: link-health matrix, anomalies (with acknowledgement), reconciliation windows with
 // a drill-down, dead letters and quality findings. Everything refreshes every 8 s.
+// At a province's count (1,751 institutions) every list is filtered (district and institution
+// for all, a status chip each), ordered worst first and paged by the server: the page holds
+// one page of each list, never the whole province.
 
 import { api, ApiError, clearError, poll, reportError, showError } from "./api.js";
 import { mountHeader } from "./header.js";
 import { applyI18n, onLangChange, t } from "./i18n.js";
+import { renderChips, renderPager } from "./paging.js";
 import { forgetMissing, missingSection } from "./recon_missing.js";
 import { DASH, fillBody, fillSelect, fmtInt, fmtTime, h } from "./util.js";
 
 const REFRESH_MS = 8000;
 const MAX_ROWS = 300;
+const PAGE_SIZE = 50;
+const DAYS_PAGE_SIZE = 20;
+const SEARCH_DEBOUNCE_MS = 300;
 const DEFAULT_HOPS = ["source", "capture", "channel", "processing", "center"];
-const RECON_STATUSES = ["MATCH", "MISSING", "EXCESS", "LATE", "PENDING"];
-// Problems first: an operator looks for what is wrong.
-const RECON_ORDER = { MISSING: 0, EXCESS: 1, PENDING: 2, LATE: 3, MATCH: 4 };
+const RECON_STATUSES = ["MISSING", "EXCESS", "PENDING", "LATE", "MATCH"]; // problems first
+const HEALTH_STATUSES = ["down", "degraded", "unknown", "ok"];
+const ANOMALY_STATES = ["open", "suppressed", "recovered"];
+const LIST_SORTS = ["worst", "newest", "institution"];
+const HEALTH_SORTS = ["worst", "institution", "name"];
 const HOURS = [1, 6, 24, 168];
 
 const state = {
   health: null,
   anomalies: null,
   recon: null,
+  days: null,
   quality: null,
+  // the filters every list shares, and each list's own status, order and page
+  filter: { district: "", q: "" },
+  healthView: { status: "", sort: "worst", page: 1 },
+  anomalyView: { state: "", sort: "worst", page: 1 },
+  reconView: { status: "", sort: "worst", page: 1 },
+  daysView: { page: 1 },
   healthPick: null, // {institution, hop}
   reconPick: null, // key of the drilled-down window
   reconDetail: null,
@@ -77,6 +93,7 @@ function renderHealth() {
   const hops = (data && data.hops) || DEFAULT_HOPS;
   document.getElementById("health-head").replaceChildren(
     h("th", {}, t("col.institution")),
+    h("th", {}, t("col.district")),
     ...hops.map((hop) => h("th", { "data-hop": hop }, t("hop." + hop))),
     h("th", { "data-hop": "overall" }, t("hop.overall")),
   );
@@ -84,24 +101,40 @@ function renderHealth() {
   const errEl = $("health-error");
   errEl.textContent = (data && data.error) || "";
   errEl.hidden = !(data && data.error);
+  const counts = (data && data.counts) || {};
+  renderChips(
+    $("health-chips"),
+    "health",
+    HEALTH_STATUSES.map((s) => ({ value: s, label: t("status." + s), count: counts[s] || 0, status: s })),
+    state.healthView.status,
+    (value) => {
+      state.healthView = { ...state.healthView, status: value, page: 1 };
+      loadHealth().catch(reportError);
+    },
+  );
+  renderPager($("health-pager"), "health", data, (page) => {
+    state.healthView.page = page;
+    loadHealth().catch(reportError);
+  });
   fillBody(
     $("health-matrix").tBodies[0],
     insts.map((inst) =>
       h(
         "tr",
-        { "data-institution": inst.institution_id },
+        { "data-testid": "health-row", "data-institution": inst.institution_id, "data-status": inst.overall && inst.overall.status },
         h(
           "th",
           { scope: "row", class: "name", title: inst.institution_id },
           inst.name || inst.institution_id,
           inst.name ? h("div", { class: "inst-id mono" }, inst.institution_id) : null,
         ),
+        h("td", { class: "district" }, inst.district || DASH),
         ...hops.map((hop) => healthCell(inst, hop, inst.hops && inst.hops[hop])),
         healthCell(inst, "overall", inst.overall),
       ),
     ),
     emptyText(data),
-    hops.length + 2,
+    hops.length + 3,
   );
   renderHealthDetail();
 }
@@ -156,18 +189,34 @@ async function ackAnomaly(row, button) {
   }
 }
 
-function anomalyRank(a) {
-  if (a.recovered) return 2;
-  return a.suppressed ? 1 : 0;
-}
-
 function renderAnomalies() {
-  const rows = [...((state.anomalies && state.anomalies.anomalies) || [])].sort(
-    (a, b) => anomalyRank(a) - anomalyRank(b) || (b.start_ms || 0) - (a.start_ms || 0),
+  const data = state.anomalies;
+  const rows = (data && data.anomalies) || []; // one page, in the server's order
+  const counts = (data && data.counts) || {};
+  const open = document.getElementById("anomaly-open").checked;
+  const stateClass = { open: "down", suppressed: "degraded", recovered: "ok" };
+  renderChips(
+    $("anomaly-chips"),
+    "anomaly",
+    ANOMALY_STATES.filter((s) => !(open && s === "recovered")).map((s) => ({
+      value: s,
+      label: t("anomaly.state." + s),
+      count: counts[s] || 0,
+      status: stateClass[s],
+    })),
+    state.anomalyView.state,
+    (value) => {
+      state.anomalyView = { ...state.anomalyView, state: value, page: 1 };
+      loadAnomalies().catch(reportError);
+    },
   );
+  renderPager($("anomaly-pager"), "anomaly", data, (page) => {
+    state.anomalyView = { ...state.anomalyView, page };
+    loadAnomalies().catch(reportError);
+  });
   fillBody(
     $("anomaly-table").tBodies[0],
-    rows.slice(0, MAX_ROWS).map((a) => {
+    rows.map((a) => {
       const open = !a.recovered;
       let status = statusChip(a.recovered ? "ok" : "down", t(a.recovered ? "anomaly.recovered" : "anomaly.open"));
       const acked = open && !a.suppressed && state.acked.has(a.anomaly_id);
@@ -225,13 +274,29 @@ function reconKey(w) {
   return [w.institution_id, w.system, w.table, w.window_start_ms].join("|");
 }
 
-function reconParams() {
+function whoParams() {
   const p = new URLSearchParams();
-  const inst = $("recon-institution").value;
-  const status = $("recon-status").value;
-  if (inst) p.set("institution", inst);
-  if (status) p.set("status", status);
+  if (state.filter.district) p.set("district", state.filter.district);
+  if (state.filter.q) p.set("q", state.filter.q);
+  return p;
+}
+
+function reconParams() {
+  const p = whoParams();
+  const view = state.reconView;
+  if (view.status) p.set("status", view.status);
   p.set("hours", $("recon-hours").value || "24");
+  p.set("sort", view.sort);
+  p.set("page", String(view.page));
+  p.set("page_size", String(PAGE_SIZE));
+  return p;
+}
+
+function daysParams() {
+  const p = whoParams();
+  p.set("hours", $("recon-hours").value || "24");
+  p.set("page", String(state.daysView.page));
+  p.set("page_size", String(DAYS_PAGE_SIZE));
   return p;
 }
 
@@ -256,13 +321,23 @@ function reconStatusClass(status) {
 }
 
 function renderRecon() {
-  const all = [...((state.recon && state.recon.windows) || [])].sort(
-    (a, b) => (RECON_ORDER[a.status] ?? 9) - (RECON_ORDER[b.status] ?? 9) || (b.window_start_ms || 0) - (a.window_start_ms || 0),
+  const data = state.recon;
+  const shown = (data && data.windows) || []; // one page, in the server's order
+  const counts = (data && data.counts) || {};
+  renderChips(
+    $("recon-chips"),
+    "recon",
+    RECON_STATUSES.map((s) => ({ value: s, label: s, count: counts[s] || 0, status: reconStatusClass(s) })),
+    state.reconView.status,
+    (value) => {
+      state.reconView = { ...state.reconView, status: value, page: 1 };
+      loadRecon().catch(reportError);
+    },
   );
-  const shown = all.slice(0, MAX_ROWS);
-  $("recon-count").textContent = !state.recon
-    ? ""
-    : all.length > shown.length ? t("common.rows_shown", { total: all.length, shown: shown.length }) : t("common.rows_total", { total: all.length });
+  renderPager($("recon-pager"), "recon", data, (page) => {
+    state.reconView.page = page;
+    loadRecon().catch(reportError);
+  });
   fillBody(
     $("recon-table").tBodies[0],
     shown.map((w) =>
@@ -284,11 +359,18 @@ function renderRecon() {
     emptyText(state.recon),
     11,
   );
+  renderDays();
+}
 
-  const daily = (state.recon && state.recon.daily) || [];
+function renderDays() {
+  renderPager($("days-pager"), "days", state.days, (page) => {
+    state.daysView.page = page;
+    loadDays().catch(reportError);
+  });
+  const daily = (state.days && state.days.daily) || [];
   fillBody(
     $("recon-daily").tBodies[0],
-    daily.slice(0, MAX_ROWS).map((d) =>
+    daily.map((d) =>
       h(
         "tr",
         { "data-institution": d.institution_id, "data-day": d.day },
@@ -305,7 +387,7 @@ function renderRecon() {
         h("td", { class: d.difference ? "num diff" : "num" }, fmtInt(d.difference)),
       ),
     ),
-    emptyText(state.recon),
+    emptyText(state.days),
     11,
   );
 }
@@ -440,10 +522,23 @@ function renderQuality() {
 
 // ---- filters and loading ----------------------------------------------------------------
 
+function sortOptions(sorts) {
+  return sorts.map((s) => [s, t("sort." + s)]);
+}
+
 function renderFilters() {
-  const names = [...state.institutions.entries()].sort((a, b) => a[0].localeCompare(b[0]));
-  fillSelect($("recon-institution"), [["", t("common.all")], ...names.map(([id, name]) => [id, `${name} (${id})`])]);
-  fillSelect($("recon-status"), [["", t("common.all")], ...RECON_STATUSES.map((s) => [s, s])]);
+  const districts = (state.health && state.health.districts) || [];
+  fillSelect($("filter-district"), [
+    ["", t("console.all_districts")],
+    ...districts.map((d) => [d.code, t("console.district_n", { name: d.name, n: fmtInt(d.institutions) })]),
+  ]);
+  $("filter-district").value = state.filter.district;
+  fillSelect($("health-sort"), sortOptions(HEALTH_SORTS));
+  $("health-sort").value = state.healthView.sort;
+  fillSelect($("anomaly-sort"), sortOptions(LIST_SORTS));
+  $("anomaly-sort").value = state.anomalyView.sort;
+  fillSelect($("recon-sort"), sortOptions(LIST_SORTS));
+  $("recon-sort").value = state.reconView.sort;
   const hours = $("recon-hours");
   const keep = hours.value || "24";
   fillSelect(hours, HOURS.map((n) => [String(n), t("console.hours_n", { n })]));
@@ -463,22 +558,45 @@ function toast(message) {
   toastTimer = setTimeout(() => (el.hidden = true), 5000);
 }
 
+// Each load asks for the current view and drops its answer when the view changed meanwhile
+// (a later click's load is on its way).
+function anomalyParams() {
+  const p = whoParams();
+  const view = state.anomalyView;
+  if (document.getElementById("anomaly-open").checked) p.set("open", "true");
+  if (view.state) p.set("state", view.state);
+  p.set("hours", $("recon-hours").value || "24");
+  p.set("sort", view.sort);
+  p.set("page", String(view.page));
+  p.set("page_size", String(PAGE_SIZE));
+  return p;
+}
+
 async function loadAnomalies() {
-  const open = document.getElementById("anomaly-open").checked;
-  const res = await api("/api/console/anomalies" + (open ? "?open=true" : ""));
-  if (document.getElementById("anomaly-open").checked !== open) return;
+  const query = anomalyParams().toString();
+  const res = await api("/api/console/anomalies?" + query);
+  if (anomalyParams().toString() !== query) return;
   state.anomalies = res;
-  remember(state.anomalies.anomalies);
+  remember(res.anomalies);
   renderAnomalies();
 }
 
 async function loadRecon() {
   const query = reconParams().toString();
-  const recon = await api("/api/console/reconciliation?" + query);
-  if (reconParams().toString() !== query) return; // filters changed; that load is on its way
+  const recon = await api("/api/console/reconciliation/list?" + query);
+  if (reconParams().toString() !== query) return;
   state.recon = recon;
-  remember(state.recon.windows);
+  remember(recon.windows);
   renderRecon();
+}
+
+async function loadDays() {
+  const query = daysParams().toString();
+  const days = await api("/api/console/reconciliation/days?" + query);
+  if (daysParams().toString() !== query) return;
+  state.days = days;
+  remember(days.daily);
+  renderDays();
 }
 
 async function loadQuality() {
@@ -487,14 +605,28 @@ async function loadQuality() {
   renderQuality();
 }
 
+function healthParams() {
+  const p = whoParams();
+  const view = state.healthView;
+  if (view.status) p.set("status", view.status);
+  p.set("sort", view.sort);
+  p.set("page", String(view.page));
+  p.set("page_size", String(PAGE_SIZE));
+  return p;
+}
+
 async function loadHealth() {
-  state.health = await api("/api/console/health");
-  remember(state.health.institutions);
+  const query = healthParams().toString();
+  const health = await api("/api/console/health?" + query);
+  if (healthParams().toString() !== query) return;
+  state.health = health;
+  remember(health.institutions);
   renderHealth();
+  renderFilters();
 }
 
 async function loadAll() {
-  const results = await Promise.allSettled([loadHealth(), loadAnomalies(), loadRecon(), loadQuality()]);
+  const results = await Promise.allSettled([loadHealth(), loadAnomalies(), loadRecon(), loadDays(), loadQuality()]);
   renderFilters();
   const failed = results.find((r) => r.status === "rejected");
   if (!!failed !== state.loadFailed) {
@@ -505,14 +637,30 @@ async function loadAll() {
   clearError();
 }
 
+/** The shared filters changed: every list goes back to its first page. */
+function filtersChanged() {
+  state.healthView.page = 1;
+  state.anomalyView = { ...state.anomalyView, page: 1 };
+  state.reconView = { ...state.reconView, page: 1 };
+  state.daysView = { page: 1 };
+  Promise.allSettled([loadHealth(), loadAnomalies(), loadRecon(), loadDays()]).then((results) => {
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) reportError(failed.reason);
+  });
+}
+
 function renderAll() {
   renderHealth();
   renderAnomalies();
-  renderRecon();
+  renderRecon(); // and the daily totals
   renderReconDetail();
   renderQuality();
   renderFilters();
   document.getElementById("refresh-note").textContent = t("common.refresh_every", { n: REFRESH_MS / 1000 });
+}
+
+function listen(id, event, fn) {
+  document.getElementById(id).addEventListener(event, fn);
 }
 
 function init() {
@@ -520,13 +668,51 @@ function init() {
   mountHeader("console");
   renderAll();
   const refresh = poll(loadAll, REFRESH_MS);
-  for (const id of ["recon-institution", "recon-status", "recon-hours"]) {
-    document.getElementById(id).addEventListener("change", () => {
-      loadRecon().catch(reportError);
-      if (id === "recon-hours") loadQuality().catch(reportError);
-    });
-  }
-  document.getElementById("anomaly-open").addEventListener("change", () => loadAnomalies().catch(reportError));
+  listen("filter-district", "change", (ev) => {
+    state.filter = { ...state.filter, district: ev.target.value };
+    filtersChanged();
+  });
+  let searchTimer = null;
+  listen("filter-search", "input", (ev) => {
+    clearTimeout(searchTimer);
+    const q = ev.target.value.trim();
+    searchTimer = setTimeout(() => {
+      if (q === state.filter.q) return;
+      state.filter = { ...state.filter, q };
+      filtersChanged();
+    }, SEARCH_DEBOUNCE_MS);
+  });
+  listen("filter-clear", "click", () => {
+    $("filter-search").value = "";
+    state.filter = { district: "", q: "" };
+    state.healthView.status = "";
+    state.anomalyView = { ...state.anomalyView, state: "" };
+    state.reconView = { ...state.reconView, status: "" };
+    filtersChanged();
+  });
+  listen("health-sort", "change", (ev) => {
+    state.healthView = { ...state.healthView, sort: ev.target.value, page: 1 };
+    loadHealth().catch(reportError);
+  });
+  listen("anomaly-sort", "change", (ev) => {
+    state.anomalyView = { ...state.anomalyView, sort: ev.target.value, page: 1 };
+    loadAnomalies().catch(reportError);
+  });
+  listen("recon-sort", "change", (ev) => {
+    state.reconView = { ...state.reconView, sort: ev.target.value, page: 1 };
+    loadRecon().catch(reportError);
+  });
+  listen("recon-hours", "change", () => {
+    state.reconView = { ...state.reconView, page: 1 };
+    state.daysView = { page: 1 };
+    state.anomalyView = { ...state.anomalyView, page: 1 };
+    for (const load of [loadRecon, loadDays, loadAnomalies, loadQuality]) load().catch(reportError);
+  });
+  listen("anomaly-open", "change", () => {
+    const view = state.anomalyView;
+    state.anomalyView = { ...view, page: 1, state: view.state === "recovered" ? "" : view.state };
+    loadAnomalies().catch(reportError);
+  });
   onLangChange(renderAll);
   return refresh;
 }
