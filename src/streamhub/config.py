@@ -92,6 +92,10 @@ class KafkaSettings(BaseModel):
     registry_topic: str = Field(
         default="_schemas", description="Compacted topic where the local registry keeps schemas."
     )
+    connect_url: str = Field(
+        default="http://127.0.0.1:38083",
+        description="Kafka Connect worker's REST API (Debezium connectors; `stack up --connect`).",
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -102,7 +106,7 @@ class KafkaSettings(BaseModel):
             raise ValueError(f"expected host:port[,host:port...], got {value!r}")
         return ",".join(servers)
 
-    @field_validator("registry_url")
+    @field_validator("registry_url", "connect_url")
     @classmethod
     def _check_http_url(cls, value: str) -> str:
         return _http_url(value)

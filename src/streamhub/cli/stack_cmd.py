@@ -12,9 +12,11 @@ from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.core.clock import SYSTEM_CLOCK
 from streamhub.secrets_mask import mask_url
 from streamhub.stack.chromium import ensure_installed as ensure_chromium
+from streamhub.stack.connect import KafkaConnect
 from streamhub.stack.permissions import lock_down
 from streamhub.stack.prometheus import ensure_installed as ensure_prometheus
 from streamhub.stack.secrets import stack_secret
+from streamhub.stack.service import Service
 from streamhub.stack.services import SERVICE_TYPES, services
 
 SERVICE_NAMES = click.Choice(list(SERVICE_TYPES))
@@ -37,9 +39,15 @@ def stack_group() -> None:
     is_flag=True,
     help="Also install Debian's Chromium (the web app's browser test drives it).",
 )
+@click.option(
+    "--connect",
+    is_flag=True,
+    help="Also run a Kafka Connect worker with Debezium's plugins (Oracle, SQL Server, "
+    "PostgreSQL, MySQL) at STREAMHUB_CONNECT_URL; first start resolves its jars from Maven.",
+)
 @click.pass_context
 @fails_cleanly
-def up(ctx: click.Context, names: tuple[str, ...], browser: bool) -> None:
+def up(ctx: click.Context, names: tuple[str, ...], browser: bool, connect: bool) -> None:
     """Install what is missing, then start services (all by default). Idempotent."""
     settings = settings_from(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -50,7 +58,10 @@ def up(ctx: click.Context, names: tuple[str, ...], browser: bool) -> None:
     click.echo(f"prometheus (package): {ensure_prometheus()[1]}")
     if browser:
         click.echo(f"chromium (package): {ensure_chromium()[1]}")
-    for service in services(settings, names):
+    chosen: list[Service] = services(settings, names)
+    if connect:
+        chosen.append(KafkaConnect(settings))  # after Kafka, which it keeps its state in
+    for service in chosen:
         tty = sys.stdout.isatty()
         if tty:
             click.echo(f"{service.name}: starting ...", nl=False)
@@ -73,8 +84,12 @@ def up(ctx: click.Context, names: tuple[str, ...], browser: bool) -> None:
 @click.pass_context
 @fails_cleanly
 def down(ctx: click.Context, names: tuple[str, ...]) -> None:
-    """Stop services (all by default), keeping their data. Idempotent."""
-    for service in reversed(services(settings_from(ctx), names)):
+    """Stop services (all by default, Kafka Connect too), keeping their data. Idempotent."""
+    settings = settings_from(ctx)
+    stopping: list[Service] = services(settings, names)
+    if not names:
+        stopping.append(KafkaConnect(settings))
+    for service in reversed(stopping):
         click.echo(f"{service.name}: {service.down()}")
 
 
@@ -85,7 +100,11 @@ def down(ctx: click.Context, names: tuple[str, ...]) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show each service's state and address; exit 1 if any is down."""
     settings = settings_from(ctx)
-    found = [service.status() for service in services(settings)]
+    shown: list[Service] = services(settings)
+    connect = KafkaConnect(settings)
+    if connect.started_here:  # shown once `stack up --connect` ran, until `stack down`
+        shown.append(connect)
+    found = [service.status() for service in shown]
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(s) for s in found]))
     else:

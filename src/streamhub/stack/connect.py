@@ -6,8 +6,10 @@ restarted worker (or a second one in the same group) resumes where the first sto
 Secrets reach connector configs through Kafka's ``FileConfigProvider`` from an owner-only
 properties file: a connector config says ``${file:<path>:<name>}``, never the value.
 
-Nothing here is part of ``streamhub stack up`` yet: the Debezium benchmark starts and
-stops its own worker.
+:class:`KafkaConnect` is the stack's own worker (``streamhub stack up --connect``; not started
+by a plain ``stack up``): group ``streamhub-connect``, REST API at ``settings.connect_url``,
+home ``<data_dir>/connect``, JSON converters with schemas. The Debezium benchmark starts and
+stops a worker of its own (another group and port).
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+from streamhub.config import Settings
+from streamhub.secrets_mask import mask_url
 from streamhub.stack import process
 from streamhub.stack.errors import ConnectRestError, StackError
 from streamhub.stack.maven import resolve_jars
+from streamhub.stack.service import Service, ServiceStatus
 
 POM = "kafka-connect.pom.xml"
 WORKER_PROFILE = "worker"
@@ -32,6 +38,8 @@ WORKER_PROFILE = "worker"
 PLUGINS: dict[str, str] = {
     "debezium-postgres": "io.debezium.connector.postgresql.PostgresConnector",
     "debezium-mysql": "io.debezium.connector.mysql.MySqlConnector",
+    "debezium-oracle": "io.debezium.connector.oracle.OracleConnector",
+    "debezium-sqlserver": "io.debezium.connector.sqlserver.SqlServerConnector",
 }
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 FILE_PROVIDER = "org.apache.kafka.common.config.provider.FileConfigProvider"
@@ -131,6 +139,79 @@ def secret_reference(path: Path, name: str) -> str:
     return "${file:" + str(path) + ":" + name + "}"
 
 
+def validate_path(config: Mapping[str, str]) -> str:
+    """``PUT`` here validates ``config`` with its connector plugin (named by its class)."""
+    plugin = config["connector.class"].rsplit(".", 1)[-1]
+    return f"/connector-plugins/{plugin}/config/validate"
+
+
+def validation_errors(answer: Any) -> dict[str, list[str]]:
+    """The errors by field in Connect's answer to a validate request."""
+    errors: dict[str, list[str]] = {}
+    for entry in answer.get("configs", []):
+        value = entry.get("value") or {}  # Debezium leaves some defined keys without one
+        if value.get("errors"):
+            errors[str(value["name"])] = [str(e) for e in value["errors"]]
+    return errors
+
+
+class ConnectRest:
+    """A Kafka Connect worker's REST API: JSON in and out, refusals as ``ConnectRestError``
+    carrying the HTTP status and Connect's own message."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def request(self, method: str, path: str, body: Any = None, timeout_s: float = 30) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(  # noqa: S310 - the configured http(s) URL
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout_s) as response:  # noqa: S310
+                text = response.read().decode()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            with contextlib.suppress(ValueError, AttributeError):
+                detail = json.loads(detail).get("message", detail)
+            raise ConnectRestError(
+                f"Kafka Connect {method} {path} answered {exc.code}: {detail}", exc.code
+            ) from None
+        return json.loads(text) if text else None
+
+
+def write_secrets_file(path: Path, values: Mapping[str, str]) -> Path:
+    """Write ``values`` as an owner-only properties file (FileConfigProvider's format),
+    replacing it whole and at once: a worker reading it meanwhile sees old or new."""
+    for name, value in values.items():
+        bare = name.replace("_", "").replace("-", "").replace(".", "")
+        if not bare.isalnum() or any(c in value for c in "\\\n\r") or value != value.strip():
+            raise StackError(f"secret {name!r} cannot be written as a properties entry")
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.writelines(f"{name}={value}\n" for name, value in values.items())
+    temporary.replace(path)
+    return path
+
+
+def update_secrets_file(path: Path, values: Mapping[str, str]) -> Path:
+    """Set these entries of the secrets file at ``path``, keeping its others."""
+    kept: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, sep, value = line.partition("=")
+            if sep and not line.startswith("#"):
+                kept[name] = value
+    return write_secrets_file(path, kept | dict(values))
+
+
 class ConnectWorker:
     """Resolves the jars, runs one distributed worker process, and talks to its REST API.
 
@@ -163,16 +244,11 @@ class ConnectWorker:
 
     def write_secrets(self, values: Mapping[str, str]) -> Path:
         """Write secrets for connector configs to an owner-only properties file."""
-        directory = self.secrets_file.parent
-        directory.mkdir(parents=True, exist_ok=True)
-        directory.chmod(0o700)
-        for name, value in values.items():
-            if not name.replace("_", "").isalnum() or any(c in value for c in "\\\n\r"):
-                raise StackError(f"secret {name!r} cannot be written as a properties entry")
-        fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.writelines(f"{name}={value}\n" for name, value in values.items())
-        return self.secrets_file
+        return write_secrets_file(self.secrets_file, values)
+
+    def update_secrets(self, values: Mapping[str, str]) -> Path:
+        """Set these secrets, keeping the others already in the file."""
+        return update_secrets_file(self.secrets_file, values)
 
     def secret(self, name: str) -> str:
         return secret_reference(self.secrets_file, name)
@@ -227,36 +303,16 @@ class ConnectWorker:
 
     # --- REST -------------------------------------------------------------------------
 
+    @property
+    def rest(self) -> ConnectRest:
+        return ConnectRest(self.options.rest_url)
+
     def request(self, method: str, path: str, body: Any = None, timeout_s: float = 30) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(  # noqa: S310 - a fixed http://127.0.0.1 URL
-            self.options.rest_url + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=timeout_s) as response:  # noqa: S310
-                text = response.read().decode()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")
-            with contextlib.suppress(ValueError, AttributeError):
-                detail = json.loads(detail).get("message", detail)
-            raise ConnectRestError(
-                f"Kafka Connect {method} {path} answered {exc.code}: {detail}"
-            ) from None
-        return json.loads(text) if text else None
+        return self.rest.request(method, path, body, timeout_s)
 
     def validate(self, config: Mapping[str, str]) -> dict[str, list[str]]:
         """Connect's own validation of a connector config: the errors by field."""
-        plugin = config["connector.class"].rsplit(".", 1)[-1]
-        answer = self.request("PUT", f"/connector-plugins/{plugin}/config/validate", dict(config))
-        errors: dict[str, list[str]] = {}
-        for entry in answer.get("configs", []):
-            value = entry.get("value") or {}  # Debezium leaves some defined keys without one
-            if value.get("errors"):
-                errors[str(value["name"])] = [str(e) for e in value["errors"]]
-        return errors
+        return validation_errors(self.request("PUT", validate_path(config), dict(config)))
 
     def put_connector(self, name: str, config: Mapping[str, str]) -> None:
         """Create or update a connector, validated first: a refused config raises
@@ -301,3 +357,66 @@ class ConnectWorker:
 
     def connectors(self) -> Sequence[str]:
         return list(self.request("GET", "/connectors"))
+
+
+STACK_GROUP = "streamhub-connect"
+
+
+class KafkaConnect(Service):
+    """The stack's Kafka Connect worker (``streamhub stack up --connect``).
+
+    Distributed mode, group ``streamhub-connect``: its configs, offsets and status live in
+    the catalog's compacted topics ``_streamhub-connect_configs|_offsets|_status`` (created
+    from ``topics/`` before the worker starts), so a restarted worker resumes every
+    connector. Every Debezium plugin streamhub renders configs for is installed.
+    """
+
+    name = "connect"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        parsed = urlparse(settings.connect_url)
+        self.host = parsed.hostname or "127.0.0.1"
+        options = WorkerOptions(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=STACK_GROUP,
+            rest_port=parsed.port or 80,
+            schemas_enable=True,  # decimals and times are decoded by their logical type
+        )
+        self.worker = ConnectWorker(options, self.home)
+
+    @property
+    def log_file(self) -> Path:
+        return self.worker.log_file
+
+    def up(self) -> str:
+        pid = self.running_pid()
+        if pid is not None and self.worker.ready():
+            self.worker.pid = pid
+            return "already running"
+        if self.host not in ("127.0.0.1", "localhost"):
+            return f"not started here: {mask_url(self.settings.connect_url)} is not a local address"
+        if pid is not None:  # alive but not answering: a stale start; begin again
+            self.stop_process(grace_s=30)
+        self.worker.start()
+        return "started"
+
+    def down(self) -> str:
+        return self.stop_process(grace_s=60)
+
+    def status(self) -> ServiceStatus:
+        pid = self.running_pid()
+        running = pid is not None and self.worker.ready()
+        plugins = ", ".join(p.removeprefix("debezium-") for p in self.worker.options.plugins)
+        return ServiceStatus(
+            self.name,
+            running,
+            mask_url(self.settings.connect_url),
+            pid,
+            f"Kafka Connect, group {STACK_GROUP}, Debezium {plugins}",
+        )
+
+    @property
+    def started_here(self) -> bool:
+        """Whether ``stack up --connect`` ever ran for this data directory (status shows it)."""
+        return self.pid_file.exists()

@@ -11,3 +11,7 @@ class MissingSoftwareError(StackError):
 
 class ConnectRestError(StackError):
     """The Kafka Connect worker's REST API refused a request (its message says why)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, None when it was not an HTTP answer
