@@ -24,7 +24,10 @@ from streamhub.codes.errors import CodeError
 from streamhub.config import Settings
 from streamhub.core.topic_names import raw_topic
 
-Engine = Literal["postgresql", "mariadb", "mysql"]
+Engine = Literal["postgresql", "mariadb", "mysql", "oracle", "sqlserver"]
+# who reads the source's log: streamhub's own agent, or Debezium on Kafka Connect
+CaptureEngine = Literal["streamhub", "debezium"]
+DEBEZIUM_ONLY: frozenset[str] = frozenset({"oracle", "sqlserver"})
 System = Literal["his", "emr", "lis", "pacs"]
 
 
@@ -68,12 +71,38 @@ class MySQLSettings(_Strict):
     server_id: int = Field(description="unique replica id for this connector's binlog stream")
 
 
+class DebeziumSettings(_Strict):
+    """What only a Debezium-captured source needs; the rest comes from the connector file."""
+
+    snapshot_mode: str | None = Field(
+        None,
+        description="Debezium's snapshot.mode; default from snapshot.mode (initial → initial, "
+        "never → no_data)",
+    )
+    pdb: str | None = Field(None, description="Oracle: the pluggable database (database.pdb.name)")
+    log_mining_strategy: Literal["online_catalog", "redo_log_catalog", "hybrid"] = Field(
+        "online_catalog",
+        description="Oracle LogMiner's dictionary: online_catalog (fastest; no DDL during "
+        "capture), redo_log_catalog (follows DDL; needs the dictionary in the redo logs)",
+    )
+    properties: dict[str, str] = Field(
+        default_factory=dict,
+        description="further Debezium connector properties, passed as given (never a password: "
+        "those come through the worker's config provider)",
+    )
+
+
 class ConnectorConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,62}$")
     institution_id: str
     institution_name: str | None = None
     system: System
-    engine: Engine
+    engine: Engine = Field(description="the source database's kind")
+    capture_engine: CaptureEngine = Field(
+        "streamhub",
+        description="streamhub: streamhub's own capture agent (PostgreSQL, MySQL, MariaDB); "
+        "debezium: Debezium on Kafka Connect (`streamhub connectors apply`; Oracle, SQL Server)",
+    )
     connection: Connection
     tables: list[str] = Field(min_length=1, description="table names; PostgreSQL: schema.table")
     profile: str = Field(description="mapping profile in connectors/profiles/")
@@ -81,6 +110,7 @@ class ConnectorConfig(_Strict):
     snapshot: SnapshotSettings = SnapshotSettings()
     postgres: PostgresSettings | None = None
     mysql: MySQLSettings | None = None
+    debezium: DebeziumSettings | None = None
     heartbeat_s: float = Field(5.0, gt=0, le=300)
     row_count_s: float = Field(
         300.0, ge=1, description="how often each table's row count is read at a log position"
@@ -128,9 +158,21 @@ class ConnectorConfig(_Strict):
     def _engine_block(self) -> ConnectorConfig:
         if self.engine == "postgresql" and self.mysql is not None:
             raise ValueError("a postgresql connector takes a postgres: block, not mysql:")
+        if self.capture_engine == "streamhub":
+            if self.engine in DEBEZIUM_ONLY:
+                raise ValueError(
+                    f"streamhub's agent cannot read {self.engine}; set capture_engine: debezium"
+                )
+            if self.debezium is not None:
+                raise ValueError("a debezium: block needs capture_engine: debezium")
         if self.engine in ("mariadb", "mysql") and self.mysql is None:
             raise ValueError("a MySQL/MariaDB connector needs mysql: {server_id: N}")
         return self
+
+    @property
+    def by_debezium(self) -> bool:
+        """Captured by Debezium on Kafka Connect, not by streamhub's agent."""
+        return self.capture_engine == "debezium"
 
     @property
     def slot_name(self) -> str:
@@ -213,15 +255,16 @@ def load_connectors(
     names: list[str] | None = None,
     on_error: Callable[[ConnectorConfigError], None] | None = None,
 ) -> list[ConnectorConfig]:
-    """Every ``*.yaml`` connector under ``directory`` (profiles/ excluded), or the named ones.
+    """Every ``*.yaml`` connector under ``directory`` (profiles/ and examples/ excluded), or
+    the named ones.
 
     Without ``on_error`` a bad file raises; with it, the error is handed over and the file
     skipped, so readers that only look (web, standardizer) keep the other institutions.
     """
     loaded: list[ConnectorConfig] = []
     for path in sorted(directory.rglob("*.yaml")):
-        if "profiles" in path.relative_to(directory).parts:
-            continue
+        if {"profiles", "examples"} & set(path.relative_to(directory).parts[:-1]):
+            continue  # mapping profiles; worked examples (read with --connectors-dir)
         try:
             loaded.append(load_connector(path))
         except ConnectorConfigError as exc:

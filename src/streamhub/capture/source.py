@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.contracts import CaptureEngine, CheckResult, LogReader, SnapshotReader
-from streamhub.capture.errors import DuplicateEngineError, UnknownEngineError
+from streamhub.capture.errors import (
+    ConnectorConfigError,
+    DuplicateEngineError,
+    UnknownEngineError,
+)
 from streamhub.capture.mysql.engine import MYSQL
 from streamhub.capture.postgres.engine import POSTGRES
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
@@ -29,6 +33,11 @@ register_engine("mysql", MYSQL)
 
 
 def engine_for(config: ConnectorConfig) -> CaptureEngine:
+    if config.by_debezium:  # two engines reading one source would emit every change twice
+        raise ConnectorConfigError(
+            f"connector {config.name} is captured by Debezium (capture_engine: debezium), not "
+            f"by streamhub's agent: `streamhub connectors apply {config.name}` runs it"
+        )
     try:
         return ENGINES[config.engine]
     except KeyError:

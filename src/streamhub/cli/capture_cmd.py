@@ -64,6 +64,14 @@ def capture_group(
         return
     settings = settings_from(ctx)
     connectors = _connectors(settings, connectors_dir, names)
+    debezium = sorted(c.name for c in connectors if c.by_debezium)
+    if debezium:  # Kafka Connect runs those (`streamhub connectors apply`)
+        if names:
+            raise click.UsageError(
+                f"{', '.join(debezium)}: capture_engine debezium; `streamhub connectors apply`"
+            )
+        click.echo(f"skipping Debezium-captured connectors: {', '.join(debezium)}", err=True)
+        connectors = [c for c in connectors if not c.by_debezium]
     if metrics_port:
         start_http_server(metrics_port, addr=settings.metrics_host)
     stop = threading.Event()

@@ -13,6 +13,8 @@ from streamhub.cli.anomaly_cmd import anomaly_group
 from streamhub.cli.capture_cmd import capture_group, connectors_group
 from streamhub.cli.clickhouse_cmd import clickhouse_group
 from streamhub.cli.config_cmd import config_group
+from streamhub.cli.connectors_cmd import apply_cmd as connectors_apply_cmd
+from streamhub.cli.connectors_cmd import render_cmd as connectors_render_cmd
 from streamhub.cli.debezium_cmd import debezium_group
 from streamhub.cli.demo_cmd import demo_cmd
 from streamhub.cli.health_cmd import health_cmd
@@ -63,6 +65,8 @@ cli.add_command(config_group)
 cli.add_command(simulate_group)
 cli.add_command(capture_group)
 cli.add_command(connectors_group)
+connectors_group.add_command(connectors_render_cmd)  # Debezium connector files
+connectors_group.add_command(connectors_apply_cmd)
 cli.add_command(debezium_group)
 cli.add_command(clickhouse_group)
 cli.add_command(land_cmd)
