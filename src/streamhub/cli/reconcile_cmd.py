@@ -28,7 +28,14 @@ def reconcile_group() -> None:
     "--retention",
     default="6h",
     show_default=True,
-    help="Keep windows this long (and replay this much input on start).",
+    help="Keep windows this long (and replay this much input on a start without a checkpoint).",
+)
+@click.option(
+    "--checkpoint-every",
+    default="5m",
+    show_default=True,
+    help="Write the state to the _reconcile_state topic this often; a start replays only the "
+    "input after the last one (0: never, every start replays the retention).",
 )
 @click.option(
     "--judge-every",
@@ -40,18 +47,25 @@ def reconcile_group() -> None:
 @click.pass_context
 @fails_cleanly
 def run_cmd(
-    ctx: click.Context, metrics_port: int, grace: str, retention: str, judge_every: float
+    ctx: click.Context,
+    metrics_port: int,
+    grace: str,
+    retention: str,
+    judge_every: float,
+    checkpoint_every: str,
 ) -> None:
     """Reconcile until stopped (SIGTERM/Ctrl-C): ops.source_counts, ops.landed_counts and
     the dead letters in, one result per judged window out to ops.reconciliation.
 
-    On start the state is rebuilt from the topics (the retention's inputs and published
-    results), so a restart or kill -9 loses nothing. Run exactly one.
+    On start the state is restored from the last checkpoint and the inputs after it (or,
+    without one, rebuilt from the retention's inputs and published results), so a restart
+    or kill -9 loses nothing. Run exactly one.
     """
     from streamhub.kafka.faust_worker import run_worker
     from streamhub.reconcile.app import Runtime, build_app, rebuild
     from streamhub.reconcile.feed import INPUT_TOPICS
     from streamhub.reconcile.reconciler import ReconcileSettings
+    from streamhub.reconcile.state_topic import StateTopic
     from streamhub.reconcile.times import parse_duration_ms
 
     settings = settings_from(ctx)
@@ -59,10 +73,17 @@ def run_cmd(
         grace_ms=parse_duration_ms(grace), retention_ms=parse_duration_ms(retention)
     )
     runtime = Runtime.create(settings, reconcile, SYSTEM_CLOCK)
+    runtime.checkpoint_every_s = parse_duration_ms(checkpoint_every) / 1000
+    runtime.state_topic = StateTopic(settings, settings.reconcile_group)
     started = SYSTEM_CLOCK.monotonic()
     rebuild(runtime, settings.reconcile_group)
+    origin = (
+        "by replaying the retention"
+        if runtime.restored is None
+        else f"from checkpoint {runtime.restored.generation} and the input after it"
+    )
     click.echo(
-        f"reconcile: state rebuilt in {SYSTEM_CLOCK.monotonic() - started:.1f} s "
+        f"reconcile: state rebuilt {origin} in {SYSTEM_CLOCK.monotonic() - started:.1f} s "
         f"({len(runtime.reconciler.windows)} windows); {', '.join(INPUT_TOPICS)} → "
         f"{RECONCILIATION} (group {settings.reconcile_group}, grace {grace}, retention "
         f"{retention}"
@@ -71,12 +92,15 @@ def run_cmd(
         err=True,
     )
     app = build_app(runtime, judge_every_s=judge_every)
-    run_worker(
-        app,
-        loglevel=settings.log_level,
-        metrics_port=metrics_port,
-        metrics_host=settings.metrics_host,
-    )
+    try:
+        run_worker(
+            app,
+            loglevel=settings.log_level,
+            metrics_port=metrics_port,
+            metrics_host=settings.metrics_host,
+        )
+    finally:
+        runtime.close()
 
 
 @reconcile_group.command("show")

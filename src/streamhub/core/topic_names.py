@@ -24,3 +24,6 @@ DLQ_CAPTURE = "dlq.capture"
 DLQ_STANDARDIZE = "dlq.standardize"
 DLQ_LAND = "dlq.land"
 DEAD_LETTER_TOPICS: tuple[str, ...] = (DLQ_CAPTURE, DLQ_STANDARDIZE, DLQ_LAND)
+
+#: the reconcile app's checkpoints (compacted, created by the app like ``_capture_positions``)
+RECONCILE_STATE = "_reconcile_state"

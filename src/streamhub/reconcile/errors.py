@@ -37,6 +37,10 @@ class RegistryUnreachableError(ReconcileError):
         self.attempts = attempts
 
 
+class StateTopicError(ReconcileError):
+    """The reconcile state topic (checkpoints) could not be created or written."""
+
+
 class RebuildError(ReconcileError):
     """The app could not rebuild its state from Kafka at start; nothing was committed."""
 

@@ -7,14 +7,13 @@ outcome by the input kinds; never a table or window.
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from streamhub.core.metrics import MetricNamer, process_wide
 from streamhub.reconcile.reconciler import Reconciler
-from streamhub.reconcile.result import Result, Status
+from streamhub.reconcile.result import Result
 
 
 @dataclass(frozen=True)
@@ -61,22 +60,13 @@ class ReconcileMetrics:
             self.judgements.labels(result.institution_id, result.status.value).inc()
 
     def observe(self, reconciler: Reconciler, now_s: float) -> None:
-        """Refresh the gauges from the reconciler's retained windows."""
-        windows: Tally[tuple[str, str]] = Tally()
-        missing: Tally[str] = Tally()
-        for key, state in reconciler.windows.items():
-            institution = key.table.institution_id
-            judged = state.judged
-            status = judged.status if judged is not None else Status.PENDING
-            windows[(institution, status.value)] += 1
-            missing[institution] += 0
-            if judged is not None and judged.status is Status.MISSING:
-                missing[institution] += -judged.difference
+        """Refresh the gauges from the reconciler's counts of its retained windows (kept up
+        to date as verdicts change: no pass over every window)."""
         self.windows.clear()
-        for (institution, verdict), count in windows.items():
-            self.windows.labels(institution, verdict).set(count)
+        for (institution, verdict), count in reconciler.verdict_counts().items():
+            self.windows.labels(institution, verdict.value).set(count)
         self.missing_changes.clear()
-        for institution, count in missing.items():
+        for institution, count in reconciler.missing_changes().items():
             self.missing_changes.labels(institution).set(count)
         self.last_judged.set(now_s)
 

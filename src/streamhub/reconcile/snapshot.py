@@ -7,6 +7,7 @@ written by a version that shaped it differently.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
@@ -22,11 +23,20 @@ FORMAT = 1
 
 def snapshot_state(reconciler: Reconciler) -> dict[str, Any]:
     return {
+        **misc_state(reconciler),
+        "windows": window_rows(sorted(reconciler.windows.items())),
+    }
+
+
+def window_rows(windows: Iterable[tuple[WindowKey, WindowState]]) -> list[list[Any]]:
+    """Windows as ``[institution, database, table, start, state]`` rows."""
+    return [[*_table(key.table), key.start_ms, state.to_dict()] for key, state in windows]
+
+
+def misc_state(reconciler: Reconciler) -> dict[str, Any]:
+    """Everything but the windows (the checkpoint writes those per minute)."""
+    return {
         "format": FORMAT,
-        "windows": [
-            [*_table(key.table), key.start_ms, state.to_dict()]
-            for key, state in sorted(reconciler.windows.items())
-        ],
         "tables": reconciler.tables.to_list(),
         "row_counts": [
             [
@@ -69,9 +79,7 @@ def restore_state(
 
 def _restore(data: dict[str, Any], settings: ReconcileSettings | None, clock: Clock) -> Reconciler:
     rec = Reconciler(settings, clock)
-    for institution, database, table, start, state in data["windows"]:
-        key = WindowKey(TableKey(institution, database, table), int(start))
-        rec.windows[key] = WindowState.from_dict(state)
+    adopt_rows(rec, data["windows"])
     rec.tables = TableDirectory.from_list(data["tables"])
     for institution, database, table, system, rows, position, minute, emitted in data["row_counts"]:
         table_key = TableKey(institution, database, table)
@@ -84,7 +92,15 @@ def _restore(data: dict[str, Any], settings: ReconcileSettings | None, clock: Cl
     for institution, database, table, ident, ts in data["unplaced"]:
         rec.unplaced.setdefault(TableKey(institution, database, table), {})[ident] = int(ts)
     rec.stale_inputs = int(data["stale_inputs"])
+    rec.take_changed_starts()  # as restored: nothing changed since the snapshot yet
     return rec
+
+
+def adopt_rows(rec: Reconciler, rows: Iterable[list[Any]]) -> None:
+    """Windows from :func:`window_rows` into ``rec`` (indexed as if built there)."""
+    for institution, database, table, start, state in rows:
+        key = WindowKey(TableKey(institution, database, table), int(start))
+        rec.adopt(key, WindowState.from_dict(state))
 
 
 def _table(table: TableKey) -> list[str]:
