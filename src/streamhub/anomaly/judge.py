@@ -11,7 +11,6 @@ silent minute, a sparse one after as many minutes as its expectation needs: this
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -96,12 +95,13 @@ class OpenAnomaly:
     up_minutes: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class FeedJudge:
     key: FeedKey
     config: JudgeConfig
     baseline: Baseline
-    states: deque[tuple[int, State]] = field(default_factory=deque)
+    # the last max(drop_n, spike_n) minutes' states (a short list: cheaper than a deque)
+    states: list[tuple[int, State]] = field(default_factory=list)
     silence_sum: float = 0.0
     silence_start: int | None = None
     open: OpenAnomaly | None = None
@@ -160,8 +160,8 @@ class FeedJudge:
 
     def _remember(self, minute: int, state: State, observed: int, seen: Expectation) -> None:
         self.states.append((minute, state))
-        while len(self.states) > max(self.config.drop_n, self.config.spike_n):
-            self.states.popleft()
+        if len(self.states) > max(self.config.drop_n, self.config.spike_n):
+            del self.states[0]
         if observed == 0:
             self.silence_sum += seen.silence_rate
             self.silence_start = minute if self.silence_start is None else self.silence_start
@@ -177,7 +177,7 @@ class FeedJudge:
 
     def _debounced(self, states: tuple[State, ...], k: int, n: int) -> int | None:
         """Start minute of the evidence when k of the last n minutes are in ``states``."""
-        window = list(self.states)[-n:]
+        window = self.states[-n:]
         hits = [minute for minute, state in window if state in states]
         return hits[0] if len(hits) >= k else None
 

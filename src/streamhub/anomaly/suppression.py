@@ -62,23 +62,43 @@ class Acknowledgement:
 
 
 class Suppressions:
-    """The current maintenance windows and acknowledgements (replace them as data changes)."""
+    """The current maintenance windows and acknowledgements (replace them as data changes).
+
+    Windows are indexed by institution: every feed's minute asks whether it is under
+    maintenance, so a lookup must cost what that institution declared, not what the whole
+    region did (tens of thousands of feeds a minute times every open window otherwise).
+    Among windows covering a feed, the one declared first answers, as before the index.
+    """
 
     def __init__(self) -> None:
         self._windows: dict[str, MaintenanceWindow] = {}
+        self._by_institution: dict[str, dict[str, MaintenanceWindow]] = {}
         self._acks: dict[str, Acknowledgement] = {}
 
     def declare(self, window: MaintenanceWindow) -> None:
+        previous = self._windows.get(window.window_id)
+        if previous is not None and previous.institution_id != window.institution_id:
+            self._unindex(previous)
         self._windows[window.window_id] = window
+        self._by_institution.setdefault(window.institution_id, {})[window.window_id] = window
 
     def cancel(self, window_id: str) -> None:
-        self._windows.pop(window_id, None)
+        window = self._windows.pop(window_id, None)
+        if window is not None:
+            self._unindex(window)
 
     def acknowledge(self, ack: Acknowledgement) -> None:
         self._acks[ack.anomaly_id] = ack
 
     def maintenance(self, feed: FeedKey, at_ms: int) -> MaintenanceWindow | None:
-        return next((w for w in self._windows.values() if w.covers(feed, at_ms)), None)
+        declared = self._by_institution.get(feed.institution_id)
+        if not declared:
+            return None
+        covering = [w for w in declared.values() if w.covers(feed, at_ms)]
+        if len(covering) <= 1:
+            return covering[0] if covering else None
+        order = {window_id: i for i, window_id in enumerate(self._windows)}
+        return min(covering, key=lambda w: order[w.window_id])
 
     def acknowledged(self, anomaly_id: str, at_ms: int) -> Acknowledgement | None:
         ack = self._acks.get(anomaly_id)
@@ -91,4 +111,19 @@ class Suppressions:
     def prune(self, now_ms: int) -> None:
         """Drop windows that have ended, so the set stays small."""
         for window_id in [w.window_id for w in self._windows.values() if w.end_ms <= now_ms]:
-            del self._windows[window_id]
+            self.cancel(window_id)
+
+    @property
+    def windows(self) -> list[MaintenanceWindow]:
+        """The declared windows, in declaration order."""
+        return list(self._windows.values())
+
+    @property
+    def acknowledgements(self) -> list[Acknowledgement]:
+        return list(self._acks.values())
+
+    def _unindex(self, window: MaintenanceWindow) -> None:
+        declared = self._by_institution.get(window.institution_id, {})
+        declared.pop(window.window_id, None)
+        if not declared:
+            self._by_institution.pop(window.institution_id, None)
