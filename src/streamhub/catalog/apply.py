@@ -113,8 +113,8 @@ def register_schemas(
     report = ApplyReport()
     serde = AvroSerde(registry)
     for spec in specs:
-        if spec.value_subject != "topic":
-            continue
+        if spec.value_subject != "topic" or spec.value_schema is None:
+            continue  # registered per record by its producer; or JSON, no schema
         subject = f"{spec.name}-value"
         document = load_schema(schemas_dir, spec.value_schema)
         try:

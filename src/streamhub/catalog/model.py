@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SecurityLevel = Literal[1, 2, 3, 4, 5]
 
@@ -20,7 +20,14 @@ class TopicSpec(BaseModel):
     cleanup_policy: Literal["delete", "compact", "compact,delete"]
     retention_ms: int = Field(ge=-1, description="-1 keeps data forever.")
     key: str = Field(min_length=3, description="What the message key is.")
-    value_schema: str = Field(pattern=r"^[a-z_/]+\.avsc$", description="Path under avro_schemas/.")
+    value_format: Literal["avro", "json"] = Field(
+        default="avro",
+        description="avro: the Confluent wire format, value_schema names the schema; json: JSON "
+        "written by Kafka Connect (its own state topics, Debezium's JsonConverter), no schema.",
+    )
+    value_schema: str | None = Field(
+        default=None, pattern=r"^[a-z_/]+\.avsc$", description="Path under avro_schemas/ (avro)."
+    )
     value_subject: Literal["topic", "record"] = Field(
         default="topic",
         description="topic: one schema registered as <topic>-value by `topics apply`; "
@@ -31,6 +38,12 @@ class TopicSpec(BaseModel):
     owner: str = Field(min_length=2)
     description: str = Field(min_length=10)
     configs: dict[str, str] = Field(default_factory=dict, description="Extra topic configs.")
+
+    @model_validator(mode="after")
+    def _schema_for_avro(self) -> TopicSpec:
+        if (self.value_format == "avro") != (self.value_schema is not None):
+            raise ValueError("an avro topic names its value_schema; a json topic has none")
+        return self
 
     def desired_configs(self, replication: int) -> dict[str, str]:
         configs = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}

@@ -27,7 +27,8 @@ def list_cmd(ctx: click.Context) -> None:
     click.echo(f"{'topic':<24} {'parts':>5} {'level':>5}  {'schema':<32} owner")
     for s in specs:
         click.echo(
-            f"{s.name:<24} {s.partitions:>5} {s.security_level:>5}  {s.value_schema:<32} {s.owner}"
+            f"{s.name:<24} {s.partitions:>5} {s.security_level:>5}  "
+            f"{s.value_schema or s.value_format:<32} {s.owner}"
         )
 
 
@@ -45,7 +46,8 @@ def apply_cmd(ctx: click.Context, dry_run: bool, no_schemas: bool) -> None:
     settings = settings_from(ctx)
     specs = load_catalog(settings.project_dir / "topics")
     for spec in specs:  # fail before touching the cluster if any schema is broken
-        load_schema(settings.project_dir / "avro_schemas", spec.value_schema)
+        if spec.value_schema is not None:
+            load_schema(settings.project_dir / "avro_schemas", spec.value_schema)
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     click.echo(
         f"applying {len(specs)} topics to {settings.kafka_bootstrap}"

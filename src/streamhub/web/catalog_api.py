@@ -85,6 +85,8 @@ def topic(request: Request, name: str) -> dict[str, Any]:
     spec = next((s for s in _catalog(ctx) if s.name == name), None)
     if spec is None:
         raise NotFoundError(f"no topic {name!r} in the catalog; list them with /api/catalog/topics")
+    if spec.value_schema is None:  # JSON written by Kafka Connect: no Avro schema to show
+        return {**_topic(spec), "schema_name": None, "fields": []}
     try:
         schema = load_schema(ctx.settings.project_dir / "avro_schemas", spec.value_schema)
     except CatalogError as exc:

@@ -67,6 +67,11 @@ def test_every_catalog_entry_names_a_schema_that_parses() -> None:
         "dlq.standardize",
     }
     for spec in specs:
+        if spec.value_format == "json":  # written by Kafka Connect: no Avro schema
+            assert spec.value_schema is None
+            assert spec.name.startswith(("_streamhub-connect_", "dbz."))
+            continue
+        assert spec.value_schema is not None
         assert load_schema(SCHEMAS, spec.value_schema)["type"] == "record"
 
 
