@@ -9,6 +9,7 @@ import sys
 import click
 
 from streamhub.cli.context import fails_cleanly, settings_from
+from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK
 from streamhub.secrets_mask import mask_url
 from streamhub.stack.chromium import ensure_installed as ensure_chromium
@@ -19,7 +20,17 @@ from streamhub.stack.secrets import stack_secret
 from streamhub.stack.service import Service
 from streamhub.stack.services import SERVICE_TYPES, services
 
-SERVICE_NAMES = click.Choice(list(SERVICE_TYPES))
+CONNECT = "connect"  # the Kafka Connect worker: only when named (or --connect)
+SERVICE_NAMES = click.Choice([*SERVICE_TYPES, CONNECT])
+
+
+def _named(settings: Settings, names: tuple[str, ...], connect: bool) -> list[Service]:
+    """The services named (all of the stack's when none is), Kafka Connect last if asked."""
+    base = tuple(name for name in names if name != CONNECT)
+    chosen: list[Service] = services(settings, base) if base or not names else []
+    if connect or CONNECT in names:
+        chosen.append(KafkaConnect(settings))  # after Kafka, which keeps its state
+    return chosen
 
 
 @click.group("stack")
@@ -48,7 +59,11 @@ def stack_group() -> None:
 @click.pass_context
 @fails_cleanly
 def up(ctx: click.Context, names: tuple[str, ...], browser: bool, connect: bool) -> None:
-    """Install what is missing, then start services (all by default). Idempotent."""
+    """Install what is missing, then start services (all by default). Idempotent.
+
+    The Kafka Connect worker (Debezium) starts only when named (`stack up connect`) or
+    with --connect.
+    """
     settings = settings_from(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stack_secret(settings, "pseudonym_key")  # no service owns it: the standardizer reads it
@@ -58,10 +73,7 @@ def up(ctx: click.Context, names: tuple[str, ...], browser: bool, connect: bool)
     click.echo(f"prometheus (package): {ensure_prometheus()[1]}")
     if browser:
         click.echo(f"chromium (package): {ensure_chromium()[1]}")
-    chosen: list[Service] = services(settings, names)
-    if connect:
-        chosen.append(KafkaConnect(settings))  # after Kafka, which it keeps its state in
-    for service in chosen:
+    for service in _named(settings, names, connect):
         tty = sys.stdout.isatty()
         if tty:
             click.echo(f"{service.name}: starting ...", nl=False)
@@ -86,10 +98,7 @@ def up(ctx: click.Context, names: tuple[str, ...], browser: bool, connect: bool)
 def down(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Stop services (all by default, Kafka Connect too), keeping their data. Idempotent."""
     settings = settings_from(ctx)
-    stopping: list[Service] = services(settings, names)
-    if not names:
-        stopping.append(KafkaConnect(settings))
-    for service in reversed(stopping):
+    for service in reversed(_named(settings, names, connect=not names)):
         click.echo(f"{service.name}: {service.down()}")
 
 

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from streamhub.catalog.model import TopicSpec
+from streamhub.cli.stack_cmd import _named
 from streamhub.config import Settings
 from streamhub.stack.connect import (
     KafkaConnect,
@@ -18,6 +19,8 @@ from streamhub.stack.connect import (
     write_secrets_file,
 )
 from streamhub.stack.errors import StackError
+from streamhub.stack.service import Service
+from streamhub.stack.services import SERVICE_TYPES
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -88,3 +91,16 @@ def test_secrets_are_merged_replaced_whole_and_owner_only(tmp_path: Path) -> Non
     assert not list(path.parent.glob("*.tmp"))
     with pytest.raises(StackError, match="cannot be written"):
         update_secrets_file(path, {"x.password": " leading space is lost by Properties"})
+
+
+def test_the_worker_starts_and_stops_only_when_named_or_asked(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+
+    def names(chosen: list[Service]) -> list[str]:
+        return [s.name for s in chosen]
+
+    assert names(_named(settings, (), connect=False)) == [*SERVICE_TYPES]
+    assert names(_named(settings, (), connect=True)) == [*SERVICE_TYPES, "connect"]
+    assert names(_named(settings, ("connect",), connect=False)) == ["connect"]
+    assert names(_named(settings, ("kafka", "connect"), connect=False)) == ["kafka", "connect"]
+    assert names(_named(settings, ("kafka",), connect=False)) == ["kafka"]
