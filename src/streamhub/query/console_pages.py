@@ -54,11 +54,15 @@ _RECON_ORDER = {
 _RECON_WHERE = f"WHERE window_start_ms >= {{since:Int64}}{_WHO}"
 
 
-def _recon_page(sort: str) -> NamedQuery:
+def _recon_keys(sort: str) -> NamedQuery:
+    # a page in two steps: the keys of its windows first (the ordering reads five columns of
+    # every window instead of all seventeen: half the CPU at a day's 8.5 million windows),
+    # then their rows by key (RECON_ROWS)
     return NamedQuery(
-        f"console.reconciliation.page.{sort}",
+        f"console.reconciliation.keys.{sort}",
         f"""
-SELECT * FROM v_reconciliation_current
+SELECT institution_id, system, ifNull(database, '') AS database, table, window_start_ms
+FROM v_reconciliation_current
 {_RECON_WHERE}  AND ({{status:String}} = '' OR status = {{status:String}})
 ORDER BY {_RECON_ORDER[sort]}
 {_PAGE}
@@ -69,8 +73,21 @@ ORDER BY {_RECON_ORDER[sort]}
             **_PAGE_PARAMS,
             "status": Param("String", "", ("", *RECON_STATUSES)),
         },
-        description=f"one page of reconciliation windows, {sort} first",
+        description=f"the keys of one page of reconciliation windows, {sort} first",
     )
+
+
+RECON_ROWS = NamedQuery(
+    "console.reconciliation.rows",
+    """
+SELECT * FROM v_reconciliation_current
+WHERE institution_id IN {institutions:Array(String)}
+  AND concat(institution_id, '|', system, '|', ifNull(database, ''), '|', table, '|',
+             toString(window_start_ms)) IN {keys:Array(String)}
+""",
+    {"institutions": Param("Array(String)"), "keys": Param("Array(String)")},
+    description="the windows of one page by key (institution|system|database|table|start)",
+)
 
 
 RECON_COUNTS = NamedQuery(
@@ -156,7 +173,8 @@ GROUP BY state
 )
 
 CONSOLE_PAGES = [
-    *(_recon_page(sort) for sort in SORTS),
+    *(_recon_keys(sort) for sort in SORTS),
+    RECON_ROWS,
     RECON_COUNTS,
     *(_daily_page(sort) for sort in SORTS),
     *(_anomaly_page(sort) for sort in SORTS),

@@ -24,6 +24,7 @@ from streamhub.health.gather import gather
 from streamhub.health.model import HOPS, InstitutionHealth, Observation, Status
 from streamhub.health.thresholds import Thresholds
 from streamhub.log import get_logger
+from streamhub.web.cache import TtlCache
 from streamhub.web.console_filters import (
     DEFAULT_PAGE_SIZE,
     DISTRICT_PATTERN,
@@ -41,6 +42,7 @@ from streamhub.web.recon_diff import read_missing
 log = get_logger(__name__)
 
 HEALTH_CACHE_S = 5.0
+COUNTS_CACHE_S = 10.0
 MAX_ROWS = 1000
 NEIGHBOUR_MS = 10 * 60_000
 _HOP_STATUS = {Status.HEALTHY: "ok", Status.DEGRADED: "degraded", Status.DOWN: "down"}
@@ -247,20 +249,54 @@ def reconciliation_list(
     ctx = context(request)
     viewed(request, "console reconciliation list")
     filters = {"since": ctx.now_ms() - hours * 3_600_000, **who.parameters(ctx.directory)}
-    counts = dict.fromkeys(get_args(ReconStatus), 0)
-    for row in ctx.queries.run("console.reconciliation.counts", filters):
-        counts[str(row["status"])] = int(row["windows"])
-    rows = ctx.queries.run(
-        f"console.reconciliation.page.{sort}",
+
+    def count() -> dict[str, int]:
+        counts = dict.fromkeys(get_args(ReconStatus), 0)
+        for row in ctx.queries.run("console.reconciliation.counts", filters):
+            counts[str(row["status"])] = int(row["windows"])
+        return counts
+
+    # the chips' counts scan every window of the period: shared by every viewer and page for
+    # a few seconds (the page polls every 8 s)
+    counts: dict[str, int] = _cache(ctx).get(("recon.counts", hours, who), COUNTS_CACHE_S, count)
+    keys = ctx.queries.run(
+        f"console.reconciliation.keys.{sort}",
         {**filters, "status": status or "", **page.parameters()},
     )
     matched = counts.get(status, 0) if status else sum(counts.values())
     return {
-        "windows": _named(ctx, rows),
+        "windows": _named(ctx, _windows_of(ctx, keys)),
         "counts": counts,
         "total": sum(counts.values()),
         **page.describe(matched),
     }
+
+
+def _window_key(row: dict[str, Any]) -> str:
+    parts = ("institution_id", "system", "database", "table", "window_start_ms")
+    return "|".join(str(row[p] or "") for p in parts)
+
+
+def _windows_of(ctx: WebContext, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the windows ``keys`` names, in the keys' order (one that was re-judged
+    meanwhile shows its new verdict where its old one stood)."""
+    if not keys:
+        return []
+    wanted = [_window_key(k) for k in keys]
+    rows = ctx.queries.run(
+        "console.reconciliation.rows",
+        {"institutions": sorted({str(k["institution_id"]) for k in keys}), "keys": wanted},
+    )
+    by_key = {_window_key(r): r for r in rows}
+    return [by_key[k] for k in wanted if k in by_key]
+
+
+def _cache(ctx: WebContext) -> TtlCache:
+    with _cache_lock:
+        cache = ctx.state.get("console_cache")
+        if cache is None:
+            cache = ctx.state["console_cache"] = TtlCache(ctx.clock)
+    return cache
 
 
 @router.get("/reconciliation/days")
@@ -271,7 +307,8 @@ def reconciliation_days(
     sort: ListSort = "worst",
     page: Paging = PageOf,
 ) -> dict[str, Any]:
-    """One page of the totals per institution and Shanghai day, most unmatched first."""
+    """One page of the totals per institution and Shanghai day, most unmatched first
+    (aggregated over every window of the period: shared for a few seconds, like the counts)."""
     ctx = context(request)
     viewed(request, "console reconciliation daily totals")
     parameters = {
@@ -279,15 +316,21 @@ def reconciliation_days(
         **who.parameters(ctx.directory),
         **page.parameters(),
     }
-    rows = ctx.queries.run(f"console.reconciliation.daily_page.{sort}", parameters)
-    matched = int(rows[0]["total_rows"]) if rows else 0
-    if not rows and page.page > 1:  # past the end: count the matches on the first page
-        first = ctx.queries.run(
-            f"console.reconciliation.daily_page.{sort}", {**parameters, "offset": 0, "limit": 1}
-        )
-        matched = int(first[0]["total_rows"]) if first else 0
-    days = [{k: v for k, v in row.items() if k != "total_rows"} for row in rows]
-    return {"daily": _named(ctx, days), **page.describe(matched)}
+    name = f"console.reconciliation.daily_page.{sort}"
+
+    def days() -> dict[str, Any]:
+        rows = ctx.queries.run(name, parameters)
+        matched = int(rows[0]["total_rows"]) if rows else 0
+        if not rows and page.page > 1:  # past the end: count the matches on the first page
+            first = ctx.queries.run(name, {**parameters, "offset": 0, "limit": 1})
+            matched = int(first[0]["total_rows"]) if first else 0
+        daily = [{k: v for k, v in row.items() if k != "total_rows"} for row in rows]
+        return {"daily": _named(ctx, daily), **page.describe(matched)}
+
+    answer: dict[str, Any] = _cache(ctx).get(
+        ("recon.days", hours, who, sort, page), COUNTS_CACHE_S, days
+    )
+    return answer
 
 
 @router.get("/reconciliation/window")

@@ -118,7 +118,7 @@ def test_who_parameters_resolve_names_to_ids() -> None:
 
 def test_console_page_queries_bind_lists_and_refuse_bad_ones() -> None:
     query, bound = CATALOG.bind(
-        "console.reconciliation.page.worst",
+        "console.reconciliation.keys.worst",
         {"since": 0, "named": [SIMING[0]], "status": "MISSING", "limit": 50, "offset": 100},
     )
     assert bound["named"] == [SIMING[0]] and bound["known_regions"] == []
@@ -132,8 +132,8 @@ def test_console_page_queries_bind_lists_and_refuse_bad_ones() -> None:
     with pytest.raises(QueryParameterError, match="one of"):
         CATALOG.bind("console.anomalies.page.worst", {"since": 0, "state": "x' OR 1"})
     # the order is a query of the allow-list, never a parameter
-    assert {n for n in CATALOG.names() if n.startswith("console.reconciliation.page.")} == {
-        "console.reconciliation.page.worst",
-        "console.reconciliation.page.newest",
-        "console.reconciliation.page.institution",
+    assert {n for n in CATALOG.names() if n.startswith("console.reconciliation.keys.")} == {
+        "console.reconciliation.keys.worst",
+        "console.reconciliation.keys.newest",
+        "console.reconciliation.keys.institution",
     }
