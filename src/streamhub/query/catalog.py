@@ -11,6 +11,7 @@ way, from the std_* tables, so a test can hold the dashboard's views to them.
 from __future__ import annotations
 
 from streamhub.query.console_pages import CONSOLE_PAGES
+from streamhub.query.dashboard_recent import WINDOW_CHECK, guarded
 from streamhub.query.named import Catalog, NamedQuery, Param
 
 STD_TABLES = (
@@ -31,9 +32,11 @@ _FRESHNESS_SQL = f"SELECT toUnixTimestamp64Milli(max(t)) AS newest FROM ({_NEWES
 PING = NamedQuery("ping", "SELECT 1 AS ok", description="is ClickHouse readable")
 
 # v_dashboard_today and v_fees_by_day both take "today" from ClickHouse's now() in Shanghai.
+# dashboard.final.* read the 0003 views over all history; the web app runs dashboard.today,
+# .fees, .minutes: the same figures from the recent partitions (dashboard_recent.guarded).
 _DASHBOARD = [
     NamedQuery(
-        "dashboard.today",
+        "dashboard.final.today",
         """
 SELECT institution_id, visits, admissions, discharges, inpatients_on_hand,
        outpatient_revenue, lab_reports, exams
@@ -41,7 +44,7 @@ FROM v_dashboard_today
 """,
     ),
     NamedQuery(
-        "dashboard.fees",
+        "dashboard.final.fees",
         """
 SELECT institution_id, sum(drug_revenue) AS drug_revenue, sum(fee_revenue) AS fee_revenue
 FROM v_fees_by_day
@@ -52,7 +55,7 @@ GROUP BY institution_id
     # the whole institution × minute table of both days, one row per institution and day:
     # complementary suppression protects every minute of every series together (web/suppression)
     NamedQuery(
-        "dashboard.minutes",
+        "dashboard.final.minutes",
         """
 SELECT day, institution_id, groupArray(hm) AS minutes, groupArray(visits) AS visits,
        groupArray(admissions) AS admissions, groupArray(discharges) AS discharges
@@ -204,4 +207,5 @@ SELECT
     ),
 ]
 
-CATALOG = Catalog([PING, *_DASHBOARD, *_CONSOLE, *CONSOLE_PAGES, *_CHECKS])
+_QUERIES = [PING, *_DASHBOARD, *guarded(_DASHBOARD), WINDOW_CHECK, *_CONSOLE, *CONSOLE_PAGES]
+CATALOG = Catalog([*_QUERIES, *_CHECKS])

@@ -1,7 +1,9 @@
 """区域实时看板 API: today's figures, the per-minute trend and the data's freshness.
 
-Definitions live in the ClickHouse views of migration 0003 (DOMAIN.md); this module only
-sums them per district and region and hides small cells (:mod:`.figures`).
+Definitions live in the ClickHouse views of migration 0003 (DOMAIN.md); since migration 0007
+the named queries compute them from the recent commit-day partitions (query/dashboard_recent.py,
+docs/decisions/dashboard-volume.md). This module only sums them per district and region and
+hides small cells (:mod:`.figures`).
 """
 
 from __future__ import annotations
