@@ -8,6 +8,12 @@ anomalies are on Kafka. A timer ticks the detector on the wall clock (a dead age
 nothing, so staleness needs a clock) and applies new suppressions. Sending is retried
 with backoff; when the retries are exhausted the process exits 75 without acking, and
 restarts warm (the replay re-finds what was not published).
+
+Every ``snapshot_interval_s`` the tick also snapshots the detector (:mod:`.state`) to the
+state topic, so the next start replays only what came after it. A lock makes the agent's
+batch (take records, deliver their events) and the tick (tick, deliver, snapshot) whole:
+a snapshot never holds an anomaly whose event is still undelivered, and its offsets are
+exactly the inputs its state has taken. The write itself runs in a thread, off the loop.
 """
 
 from __future__ import annotations
@@ -23,8 +29,11 @@ from streamhub.anomaly.codec import INPUT_TOPICS
 from streamhub.anomaly.errors import AnomalyError, PublishError
 from streamhub.anomaly.events import AnomalyEvent
 from streamhub.anomaly.service import AnomalyService
+from streamhub.anomaly.snapshot_log import SnapshotLog
+from streamhub.anomaly.state import Snapshot, dump
 from streamhub.anomaly.suppression_log import SuppressionFollower
 from streamhub.config import Settings
+from streamhub.core.clock import now_ms
 from streamhub.core.errors import RetriesExhaustedError
 from streamhub.core.retry import RetryPolicy, retry_async
 from streamhub.core.topic_names import ANOMALY
@@ -96,6 +105,40 @@ class Publisher:
         exit_worker(error, exc)  # exit 75, not raise: take_events would ack the batch
 
 
+class Snapshotter:
+    """Takes a snapshot every ``interval_ms`` of the service's clock; one write at a time."""
+
+    def __init__(self, service: AnomalyService, log: SnapshotLog, interval_ms: int) -> None:
+        self.service = service
+        self.log = log
+        self.interval_ms = interval_ms
+        self.last_ms = now_ms(service.clock)  # the warm start's state is on Kafka already
+        self.writing = False
+
+    def due(self) -> bool:
+        return not self.writing and now_ms(self.service.clock) - self.last_ms >= self.interval_ms
+
+    def take(self) -> Snapshot:
+        """Dump the state now: call it holding the lock, then :meth:`write` without it."""
+        taken = now_ms(self.service.clock)
+        self.writing, self.last_ms = True, taken
+        return dump(self.service, self.service.positions, taken)
+
+    async def write(self, snapshot: Snapshot) -> None:
+        """Write in a thread, off the event loop."""
+        try:
+            size = await asyncio.to_thread(self.log.write, snapshot)
+            log.info(
+                "anomaly snapshot written",
+                extra={"snapshot_id": snapshot.snapshot_id, "bytes": size},
+            )
+        except AnomalyError as exc:
+            # the previous snapshot stays usable; a restart replays a little more
+            log.warning("anomaly snapshot not written", extra={"error": str(exc)})
+        finally:
+            self.writing = False
+
+
 def build_app(
     settings: Settings,
     service: AnomalyService,
@@ -105,26 +148,34 @@ def build_app(
     batch_size: int = 1000,
     within_s: float = 0.5,
     retry: RetryPolicy | None = None,
+    snapshots: Snapshotter | None = None,
 ) -> faust.App:
     """A Faust app (id ``settings.anomaly_group``): one agent over the inputs, one timer."""
     app = faust.App(settings.anomaly_group, **faust_settings(settings, settings.anomaly_group))
     publisher = Publisher(app, service, retry or RetryPolicy())
+    whole = asyncio.Lock()  # a batch or a tick with its deliveries (see the docstring)
 
     async def detect(stream: Any) -> None:
         async for events in stream.take_events(batch_size, within=within_s):
-            out: list[AnomalyEvent] = []
-            try:
-                for event in events:
-                    message = event.message
-                    where = MessageRef(message.topic, message.partition, message.offset)
-                    out += service.on_message(message.topic, message.key, message.value, where)
-            except RegistryUnavailableError as exc:
-                # the detector has taken part of the batch: restart warm rather than retry
-                exit_worker(AnomalyError(f"schema registry unreachable, exiting: {exc}"), exc)
-            await publisher.send(out)
+            async with whole:
+                out: list[AnomalyEvent] = []
+                try:
+                    for event in events:
+                        message = event.message
+                        where = MessageRef(message.topic, message.partition, message.offset)
+                        out += service.on_message(message.topic, message.key, message.value, where)
+                except RegistryUnavailableError as exc:
+                    # the detector has taken part of the batch: restart warm, not retry
+                    exit_worker(AnomalyError(f"schema registry unreachable, exiting: {exc}"), exc)
+                await publisher.send(out)
 
     async def tick() -> None:
-        await publisher.send(service.tick(follower.poll()))
+        async with whole:
+            await publisher.send(service.tick(follower.poll()))
+            if snapshots is None or not snapshots.due():
+                return
+            snapshot = snapshots.take()
+        await snapshots.write(snapshot)
 
     app.agent(app.topic(*INPUT_TOPICS), name="detect")(detect)
     app.timer(interval=tick_s, name="anomaly-tick")(tick)

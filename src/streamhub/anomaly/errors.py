@@ -66,3 +66,8 @@ class GroupOffsetsError(AnomalyError):
             f"cannot set group {group}'s offsets ({cause}); is another "
             "`streamhub anomaly run` in that group? Only one may run per group"
         )
+
+
+class SnapshotError(AnomalyError):
+    """A detector snapshot could not be written, read or restored (the warm start then
+    replays ``--history`` instead, and says why)."""

@@ -90,3 +90,24 @@ class AnomalyEvent:
             "suppression": self.suppression,
             "detail": self.detail,
         }
+
+
+@dataclass(frozen=True)
+class InstitutionAlert:
+    """An institution's open anomalies as one alert: its worst severity and its feeds."""
+
+    institution_id: str
+    severity: Severity
+    feeds: tuple[str, ...]  # "system table kind", sorted; table * for a connector-wide one
+    anomaly_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, institution_id: str, events: list[AnomalyEvent]) -> InstitutionAlert:
+        critical = any(e.severity == Severity.CRITICAL for e in events)
+        ordered = sorted(events, key=lambda e: (e.feed.system, e.feed.table or "*", e.kind))
+        return cls(
+            institution_id,
+            Severity.CRITICAL if critical else Severity.WARNING,
+            tuple(f"{e.feed.system} {e.feed.table or '*'} {e.kind.value}" for e in ordered),
+            tuple(e.anomaly_id for e in ordered),
+        )

@@ -3,6 +3,13 @@
 Institutions are bounded by the connector set; kinds and severities are enums. Gauges
 are recomputed from the open anomalies on every tick: label sets that emptied are set to
 0 rather than removed, so a resolved alert reads 0 instead of vanishing mid-scrape.
+
+Alerts roll up per institution: ``institution_open_feeds_count`` holds, per institution, how
+many of its feeds have an open unsuppressed anomaly, labelled with the worst severity
+among them (one series per institution at a time, so one alert per institution however
+many feeds). ``feed_open_state`` names those feeds (system, table, kind) for the alert's text
+and drill-down; its series are removed when the feed's anomaly closes, so a region's tens
+of thousands of feeds leave only the open ones behind.
 """
 
 from __future__ import annotations
@@ -14,15 +21,19 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from streamhub.core.metrics import MetricNamer, process_wide
 
 
-@dataclass(frozen=True)
+@dataclass
 class AnomalyMetrics:
     open: Gauge
     suppressed: Gauge
     events: Counter
     feeds: Gauge
     inputs: Counter
+    institution_open_feeds: Gauge
+    feed_open: Gauge
     _open_labels: set[tuple[str, str, str]] = field(default_factory=set)
     _suppressed_labels: set[str] = field(default_factory=set)
+    _institution_labels: set[tuple[str, str]] = field(default_factory=set)
+    _feed_labels: set[tuple[str, str, str, str, str]] = field(default_factory=set)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> AnomalyMetrics:
@@ -54,6 +65,18 @@ class AnomalyMetrics:
                 "judged), skipped (a connector not watched) or invalid.",
                 ("topic", "outcome"),
             ),
+            institution_open_feeds=namer.gauge(
+                "institution_open_feeds_count",
+                "Feeds of the institution with an open unsuppressed anomaly, labelled with "
+                "the worst severity among them (one alert per institution).",
+                ("institution", "severity"),
+            ),
+            feed_open=namer.gauge(
+                "feed_open_state",
+                "1 for each feed with an open unsuppressed anomaly (table * for a "
+                "connector-wide one); removed when it closes.",
+                ("institution", "system", "table", "kind", "severity"),
+            ),
         )
 
     def set_open(
@@ -70,6 +93,27 @@ class AnomalyMetrics:
             self.suppressed.labels(institution).set(count)
         self._suppressed_labels.update(suppressed.keys())
         self.feeds.set(feeds)
+
+    def set_feeds(self, open_feeds: set[tuple[str, str, str, str, str]]) -> None:
+        """The open unsuppressed feeds (institution, system, table, kind, severity), and
+        their roll-up per institution."""
+        for labels in self._feed_labels - open_feeds:
+            self.feed_open.remove(*labels)
+        for labels in open_feeds - self._feed_labels:
+            self.feed_open.labels(*labels).set(1)
+        self._feed_labels = set(open_feeds)
+        counts: dict[str, int] = {}
+        worst: dict[str, str] = {}
+        for institution, _, _, _, severity in open_feeds:
+            counts[institution] = counts.get(institution, 0) + 1
+            if worst.get(institution) != "CRITICAL":
+                worst[institution] = severity
+        rolled = {(institution, worst[institution]): n for institution, n in counts.items()}
+        for pair in self._institution_labels - rolled.keys():
+            self.institution_open_feeds.labels(*pair).set(0)
+        for pair, count in rolled.items():
+            self.institution_open_feeds.labels(*pair).set(count)
+        self._institution_labels.update(rolled.keys())
 
 
 @process_wide

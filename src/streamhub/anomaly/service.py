@@ -27,12 +27,12 @@ from typing import Any, Protocol
 from streamhub.anomaly.codec import connector_of_key
 from streamhub.anomaly.detector import TrafficDetector
 from streamhub.anomaly.errors import AnomalyError
-from streamhub.anomaly.events import AnomalyEvent, Kind
+from streamhub.anomaly.events import AnomalyEvent, InstitutionAlert, Kind, Severity
 from streamhub.anomaly.metrics import AnomalyMetrics
 from streamhub.anomaly.suppression_log import Change, apply_change
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.topic_names import HEARTBEAT, SOURCE_COUNTS
-from streamhub.kafka.reading import Message
+from streamhub.kafka.reading import Message, Offsets
 from streamhub.serde.errors import RegistryUnavailableError, SerdeError
 from streamhub.serde.wire import MessageRef
 
@@ -109,6 +109,8 @@ class AnomalyService:
         self.scope = scope or Scope()
         self.tick_ms = tick_ms
         self.open: dict[str, AnomalyEvent] = {}  # latest event of every open anomaly
+        # next offset of every input partition whose messages the detector has taken
+        self.positions: Offsets = {}
 
     # --- input ------------------------------------------------------------------------------
 
@@ -116,6 +118,8 @@ class AnomalyService:
         self, topic: str, key: bytes | None, value: bytes | None, where: MessageRef | None = None
     ) -> list[AnomalyEvent]:
         """One ops.source_counts or ops.heartbeat message; the events it causes."""
+        if where is not None and where.topic is not None and where.offset is not None:
+            self.positions[(where.topic, where.partition or 0)] = where.offset + 1
         if value is None or not self.scope.watches(connector_of_key(key)):
             self.metrics.inputs.labels(topic, "skipped").inc()
             return []
@@ -222,6 +226,7 @@ class AnomalyService:
     def refresh_metrics(self, now_ms: int) -> None:
         opened: dict[tuple[str, str, str], int] = {}
         suppressed: dict[str, int] = {}
+        feeds: set[tuple[str, str, str, str, str]] = set()
         for event in self.open.values():
             institution = event.feed.institution_id
             if self.suppression_of(event, now_ms) is not None:
@@ -229,4 +234,18 @@ class AnomalyService:
             else:
                 labels = (institution, event.kind.value, event.severity.value)
                 opened[labels] = opened.get(labels, 0) + 1
+                feed = event.feed
+                feeds.add((*labels[:1], feed.system, feed.table or "*", *labels[1:]))
         self.metrics.set_open(opened, suppressed, self.detector.feed_count)
+        self.metrics.set_feeds(feeds)
+
+    def institutions(self, now_ms: int) -> list[InstitutionAlert]:
+        """The open unsuppressed anomalies rolled up per institution, worst first."""
+        grouped: dict[str, list[AnomalyEvent]] = {}
+        for event in self.open.values():
+            if self.suppression_of(event, now_ms) is None:
+                grouped.setdefault(event.feed.institution_id, []).append(event)
+        alerts = [InstitutionAlert.of(i, events) for i, events in grouped.items()]
+        return sorted(
+            alerts, key=lambda a: (a.severity != Severity.CRITICAL, -len(a.feeds), a.institution_id)
+        )

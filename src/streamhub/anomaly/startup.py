@@ -1,8 +1,11 @@
-"""Start the anomaly app warm: suppressions loaded, history replayed, the gap published.
+"""Start the anomaly app warm: suppressions loaded, state restored, the gap published.
 
-See :mod:`streamhub.anomaly.service` for why the warm start replays history rather than
-persisting state. The input group's offsets are then set to where the replay stopped, so
-the live app continues from exactly there: nothing is judged twice or skipped.
+The detector's state comes from the latest snapshot (:mod:`.snapshot_log`) and the inputs
+after its offsets are replayed: at most one snapshot interval of them. Without a usable
+snapshot (none yet, other detector settings, unreadable) the last ``--history`` of the
+inputs is replayed instead, as before snapshots existed; see :mod:`.service` for why. The
+input group's offsets are then set to where the replay stopped, so the live app continues
+from exactly there: nothing is judged twice or skipped.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from confluent_kafka import KafkaException, Producer
 
 from streamhub.anomaly.codec import INPUT_TOPICS, OpsCodec, connector_of_key
 from streamhub.anomaly.detector import DetectorConfig, TrafficDetector
-from streamhub.anomaly.errors import GroupOffsetsError, PublishError
+from streamhub.anomaly.errors import GroupOffsetsError, PublishError, SnapshotError
 from streamhub.anomaly.events import AnomalyEvent
-from streamhub.anomaly.history import read_since
+from streamhub.anomaly.history import History, read_from, read_since
 from streamhub.anomaly.metrics import anomaly_metrics
 from streamhub.anomaly.service import AnomalyService, ReplayClock, Scope, signature
+from streamhub.anomaly.snapshot_log import SnapshotLog, state_topic_of
+from streamhub.anomaly.state import DEFAULT_INTERVAL_MS, restore
 from streamhub.anomaly.suppression_log import (
     SUPPRESSIONS_TOPIC,
     SuppressionFollower,
@@ -44,6 +49,11 @@ class StartOptions:
     scope: Scope = field(default_factory=Scope)
     suppressions_topic: str = SUPPRESSIONS_TOPIC
     tick_ms: int = 5_000
+    state_topic: str | None = None  # None: _anomaly_state.<the anomaly group>
+    snapshot_interval_ms: int = DEFAULT_INTERVAL_MS  # 0: no snapshots, replay --history
+
+    def state_topic_for(self, settings: Settings) -> str:
+        return self.state_topic or state_topic_of(settings.anomaly_group)
 
 
 @dataclass(frozen=True)
@@ -53,12 +63,13 @@ class WarmStart:
     published: int
     open: int
     seconds: float
+    source: str = "history"  # or "snapshot <id>"
 
     def describe(self) -> str:
         return (
             f"warm start: replayed {self.replayed} records in {self.seconds:.1f}s, "
             f"{self.events} anomaly events found, {self.published} missing from "
-            f"{ANOMALY} published, {self.open} open"
+            f"{ANOMALY} published, {self.open} open; state from {self.source}"
         )
 
 
@@ -75,11 +86,9 @@ def start(
     service = AnomalyService(
         detector, replay_clock, codec, anomaly_metrics(), options.scope, options.tick_ms
     )
-    since = now_ms(clock) - options.history_ms if options.history_ms > 0 else None
-    history = read_since(
-        settings, list(INPUT_TOPICS), since, keep=_replay_filter(options.scope), clock=clock
-    )
+    source, since, history = _restored(settings, options, service, clock)
     events = service.replay(history.messages)
+    service.positions = dict(history.ends)
     missing = _not_yet_published(settings, events, since)
     publish(settings, codec, missing)
     # the live app continues exactly where the replay stopped (the group has no member yet)
@@ -94,9 +103,38 @@ def start(
         len(missing),
         len(service.open),
         clock.monotonic() - started,
+        source,
     )
     log.info("anomaly warm start", extra=report.__dict__)
     return service, follower, report
+
+
+def _restored(
+    settings: Settings, options: StartOptions, service: AnomalyService, clock: Clock
+) -> tuple[str, int | None, History]:
+    """The detector's state: the latest snapshot and the inputs after it, or the last
+    ``history_ms`` of the inputs. Returns what it came from, since when ops.anomaly is
+    compared, and the inputs to replay."""
+    keep = _replay_filter(options.scope)
+    # --history 0 is a cold start: no snapshot either
+    if options.snapshot_interval_ms > 0 and options.history_ms > 0:
+        try:
+            topic = options.state_topic_for(settings)
+            snapshot = SnapshotLog(settings.kafka_bootstrap, topic).read_latest()
+            if snapshot is not None:
+                restore(service, snapshot)
+                history = read_from(settings, list(INPUT_TOPICS), snapshot.offsets, keep=keep)
+                # events found after the snapshot may be unpublished; those before it were
+                # delivered before it was taken
+                after = snapshot.taken_ms - options.snapshot_interval_ms
+                return f"snapshot {snapshot.snapshot_id[:8]}", after, history
+        except SnapshotError as exc:
+            log.warning("anomaly snapshot not used, replaying history", extra={"why": str(exc)})
+            service.detector._connectors.clear()
+            service.open.clear()
+    since = now_ms(clock) - options.history_ms if options.history_ms > 0 else None
+    history = read_since(settings, list(INPUT_TOPICS), since, keep=keep, clock=clock)
+    return "history", since, history
 
 
 def _replay_filter(scope: Scope) -> Callable[[str, bytes | None, int], bool]:

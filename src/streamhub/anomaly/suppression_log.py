@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -97,8 +98,13 @@ class SuppressionFollower:
         low, high = self.consumer.get_watermark_offsets(partition, timeout=timeout_s)
         changes: list[Change] = []
         position = low
+        deadline = time.monotonic() + timeout_s
         while position < high:
-            batch = self.consumer.consume(500, timeout=timeout_s)
+            # short waits: consume(n, timeout) waits out its whole timeout for n messages,
+            # which made every start with a few suppressions wait timeout_s
+            batch = self.consumer.consume(500, timeout=0.2)
+            if not batch and time.monotonic() <= deadline:
+                continue
             if not batch:
                 raise SuppressionLogError(
                     f"suppressions topic {self.topic}: no data at offset {position} of {high} "

@@ -86,6 +86,18 @@ def anomaly_group() -> None:
     help="Warm start: replay this much of the inputs before judging live (0: cold start).",
 )
 @click.option(
+    "--snapshot-interval",
+    default="10m",
+    show_default=True,
+    help="Snapshot the detector this often; a restart replays only the inputs after the "
+    "latest (0: no snapshots, every start replays --history).",
+)
+@click.option(
+    "--state-topic",
+    default=None,
+    help="Compacted topic of the detector's snapshots [default: _anomaly_state.<group>].",
+)
+@click.option(
     "--min-history",
     type=click.IntRange(min=1),
     default=5,
@@ -115,6 +127,8 @@ def run_cmd(
     business_origin: str | None,
     wall_origin: str | None,
     history: str,
+    snapshot_interval: str,
+    state_topic: str | None,
     min_history: int,
     tick_s: float,
     patterns: tuple[str, ...],
@@ -123,13 +137,15 @@ def run_cmd(
     """Judge every feed's events per minute against its own baseline, until stopped.
 
     Reads ops.source_counts and ops.heartbeat, writes ops.anomaly (one instance per
-    group). Starts warm: the last --history of the inputs is replayed first.
+    group). Starts warm: from the latest snapshot and the inputs after it, or, with none,
+    by replaying the last --history of the inputs.
     """
     # imported here: Faust and the detector are not needed for `streamhub --help`
-    from streamhub.anomaly.app import build_app
+    from streamhub.anomaly.app import Snapshotter, build_app
     from streamhub.anomaly.baseline import BaselineConfig, SeasonalCalendar
     from streamhub.anomaly.detector import DetectorConfig
     from streamhub.anomaly.service import Scope
+    from streamhub.anomaly.snapshot_log import SnapshotLog
     from streamhub.anomaly.startup import StartOptions, start
     from streamhub.kafka.faust_worker import run_worker
 
@@ -150,10 +166,16 @@ def run_cmd(
         scope=Scope(patterns),
         suppressions_topic=suppressions_topic,
         tick_ms=round(tick_s * 1000),
+        state_topic=state_topic,
+        snapshot_interval_ms=parse_duration_ms(snapshot_interval),
     )
     service, follower, warm = start(settings, options)
     click.echo(warm.describe(), err=True)
-    app = build_app(settings, service, follower, tick_s=tick_s)
+    snapshots = None
+    if options.snapshot_interval_ms > 0:
+        log = SnapshotLog(settings.kafka_bootstrap, options.state_topic_for(settings))
+        snapshots = Snapshotter(service, log, options.snapshot_interval_ms)
+    app = build_app(settings, service, follower, tick_s=tick_s, snapshots=snapshots)
     click.echo(
         f"anomaly: ops.source_counts + ops.heartbeat → ops.anomaly (group "
         f"{settings.anomaly_group}, Kafka {settings.kafka_bootstrap}, compression "
