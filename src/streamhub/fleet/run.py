@@ -184,6 +184,7 @@ class Fleet:
         self.applied: list[str] = []
         self._holding: list[FleetConnector] = []  # stuck or silent, or still sending held
         self.max_behind_s = 0.0
+        self._checked_at = 0.0
         self.heartbeats = 0
         self._seed_state()
         self.setup_cpu_s = time.process_time() - began
@@ -306,7 +307,9 @@ class Fleet:
                 self.heartbeats += 1
             connector.report()
             heapq.heappush(beats, (max(at + HEARTBEAT_S, wall), n))
-        self._check_deliveries()
+        if wall - self._checked_at >= 1.0:  # a look at thousands of trackers: once a second
+            self._checked_at = wall
+            self._check_deliveries()
 
     def _release(self, wall: float) -> None:
         for connector in self._holding:
@@ -349,10 +352,10 @@ class Fleet:
         if fault.kind == "outage":
             source.workload.pause(self.business_time.sim_at(until))
         elif fault.kind == "burst":
-            if fault.entity not in source.tables:
+            if fault.entity not in source.rows:
                 raise FleetFaultError(
-                    f"fault {fault.describe()}: institution {inst.key} has no "
-                    f"{fault.entity!r} table (its systems: {', '.join(inst.systems)})"
+                    f"fault {fault.describe()}: institution {inst.key} has no {fault.entity!r} "
+                    f"rows to update (entity= one of {', '.join(sorted(source.rows))})"
                 )
             record |= {
                 "entity": fault.entity,

@@ -10,14 +10,29 @@ PostgreSQL's default replica identity: after, and only the key for a delete).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from streamhub.capture.model import TableInfo
 from streamhub.fleet.emit import FleetConnector, Pending
+from streamhub.fleet.errors import FleetFaultError
 from streamhub.fleet.tables import RowReader, table_info
-from streamhub.simulate.dialect import Dialect, RowRenderer
+from streamhub.simulate.dialect import Dialect, RowRenderer, load
 from streamhub.simulate.flows import InstitutionWorkload
 from streamhub.simulate.records import Change
+
+# entities the workload only ever inserts: their rows need not be kept (no later image)
+INSERT_ONLY = frozenset({"diagnosis", "lab_result", "settlement"})
+
+
+@cache
+def _row_tools(dialect_name: str, entity: str) -> tuple[RowRenderer, RowReader, tuple[str, ...]]:
+    """One renderer and reader per dialect table, shared by every institution running it."""
+    dialect = load(dialect_name)
+    # rendered as text, not as the GBK bytes a database would store: the reader decodes
+    text = dialect.model_copy(update={"raw_text": False})
+    spec = dialect.tables[entity]
+    return RowRenderer(text, entity), RowReader(dialect, spec), tuple(spec.columns)
 
 
 class FleetInstitution:
@@ -33,21 +48,28 @@ class FleetInstitution:
         self.size = size
         self.connectors = connectors  # by system
         self.postgres = dialect.engine == "postgres"
-        # rendered as text, not as the GBK bytes a database would store: the reader decodes
-        text = dialect.model_copy(update={"raw_text": False})
         self.tables: dict[str, tuple[TableInfo, RowRenderer, RowReader, FleetConnector]] = {}
+        self.columns: dict[str, tuple[str, ...]] = {}
         for entity, spec in dialect.tables.items():
             connector = connectors.get(spec.system)
             if connector is None:
                 continue  # a system this institution does not run (a clinic's EMR, PACS)
             database = connector.config.connection.database
+            renderer, reader, columns = _row_tools(dialect.name, entity)
             self.tables[entity] = (
                 table_info(dialect, entity, database),
-                RowRenderer(text, entity),
-                RowReader(dialect, spec),
+                renderer,
+                reader,
                 connector,
             )
-        self.rows: dict[str, dict[object, dict[str, object]]] = {e: {} for e in self.tables}
+            self.columns[entity] = columns
+        # each kept table's rows by key, as value tuples in column order (a third of a dict)
+        self.rows: dict[str, dict[object, tuple[object, ...]]] = {
+            e: {} for e in self.tables if e not in INSERT_ONLY
+        }
+        self.inserted_only: dict[str, int] = dict.fromkeys(
+            (e for e in self.tables if e in INSERT_ONLY), 0
+        )
         self.dropped = 0  # changes to tables of systems the institution does not run
 
     def apply(self, changes: list[Change], commit_ms: int | None) -> None:
@@ -75,22 +97,31 @@ class FleetInstitution:
         reader: RowReader,
         commit_ms: int,
     ) -> Pending | None:
-        rows = self.rows[change.entity]
+        entity = change.entity
         key_column = renderer.key_column
+        rows = self.rows.get(entity)
+        columns = self.columns[entity]
         if change.op == "c":
             row = reader.read(renderer.render(change.values, insert_key=change.key))
-            rows[row[key_column]] = row
+            if rows is None:
+                self.inserted_only[entity] += 1
+            else:
+                rows[row[key_column]] = tuple(row.get(c) for c in columns)
             return Pending(table, "c", None, row, commit_ms)
+        if rows is None:
+            raise FleetFaultError(
+                f"institution {self.institution.key}: {entity} rows are not kept (the workload "
+                "only inserts them); a burst can update " + ", ".join(sorted(self.rows))
+            )
         key = reader.read({key_column: renderer.key(change.key)})[key_column]
-        old = rows.get(key)
+        kept = rows.get(key)
+        if kept is None:
+            return None  # a row gone meanwhile: the statement matched nothing
+        old = dict(zip(columns, kept, strict=True))
         if change.op == "u":
-            if old is None:
-                return None  # a row gone meanwhile: the UPDATE matched nothing
             new = old | reader.read(renderer.render(change.values))
-            rows[key] = new
+            rows[key] = tuple(new.get(c) for c in columns)
             return Pending(table, "u", old if not self.postgres else None, new, commit_ms)
-        if old is None:
-            return None
         del rows[key]
         before = {key_column: key} if self.postgres else old
         return Pending(table, "d", before, None, commit_ms)
@@ -106,7 +137,11 @@ class FleetInstitution:
         return len(changes)
 
     def live_rows(self) -> dict[str, int]:
-        return {self.tables[e][0].full_name: len(rows) for e, rows in self.rows.items()}
+        """Rows per table at the end (insert-only tables: every row inserted since the run
+        began, warm-up included)."""
+        counts = {self.tables[e][0].full_name: len(rows) for e, rows in self.rows.items()}
+        counts |= {self.tables[e][0].full_name: n for e, n in self.inserted_only.items()}
+        return counts
 
     def describe(self) -> dict[str, Any]:
         inst = self.institution
