@@ -24,7 +24,7 @@ from streamhub.capture.connector import ConnectorConfig, load_connector
 from streamhub.config import Settings
 from streamhub.debezium.connect_api import ConnectClient
 from streamhub.debezium.render import password_key, render, stack_secrets_file
-from streamhub.stack.connect import PLUGINS, KafkaConnect, update_secrets_file, write_secrets_file
+from streamhub.stack.connect import update_secrets_file, write_secrets_file
 
 from ..commands import run_streamhub
 
@@ -32,18 +32,9 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "connectors" / "examples"
 PASSWORD = "Vt9-validate-only-4k"  # never the database's: none is reachable
 
 
-@pytest.fixture(scope="module")
-def connect(settings: Settings) -> Iterator[ConnectClient]:
-    """The stack's Kafka Connect worker, up (started here if it was not)."""
-    service = KafkaConnect(settings)
-    started = service.up() == "started"
-    try:
-        client = ConnectClient(settings.connect_url)
-        assert set(PLUGINS.values()) <= client.plugins()
-        yield client
-    finally:
-        if started:
-            service.down()
+@pytest.fixture
+def connect(stack_connect: ConnectClient) -> ConnectClient:
+    return stack_connect
 
 
 def _closed_port() -> int:
