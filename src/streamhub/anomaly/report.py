@@ -101,3 +101,45 @@ def render(states: list[AnomalyState]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in table
     )
+
+
+ROLLUP_COLUMNS = ("institution", "severity", "feeds", "kinds", "since", "which")
+
+
+def rollup_rows(states: list[AnomalyState]) -> list[tuple[str, ...]]:
+    """Open unsuppressed anomalies, one row per institution (what pages someone), worst
+    first: critical before warning, then by the number of feeds."""
+    grouped: dict[str, list[AnomalyState]] = {}
+    for state in states:
+        if state.is_open and not state.record.get("suppressed"):
+            grouped.setdefault(str(state.record["institution_id"]), []).append(state)
+    out: list[tuple[bool, int, tuple[str, ...]]] = []
+    for institution, group in grouped.items():
+        critical = any(s.record.get("severity") == "CRITICAL" for s in group)
+        kinds = sorted({s.kind for s in group})
+        since = min((s.record.get("start_ms") or 0) for s in group)
+        which = ", ".join(sorted(f"{s.record['system']} {s.record['table'] or '*'}" for s in group))
+        row = (
+            institution,
+            "CRITICAL" if critical else "WARNING",
+            str(len(group)),
+            " ".join(kinds),
+            _when(since),
+            which,
+        )
+        out.append((critical, len(group), row))
+    out.sort(key=lambda r: (not r[0], -r[1], r[2][0]))
+    return [row for _, _, row in out]
+
+
+def render_rollup(states: list[AnomalyState]) -> str:
+    return _table(ROLLUP_COLUMNS, rollup_rows(states))
+
+
+def _table(columns: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
+    table = [columns, *body]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    )

@@ -298,11 +298,18 @@ def cancel_maintenance_cmd(ctx: click.Context, window_id: str, suppressions_topi
 @click.option("--open", "only_open", is_flag=True, help="Only anomalies not yet recovered.")
 @click.option("--since", default="24h", show_default=True, help="Events written since (10m, 2d).")
 @click.option("--institution", default=None, help="Only this institution id.")
+@click.option(
+    "--by-institution",
+    is_flag=True,
+    help="One line per institution with open unsuppressed anomalies (as alerts fire), worst first.",
+)
 @click.pass_context
 @fails_cleanly
-def show_cmd(ctx: click.Context, only_open: bool, since: str, institution: str | None) -> None:
+def show_cmd(
+    ctx: click.Context, only_open: bool, since: str, institution: str | None, by_institution: bool
+) -> None:
     """List anomalies from ops.anomaly: the latest state of each, oldest first."""
-    from streamhub.anomaly.report import latest_states, render
+    from streamhub.anomaly.report import latest_states, render, render_rollup
 
     settings = settings_from(ctx)
     since_ms = clock_now_ms(SYSTEM_CLOCK) - parse_duration_ms(since)
@@ -313,6 +320,9 @@ def show_cmd(ctx: click.Context, only_open: bool, since: str, institution: str |
     ]
     if not states:
         click.echo(f"no {'open ' if only_open else ''}anomalies since {_utc(since_ms)}")
+        return
+    if by_institution:
+        click.echo(render_rollup(states))
         return
     click.echo(render(states))
     opened = sum(s.is_open for s in states)

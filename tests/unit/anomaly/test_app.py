@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from streamhub.anomaly import app as anomaly_app
-from streamhub.anomaly.errors import PublishError
+from streamhub.anomaly.errors import PublishError, SnapshotError
 from streamhub.anomaly.events import AnomalyEvent, FeedKey, Kind, Severity
 from streamhub.core.retry import RetryPolicy
 
@@ -86,3 +86,50 @@ def test_exhausted_retries_end_the_worker_without_acking(monkeypatch: pytest.Mon
     assert isinstance(error, PublishError) and isinstance(cause, ConnectionError)
     assert (error.topic, error.undelivered) == ("ops.anomaly", 1)
     assert "a-1 of h01" in str(error) and "after 3 attempts" in str(error)
+
+
+class _Log:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.written: list[Any] = []
+
+    def write(self, snapshot: Any) -> int:
+        if self.fail:
+            raise SnapshotError("broker gone")
+        self.written.append(snapshot)
+        return 1
+
+
+def test_snapshots_are_taken_every_interval_with_the_offsets_taken_and_failures_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from streamhub.serde.wire import MessageRef
+
+    from .test_service import counts, service
+
+    svc, clock, _ = service()
+    clock.fixed_ms = T0
+    svc.on_message(
+        "ops.source_counts",
+        None,
+        counts("h01-his", "t", T0, 5).value,
+        MessageRef("ops.source_counts", 2, 41),
+    )
+    log = _Log()
+    snapshots = anomaly_app.Snapshotter(svc, log, interval_ms=600_000)  # type: ignore[arg-type]
+    assert not snapshots.due()
+    clock.fixed_ms = T0 + 600_000
+    assert snapshots.due()
+    taken = snapshots.take()
+    assert not snapshots.due()  # one write at a time
+    asyncio.run(snapshots.write(taken))
+    assert log.written == [taken]
+    assert taken.offsets == {("ops.source_counts", 2): 42}
+    assert taken.taken_ms == T0 + 600_000 and "h01-his" in taken.connectors
+    assert not snapshots.due()
+    clock.fixed_ms = T0 + 1_200_000
+    snapshots.log = _Log(fail=True)  # type: ignore[assignment]
+    asyncio.run(snapshots.write(snapshots.take()))  # logged, not raised: detection goes on
+    assert "anomaly snapshot not written" in caplog.text
+    clock.fixed_ms = T0 + 1_800_000
+    assert snapshots.due()

@@ -173,3 +173,42 @@ def test_a_warm_start_from_a_snapshot_equals_one_from_replaying_history(
     left, right = snapshots.dump(second, {}), snapshots.dump(whole, {})
     assert left.connectors == right.connectors
     assert left.open == right.open
+
+
+def test_show_by_institution_gives_one_line_per_institution_worst_first() -> None:
+    from streamhub.anomaly.report import AnomalyState, render_rollup
+
+    def state(
+        i: int,
+        institution: str,
+        table: str | None,
+        kind: str,
+        severity: str,
+        suppressed: bool = False,
+    ) -> AnomalyState:
+        return AnomalyState(
+            {
+                "anomaly_id": f"a-{i}",
+                "institution_id": institution,
+                "system": "his",
+                "table": table,
+                "kind": kind,
+                "severity": severity,
+                "start_ms": T0 + i * MINUTE,
+                "suppressed": suppressed,
+            }
+        )
+
+    states = [
+        state(1, "I2", "db.a", "SPIKE", "WARNING"),
+        state(2, "I1", "db.a", "SILENCE", "CRITICAL"),
+        state(3, "I1", "db.b", "SILENCE", "CRITICAL"),
+        state(4, "I1", None, "STUCK", "WARNING"),
+        state(5, "I3", "db.a", "DROP", "WARNING", suppressed=True),  # acknowledged: no page
+        state(6, "I4", "db.a", "RECOVERED", "WARNING"),  # closed
+    ]
+    header, *rows = render_rollup(states).splitlines()
+    assert header.split() == ["institution", "severity", "feeds", "kinds", "since", "which"]
+    assert [r.split()[:3] for r in rows] == [["I1", "CRITICAL", "3"], ["I2", "WARNING", "1"]]
+    assert rows[0].split()[3:5] == ["SILENCE", "STUCK"]
+    assert rows[0].endswith("his *, his db.a, his db.b")
