@@ -187,6 +187,7 @@ class Fleet:
         self._checked_at = 0.0
         self.heartbeats = 0
         self._seed_state()
+        self._register_schemas()
         self.setup_cpu_s = time.process_time() - began
 
     def _institution(
@@ -232,6 +233,13 @@ class Fleet:
             source.apply(workload.take_seeded(), None)
             while workload.next_time() < self.options.start:
                 source.apply(workload.step(), None)
+
+    def _register_schemas(self) -> None:
+        """Every table's envelope schema registered before the run (2-3 ms each, some 14,000
+        at N = 1,751), as agents that started earlier would have: pacing starts clean."""
+        for source in self.institutions:
+            for table, _renderer, _reader, connector in source.tables.values():
+                connector.emitter.encoder_for(table)
 
     # --- the run -------------------------------------------------------------------------
 
