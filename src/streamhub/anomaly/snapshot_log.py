@@ -86,8 +86,14 @@ class SnapshotLog:
         return sum(len(k) + len(v) for k, v in records)
 
     def read_latest(self) -> Snapshot | None:
-        """The snapshot the topic's manifest names; None when the topic holds none."""
-        self.ensure_topic()
+        """The snapshot the topic's manifest names; None when the topic holds none (or does
+        not exist: it is made by the first write, not by a read)."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        try:
+            if self.topic not in admin.list_topics(timeout=self.timeout_s).topics:
+                return None
+        except KafkaException as exc:
+            raise SnapshotError(f"cannot list topics to find {self.topic}: {exc}") from exc
         consumer = Consumer(
             {
                 "bootstrap.servers": self.bootstrap,

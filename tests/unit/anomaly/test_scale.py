@@ -212,3 +212,29 @@ def test_show_by_institution_gives_one_line_per_institution_worst_first() -> Non
     assert [r.split()[:3] for r in rows] == [["I1", "CRITICAL", "3"], ["I2", "WARNING", "1"]]
     assert rows[0].split()[3:5] == ["SILENCE", "STUCK"]
     assert rows[0].endswith("his *, his db.a, his db.b")
+
+
+def test_a_tick_judges_no_feed_and_a_heartbeat_judges_only_its_connectors_feeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streamhub.anomaly.judge import FeedJudge
+
+    from .test_service import heartbeat
+
+    svc, clock, _ = service()
+    names = [f"h{i:02d}-his" for i in range(20)]
+    svc.replay(traffic(names, 8, {}))
+    judged: list[str] = []
+    original = FeedJudge.judge
+
+    def counting(self: FeedJudge, *args: object) -> object:
+        judged.append(self.key.connector)
+        return original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FeedJudge, "judge", counting)
+    clock.fixed_ms = T0 + 8 * MINUTE + 20_000
+    svc.tick()
+    assert judged == []  # the timer looks at pulses and open anomalies, not at minutes
+    beat = heartbeat("h03-his", T0 + 8 * MINUTE + 20_000)
+    svc.on_message(beat.topic, beat.key, beat.value)
+    assert set(judged) == {"h03-his"} and len(judged) == 2  # its two tables, one minute
