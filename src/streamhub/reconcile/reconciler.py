@@ -21,6 +21,7 @@ Which minutes changed since the last checkpoint is recorded too
 from __future__ import annotations
 
 import heapq
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -90,6 +91,7 @@ class Reconciler:
         self._verdicts: Counter[tuple[str, Status]] = Counter()  # windows per institution
         self._missing_changes: Counter[str] = Counter()  # -difference of MISSING windows
         self._per_institution: Counter[str] = Counter()  # windows retained
+        self._table_keys: dict[TableKey, TableKey] = {}  # one per table (the feeds: bounded)
 
     def now_ms(self) -> int:
         return clock_ms(self._clock)
@@ -101,6 +103,7 @@ class Reconciler:
         old = self.windows.get(key)
         if old is not None:
             self._forget(key, old)
+        key = WindowKey(self._shared(key.table), key.start_ms)
         self.windows[key] = state
         self._index(key, state)
         if state.dirty and state.judged is not None:
@@ -184,7 +187,7 @@ class Reconciler:
         state = self.windows.get(key) if system is None else self._window(key, system)
         if state is None:
             return self._stale_or_park(key, rejection)
-        state.rejected.apply(rejection)
+        state.rejections().apply(rejection)
         self._touch(key, state)
         return Outcome.APPLIED
 
@@ -305,7 +308,7 @@ class Reconciler:
         if not landed:
             state.standardized.apply(counts)
         elif counts.repair_id is not None:
-            state.repairs.apply(counts)
+            state.repair_credits().apply(counts)
         else:
             state.landed.apply(counts)
         self._touch(WindowKey(table, counts.window_start_ms), state)
@@ -325,9 +328,18 @@ class Reconciler:
             horizon = self.now_ms() - self.settings.retention_ms - self.settings.window_ms
             if key.start_ms <= horizon:
                 return None
-            state = self.windows[key] = WindowState(system)
+            key = WindowKey(self._shared(key.table), key.start_ms)
+            state = self.windows[key] = WindowState(sys.intern(system))
             self._index(key, state)
         return state
+
+    def _shared(self, table: TableKey) -> TableKey:
+        """One key object per table for all its windows (each input brings its own copy of
+        the names; millions of windows would each keep one)."""
+        shared = self._table_keys.get(table)
+        if shared is None:
+            shared = self._table_keys[table] = table
+        return shared
 
     def _index(self, key: WindowKey, state: WindowState) -> None:
         """Index a window new to :attr:`windows`."""

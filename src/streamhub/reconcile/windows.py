@@ -10,14 +10,14 @@ says how much of a count rests on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 
 from streamhub.reconcile.inputs import Rejection, SourceWindow, StageCounts
 from streamhub.reconcile.result import Result
 
 
-@dataclass
+@dataclass(slots=True)
 class SourceTotals:
     inserts: int = 0
     updates: int = 0
@@ -50,7 +50,7 @@ class SourceTotals:
         return values != old
 
 
-@dataclass
+@dataclass(slots=True)
 class StageTally:
     """Increments of one stage (landed or standardized) for one window."""
 
@@ -91,7 +91,7 @@ class StageTally:
         return cls(**{**data, "versions": set(data["versions"])})
 
 
-@dataclass
+@dataclass(slots=True)
 class RejectTally:
     versions: set[int] = field(default_factory=set)
     origins: set[tuple[str, int, int]] = field(default_factory=set)
@@ -125,7 +125,7 @@ class RejectTally:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class RepairTally:
     """Repair credits of one window: versions restored by targeted re-snapshots.
 
@@ -161,21 +161,48 @@ class RepairTally:
         return cls(set(data["versions"]), set(data["ids"]), int(data["anonymous"]))
 
 
-@dataclass
+#: what a window without dead letters / repair credits holds: one shared instance each (most
+#: windows have neither, and millions of windows are retained at a province's count); a
+#: window gets its own on the first one (:meth:`WindowState.rejections`, ``repair_credits``)
+NO_REJECTIONS = RejectTally()
+NO_REPAIRS = RepairTally()
+
+
+def _no_rejections() -> RejectTally:
+    return NO_REJECTIONS
+
+
+def _no_repairs() -> RepairTally:
+    return NO_REPAIRS
+
+
+@dataclass(slots=True)
 class WindowState:
     system: str
     source: SourceTotals | None = None
     landed: StageTally = field(default_factory=StageTally)
     standardized: StageTally = field(default_factory=StageTally)
-    rejected: RejectTally = field(default_factory=RejectTally)
-    repairs: RepairTally = field(default_factory=RepairTally)
+    rejected: RejectTally = field(default_factory=_no_rejections)  # read only: see rejections()
+    repairs: RepairTally = field(default_factory=_no_repairs)  # read only: see repair_credits()
     # the judgement so far
     judged: Result | None = None  # the last result emitted
     ever_unmatched: bool = False
     dirty: bool = False  # changed since the last judgement
 
+    def rejections(self) -> RejectTally:
+        """The window's own dead-letter tally, to add to."""
+        if self.rejected is NO_REJECTIONS:
+            self.rejected = RejectTally()
+        return self.rejected
+
+    def repair_credits(self) -> RepairTally:
+        """The window's own repair tally, to add to."""
+        if self.repairs is NO_REPAIRS:
+            self.repairs = RepairTally()
+        return self.repairs
+
     def to_dict(self) -> dict[str, Any]:
-        source = None if self.source is None else vars(self.source).copy()
+        source = None if self.source is None else asdict(self.source)
         return {
             "system": self.system,
             "source": source,
@@ -196,12 +223,22 @@ class WindowState:
             source=None if source is None else SourceTotals(**source),
             landed=StageTally.from_dict(data["landed"]),
             standardized=StageTally.from_dict(data["standardized"]),
-            rejected=RejectTally.from_dict(data["rejected"]),
+            rejected=_shared_if_empty(RejectTally.from_dict(data["rejected"]), NO_REJECTIONS),
             # absent in snapshots written before repair credits existed
-            repairs=RepairTally.from_dict(
-                data.get("repairs") or {"versions": [], "ids": [], "anonymous": 0}
+            repairs=_shared_if_empty(
+                RepairTally.from_dict(
+                    data.get("repairs") or {"versions": [], "ids": [], "anonymous": 0}
+                ),
+                NO_REPAIRS,
             ),
             judged=None if data["judged"] is None else Result.from_avro(data["judged"]),
             ever_unmatched=bool(data["ever_unmatched"]),
             dirty=bool(data["dirty"]),
         )
+
+
+_Tally = TypeVar("_Tally", RejectTally, RepairTally)
+
+
+def _shared_if_empty(tally: _Tally, empty: _Tally) -> _Tally:
+    return empty if tally == empty else tally

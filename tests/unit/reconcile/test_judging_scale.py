@@ -13,9 +13,11 @@ from prometheus_client import CollectorRegistry
 
 import streamhub.reconcile.reconciler as reconciler_module
 from streamhub.core.clock import ManualClock
+from streamhub.reconcile.checkpoint import decode_blobs, encode_blobs
 from streamhub.reconcile.metrics import ReconcileMetrics
 from streamhub.reconcile.reconciler import Reconciler
 from streamhub.reconcile.result import Status
+from streamhub.reconcile.windows import NO_REJECTIONS, NO_REPAIRS, RejectTally, RepairTally
 from tests.unit.reconcile.helpers import (
     GRACE,
     MINUTE,
@@ -185,3 +187,19 @@ def test_a_window_of_an_expired_minute_can_come_back_within_the_retention() -> N
     assert [r.status for r in rec.due(T0 + 5 * MINUTE + GRACE)] == [Status.MATCH]
     rec.due(T0 + 20 * MINUTE)
     assert rec.windows == {} and rec.verdict_counts() == {}
+
+
+def test_windows_without_letters_or_repairs_share_one_empty_tally_never_written() -> None:
+    clock = clock_at(T0)
+    rec = reconciler(clock)
+    fill(rec, 3, T0)
+    rec.apply_rejection(dead_letter(commit_ts_ms=T0 + 1_000, version=5, table="hisdb.public.t0001"))
+    rec.apply_landed(landed(T0, upserts=1, table="public.t0002", versions=[7], repair_id="r1"))
+    states = {key.table.table: state for key, state in rec.windows.items()}
+    assert states["public.t0000"].rejected is NO_REJECTIONS
+    assert states["public.t0000"].repairs is NO_REPAIRS
+    assert states["public.t0001"].rejected.versions == {5}
+    assert states["public.t0002"].repairs.versions == {7}
+    assert RejectTally() == NO_REJECTIONS and RepairTally() == NO_REPAIRS
+    restored = decode_blobs(encode_blobs(rec, None), rec.settings, clock)
+    assert sum(s.rejected is NO_REJECTIONS for s in restored.windows.values()) == 2
