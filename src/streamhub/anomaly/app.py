@@ -30,7 +30,7 @@ from streamhub.anomaly.errors import AnomalyError, PublishError
 from streamhub.anomaly.events import AnomalyEvent
 from streamhub.anomaly.service import AnomalyService
 from streamhub.anomaly.snapshot_log import SnapshotLog
-from streamhub.anomaly.state import Snapshot, dump
+from streamhub.anomaly.state import Record, records_of
 from streamhub.anomaly.suppression_log import SuppressionFollower
 from streamhub.config import Settings
 from streamhub.core.clock import now_ms
@@ -106,31 +106,53 @@ class Publisher:
 
 
 class Snapshotter:
-    """Takes a snapshot every ``interval_ms`` of the service's clock; one write at a time."""
+    """Takes a snapshot every ``interval_ms`` of the service's clock; one write at a time.
 
-    def __init__(self, service: AnomalyService, log: SnapshotLog, interval_ms: int) -> None:
+    ``take_first``: the first tick takes one at once (after a warm start that replayed
+    history, so that a crash loop does not replay it again and again).
+    """
+
+    def __init__(
+        self,
+        service: AnomalyService,
+        log: SnapshotLog,
+        interval_ms: int,
+        *,
+        take_first: bool = False,
+        yield_every: int = 100,
+    ) -> None:
         self.service = service
         self.log = log
         self.interval_ms = interval_ms
-        self.last_ms = now_ms(service.clock)  # the warm start's state is on Kafka already
+        self.yield_every = yield_every  # connectors packed between two yields to the loop
+        self.last_ms = -interval_ms if take_first else now_ms(service.clock)
         self.writing = False
 
     def due(self) -> bool:
         return not self.writing and now_ms(self.service.clock) - self.last_ms >= self.interval_ms
 
-    def take(self) -> Snapshot:
-        """Dump the state now: call it holding the lock, then :meth:`write` without it."""
+    async def take(self) -> tuple[list[Record], int]:
+        """Pack the state, connector by connector, yielding to the loop between chunks (so
+        Faust's own tasks run); the caller holds the lock: the detector stays still."""
         taken = now_ms(self.service.clock)
         self.writing, self.last_ms = True, taken
-        return dump(self.service, self.service.positions, taken)
+        generation = self.log.next_generation
+        records: list[Record] = []
+        packed = records_of(self.service, self.service.positions, taken, generation)
+        for i, record in enumerate(packed, 1):
+            records.append(record)
+            if i % self.yield_every == 0:
+                await asyncio.sleep(0)
+        return records, generation
 
-    async def write(self, snapshot: Snapshot) -> None:
+    async def write(self, taken: tuple[list[Record], int]) -> None:
         """Write in a thread, off the event loop."""
+        records, generation = taken
         try:
-            size = await asyncio.to_thread(self.log.write, snapshot)
+            size = await asyncio.to_thread(self.log.write_records, records, generation)
             log.info(
                 "anomaly snapshot written",
-                extra={"snapshot_id": snapshot.snapshot_id, "bytes": size},
+                extra={"connectors": len(records) - 1, "bytes": size},
             )
         except AnomalyError as exc:
             # the previous snapshot stays usable; a restart replays a little more
@@ -174,8 +196,8 @@ def build_app(
             await publisher.send(service.tick(follower.poll()))
             if snapshots is None or not snapshots.due():
                 return
-            snapshot = snapshots.take()
-        await snapshots.write(snapshot)
+            taken = await snapshots.take()
+        await snapshots.write(taken)
 
     app.agent(app.topic(*INPUT_TOPICS), name="detect")(detect)
     app.timer(interval=tick_s, name="anomaly-tick")(tick)

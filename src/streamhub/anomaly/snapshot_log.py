@@ -52,11 +52,20 @@ class SnapshotLog:
         if created and not wait_for_leaders(admin, self.topic, self.timeout_s):
             raise SnapshotError(f"snapshot topic {self.topic} has no partition leader yet")
 
+    @property
+    def next_generation(self) -> int:
+        """The generation the next snapshot is written in (not the current one's)."""
+        return 1 - self.generation
+
     def write(self, snapshot: Snapshot) -> int:
         """Write ``snapshot`` (acknowledged by the broker before returning); its bytes."""
+        generation = self.next_generation
+        return self.write_records(encode(snapshot, generation), generation)
+
+    def write_records(self, records: list[Record], generation: int) -> int:
+        """Write a snapshot's records (:func:`~.state.records_of`, manifest last) of
+        ``generation``; acknowledged before returning; their bytes."""
         self.ensure_topic()
-        generation = 1 - self.generation
-        records = encode(snapshot, generation)
         producer = self._producer or Producer(
             {
                 "bootstrap.servers": self.bootstrap,

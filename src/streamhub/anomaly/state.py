@@ -21,6 +21,7 @@ import json
 import uuid
 import zlib
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,16 +59,11 @@ def settings_fingerprint(service: AnomalyService) -> str:
 
 
 def dump(service: AnomalyService, offsets: Offsets, taken_ms: int = 0) -> Snapshot:
-    detector = service.detector
-    return Snapshot(
-        snapshot_id=uuid.uuid4().hex,
-        taken_ms=taken_ms,
-        settings=settings_fingerprint(service),
-        offsets=dict(offsets),
-        connectors={name: _dump_connector(c) for name, c in detector._connectors.items()},
-        open=[_dump_event(e) for e in service.open.values()],
-        late_records=detector.late_records,
-    )
+    """The whole state as data (tests, benchmarks; the app streams :func:`records_of`)."""
+    snapshot = dump_header(service, offsets, taken_ms)
+    connectors = service.detector._connectors
+    snapshot.connectors = {name: _dump_connector(c) for name, c in connectors.items()}
+    return snapshot
 
 
 def restore(service: AnomalyService, snapshot: Snapshot) -> None:
@@ -97,12 +93,49 @@ def encode(snapshot: Snapshot, generation: int = 0) -> list[Record]:
     a write cut short leaves the previous snapshot, which the manifest still names, whole.
     """
     out = [
-        (
-            _key("connector", name, generation),
-            _pack({"snapshot_id": snapshot.snapshot_id, "state": state}),
-        )
+        _connector_record(snapshot.snapshot_id, name, state, generation)
         for name, state in sorted(snapshot.connectors.items())
     ]
+    return [*out, _manifest_record(snapshot, sorted(snapshot.connectors), generation)]
+
+
+def records_of(
+    service: AnomalyService, offsets: Offsets, taken_ms: int, generation: int
+) -> Iterator[Record]:
+    """:func:`encode` of :func:`dump`, one connector at a time: what the running app
+    writes. Only one connector's state is unpacked at once (a whole dump of a region's
+    feeds would hold ~12 kB a feed until written); the caller keeps the detector still
+    until the last record (the manifest) is out."""
+    head = dump_header(service, offsets, taken_ms)
+    names = sorted(service.detector._connectors)
+    for name in names:
+        state = _dump_connector(service.detector._connectors[name])
+        yield _connector_record(head.snapshot_id, name, state, generation)
+    yield _manifest_record(head, names, generation)
+
+
+def dump_header(service: AnomalyService, offsets: Offsets, taken_ms: int) -> Snapshot:
+    """A snapshot without its connectors: id, time, settings, offsets, open anomalies."""
+    return Snapshot(
+        snapshot_id=uuid.uuid4().hex,
+        taken_ms=taken_ms,
+        settings=settings_fingerprint(service),
+        offsets=dict(offsets),
+        open=[_dump_event(e) for e in service.open.values()],
+        late_records=service.detector.late_records,
+    )
+
+
+def _connector_record(
+    snapshot_id: str, name: str, state: dict[str, Any], generation: int
+) -> Record:
+    return (
+        _key("connector", name, generation),
+        _pack({"snapshot_id": snapshot_id, "state": state}),
+    )
+
+
+def _manifest_record(snapshot: Snapshot, connectors: list[str], generation: int) -> Record:
     manifest = {
         "format": FORMAT,
         "generation": generation,
@@ -110,11 +143,11 @@ def encode(snapshot: Snapshot, generation: int = 0) -> list[Record]:
         "taken_ms": snapshot.taken_ms,
         "settings": snapshot.settings,
         "offsets": [[t, p, o] for (t, p), o in sorted(snapshot.offsets.items())],
-        "connectors": sorted(snapshot.connectors),
+        "connectors": connectors,
         "open": snapshot.open,
         "late_records": snapshot.late_records,
     }
-    return [*out, (_key("manifest", ""), _pack(manifest))]
+    return _key("manifest", ""), _pack(manifest)
 
 
 def decode(records: list[Record]) -> Snapshot:

@@ -174,7 +174,9 @@ def run_cmd(
     snapshots = None
     if options.snapshot_interval_ms > 0:
         log = SnapshotLog(settings.kafka_bootstrap, options.state_topic_for(settings))
-        snapshots = Snapshotter(service, log, options.snapshot_interval_ms)
+        snapshots = Snapshotter(
+            service, log, options.snapshot_interval_ms, take_first=warm.source == "history"
+        )
     app = build_app(settings, service, follower, tick_s=tick_s, snapshots=snapshots)
     click.echo(
         f"anomaly: ops.source_counts + ops.heartbeat → ops.anomaly (group "

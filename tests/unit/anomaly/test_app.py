@@ -92,44 +92,59 @@ class _Log:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.written: list[Any] = []
+        self.next_generation = 1
 
-    def write(self, snapshot: Any) -> int:
+    def write_records(self, records: list[Any], generation: int) -> int:
         if self.fail:
             raise SnapshotError("broker gone")
-        self.written.append(snapshot)
+        self.written.append((records, generation))
+        self.next_generation = 1 - generation
         return 1
 
 
 def test_snapshots_are_taken_every_interval_with_the_offsets_taken_and_failures_only_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from streamhub.anomaly import state
     from streamhub.serde.wire import MessageRef
 
     from .test_service import counts, service
 
     svc, clock, _ = service()
     clock.fixed_ms = T0
-    svc.on_message(
-        "ops.source_counts",
-        None,
-        counts("h01-his", "t", T0, 5).value,
-        MessageRef("ops.source_counts", 2, 41),
-    )
+    message = counts("h01-his", "t", T0, 5)
+    svc.on_message(message.topic, None, message.value, MessageRef("ops.source_counts", 2, 41))
     log = _Log()
     snapshots = anomaly_app.Snapshotter(svc, log, interval_ms=600_000)  # type: ignore[arg-type]
     assert not snapshots.due()
     clock.fixed_ms = T0 + 600_000
     assert snapshots.due()
-    taken = snapshots.take()
-    assert not snapshots.due()  # one write at a time
-    asyncio.run(snapshots.write(taken))
-    assert log.written == [taken]
+
+    async def tick() -> None:
+        taken = await snapshots.take()
+        assert not snapshots.due()  # one write at a time
+        await snapshots.write(taken)
+
+    asyncio.run(tick())
+    ((records, generation),) = log.written
+    assert generation == 1
+    taken = state.decode(records)
     assert taken.offsets == {("ops.source_counts", 2): 42}
     assert taken.taken_ms == T0 + 600_000 and "h01-his" in taken.connectors
+    assert taken.connectors == state.dump(svc, {}).connectors
     assert not snapshots.due()
     clock.fixed_ms = T0 + 1_200_000
     snapshots.log = _Log(fail=True)  # type: ignore[assignment]
-    asyncio.run(snapshots.write(snapshots.take()))  # logged, not raised: detection goes on
+    asyncio.run(tick())  # logged, not raised: detection goes on
     assert "anomaly snapshot not written" in caplog.text
     clock.fixed_ms = T0 + 1_800_000
     assert snapshots.due()
+
+
+def test_after_a_warm_start_from_history_the_first_tick_takes_a_snapshot() -> None:
+    from .test_service import service
+
+    svc, clock, _ = service()
+    clock.fixed_ms = T0
+    first = anomaly_app.Snapshotter(svc, _Log(), 600_000, take_first=True)  # type: ignore[arg-type]
+    assert first.due()
