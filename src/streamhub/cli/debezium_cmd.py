@@ -29,6 +29,12 @@ def debezium_group() -> None:
     help="Debezium topic prefix to read (one --connector only; default: dbz.<connector>).",
 )
 @click.option("--group", help="Kafka consumer group (one --connector only).")
+@click.option(
+    "--connect-url",
+    help="Kafka Connect's REST API, for the heartbeats' connector states "
+    "[default: settings.connect_url].",
+)
+@click.option("--no-heartbeats", is_flag=True, help="Do not write ops.heartbeat records.")
 @click.pass_context
 @fails_cleanly
 def normalize_cmd(
@@ -37,6 +43,8 @@ def normalize_cmd(
     every: bool,
     prefix: str | None,
     group: str | None,
+    connect_url: str | None,
+    no_heartbeats: bool,
 ) -> None:
     """Rewrite Debezium change events into cdc.raw.* envelopes until stopped (SIGTERM/Ctrl-C).
 
@@ -45,7 +53,7 @@ def normalize_cmd(
     dlq.capture with the reason.
     """
     from streamhub.capture.connector import load_connectors
-    from streamhub.debezium.normalize import batch_loop, topic_prefix
+    from streamhub.debezium.normalize import batch_loop, heartbeats, topic_prefix
     from streamhub.debezium.normalize_errors import NormalizeError
 
     if bool(names) == every:
@@ -55,7 +63,7 @@ def normalize_cmd(
     settings = settings_from(ctx)
     configs = load_connectors(settings.connectors_path, list(names) or None)
     if every:
-        configs = [c for c in configs if _is_debezium(c)]
+        configs = [c for c in configs if c.by_debezium]
         if not configs:
             raise NormalizeError(
                 f"no connector file under {settings.connectors_path} has engine: debezium"
@@ -64,9 +72,11 @@ def normalize_cmd(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     threads = []
+    carried = []
     for config in configs:
         read = prefix or topic_prefix(config)
-        loop, _ = batch_loop(settings, config, prefix=read, group=group)
+        loop, normalizer = batch_loop(settings, config, prefix=read, group=group)
+        carried.append((config, normalizer.carried))
         click.echo(
             f"debezium normalize: {read}.* → {config.topic}, dlq.capture "
             f"(group {loop.options.group}, Kafka {settings.kafka_bootstrap})",
@@ -77,14 +87,15 @@ def normalize_cmd(
         )
         thread.start()
         threads.append(thread)
+    if not no_heartbeats:
+        url = connect_url or settings.connect_url
+        beats = heartbeats(settings, carried, url)
+        interval = min(c.heartbeat_s for c in configs)
+        thread = threading.Thread(
+            target=beats.run, args=(stop, interval), name="heartbeats", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
     while any(t.is_alive() for t in threads):
         for thread in threads:
             thread.join(0.5)
-
-
-def _is_debezium(config: object) -> bool:
-    """A connector captured by Debezium (the connector file's engine choice)."""
-    return "debezium" in (
-        str(getattr(config, "capture_engine", "")),
-        str(getattr(config, "engine", "")),
-    )

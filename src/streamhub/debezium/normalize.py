@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from confluent_kafka import Message
+from confluent_kafka import Message, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture import envelope
@@ -34,9 +34,10 @@ from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.dead_letter import DeadLetterRecord, Original, Placement
-from streamhub.core.topic_names import DLQ_CAPTURE
+from streamhub.core.topic_names import DLQ_CAPTURE, HEARTBEAT
 from streamhub.debezium.events import EventReader
 from streamhub.debezium.normalize_errors import EventError, NormalizeError
+from streamhub.debezium.ops import Carried, Heartbeats, fetch_status
 from streamhub.kafka.batch_loop import BatchLoop, BatchLoopOptions
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
@@ -45,6 +46,7 @@ from streamhub.serde.errors import CorruptMessageError, IncompatibleSchemaError
 log = get_logger(__name__)
 
 DEAD_LETTER_SCHEMA: Final = "ops/dead_letter.avsc"
+HEARTBEAT_SCHEMA: Final = "ops/heartbeat.avsc"
 
 
 def topic_prefix(config: ConnectorConfig) -> str:
@@ -116,6 +118,7 @@ class Normalizer:
         self.envelopes = 0
         self.dead_letters = 0
         self.tombstones = 0
+        self.carried = Carried()  # what its heartbeats report
 
     @classmethod
     def from_settings(
@@ -147,10 +150,12 @@ class Normalizer:
         except (EventError, CorruptMessageError) as exc:
             return [self._dead_letter(message, exc)]
         self.envelopes += 1
+        self.carried.carried(event.commit_ts_ms, event.position)
         return [Out(self.config.topic, encoder.key(event), data)]
 
     def _dead_letter(self, message: Message, exc: Exception) -> Out:
         self.dead_letters += 1
+        self.carried.rejected()
         where = f"{message.topic()}[{message.partition()}]@{message.offset()}"
         error_type = getattr(exc, "error_type", type(exc).__name__)
         reason = (
@@ -224,3 +229,22 @@ def run(
         threads.append(thread)
     for thread in threads:
         thread.join()
+
+
+def heartbeats(
+    settings: Settings,
+    carried: Sequence[tuple[ConnectorConfig, Carried]],
+    connect_url: str,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Heartbeats:
+    """The ``ops.heartbeat`` writer of these connectors, asking Connect at ``connect_url``."""
+    serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+    writer = serde.register(
+        f"{HEARTBEAT}-value", load_schema(settings.project_dir / "avro_schemas", HEARTBEAT_SCHEMA)
+    )
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 50, "acks": "all"}
+    )
+    return Heartbeats(
+        carried, producer, serde, writer, lambda name: fetch_status(connect_url, name), clock
+    )
