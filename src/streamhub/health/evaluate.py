@@ -15,6 +15,7 @@ from itertools import pairwise
 from streamhub.health.model import (
     HOPS,
     STAGES,
+    ActivityWindow,
     Beat,
     Connector,
     ConnectorFigures,
@@ -32,18 +33,56 @@ _STAGE_HOP = {"capture": "capture", "standardize": "processing", "land": "center
 
 
 def evaluate(obs: Observation, limits: Thresholds) -> list[InstitutionHealth]:
-    """Every institution of ``obs.connectors``, sorted by id."""
+    """Every institution of ``obs.connectors``, sorted by id.
+
+    Linear in the observation: its activity is indexed by institution once, and the
+    topic-level findings (shared by every institution on the same topics) are made once.
+    """
     by_institution: dict[str, list[Connector]] = defaultdict(list)
     for connector in sorted(obs.connectors, key=lambda c: c.name):
         by_institution[connector.institution_id].append(connector)
+    activity: dict[str, list[ActivityWindow]] = defaultdict(list)
+    for window in obs.activity:
+        activity[window.institution_id].append(window)
+    shared = _Shared(obs, limits)
     return [
-        _institution(obs, limits, institution, connectors)
+        _institution(obs, limits, institution, connectors, activity[institution], shared)
         for institution, connectors in sorted(by_institution.items())
     ]
 
 
+class _Shared:
+    """Findings that depend on topics, not on the institution: made once per topic set."""
+
+    def __init__(self, obs: Observation, limits: Thresholds) -> None:
+        self.obs = obs
+        self.limits = limits
+        self._by_topics: dict[tuple[str, ...], tuple[list[Finding], list[Finding]]] = {}
+        self.center = list(_stage_age(obs, limits, _lander_lags(obs), "lander"))
+
+    def channel_and_processing(self, topics: list[str]) -> tuple[list[Finding], list[Finding]]:
+        key = tuple(topics)
+        found = self._by_topics.get(key)
+        if found is None:
+            obs, limits = self.obs, self.limits
+            found = self._by_topics[key] = (
+                list(_channel(obs, limits, topics)),
+                list(
+                    _stage_age(
+                        obs, limits, _lags(obs, obs.standardize_group, topics), "standardizer"
+                    )
+                ),
+            )
+        return found
+
+
 def _institution(
-    obs: Observation, limits: Thresholds, institution: str, connectors: list[Connector]
+    obs: Observation,
+    limits: Thresholds,
+    institution: str,
+    connectors: list[Connector],
+    activity: list[ActivityWindow],
+    shared: _Shared,
 ) -> InstitutionHealth:
     findings: dict[str, list[Finding]] = {hop: [] for hop in HOPS}
     figures = []
@@ -57,12 +96,11 @@ def _institution(
         lag_s = None if fresh is None or fresh.lag_ms is None else fresh.lag_ms / 1000
         figures.append(ConnectorFigures(connector.name, age_s, lag_s))
     topics = sorted({c.topic for c in connectors})
-    findings["channel"] += _channel(obs, limits, topics)
-    findings["processing"] += _stage_age(
-        obs, limits, _lags(obs, obs.standardize_group, topics), "standardizer"
-    )
-    findings["center"] += _stage_age(obs, limits, _lander_lags(obs), "lander")
-    findings["center"] += _landing(obs, limits, institution)
+    channel, processing = shared.channel_and_processing(topics)
+    findings["channel"] += channel
+    findings["processing"] += processing
+    findings["center"] += shared.center
+    findings["center"] += _landing(obs, limits, institution, connectors, activity)
     rates = {}
     for stage in STAGES:
         count = obs.dead_letters.get((institution, stage), 0)
@@ -298,7 +336,13 @@ def _stage_age(
         )
 
 
-def _landing(obs: Observation, limits: Thresholds, institution: str) -> Iterable[Finding]:
+def _landing(
+    obs: Observation,
+    limits: Thresholds,
+    institution: str,
+    connectors: list[Connector],
+    activity: list[ActivityWindow],
+) -> Iterable[Finding]:
     """Source changes in the horizon not landed yet, judged by how long they have waited.
 
     Landed up to ``landed`` (newest landed commit): a source minute ending after it, or a
@@ -307,16 +351,11 @@ def _landing(obs: Observation, limits: Thresholds, institution: str) -> Iterable
     """
     landed = obs.landed_commit_ms.get(institution)
     floor = max(landed or obs.since_ms, obs.since_ms)
-    pending = [
-        max(w.window_start_ms, floor)
-        for w in obs.activity
-        if w.institution_id == institution and w.end_ms > floor
-    ]
+    pending = [max(w.window_start_ms, floor) for w in activity if w.end_ms > floor]
     pending += [
         beats[-1].last_event_ts_ms
-        for connector in obs.connectors
-        if connector.institution_id == institution
-        and (beats := obs.beats.get(connector.name))
+        for connector in connectors
+        if (beats := obs.beats.get(connector.name))
         and beats[-1].last_event_ts_ms is not None
         and beats[-1].last_event_ts_ms > floor
     ]

@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from streamhub.core.topic_names import raw_topic
+from streamhub.core.topic_names import (
+    DEAD_LETTER_TOPICS,
+    HEARTBEAT,
+    LANDED_COUNTS,
+    SOURCE_COUNTS,
+    raw_topic,
+)
 
 HOPS = ("source", "capture", "channel", "processing", "center")
 STAGES = ("capture", "standardize", "land")  # dead-letter stages (dlq.<stage>)
@@ -26,6 +32,17 @@ class Status(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+
+@dataclass(frozen=True)
+class OpsTopics:
+    """The topics link health reads its history from: the catalog's by default (a benchmark
+    or test gives its own)."""
+
+    heartbeat: str = HEARTBEAT
+    source_counts: str = SOURCE_COUNTS
+    landed_counts: str = LANDED_COUNTS
+    dead_letters: tuple[str, ...] = DEAD_LETTER_TOPICS
 
 
 @dataclass(frozen=True)
@@ -92,13 +109,18 @@ class Observation:
     lander_group: str
     # configured connectors, plus those only heard of through heartbeats
     connectors: tuple[Connector, ...] = ()
-    beats: dict[str, tuple[Beat, ...]] = field(default_factory=dict)  # connector -> oldest first
+    # connector -> oldest first: its heartbeats of the recent window (Thresholds.recent_s)
+    # and the one before them, which is all the evaluation reads (the newest, and the pairs
+    # that count errors and restarts); a connector silent since still has its last one
+    beats: dict[str, tuple[Beat, ...]] = field(default_factory=dict)
     unreachable: dict[str, str] = field(default_factory=dict)  # connector -> why (TCP probe)
     lags: tuple[TopicLag, ...] = ()
     missing_topics: frozenset[str] = frozenset()
     # (institution, stage) -> dead letters in the last ``Thresholds.recent_s``
     dead_letters: dict[tuple[str, str], int] = field(default_factory=dict)
     landed_commit_ms: dict[str, int] = field(default_factory=dict)  # newest landed commit
+    # minutes with source changes that end after their institution's newest landed commit
+    # (older ones are landed: the evaluation never looks at them), by institution and start
     activity: tuple[ActivityWindow, ...] = ()
     kafka_error: str | None = None  # set when Kafka could not be read at all
 

@@ -10,11 +10,14 @@ never disturbs the stages it looks at.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Message as RawMessage
 
 from streamhub.health.errors import HealthError
 from streamhub.health.model import TopicLag
+from streamhub.health.scan import scan
 from streamhub.kafka.errors import GroupOffsetsError, TopicReadError
 from streamhub.kafka.groups import committed_lags
 from streamhub.kafka.reading import Message, Offsets, read_range, starts_since
@@ -53,6 +56,19 @@ class KafkaReader:
     def close(self) -> None:
         self.consumer.close()
 
+    def new_check(self) -> None:
+        """Forget the watermarks and re-read the topics: a reader kept between checks (the
+        exporter's) sees partitions and ends as they are now."""
+        self._marks.clear()
+        try:
+            self.topics = {
+                name: sorted(meta.partitions)
+                for name, meta in self.consumer.list_topics(timeout=TIMEOUT_S).topics.items()
+                if meta.error is None
+            }
+        except KafkaException as exc:
+            raise HealthError(f"Kafka at {self.bootstrap} did not answer: {exc}") from exc
+
     def partitions(self, topics: list[str]) -> list[tuple[str, int]]:
         return [(t, p) for t in topics for p in self.topics.get(t, [])]
 
@@ -69,9 +85,35 @@ class KafkaReader:
 
     def since(self, topics: list[str], since_ms: int) -> list[Message]:
         """Every message of ``topics`` with a timestamp from ``since_ms`` to the current end."""
-        starts = starts_since(self.consumer, self.partitions(topics), since_ms, timeout_s=TIMEOUT_S)
-        ends = {where: self.watermarks(TopicPartition(*where))[1] for where in starts}
-        return self._read(starts, ends)
+        return list(self.read(self.starts(topics, since_ms), self.ends(topics)))
+
+    def starts(self, topics: list[str], since_ms: int) -> Offsets:
+        """The first offset of each partition stamped ``since_ms`` or later (partitions with
+        nothing that late are left out)."""
+        return starts_since(self.consumer, self.partitions(topics), since_ms, timeout_s=TIMEOUT_S)
+
+    def ends(self, topics: list[str]) -> Offsets:
+        """The current end (high watermark) of every partition of ``topics``."""
+        return {
+            where: self.watermarks(TopicPartition(*where))[1] for where in self.partitions(topics)
+        }
+
+    def lows(self, topics: list[str]) -> Offsets:
+        """The first offset still held (low watermark) of every partition of ``topics``."""
+        return {
+            where: self.watermarks(TopicPartition(*where))[0] for where in self.partitions(topics)
+        }
+
+    def read(self, starts: Offsets, ends: Offsets) -> Iterator[Message]:
+        """Messages from ``starts`` up to ``ends`` (excluded), partition by partition in order."""
+        try:
+            yield from read_range(self.consumer, starts, ends, timeout_s=READ_TIMEOUT_S)
+        except TopicReadError as exc:
+            raise HealthError(f"Kafka at {self.bootstrap}: {exc}") from exc
+
+    def scan(self, starts: Offsets, ends: Offsets) -> Iterator[RawMessage]:
+        """As :meth:`read`, confluent's own messages (no copy each: reads in bulk)."""
+        return scan(self.consumer, starts, ends, timeout_s=READ_TIMEOUT_S)
 
     def group_lags(
         self, group: str, topics: list[str], *, uncommitted: bool = True
@@ -112,7 +154,4 @@ class KafkaReader:
         ]
 
     def _read(self, starts: Offsets, ends: Offsets) -> list[Message]:
-        try:
-            return list(read_range(self.consumer, starts, ends, timeout_s=READ_TIMEOUT_S))
-        except TopicReadError as exc:
-            raise HealthError(f"Kafka at {self.bootstrap}: {exc}") from exc
+        return list(self.read(starts, ends))
