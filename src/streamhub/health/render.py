@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streamhub.health.model import HOPS, InstitutionHealth, Observation
+from streamhub.health.summary import Summary, hop_counts, summarize
 
 COLUMNS = ("INSTITUTION", "NAME", "OVERALL", *(h.upper() for h in HOPS), "REASON")
 
@@ -40,10 +41,42 @@ def table(healths: list[InstitutionHealth]) -> str:
     return "\n".join(lines)
 
 
+def summary_text(summary: Summary, healths: list[InstitutionHealth]) -> str:
+    """Counts per state and per hop, then the worst institutions as a table."""
+    counts = summary.counts
+    lines = [
+        f"{summary.total:,} institutions: {counts['healthy']:,} healthy, "
+        f"{counts['degraded']:,} degraded, {counts['down']:,} down"
+    ]
+    failing = {
+        hop: by_status
+        for hop, by_status in hop_counts(healths).items()
+        if by_status["degraded"] or by_status["down"]
+    }
+    if failing:
+        lines.append(
+            "by hop: "
+            + "; ".join(
+                f"{hop} {c['down']:,} down, {c['degraded']:,} degraded"
+                for hop, c in failing.items()
+            )
+        )
+    if summary.worst:
+        lines += ["", f"worst {len(summary.worst)}:", table(summary.worst)]
+    return "\n".join(lines)
+
+
 def document(healths: list[InstitutionHealth], obs: Observation) -> dict[str, Any]:
+    summary = summarize(healths)
     return {
         "checked_at": datetime.fromtimestamp(obs.now_ms / 1000, UTC).isoformat(),
         "kafka_error": obs.kafka_error,
+        "summary": {
+            "institutions": summary.total,
+            "by_status": summary.counts,
+            "by_hop": hop_counts(healths),
+            "worst": [h.institution_id for h in summary.worst],
+        },
         "institutions": [
             {
                 "institution_id": h.institution_id,
