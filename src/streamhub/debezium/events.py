@@ -40,6 +40,9 @@ SNAPSHOT: Final[dict[str, str]] = {
     "incremental": "incremental",
 }
 MAX_TABLES: Final = 4096  # layouts kept before the cache starts afresh
+# Connect's JsonConverter writes compact JSON, schema first: {"schema":{…},"payload":{…}}
+_HEAD: Final = b'{"schema":'
+_PAYLOAD: Final = b',"payload":'
 
 
 def parse_json(raw: bytes, what: str) -> Any:
@@ -48,6 +51,20 @@ def parse_json(raw: bytes, what: str) -> Any:
         return json.loads(raw, parse_float=Decimal)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventError(f"the {what} is not JSON ({type(exc).__name__})") from None
+
+
+def split_message(raw: bytes) -> tuple[bytes, bytes] | None:
+    """(schema text, payload text) of a message as Connect's JsonConverter writes it, so the
+    schema (most of the bytes, the same for every event of a table) is parsed once per table
+    and only the payload per event; None for any other layout (then parsed whole). Outside
+    strings ``,"payload":`` can only be the top-level key, and inside one its quotes would be
+    escaped; a wrong split would not parse, and the caller parses the message whole."""
+    if not raw.startswith(_HEAD) or not raw.endswith(b"}"):
+        return None
+    at = raw.find(_PAYLOAD)
+    if at < 0:
+        return None
+    return raw[len(_HEAD) : at], raw[at + len(_PAYLOAD) : -1]
 
 
 def _struct_fields(schema: object, name: str) -> list[Mapping[str, Any]]:
@@ -92,6 +109,8 @@ class EventReader:
     """Reads Debezium change events; caches one :class:`Layout` per table schema."""
 
     _layouts: dict[tuple[str, str], Layout] = field(default_factory=dict)
+    # (database.schema.table, value schema text, key schema text) -> layout
+    _by_text: dict[tuple[str, bytes, bytes], Layout] = field(default_factory=dict)
 
     def layout(
         self, database: str, schema: str | None, table: str, row: Mapping[str, Any], keys: set[str]
@@ -125,13 +144,19 @@ class EventReader:
         cannot be carried."""
         if value is None:
             return Decoded(None)  # a tombstone: the delete before it carried the key
-        message = parse_json(value, "value")
-        if not isinstance(message, Mapping) or "payload" not in message:
-            raise EventError(
-                "the value has no schema/payload envelope: is the converter Connect's "
-                "JsonConverter with schemas.enable=true?"
-            )
-        payload = message["payload"]
+        split = split_message(value)
+        try:
+            payload = None if split is None else json.loads(split[1], parse_float=Decimal)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            split = None
+        if split is None:
+            message = parse_json(value, "value")
+            if not isinstance(message, Mapping) or "payload" not in message:
+                raise EventError(
+                    "the value has no schema/payload envelope: is the converter Connect's "
+                    "JsonConverter with schemas.enable=true?"
+                )
+            payload = message["payload"]
         if payload is None:
             return Decoded(None)
         if not isinstance(payload, Mapping):
@@ -148,8 +173,13 @@ class EventReader:
                 "or logical message is not: reconcile the table or re-snapshot it)"
             )
         try:
-            keys = self._key_columns(key)
-            layout = self.layout(database, schema, table, _row_schema(message.get("schema")), keys)
+            if split is None:
+                keys = self._key_columns(key)
+                layout = self.layout(
+                    database, schema, table, _row_schema(message.get("schema")), keys
+                )
+            else:
+                layout = self._layout_of_text(database, schema, table, split[0], key)
             if not layout.table.key_columns:
                 raise UnsupportedEventError(
                     "the table has no key (the message key names no column): give it a "
@@ -182,6 +212,23 @@ class EventReader:
             size_bytes=len(value),
         )
         return Decoded(event, name)
+
+    def _layout_of_text(
+        self, database: str, schema: str | None, table: str, text: bytes, key: bytes | None
+    ) -> Layout:
+        """The layout of a value schema given as text (parsed once per table and layout)."""
+        key_split = split_message(key) if key is not None else None
+        key_text = key_split[0] if key_split is not None else (key or b"")
+        ident = (f"{database}\x1f{schema}\x1f{table}", text, key_text)
+        found = self._by_text.get(ident)
+        if found is not None:
+            return found
+        keys = self._key_columns(key)
+        layout = self.layout(database, schema, table, _row_schema(parse_json(text, "schema")), keys)
+        if len(self._by_text) >= MAX_TABLES:
+            self._by_text.clear()
+        self._by_text[ident] = layout
+        return layout
 
     @staticmethod
     def _key_columns(key: bytes | None) -> set[str]:

@@ -122,12 +122,17 @@ def value_message(
         "ts_ms": 1_772_440_200_500,
         "transaction": transaction,
     }
-    return json.dumps({"schema": envelope_schema, "payload": payload}).encode()
+    return connect_json({"schema": envelope_schema, "payload": payload})
 
 
 def key_message(fields: list[dict[str, Any]], values: dict[str, Any], name: str = "k") -> bytes:
     key_schema = {"type": "struct", "optional": False, "name": f"{name}.Key", "fields": fields}
-    return json.dumps({"schema": key_schema, "payload": values}).encode()
+    return connect_json({"schema": key_schema, "payload": values})
+
+
+def connect_json(document: dict[str, Any]) -> bytes:
+    """As Connect's JsonConverter writes it: compact, schema first, UTF-8."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 PATIENT_KEY = [schema("id", "int64", optional=False)]

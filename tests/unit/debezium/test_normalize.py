@@ -25,7 +25,7 @@ from streamhub.capture.model import RowEvent
 from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import ManualClock
-from streamhub.debezium.events import EventReader
+from streamhub.debezium.events import EventReader, split_message
 from streamhub.debezium.normalize import Normalizer, topic_pattern
 from streamhub.debezium.normalize_errors import PositionError
 from streamhub.debezium.positions import (
@@ -284,3 +284,27 @@ def test_the_subscription_matches_only_the_connectors_change_topics() -> None:
     assert pattern.match("dbz.xm-his.public.patient")
     assert not pattern.match("dbz.xm-his2.public.patient")
     assert not pattern.match("__debezium-heartbeat.dbz.xm-his")
+
+
+def test_connects_layout_and_any_other_json_layout_read_the_same() -> None:
+    compact = pg("u", ROW, {**ROW, "fee": "AA=="})
+    assert split_message(compact) is not None  # Connect's layout: schema parsed once per table
+    spaced = json.dumps(json.loads(compact)).encode()  # any other layout: parsed whole
+    assert split_message(spaced) is None
+    reader = EventReader()
+    fast, slow = reader.read(KEY, compact).event, reader.read(KEY, spaced).event
+    assert fast is not None and slow is not None
+    assert (fast.op, fast.before, fast.after, fast.position_seq) == (
+        slow.op,
+        slow.before,
+        slow.after,
+        slow.position_seq,
+    )
+    assert fast.table == slow.table
+
+
+def test_a_payload_key_inside_the_schema_does_not_mislead_the_split() -> None:
+    tricky = [{**PATIENT_ROW[0], "parameters": {"a": "1", "payload": "x"}}, *PATIENT_ROW[1:]]
+    value = value_message(tricky, op="c", before=None, after=ROW, source=POSTGRES_SOURCE)
+    event = EventReader().read(KEY, value).event
+    assert event is not None and event.after is not None and event.after["id"] == 7
