@@ -13,3 +13,9 @@ class ThresholdError(HealthError):
     """A ``--threshold name=value`` override names no threshold or has a bad value."""
 
     exit_code = 2
+
+
+class FilterError(HealthError):
+    """A ``--district`` or ``--state`` names nothing there is."""
+
+    exit_code = 2

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from streamhub.codes.catalogue import regions
-from streamhub.health.errors import HealthError
+from streamhub.health.errors import FilterError
 from streamhub.health.model import HOPS, InstitutionHealth, Status
 
 DEFAULT_WORST = 10
@@ -62,7 +62,7 @@ def district_codes(district: str) -> set[str]:
     codes = {r.code for r in regions() if text in (r.district, r.name)}
     if not codes:
         known = ", ".join(sorted({r.district for r in regions()}))
-        raise HealthError(
+        raise FilterError(
             f"no district {district!r}: give a district name ({known}) or an administrative "
             "division code such as 350203, or its prefix (3502 for a city)"
         )
@@ -90,7 +90,7 @@ def select(
     wanted_states = set(states)
     unknown = wanted_states - {s.label for s in Status}
     if unknown:
-        raise HealthError(
+        raise FilterError(
             f"no state {', '.join(sorted(unknown))}: give one of "
             f"{', '.join(s.label for s in Status)}"
         )
