@@ -10,6 +10,9 @@ import { DASH, figure, fillBody, fillSelect, fmtInt, h } from "./util.js";
 const SUMMARY_MS = 3000;
 const TREND_MS = 5000;
 const TICK_MS = 1000;
+// a province has 1,751 institutions: the ranking shows the first rows (plus the selected
+// one), not a table rebuilt with every institution on every poll
+const RANK_ROWS = 100;
 
 const state = {
   district: "",
@@ -98,12 +101,15 @@ function renderRanks() {
     6,
   );
 
-  const insts = (s && s.by_institution) || [];
-  const iMax = maxVisits(insts);
+  const all = (s && s.by_institution) || [];
   const selected = state.institution && state.institution.id;
+  const ranked = all.map((r, i) => [r, i]);
+  const shown = ranked.filter(([r, i]) => i < RANK_ROWS || r.institution_id === selected);
+  const insts = shown.map(([r]) => r);
+  const iMax = maxVisits(insts);
   fillBody(
     $("rank-institution").tBodies[0],
-    insts.map((r, i) =>
+    shown.map(([r, i]) =>
       h(
         "tr",
         {
