@@ -150,6 +150,7 @@ def health_cmd(
                 f"no institution {', '.join(unknown)} in the connector files under "
                 f"{settings.connectors_path} nor in recent heartbeats"
             )
+        healths = select(healths, institutions=institutions)
     if not healths and observation.kafka_error is not None:
         raise HealthError(observation.kafka_error)
     if healths and (districts or states):

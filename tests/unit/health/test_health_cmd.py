@@ -114,3 +114,18 @@ def test_state_and_district_filter_what_is_shown_and_the_exit_status(
     assert elsewhere.exit_code == 0
     assert "no institution matches" in elsewhere.output
     assert run("--district", "Atlantis").exit_code == 2
+
+
+def test_institution_shows_only_that_institution(observed: list[Observation]) -> None:
+    observed[0] = many(30, silent={4})
+    wanted = credit_code_of(7)
+    result = run("--institution", wanted, "--format", "json")
+    assert result.exit_code == 0
+    assert [i["institution_id"] for i in json.loads(result.output)["institutions"]] == [wanted]
+    assert run("--institution", credit_code_of(4)).exit_code == 4
+
+
+def credit_code_of(index: int) -> str:
+    from streamhub.codes import credit_code
+
+    return credit_code.make("1", "2", "350203", f"{index:08d}")
