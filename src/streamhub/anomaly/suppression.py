@@ -118,10 +118,6 @@ class Suppressions:
         """The declared windows, in declaration order."""
         return list(self._windows.values())
 
-    @property
-    def acknowledgements(self) -> list[Acknowledgement]:
-        return list(self._acks.values())
-
     def _unindex(self, window: MaintenanceWindow) -> None:
         declared = self._by_institution.get(window.institution_id, {})
         declared.pop(window.window_id, None)
