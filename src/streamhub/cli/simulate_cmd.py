@@ -390,6 +390,8 @@ def _fleet_summary(report: FleetReport) -> None:
         f"changes), {report.setup_s:.1f}s setting up"
     )
     click.echo(f"faults applied: {', '.join(report.faults) if report.faults else 'none'}")
+    for why in report.refused:
+        click.echo(f"fault refused: {why}")
     click.echo(
         f"business time reached {report.business_end:%Y-%m-%d %H:%M}; ledger {report.ledger_path}"
     )

@@ -89,6 +89,7 @@ class FleetReport:
     emitted: int
     by_table: dict[str, list[int]]
     faults: list[str]
+    refused: list[str]
     wall_s: float
     cpu_s: float
     setup_s: float
@@ -182,10 +183,13 @@ class Fleet:
         self.by_name |= {i.institution.credit_code: i for i in self.institutions}
         self.connectors = [c for i in self.institutions for c in i.connectors.values()]
         self.applied: list[str] = []
+        self.refused: list[str] = []  # run-time commands that could not apply, with why
         self._holding: list[FleetConnector] = []  # stuck or silent, or still sending held
         self.max_behind_s = 0.0
         self._checked_at = 0.0
         self.heartbeats = 0
+        for fault in options.faults:
+            self._target(fault)  # a scheduled fault that cannot apply fails before the run
         self._seed_state()
         self._register_schemas()
         self.setup_cpu_s = time.process_time() - began
@@ -254,6 +258,39 @@ class Fleet:
             (HEARTBEAT_S * n / max(len(self.connectors), 1), n) for n in range(len(self.connectors))
         ]  # staggered over one interval, in wall seconds from the start
         t0 = self.clock.monotonic()
+        try:
+            self._loop(heap, beats, scheduled, end, t0)
+        except BaseException:
+            self._write_ledger()  # what was handed over before the failure
+            raise
+        wall = self.clock.monotonic() - t0
+        self._progress(wall, end)
+        self._finish()
+        cpu = time.process_time() - began_cpu
+        return FleetReport(
+            emitted=self.ledger.emitted,
+            by_table=self.ledger.by_table(),
+            faults=self.applied,
+            refused=self.refused,
+            wall_s=wall,
+            cpu_s=cpu,
+            setup_s=self.setup_cpu_s,
+            max_behind_s=self.max_behind_s,
+            business_end=end,
+            ledger_path=self.ledger_path,
+            heartbeats=self.heartbeats,
+            bytes_out=sum(c.emitter.bytes_out for c in self.connectors),
+        )
+
+    def _loop(
+        self,
+        heap: list[tuple[datetime, int]],
+        beats: list[tuple[float, int]],
+        scheduled: list[FleetFault],
+        end: datetime,
+        t0: float,
+    ) -> None:
+        options = self.options
         last_report = last_poll = -1.0
         while True:
             wall = self.clock.monotonic() - t0
@@ -263,7 +300,7 @@ class Fleet:
             if self.control is not None and wall - last_poll >= 0.5:
                 last_poll = wall
                 for fault in self.control.receive():
-                    self._apply_fault(fault, wall, t0)
+                    self._command(fault, wall, t0)
             stepped = 0
             commit_ms = now_ms(self.clock)
             while heap and heap[0][0] <= due and stepped < STEP_BATCH:
@@ -285,23 +322,6 @@ class Fleet:
             if self.on_progress is not None and wall - last_report >= 5.0:
                 last_report = wall
                 self._progress(wall, due)
-        wall = self.clock.monotonic() - t0
-        self._progress(wall, end)
-        self._finish()
-        cpu = time.process_time() - began_cpu
-        return FleetReport(
-            emitted=self.ledger.emitted,
-            by_table=self.ledger.by_table(),
-            faults=self.applied,
-            wall_s=wall,
-            cpu_s=cpu,
-            setup_s=self.setup_cpu_s,
-            max_behind_s=self.max_behind_s,
-            business_end=end,
-            ledger_path=self.ledger_path,
-            heartbeats=self.heartbeats,
-            bytes_out=sum(c.emitter.bytes_out for c in self.connectors),
-        )
 
     def _progress(self, wall: float, due: datetime) -> None:
         if self.on_progress is not None:
@@ -335,13 +355,34 @@ class Fleet:
 
     # --- faults ----------------------------------------------------------------------------
 
-    def _apply_fault(self, fault: FleetFault, wall: float, t0: float) -> None:
+    def _target(self, fault: FleetFault) -> FleetInstitution:
+        """The institution a fault applies to; :class:`FleetFaultError` if it cannot apply."""
         source = self.by_name.get(fault.institution)
         if source is None:
             raise FleetFaultError(
                 f"fault {fault.describe()}: no institution {fault.institution!r} in this fleet "
                 f"(keys h0001…, c0001… or a credit code; see the ledger's institutions)"
             )
+        if fault.kind == "burst" and fault.entity not in source.rows:
+            raise FleetFaultError(
+                f"fault {fault.describe()}: institution {source.institution.key} has no "
+                f"{fault.entity!r} rows to update (entity= one of {', '.join(sorted(source.rows))})"
+            )
+        if fault.kind in ("stuck", "silent"):
+            self._fault_connectors(fault, source)
+        return source
+
+    def _command(self, fault: FleetFault, wall: float, t0: float) -> None:
+        """A fault from the control directory: one that cannot apply is refused and logged,
+        the run goes on (a typo must not end a long run)."""
+        try:
+            self._apply_fault(fault, wall, t0)
+        except FleetFaultError as exc:
+            self.refused.append(str(exc))
+            log.warning("fleet fault refused", extra={"reason": str(exc)})
+
+    def _apply_fault(self, fault: FleetFault, wall: float, t0: float) -> None:
+        source = self._target(fault)
         inst = source.institution
         business = self.business_time.sim_at(wall)
         until = math.inf if fault.for_s <= 0 else wall + fault.for_s
@@ -360,11 +401,6 @@ class Fleet:
         if fault.kind == "outage":
             source.workload.pause(self.business_time.sim_at(until))
         elif fault.kind == "burst":
-            if fault.entity not in source.rows:
-                raise FleetFaultError(
-                    f"fault {fault.describe()}: institution {inst.key} has no {fault.entity!r} "
-                    f"rows to update (entity= one of {', '.join(sorted(source.rows))})"
-                )
             record |= {
                 "entity": fault.entity,
                 "rows": source.burst(fault.entity, fault.rows, business, now_ms(self.clock)),
@@ -394,14 +430,7 @@ class Fleet:
             )
         return [connector]
 
-    # --- the end ---------------------------------------------------------------------------
-
-    def _finish(self) -> None:
-        for connector in self.connectors:
-            connector.finish()
-            for pending, *_ in connector.held:
-                self.ledger.held[(connector.config.institution_id, pending.table.full_name)] += 1
-        left = self.producer.flush(60)
+    def _write_ledger(self) -> None:
         live = {
             (source.institution.credit_code, table): rows
             for source in self.institutions
@@ -410,7 +439,18 @@ class Fleet:
         document = self.ledger.document(
             self.options.determining(), [s.describe() for s in self.institutions], live
         )
+        document["refused"] = self.refused
         write_ledger(document, self.ledger_path)
+
+    # --- the end ---------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        for connector in self.connectors:
+            connector.finish()
+            for pending, *_ in connector.held:
+                self.ledger.held[(connector.config.institution_id, pending.table.full_name)] += 1
+        left = self.producer.flush(60)
+        self._write_ledger()
         if left:
             raise FleetDeliveryError(
                 f"{left} messages were still undelivered after 60 s; is Kafka at "

@@ -200,3 +200,19 @@ def test_faults_arrive_through_the_control_directory(tmp_path: Path) -> None:
     beats = Counter(serde.decode(v).value["connector"] for _t, _k, v in producer.on(HEARTBEAT))
     assert beats["fleet-h0001-his"] <= 1  # at most the one before the command was read
     assert report.faults == ["silent:h0001@0s"]
+
+
+def test_a_command_that_cannot_apply_is_refused_and_the_run_goes_on(tmp_path: Path) -> None:
+    control = FleetControl(tmp_path / "control")
+    control.send(parse_fault("outage:h0099+1m"))
+    control.send(parse_fault("stuck:c0001,system=pacs"))
+    _, report, producer, _ = _run(tmp_path, control=control, paced=True, duration_s=5)
+    assert report.faults == [] and len(report.refused) == 2
+    assert "no institution 'h0099'" in report.refused[0] and "runs no pacs" in report.refused[1]
+    assert report.emitted == len(producer.on("cdc.raw.")) > 0
+    assert json.loads(report.ledger_path.read_text(encoding="utf-8"))["refused"] == report.refused
+
+
+def test_a_scheduled_fault_that_cannot_apply_fails_before_anything_is_sent(tmp_path: Path) -> None:
+    with pytest.raises(FleetFaultError, match="no 'diagnosis' rows to update"):
+        _run(tmp_path, faults=("burst:h0001@1s,entity=diagnosis",))
