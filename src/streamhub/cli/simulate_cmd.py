@@ -355,12 +355,16 @@ def fleet_dir(settings: Settings) -> Path:
 
 
 def _taken_ids(settings: Settings) -> set[str]:
-    """Credit codes of the connector files already configured (the fleet skips them)."""
+    """Credit codes of the connector files already configured (the fleet skips them); the
+    fleet's own files (``fleet-*``, from an earlier run) do not count, or a rerun with
+    STREAMHUB_CONNECTORS_DIR at them would plan other ids than its seed gives."""
     taken: set[str] = set()
     for directory in (settings.connectors_path, sim_dir(settings) / "connectors"):
         if directory.is_dir():
             taken |= {
-                c.institution_id for c in load_connectors(directory, on_error=lambda _e: None)
+                c.institution_id
+                for c in load_connectors(directory, on_error=lambda _e: None)
+                if not c.name.startswith("fleet-")
             }
     return taken
 
