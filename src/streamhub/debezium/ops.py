@@ -11,6 +11,11 @@ source like an agent-captured one:
   and counted in ``errors_total``);
 * PAUSED, STOPPED, UNASSIGNED, RESTARTING, or no task → ``paused``;
 * Connect unreachable, or the connector unknown to it → ``failed``: nothing captures the source.
+
+Whenever the state is not ``streaming`` the heartbeat's ``error`` says why in Connect's words
+(link health shows it): one line, at most :data:`ERROR_CHARS` characters, with anything that
+looks like a credential masked (:func:`streamhub.secrets_mask.mask_text`). Connect's traces can
+quote connector config values; only the first line of the exception message is kept.
 """
 
 from __future__ import annotations
@@ -30,9 +35,13 @@ from streamhub.capture.connector import ConnectorConfig
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.topic_names import HEARTBEAT
 from streamhub.log import get_logger
+from streamhub.secrets_mask import mask_text
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
 
 log = get_logger(__name__)
+
+#: the longest ``error`` a heartbeat carries (Connect's first line, masked, then cut)
+ERROR_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +57,8 @@ class ConnectStatus:
         connector = answer.get("connector") or {}
         tasks = [t for t in answer.get("tasks") or [] if isinstance(t, dict)]
         traces = [str(x.get("trace") or "") for x in (connector, *tasks) if x.get("trace")]
-        error = traces[0].strip().splitlines()[0] if traces else None
+        lines = traces[0].strip().splitlines() if traces else []
+        error = lines[0] if lines else None
         return cls(
             str(connector.get("state", "UNASSIGNED")),
             tuple(str(t.get("state", "UNASSIGNED")) for t in tasks),
@@ -67,6 +77,15 @@ def heartbeat_state(status: ConnectStatus | None) -> tuple[str, str | None]:
         return "streaming", None
     states = ", ".join(status.tasks) or "no task"
     return "paused", f"connector {status.connector}, tasks: {states}"
+
+
+def error_text(why: str | None) -> str | None:
+    """``why`` as a heartbeat carries it: the first line, credentials masked, cut to
+    :data:`ERROR_CHARS` (a cut ends with ``…``)."""
+    if not why or not why.strip():
+        return None
+    line = mask_text(why.strip().splitlines()[0].strip())
+    return line if len(line) <= ERROR_CHARS else line[: ERROR_CHARS - 1] + "…"
 
 
 def fetch_status(connect_url: str, name: str, timeout_s: float = 5.0) -> ConnectStatus | None:
@@ -110,7 +129,7 @@ def heartbeat_record(
     now: int,
 ) -> dict[str, Any]:
     """The ``ops.heartbeat`` record (``avro_schemas/ops/heartbeat.avsc``) of one connector."""
-    state, _ = heartbeat_state(status)
+    state, why = heartbeat_state(status)
     with carried._lock:
         return {
             "connector": config.name,
@@ -125,6 +144,7 @@ def heartbeat_record(
             "events_total": carried.events_total,
             "errors_total": carried.errors_total + connect_failures,
             "emitted_ts_ms": now,
+            "error": error_text(why),
         }
 
 
@@ -160,7 +180,7 @@ class Heartbeats:
                 # Connect's own words: the operator's first clue (never a row value in them)
                 log.error(
                     "Debezium connector not capturing",
-                    extra={"connector": config.name, "state": state, "error": why},
+                    extra={"connector": config.name, "state": state, "error": error_text(why)},
                 )
             self._last_error[config.name] = why if state == "failed" else None
             record = heartbeat_record(

@@ -226,7 +226,11 @@ def _capture(
             return  # what the last heartbeat said is history
     latest = beats[-1]
     if latest.state == "failed":
-        yield Status.DOWN, f"{name}: connector reports failed (see the capture agent's log)"
+        why = latest.error or "see the capture agent's log"
+        yield Status.DOWN, f"{name}: connector reports failed ({why})"
+    elif latest.state == "paused" and latest.error:
+        # a Debezium connector paused or stopped in Kafka Connect captures nothing until resumed
+        yield Status.DOWN, f"{name}: connector is paused ({latest.error})"
     elif latest.state == "paused":
         yield Status.DEGRADED, f"{name}: connector is paused"
     recent_from = obs.now_ms - limits.recent_s * 1000

@@ -73,6 +73,7 @@ class Beat:
     lag_bytes: int | None = None
     lag_ms: int | None = None
     last_event_ts_ms: int | None = None
+    error: str | None = None  # why it is not streaming, in its engine's words (Debezium: Connect's)
 
 
 @dataclass(frozen=True)

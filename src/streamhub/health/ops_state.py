@@ -96,6 +96,7 @@ class OpsState:
                 lag_bytes=r.get("lag_bytes"),
                 lag_ms=r.get("lag_ms"),
                 last_event_ts_ms=r.get("last_event_ts_ms"),
+                error=r.get("error"),
             ),
         )
 

@@ -40,6 +40,8 @@ NOT_LANDED = {
     "ops_dead_letters": ("original_key", "original_value", "position_seq"),
     # version ids: thousands per event; the reconciler reads them on Kafka
     "ops_landed_counts": ("versions",),
+    # why a connector is not streaming: for link health, read from Kafka
+    "ops_heartbeat": ("error",),
 }
 # Fields added to an ops schema after records were written without them: such records land
 # with the schema's default. Every other field is required (a missing one is a dead letter).
