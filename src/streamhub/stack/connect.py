@@ -46,7 +46,11 @@ PLUGINS: dict[str, str] = {
     "debezium-mysql": "io.debezium.connector.mysql.MySqlConnector",
     "debezium-oracle": "io.debezium.connector.oracle.OracleConnector",
     "debezium-sqlserver": "io.debezium.connector.sqlserver.SqlServerConnector",
+    "debezium-mariadb": "io.debezium.connector.mariadb.MariaDbConnector",
 }
+# plugins resolved from a pom of their own (another Debezium release; see that pom), so a
+# change there re-resolves only them; the others come from POM
+PLUGIN_POMS: dict[str, str] = {"debezium-mariadb": "kafka-connect-mariadb.pom.xml"}
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 FILE_PROVIDER = "org.apache.kafka.common.config.provider.FileConfigProvider"
 MAIN_CLASS = "org.apache.kafka.connect.cli.ConnectDistributed"
@@ -247,9 +251,15 @@ class ConnectWorker:
 
     def ensure_jars(self) -> bool:
         """Resolve the worker's and each plugin's jars; cached per directory by the pom's hash."""
-        targets: dict[str | None, Path] = {WORKER_PROFILE: self.lib}
-        targets |= {p: self.home / "plugins" / p for p in self.options.plugins}
-        return resolve_jars(POM, self.home, targets, "Kafka Connect jars")
+        by_pom: dict[str, dict[str | None, Path]] = {POM: {WORKER_PROFILE: self.lib}}
+        for plugin in self.options.plugins:
+            pom = PLUGIN_POMS.get(plugin, POM)
+            by_pom.setdefault(pom, {})[plugin] = self.home / "plugins" / plugin
+        resolved = [
+            resolve_jars(pom, self.home, targets, "Kafka Connect jars")
+            for pom, targets in by_pom.items()
+        ]
+        return any(resolved)
 
     def write_secrets(self, values: Mapping[str, str]) -> Path:
         """Write secrets for connector configs to an owner-only properties file."""

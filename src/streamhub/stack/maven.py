@@ -32,7 +32,7 @@ def resolve_jars(
     if shutil.which("java") is None or shutil.which("mvn") is None:
         process.apt_install(["openjdk-17-jre-headless", "maven"], "Java 17 and Maven")
     home.mkdir(parents=True, exist_ok=True)
-    pom = home / "pom.xml"
+    pom = home / pom_resource  # one file per pom: several may resolve into one home
     pom.write_text(pom_text)
     for profile, target in stale.items():
         if target.exists():
