@@ -7,16 +7,31 @@ on it (``streamhub connectors render NAME`` prints it):
   also Debezium's logical server name, ``source.name`` in every event). Change events go
   to Debezium's own per-table topics under it::
 
-      PostgreSQL   dbz.<name>.<schema>.<table>
-      MySQL        dbz.<name>.<database>.<table>
-      Oracle       dbz.<name>.<SCHEMA>.<TABLE>
-      SQL Server   dbz.<name>.<database>.<schema>.<table>
+      PostgreSQL     dbz.<name>.<schema>.<table>
+      MySQL/MariaDB  dbz.<name>.<database>.<table>
+      Oracle         dbz.<name>.<SCHEMA>.<TABLE>
+      SQL Server     dbz.<name>.<database>.<schema>.<table>
 
   so ``^dbz\\.<name>\\..+`` (:func:`change_topic_pattern`) subscribes to exactly one
   connector's changes. Deletes are followed by a tombstone (``tombstones.on.delete``).
   Schema-change events are off (``include.schema.changes=false``); the schema history of
   MySQL, Oracle and SQL Server connectors is kept in ``_dbz_schema_history.<name>``
   (single partition, Debezium creates it), which no consumer reads.
+- **Plugins.** PostgreSQL, MySQL, Oracle and SQL Server are Debezium 3.6.1.Final; MariaDB
+  is ``io.debezium.connector.mariadb.MariaDbConnector`` of Debezium 3.5.0.Final, in a plugin
+  directory of its own on the same worker: its 3.6.1.Final is not served by the Maven Central
+  reachable here, and 3.6.1's MySQL connector refuses MariaDB 10.11 (it reads it as MySQL
+  > 8.4 and asks for ``SHOW BINARY LOG STATUS``). Its config is the MySQL one with its class
+  (the same property names for everything rendered here). A MySQL/MariaDB file with a
+  non-UTF-8 ``encoding`` (text bytes in latin1 columns) is refused: Debezium decodes latin1
+  as windows-1252 and its binlog reader replaces the five bytes that code page leaves
+  undefined with U+FFFD, so GBK text there cannot be recovered.
+- **Transaction metadata.** Oracle renders ``provide.transaction.metadata=true``: each
+  event's ``transaction.total_order`` is the low bits of its version, so two changes of one
+  row at one SCN stay ordered. Debezium then also writes BEGIN/END events to
+  ``<topic.prefix>.transaction``, which a second RegexRouter sends to the shared
+  ``dbz.transaction`` (:data:`TRANSACTION_TOPIC`), out of the change topics (for any
+  connector whose properties turn the metadata on).
 - **Heartbeats.** Every ``heartbeat_s`` of the connector file, each connector writes a
   heartbeat (key ``{"serverName": "dbz.<name>"}``, value ``{"ts_ms": …}``) routed by a
   RegexRouter from Debezium's ``__debezium-heartbeat.dbz.<name>`` into the one shared,
@@ -45,6 +60,8 @@ from streamhub.stack.connect import KafkaConnect, secret_reference
 
 PREFIX = "dbz"
 HEARTBEAT_TOPIC = "dbz.heartbeat"
+#: transaction BEGIN/END events (``provide.transaction.metadata``), out of the change topics
+TRANSACTION_TOPIC = "dbz.transaction"
 #: Debezium's own heartbeat topic is ``<this>.<topic.prefix>``; the router renames it
 DEBEZIUM_HEARTBEAT_PREFIX = "__debezium-heartbeat"
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
@@ -52,6 +69,9 @@ REGEX_ROUTER = "org.apache.kafka.connect.transforms.RegexRouter"
 CONNECTOR_CLASSES: dict[str, str] = {
     "postgresql": "io.debezium.connector.postgresql.PostgresConnector",
     "mysql": "io.debezium.connector.mysql.MySqlConnector",
+    # Debezium 3.5.0.Final (its 3.6.1 is not served here; 3.6.1's MySQL connector refuses
+    # MariaDB 10.11): stack/kafka-connect-mariadb.pom.xml
+    "mariadb": "io.debezium.connector.mariadb.MariaDbConnector",
     "oracle": "io.debezium.connector.oracle.OracleConnector",
     "sqlserver": "io.debezium.connector.sqlserver.SqlServerConnector",
 }
@@ -119,11 +139,13 @@ def render(
             f"connector {config.name} is captured by streamhub's agent (capture_engine: "
             "streamhub); only capture_engine: debezium connectors have a Connect config"
         )
-    if config.engine == "mariadb":
+    if config.engine in ("mysql", "mariadb") and config.encoding != "utf-8":
         raise RenderError(
-            f"connector {config.name}: Debezium 3.6.1's MySQL connector refuses MariaDB 10.11+ "
-            "(it requires SHOW BINARY LOG STATUS) and debezium-connector-mariadb is not "
-            "installed; capture MariaDB with capture_engine: streamhub"
+            f"connector {config.name}: encoding {config.encoding} says its latin1 columns hold "
+            f"{config.encoding} bytes, which Debezium cannot carry (it decodes latin1 as "
+            "windows-1252 and its binlog reader turns bytes 0x81 0x8D 0x8F 0x90 0x9D into "
+            "U+FFFD); capture it with capture_engine: streamhub, or drop encoding: if the "
+            "columns declare their own character set (gbk, utf8mb4)"
         )
     secrets = secrets_file or stack_secrets_file(settings)
     debezium = config.debezium
@@ -159,7 +181,22 @@ def render(
     rendered |= _dialect(config, settings)
     if debezium:
         rendered |= _extra(config, debezium.properties)
+    if rendered.get("provide.transaction.metadata", "").lower() == "true":
+        rendered |= _transaction_router(config)
     return rendered
+
+
+def _transaction_router(config: ConnectorConfig) -> dict[str, str]:
+    """With transaction metadata on, Debezium writes BEGIN/END events to
+    ``<topic.prefix>.transaction``, which the change topic pattern would match: a second
+    RegexRouter sends them to the shared :data:`TRANSACTION_TOPIC` (no one reads it; the
+    versions need only each change event's own ``transaction`` block)."""
+    return {
+        "transforms": "heartbeat,transaction",
+        "transforms.transaction.type": REGEX_ROUTER,
+        "transforms.transaction.regex": re.escape(topic_prefix(config) + ".transaction"),
+        "transforms.transaction.replacement": TRANSACTION_TOPIC,
+    }
 
 
 def _dialect(config: ConnectorConfig, settings: Settings) -> dict[str, str]:
@@ -179,8 +216,8 @@ def _dialect(config: ConnectorConfig, settings: Settings) -> dict[str, str]:
             "publication.name": slot,
             "publication.autocreate.mode": "filtered",
         }
-    if config.engine == "mysql":
-        assert config.mysql is not None  # the connector model requires it for MySQL
+    if config.engine in ("mysql", "mariadb"):
+        assert config.mysql is not None  # the connector model requires it for MySQL/MariaDB
         return history | {
             "database.server.id": str(config.mysql.server_id),
             "database.include.list": _literal(conn.database),
@@ -195,6 +232,9 @@ def _dialect(config: ConnectorConfig, settings: Settings) -> dict[str, str]:
         }
         if config.debezium and config.debezium.pdb:
             oracle["database.pdb.name"] = config.debezium.pdb
+        # each event's transaction block: its total_order is the low bits of the version
+        # (positions.py), so two changes of one row at one SCN stay ordered downstream
+        oracle["provide.transaction.metadata"] = "true"
         return history | oracle
     return history | {"database.names": conn.database}  # sqlserver
 

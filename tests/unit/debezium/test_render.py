@@ -15,6 +15,7 @@ from streamhub.config import Settings
 from streamhub.debezium.errors import RenderError
 from streamhub.debezium.render import (
     HEARTBEAT_TOPIC,
+    TRANSACTION_TOPIC,
     change_topic_pattern,
     password_key,
     render,
@@ -66,7 +67,24 @@ def _pg_and_mysql() -> dict[str, ConnectorConfig]:
             "mysql": {"server_id": 5401},
         }
     )
-    return {"pg-emr": postgres, "my-his": mysql}
+    mariadb = ConnectorConfig.model_validate(
+        common
+        | {
+            "name": "mdb-lis",
+            "system": "lis",
+            "engine": "mariadb",
+            "profile": "pinyin_gbk",
+            "connection": {
+                "port": 3306,
+                "database": "lis",
+                "user": "dbz",
+                "password_secret": "mariadb_password",
+            },
+            "tables": ["JYBG", "lis.JYJG"],
+            "mysql": {"server_id": 5402},
+        }
+    )
+    return {"pg-emr": postgres, "my-his": mysql, "mdb-lis": mariadb}
 
 
 def _connectors() -> dict[str, ConnectorConfig]:
@@ -74,7 +92,10 @@ def _connectors() -> dict[str, ConnectorConfig]:
     return examples | _pg_and_mysql()
 
 
-@pytest.mark.parametrize("name", ["oracle-his", "sqlserver-lis", "pg-emr", "my-his"])
+ALL = ["oracle-his", "sqlserver-lis", "pg-emr", "my-his", "mdb-lis"]
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_each_dialect_renders_to_its_golden_config(name: str) -> None:
     rendered = render(_connectors()[name], _settings(), SECRETS)
     golden = GOLDEN / f"{name}.json"
@@ -96,7 +117,7 @@ def test_the_worked_examples_are_debezium_connectors_for_oracle_and_sql_server()
     assert sqlserver["database.names"] == "LIS"
 
 
-@pytest.mark.parametrize("name", ["oracle-his", "sqlserver-lis", "pg-emr", "my-his"])
+@pytest.mark.parametrize("name", ALL)
 def test_no_password_is_rendered_only_a_reference_to_the_workers_secrets_file(
     name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -162,10 +183,51 @@ def test_a_streamhub_captured_connector_has_no_connect_config() -> None:
         render(config, _settings(), SECRETS)
 
 
-def test_mariadb_through_debezium_is_refused_with_the_reason() -> None:
+def test_mariadb_renders_for_debezium_3_5s_mariadb_connector_like_mysql() -> None:
     config = _with(_connectors()["my-his"], engine="mariadb")
-    with pytest.raises(RenderError, match="MariaDB"):
+    rendered = render(config, _settings(), SECRETS)
+    assert rendered["connector.class"] == "io.debezium.connector.mariadb.MariaDbConnector"
+    mysql = render(_connectors()["my-his"], _settings(), SECRETS)
+    assert rendered | {"connector.class": mysql["connector.class"]} == mysql
+    assert rendered["database.server.id"] == "5401"
+    assert rendered["table.include.list"] == r"his\.patient,his\.charge"
+
+
+@pytest.mark.parametrize("engine", ["mysql", "mariadb"])
+def test_text_bytes_in_latin1_columns_are_refused_for_debezium(engine: str) -> None:
+    config = _with(_connectors()["my-his"], engine=engine, encoding="gbk")
+    with pytest.raises(RenderError, match=r"windows-1252.*capture_engine: streamhub"):
         render(config, _settings(), SECRETS)
+
+
+def test_oracle_carries_transaction_metadata_routed_out_of_the_change_topics() -> None:
+    config = _connectors()["oracle-his"]
+    rendered = render(config, _settings(), SECRETS)
+    # transaction.total_order is the low bits of the version: two changes of one row at
+    # one SCN stay ordered (positions.oracle_position)
+    assert rendered["provide.transaction.metadata"] == "true"
+    assert rendered["transforms"] == "heartbeat,transaction"
+    router = re.compile(rendered["transforms.transaction.regex"])
+    changes = re.compile(change_topic_pattern(config))
+    assert router.fullmatch("dbz.oracle-his.transaction")
+    assert changes.match("dbz.oracle-his.transaction")  # why it must be routed away
+    assert not router.fullmatch("dbz.oracle-his.HIS.PATIENT")
+    assert not router.fullmatch("dbz.oracle-hisXtransaction")
+    assert rendered["transforms.transaction.replacement"] == TRANSACTION_TOPIC
+    assert not changes.match(TRANSACTION_TOPIC)
+    # the other dialects keep Debezium's default (no transaction events)
+    for name in ("sqlserver-lis", "pg-emr", "my-his", "mdb-lis"):
+        other = render(_connectors()[name], _settings(), SECRETS)
+        assert "provide.transaction.metadata" not in other
+        assert other["transforms"] == "heartbeat"
+
+
+def test_transaction_metadata_turned_on_by_properties_is_routed_too() -> None:
+    base = _connectors()["pg-emr"]
+    debezium = {"properties": {"provide.transaction.metadata": "true"}}
+    rendered = render(_with(base, debezium=debezium), _settings(), SECRETS)
+    assert rendered["transforms"] == "heartbeat,transaction"
+    assert re.fullmatch(rendered["transforms.transaction.regex"], "dbz.pg-emr.transaction")
 
 
 @pytest.mark.parametrize(
