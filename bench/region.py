@@ -277,6 +277,7 @@ class RegionRun:
         )
         workers.start(name, *self._args(name, workers))
         self.restarts[name] = wait_ready(probe, READY_TIMEOUT_S)
+        self.restarting.discard(name)  # from now on its exit stops the run
 
     def _sample_health(self, plan: FaultPlan, codes: dict[str, str]) -> None:
         began = time.monotonic()
@@ -701,6 +702,13 @@ def plot(results: list[RegionResult], path: Path, title: str) -> None:
     plt.close(figure)
 
 
+def load_result(path: Path) -> RegionResult:
+    """A result.json an earlier run wrote (to table and plot runs made apart)."""
+    document = json.loads(path.read_text())
+    document["processes"] = {k: ProcessFigures(**v) for k, v in document["processes"].items()}
+    return RegionResult(**document)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -733,9 +741,16 @@ def main() -> None:
     parser.add_argument("--table-out", type=Path, help="default: <work-dir>/region.md")
     parser.add_argument("--plot", type=Path, default=Path("docs/region-cost.png"))
     parser.add_argument("--label", default="", help="e.g. 'trial on a shared machine'")
+    parser.add_argument(
+        "--add-result",
+        type=Path,
+        action="append",
+        default=[],
+        help="an earlier run's <work-dir>/n<N>/result.json, tabled and plotted with these",
+    )
     args = parser.parse_args()
-    results = []
-    for n in (int(s) for s in args.sizes.split(",")):
+    results = [load_result(path) for path in args.add_result]
+    for n in (int(s) for s in args.sizes.split(",") if s):
         options = RegionOptions(
             institutions=n,
             minutes=args.minutes,
@@ -752,6 +767,7 @@ def main() -> None:
         for note in result.notes:
             print(f"  note: {note}")
         print(f"  anomaly: {result.anomaly}\n  link health: {result.health}", flush=True)
+    results.sort(key=lambda r: r.institutions)
     heading = (
         f"peak rate {args.peak_rate:g} changes/s for every N (a business day in "
         f"{args.day_minutes:g} wall min), {args.minutes:g} min per N"

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from streamhub.config import Settings, load_settings
 
-KAFKA_PORT = 49092  # and 49093 for its controller
-REGISTRY_PORT = 48181
+KAFKA_PORT = 29092  # and 29093 for its controller
+REGISTRY_PORT = 28181
 # Workers' ports (metrics 39101.., query 39106, web 38080) + this: clear of the demo's
-PORT_OFFSET = 10_000
+# and below the ephemeral range (32768-60999), where a client socket can hold a port
+PORT_OFFSET = -10_000
 
 
 class StackStartError(RuntimeError):
