@@ -14,160 +14,49 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.config import Settings
 from streamhub.debezium.normalize import topic_prefix
 from streamhub.debezium.render import password_key, render
-from streamhub.kafka.groups import committed_lags, topic_ends
+from streamhub.kafka.groups import topic_ends
 from streamhub.serde.avro_serde import AvroSerde
 from streamhub.simulate.ledger import read_ledger
 from streamhub.simulate.runner import Simulation, SimulationOptions
 from streamhub.simulate.verify import drop_databases
-from streamhub.stack import process
-from streamhub.stack.connect import ConnectWorker, WorkerOptions
-from streamhub.stack.errors import ConnectRestError
+from streamhub.stack.connect import ConnectWorker
 from streamhub.stack.postgres import Postgres
 
-from ..capture.helpers import wait_until, write_connector_files
-from ..pipeline.harness import LANDED_TOPICS, RAW_TOPICS, Pipeline, capture_caught_up
+from ..capture.helpers import write_connector_files
+from ..pipeline.harness import RAW_TOPICS, Pipeline, capture_caught_up
 from ..pipeline.test_end_to_end import assert_final_state_exact
+from .helpers import (
+    connect_worker,
+    debezium_config,
+    delete_topics,
+    kill_and_restart,
+    processed_through_now,
+    wait_snapshots,
+    wait_streaming,
+)
 
 START = datetime(2026, 3, 2, 8, 30)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def debezium_config(
-    settings: Settings, worker: ConnectWorker, config: ConnectorConfig
-) -> dict[str, str]:
-    """The connector file rendered as `streamhub connectors apply` would (JSON with schemas,
-    topic prefix dbz.<name>, heartbeats, the password by reference to this worker's secrets
-    file), with this test's topics on one replica."""
-    return render(config, settings, worker.secrets_file) | {
-        "topic.creation.default.replication.factor": "1"
-    }
-
-
 @pytest.fixture
 def worker(settings: Settings) -> Iterator[ConnectWorker]:
-    """A Kafka Connect worker of its own group (its configs, offsets and status topics)."""
-    options = WorkerOptions(
-        bootstrap=settings.kafka_bootstrap,
-        group_id=f"test-connect-{uuid.uuid4().hex[:8]}",
-        rest_port=_free_port(),
-        heap_mb=512,
-        plugins=("debezium-postgres",),
-        schemas_enable=True,
-        offset_flush_ms=1000,
-    )
-    # jars resolved once into the stack's data directory (re-resolved when the pom changes)
-    connect = ConnectWorker(options, settings.data_dir / "test-connect")
-    connect.start(timeout_s=300)
-    try:
+    """A Kafka Connect worker of its own group with the PostgreSQL plugin."""
+    with connect_worker(settings, ("debezium-postgres",)) as connect:
         yield connect
-    finally:
-        connect.stop(grace_s=20)
-        _delete_topics(settings, lambda t: t in options.internal_topics)
-
-
-def _delete_topics(settings: Settings, wanted: Any) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    topics = [t for t in admin.list_topics(timeout=10).topics if wanted(t)]
-    if topics:
-        for future in admin.delete_topics(topics, operation_timeout=30).values():
-            with contextlib.suppress(Exception):
-                future.result()
-
-
-def _kill_and_restart(connect: ConnectWorker) -> None:
-    """kill -9 the worker mid-stream, then start it again in the same group: it resumes from
-    the source offsets it had flushed (Debezium re-sends what came after them)."""
-    assert connect.pid is not None
-    os.kill(connect.pid, signal.SIGKILL)
-    process.wait_until(
-        lambda: not process.alive(connect.pid), "the killed Connect worker to go", 30, None, None
-    )
-    connect.pid = None
-    connect.start(timeout_s=180)
-
-
-def _wait_streaming(connect: ConnectWorker, names: list[str], timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            states = [connect.connector_state(n) for n in names]
-        except ConnectRestError:  # no status yet, just after the PUT or a restart
-            time.sleep(0.5)
-            continue
-        failed = [
-            s for s in states if s[0] == "FAILED" or any(t.startswith("FAILED") for t in s[1])
-        ]
-        assert not failed, f"Debezium connector failed: {failed}; see {connect.log_file}"
-        if all(s[0] == "RUNNING" and s[1] == ["RUNNING"] for s in states):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"Debezium connectors not running after {timeout_s} s")
-
-
-def _snapshot_done(connect: ConnectWorker, name: str) -> bool:
-    """Debezium's stored offset says streaming has begun (the initial snapshot completed)."""
-    try:
-        offsets = connect.request("GET", f"/connectors/{name}/offsets")["offsets"]
-    except Exception:
-        return False
-    for entry in offsets:
-        offset = entry.get("offset") or {}
-        if "snapshot" not in offset or str(offset.get("snapshot_completed")).lower() == "true":
-            return True
-    return False
-
-
-def _wait_snapshots(connect: ConnectWorker, names: list[str], timeout_s: float = 180) -> None:
-    """Kill -9 during Debezium's initial snapshot is another story (see the decision record:
-    the snapshot restarts and rows deleted meanwhile stay in Kafka); this test kills streaming."""
-    deadline = time.monotonic() + timeout_s
-    while not all(_snapshot_done(connect, n) for n in names):
-        assert time.monotonic() < deadline, f"snapshots not done after {timeout_s} s"
-        time.sleep(1)
-
-
-def _processed_through_now(pipeline: Pipeline, timeout_s: float) -> bool:
-    """The standardizer, then the lander, committed past where their topics end now: this run's
-    changes are landed, whatever other tests write to the shared raw topics meanwhile."""
-    settings = pipeline.settings
-    stages = (
-        (pipeline.standardize_group, RAW_TOPICS),
-        (pipeline.lander_group, LANDED_TOPICS),
-    )
-    for group, topics in stages:
-        ends = topic_ends(settings, topics)
-
-        def past(group: str = group, topics: list[str] = topics, ends: Any = ends) -> bool:
-            lags = committed_lags(settings.kafka_bootstrap, group, topics)
-            return all(lag.committed >= ends.get((lag.topic, lag.partition), 0) for lag in lags)
-
-        if not wait_until(past, timeout_s, every_s=1):
-            return False
-    return True
 
 
 def _delete_some_rows(settings: Settings, config: ConnectorConfig) -> None:
@@ -235,19 +124,19 @@ def test_debezium_postgres_lands_exactly_after_kill_9_of_connect(
         for config in configs:  # snapshot of the warm-up rows, then streaming
             worker.put_connector(config.name, debezium_config(settings, worker, config))
             names.append(config.name)
-        _wait_streaming(worker, names)
-        _wait_snapshots(worker, names)
+        wait_streaming(worker, names)
+        wait_snapshots(worker, names)
 
         runner = threading.Thread(target=simulation.run, daemon=True)
         runner.start()
         time.sleep(options.duration_s * 0.4)
         _delete_some_rows(settings, configs[0])  # deletes are rare in the simulated mix
-        _kill_and_restart(worker)  # while the simulator goes on writing
+        kill_and_restart(worker)  # while the simulator goes on writing
         runner.join()
-        _wait_streaming(worker, names)
+        wait_streaming(worker, names)
         problems = capture_caught_up(pipeline, readable, 150)
         assert problems == [], f"{problems}\nnormalize:\n{pipeline.log_tail('normalize')}"
-        assert _processed_through_now(pipeline, 240), (
+        assert processed_through_now(pipeline, 240), (
             f"pipeline lag {pipeline.lag()}\nstandardize:\n{pipeline.log_tail('standardize')}"
             f"\nland:\n{pipeline.log_tail('land')}"
         )
@@ -287,4 +176,4 @@ def test_debezium_postgres_lands_exactly_after_kill_9_of_connect(
             _drop_slots(settings, configs)
         with contextlib.suppress(Exception):
             drop_databases(settings, read_ledger(tmp_path / "ledger.json"))
-        _delete_topics(settings, lambda t: any(t.startswith(topic_prefix(c)) for c in configs))
+        delete_topics(settings, lambda t: any(t.startswith(topic_prefix(c)) for c in configs))
