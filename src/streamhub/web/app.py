@@ -52,8 +52,9 @@ def create_app(
     trail = AuditTrail(settings.audit_log_path)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
         yield
+        console.close_health(running.state.web)  # the kept health reader's consumer
         queries.close()
 
     app = FastAPI(

@@ -1,7 +1,9 @@
 """运维控制台 API: link health, reconciliation, anomalies (with acknowledge), DLQ and quality.
 
-Health is :mod:`streamhub.health` (Kafka), cached for a few seconds because gathering reads
-every ops topic; the rest comes from the ClickHouse ops tables and views (migration 0004).
+Health is :mod:`streamhub.health` (Kafka): one :class:`~streamhub.health.refresh.HealthReader`
+kept for the app's life reads the ops topics' horizon on the first check, then on each
+refresh only what they got since; its document is cached for a few seconds. The rest comes
+from the ClickHouse ops tables and views (migration 0004).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from streamhub.codes import credit_code
 from streamhub.core.clock import Clock
 from streamhub.health.errors import HealthError
 from streamhub.health.evaluate import evaluate
-from streamhub.health.gather import gather
 from streamhub.health.model import HOPS, InstitutionHealth, Observation, Status
+from streamhub.health.refresh import HealthReader
 from streamhub.health.thresholds import Thresholds
 from streamhub.log import get_logger
 from streamhub.web.cache import TtlCache
@@ -48,6 +50,7 @@ NEIGHBOUR_MS = 10 * 60_000
 _HOP_STATUS = {Status.HEALTHY: "ok", Status.DEGRADED: "degraded", Status.DOWN: "down"}
 
 HEALTH_SOURCE = "health_source"  # WebContext.state key: a callable giving an Observation
+HEALTH_READER = "health_reader"  # WebContext.state key: the kept KeptReader
 
 ReconStatus = Literal["MATCH", "MISSING", "EXCESS", "LATE", "PENDING"]
 Hours = Query(24, ge=1, le=24 * 31, description="How far back, in hours (1..744)")
@@ -60,10 +63,11 @@ router = APIRouter(prefix="/api/console", dependencies=[Depends(require("console
 
 
 class HealthCache:
-    """The latest health document; a stale one is served while a fresh one is gathered.
+    """The latest health document; a stale one is served while a fresh one is built.
 
-    Gathering reads every ops topic and takes seconds: the console polls every few seconds,
-    so requests must not wait for it (only the very first one does).
+    The first build reads the ops topics' horizon and takes seconds at a province's count;
+    the console polls every few seconds, so requests must not wait for a build (only the
+    very first one does).
     """
 
     def __init__(self, build: Callable[[], dict[str, Any]], clock: Clock) -> None:
@@ -82,7 +86,7 @@ class HealthCache:
                 self._start_refresh()
         if document is not None:
             return document
-        with self._first:  # one gather for all the first requests
+        with self._first:  # one build for all the first requests
             with self._lock:
                 current = self._document
             return current if current is not None else self._store(self._build())
@@ -105,6 +109,28 @@ class HealthCache:
         with self._lock:
             self._document, self._at = document, self._clock.monotonic()
         return document
+
+
+class KeptReader:
+    """The app's one :class:`HealthReader`, one refresh at a time.
+
+    A reader holds the state its refreshes slide forward, so two threads must not refresh
+    it at once: the cache's background refresh and a first build after
+    :func:`use_health_source` swapped the cache can overlap. A refresh that fails makes the
+    reader read the horizon again on the next one (see :mod:`streamhub.health.refresh`).
+    """
+
+    def __init__(self, reader: HealthReader) -> None:
+        self._reader = reader
+        self._lock = threading.Lock()
+
+    def refresh(self, now_ms: int) -> Observation:
+        with self._lock:
+            return self._reader.refresh(now_ms)
+
+    def close(self) -> None:
+        with self._lock:
+            self._reader.close()
 
 
 _cache_lock = threading.Lock()
@@ -140,6 +166,35 @@ def use_health_source(ctx: WebContext, source: Callable[[], Observation]) -> Non
     ctx.state.pop("health", None)
 
 
+def use_health_reader(ctx: WebContext, reader: HealthReader) -> None:
+    """Judge link health from ``reader`` (a bench's, reading its own topics) instead of
+    the one the console makes from its settings; a health source set before is dropped."""
+    with _cache_lock:
+        previous = ctx.state.pop(HEALTH_READER, None)
+        ctx.state[HEALTH_READER] = KeptReader(reader)
+        ctx.state.pop(HEALTH_SOURCE, None)
+        ctx.state.pop("health", None)
+    if previous is not None:
+        previous.close()
+
+
+def close_health(ctx: WebContext) -> None:
+    """Close the kept reader's Kafka consumer (the app is shutting down)."""
+    with _cache_lock:
+        kept = ctx.state.pop(HEALTH_READER, None)
+    if kept is not None:
+        kept.close()
+
+
+def _reader(ctx: WebContext, limits: Thresholds) -> KeptReader:
+    with _cache_lock:
+        kept: KeptReader | None = ctx.state.get(HEALTH_READER)
+        if kept is None:
+            kept = KeptReader(HealthReader(ctx.settings, limits, clock=ctx.clock))
+            ctx.state[HEALTH_READER] = kept
+    return kept
+
+
 @router.get("/health")
 def health(
     request: Request,
@@ -155,11 +210,14 @@ def health(
     with _cache_lock:
         cache = ctx.state.get("health")
         if cache is None:
-            cache = ctx.state["health"] = HealthCache(lambda: _health_document(ctx), ctx.clock)
+            cache = ctx.state["health"] = HealthCache(lambda: health_document(ctx), ctx.clock)
     return health_page(cache.get(), who, status or "", sort, page)
 
 
-def _health_document(ctx: WebContext) -> dict[str, Any]:
+def health_document(ctx: WebContext) -> dict[str, Any]:
+    """The link-health document the cache holds: every institution judged, located and
+    worst first, with the districts to filter by (a bench times this: the background
+    refresh's work)."""
     document = _judged(ctx)
     rows = located(ctx.directory, document["institutions"])
     return {**document, "institutions": rows, "districts": district_options(ctx.directory, rows)}
@@ -169,7 +227,7 @@ def _judged(ctx: WebContext) -> dict[str, Any]:
     limits = Thresholds()
     source = ctx.state.get(HEALTH_SOURCE)
     try:
-        observation = source() if source else gather(ctx.settings, limits, ctx.now_ms())
+        observation = source() if source else _reader(ctx, limits).refresh(ctx.now_ms())
         healths = evaluate(observation, limits)
     except HealthError as exc:  # e.g. the schema registry is down: nothing can be judged
         reason = f"状态未知 (cannot judge link health: {exc})"
