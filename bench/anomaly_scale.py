@@ -16,6 +16,8 @@ tree before the change, e.g. ``git worktree add --detach /tmp/h18-anomaly-base <
   CPU per simulated minute of input (on_message + ticks), the mean and worst 5-s step (the
   step that judges a minute for every feed) and the mean service tick, each against the
   60-s window;
+- a region-wide incident: one service tick with every feed of 1,751 institutions holding
+  an open anomaly and a maintenance window declared per institution;
 - a simulated day (1,440 minutes) at N = ``--day-n`` with compression 7 (a business week in
   that day: every seasonal slot of every day of ``periods_kept`` filled, the baseline's
   steady state): retained bytes per feed (tracemalloc) and peak RSS, extrapolated to the
@@ -53,6 +55,7 @@ TABLES = {"hospital": 15, "clinic": 12}
 SYSTEMS = {"hospital": ("his", "emr", "lis", "pacs"), "clinic": ("his", "lis")}
 STEP_MS = 5_000
 MINUTE = 60_000
+DAY_MS = 86_400_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z, 08:00 in Shanghai
 PROVINCE_FEEDS = 338 * 4 * 15 + 1413 * 2 * 12
 PROVINCE_CONNECTORS = 338 * 4 + 1413 * 2
@@ -104,6 +107,17 @@ def report(name: str, r: dict[str, Any], base: dict[str, Any] | None) -> None:
         )
     )
     print(f"   replay: {r['replay_us']:.1f} µs per record through the service (N={d['n']})")
+    o = r.get("open_tick")
+    if o:
+        print(
+            f"   tick with {o['open']:,} open anomalies and a maintenance window per institution:"
+            f" {o['tick_s']:.3f} s CPU (the tick is every 5 s)"
+            + (
+                f"; before {base['open_tick']['tick_s']:.3f} s"
+                if base and "open_tick" in base
+                else ""
+            )
+        )
     w = r.get("warm")
     if w:
         print(
@@ -358,6 +372,7 @@ def measure(src: Path, args: argparse.Namespace) -> dict[str, Any]:
             "counts_per_minute": run.counts_records / args.minutes,
         }
         del run
+    result["open_tick"] = measure_open_tick()
     result["day"], day_run = measure_day(args.day_n)
     result["replay_us"] = measure_replay(args.day_n)
     if not args.no_kafka:
@@ -365,6 +380,52 @@ def measure(src: Path, args: argparse.Namespace) -> dict[str, Any]:
     if _has_snapshots():
         result["snapshot"] = measure_snapshot(day_run, args)
     return result
+
+
+def measure_open_tick() -> dict[str, Any]:
+    """A region-wide incident: every feed of 1,751 institutions (31 each) holds an open
+    anomaly and every institution a maintenance window; CPU of one service tick (which
+    re-checks each open anomaly's suppression and refreshes the gauges)."""
+    import time
+
+    from prometheus_client import CollectorRegistry
+
+    from streamhub.anomaly.detector import TrafficDetector
+    from streamhub.anomaly.events import AnomalyEvent, FeedKey, Kind, Severity
+    from streamhub.anomaly.metrics import AnomalyMetrics
+    from streamhub.anomaly.service import AnomalyService, ReplayClock
+    from streamhub.anomaly.suppression import MaintenanceWindow
+    from streamhub.core.clock import ManualClock
+
+    clock = ReplayClock(ManualClock(T0 / 1000))
+    metrics = AnomalyMetrics.create(CollectorRegistry())
+    service = AnomalyService(TrafficDetector(clock), clock, PassCodec(), metrics)  # type: ignore[arg-type]
+    for i in range(1751):
+        window = MaintenanceWindow(f"w{i}", f"I{i:04d}", T0 - 10, T0 + DAY_MS, system="pacs")
+        service.detector.suppressions.declare(window)
+    for i in range(1751):
+        for t in range(31):
+            key = FeedKey(f"I{i:04d}-his", f"I{i:04d}", "his", f"t{t}")
+            event = AnomalyEvent(
+                f"a{i}-{t}",
+                key,
+                "events_per_minute",
+                Kind.SILENCE,
+                Severity.CRITICAL,
+                0,
+                10.0,
+                1.0,
+                20.0,
+                -3.0,
+                T0,
+                T0,
+                T0,
+            )
+            service.open[event.anomaly_id] = event
+    service.tick()  # the gauges' label sets made once
+    started = time.process_time()
+    service.tick()
+    return {"open": len(service.open), "tick_s": time.process_time() - started}
 
 
 def measure_day(n: int) -> tuple[dict[str, Any], Run]:
