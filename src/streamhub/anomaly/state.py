@@ -7,7 +7,8 @@ side by side). It is taken between batches, when every event caused by the input
 before its offsets has been delivered (:mod:`.app`), and written by :mod:`.snapshot_log`.
 
 Records: one per connector (its heartbeat state and its feeds, each feed's judge and
-baseline; the baseline's slot arrays as raw doubles, base64), zlib-compressed JSON, plus a
+baseline; the baseline's slot arrays as raw doubles in the machine's byte order, base64:
+exact, and every host streamhub runs on is little-endian), zlib-compressed JSON, plus a
 manifest naming the snapshot, its offsets, its open anomalies and the detector settings it
 was taken under. A snapshot taken under other settings is not restored (the warm start
 replays history instead), so a changed baseline rule still applies to the past.
@@ -72,8 +73,7 @@ def restore(service: AnomalyService, snapshot: Snapshot) -> None:
     if snapshot.settings != settings_fingerprint(service):
         raise SnapshotError(
             f"snapshot {snapshot.snapshot_id} was taken under other detector settings or "
-            "--connectors; "
-            "the warm start replays history instead"
+            "--connectors; the warm start replays history instead"
         )
     detector._connectors = {
         name: _load_connector(detector, name, state) for name, state in snapshot.connectors.items()
