@@ -93,7 +93,16 @@ class Paging:
 
 
 def health_rank(row: dict[str, Any]) -> tuple[int, int, int, str]:
-    """Worst first: the overall status, then the most hops down, then degraded, then id."""
+    """Worst first: the overall status, then the most hops down, then degraded, then id.
+
+    For judged institutions this is :func:`streamhub.health.summary.severity`'s order (a
+    test holds them equal); it is kept here because it ranks the document's JSON rows,
+    which also hold the console's ``unknown`` (not judged: Kafka or the registry was
+    unreachable), ranked between degraded and ok. Likewise the filters stay here rather
+    than :func:`~streamhub.health.summary.select`: the console's district is a catalogue
+    code or ``unknown`` (an id outside the catalogue) where ``select`` takes names and
+    code prefixes, its statuses are the page's ``ok``/``unknown`` labels, and it searches
+    names."""
     hops = [h.get("status", "unknown") for h in row.get("hops", {}).values()]
     return (
         HEALTH_RANK.get(row["overall"]["status"], HEALTH_RANK["unknown"]),

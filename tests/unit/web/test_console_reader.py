@@ -14,13 +14,16 @@ from fastapi.testclient import TestClient
 
 from streamhub.config import load_settings
 from streamhub.core.clock import ManualClock
-from streamhub.health.model import Observation
+from streamhub.health.evaluate import evaluate
+from streamhub.health.model import Connector, Observation
 from streamhub.health.refresh import HealthReader
+from streamhub.health.summary import worst_first
+from streamhub.health.thresholds import Thresholds
 from streamhub.query import LanderQueries
 from streamhub.web import console
 from streamhub.web.app import create_app
 from streamhub.web.institutions import Directory
-from tests.unit.health.builders import INST, NOW, observation
+from tests.unit.health.builders import INST, NOW, beat, observation
 
 
 class Recording(HealthReader):
@@ -91,9 +94,27 @@ def test_a_health_source_replaces_the_reader_and_a_reader_the_source(app: FastAP
     console.use_health_source(ctx, lambda: observation(now_ms=NOW))
     assert console.health_document(ctx)["error"] is None
     assert Recording.made == []  # the test hook's observation, no reader made
-    given = Recording(ctx.settings, console.Thresholds())
+    given = Recording(ctx.settings, Thresholds())
     console.use_health_reader(ctx, given)
     console.health_document(ctx)
     assert given.calls == [NOW] and len(Recording.made) == 1
     console.close_health(ctx)
     assert given.closed == 1
+
+
+def test_judged_links_are_ordered_as_streamhub_health_orders_them(app: FastAPI) -> None:
+    # the console's worst-first key (console_filters.health_rank, over JSON rows, with its own
+    # not-judged "unknown") must give health.summary's order to every judged institution
+    connectors = tuple(
+        Connector(f"c{n}-{system}", f"1234000{n}MB1234567X", system, f"院{n}", "127.0.0.1", 9)
+        for n in range(6)
+        for system in ("his", "lis")
+    )
+    ages = {"c1-his": 60, "c2-his": 200, "c3-his": 200, "c3-lis": 60, "c4-lis": 200, "c5-his": 60}
+    beats = {c.name: (beat(ages.get(c.name, 5)),) for c in connectors}
+    judged = observation(connectors=connectors, beats=beats)
+    console.use_health_source(app.state.web, lambda: judged)
+    rows = console.health_document(app.state.web)["institutions"]
+    expected = worst_first(evaluate(judged, Thresholds()))
+    assert [r["institution_id"] for r in rows] == [h.institution_id for h in expected]
+    assert {r["overall"]["status"] for r in rows} == {"ok", "degraded", "down"}
