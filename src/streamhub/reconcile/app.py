@@ -64,7 +64,14 @@ from streamhub.kafka.reading import (
     starts_since,
 )
 from streamhub.log import get_logger
-from streamhub.reconcile.checkpoint import Blobs, Head, decode_blobs, encode_blobs, next_head
+from streamhub.reconcile.checkpoint import (
+    Blobs,
+    Head,
+    collector_paused,
+    decode_blobs,
+    encode_blobs,
+    next_head,
+)
 from streamhub.reconcile.checkpoint import unwritten as unwritten_starts
 from streamhub.reconcile.errors import (
     RebuildError,
@@ -296,9 +303,10 @@ def rebuild(runtime: Runtime, group: str, timeout_s: float = 300.0) -> Offsets:
     rec = runtime.reconciler
     ends: Offsets = {}
     inputs = 0
-    for message in _inputs(settings, head, since, timeout_s, ends.update):
-        runtime.take(message.topic, message.partition, message.offset, message.value)
-        inputs += 1
+    with collector_paused():  # the replay builds the windows that stay: see collector_paused
+        for message in _inputs(settings, head, since, timeout_s, ends.update):
+            runtime.take(message.topic, message.partition, message.offset, message.value)
+            inputs += 1
     runtime.positions = dict(ends)
     results_since = since if head is None else max(since, head.taken_ms - REPLAY_SLACK_MS)
     remembered = 0

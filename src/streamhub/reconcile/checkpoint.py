@@ -17,8 +17,11 @@ Kafka's 1 MB message limit. Nothing here does I/O; ``state_topic.py`` stores the
 
 from __future__ import annotations
 
+import gc
 import json
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,12 +125,27 @@ def decode_blobs(
     """The reconciler a checkpoint's blobs describe."""
     if MISC not in blobs:
         raise SnapshotFormatError("reconcile checkpoint has no misc blob")
-    reconciler = restore_state({**unpack(blobs[MISC]), "windows": []}, settings, clock)
-    for name, parts in blobs.items():
-        if name != MISC:
-            adopt_rows(reconciler, unpack(parts)["windows"])
+    with collector_paused():
+        reconciler = restore_state({**unpack(blobs[MISC]), "windows": []}, settings, clock)
+        for name, parts in blobs.items():
+            if name != MISC:
+                adopt_rows(reconciler, unpack(parts)["windows"])
     reconciler.take_changed_starts()
     return reconciler
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while millions of objects that stay alive
+    are built: each full collection walks them all again (measured: half the CPU of a
+    restore of 52,000 windows). Building them makes no cycles worth collecting meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def next_head(
