@@ -27,7 +27,7 @@ docs/region-cost.png (CPU s/min and peak RSS against N), with the growth ratios
 cost(N2)/cost(N1) against N2/N1.
 
     .venv/bin/python bench/region.py                       # 10, 100, 1751; 20 min each
-    .venv/bin/python bench/region.py --sizes 10,100 --minutes 4   # a trial
+    .venv/bin/python bench/region.py --sizes 10,100 --minutes 4.5 --min-history 1   # a trial
 
 Needs Java and the Kafka jars of `streamhub stack up` (a private broker is started).
 """
@@ -128,8 +128,9 @@ class RegionOptions:
     drain_timeout_s: float = 900.0
     reconcile_grace: str = "120s"  # `reconcile run --grace` (its default)
     health_thresholds: tuple[str, ...] = ()  # NAME=VALUE for health --serve and the sample
-    min_held_s: float = 90.0  # see region_faults.plan_faults
+    min_held_s: float = 150.0  # see region_faults.plan_faults
     lead_s: float = 30.0
+    sample_after_s: float = 70.0
     flat: bool = False  # the fleet's --flat: no day curve (a detector without a day's history)
     port_shift: int = 0  # added to the private stack's and the workers' ports (side by side)
     work_dir: Path = Path(tempfile.gettempdir()) / "streamhub-region"
@@ -372,6 +373,7 @@ class RegionRun:
             burst_rows,
             min_held_s=o.min_held_s,
             lead_s=o.lead_s,
+            sample_after_s=o.sample_after_s,
         )
         workers = self._workers(settings)
         try:

@@ -81,18 +81,21 @@ def plan_faults(
     min_history_min: int,
     burst_rows: Mapping[str, int] | None = None,
     *,
-    min_held_s: float = 90.0,
+    min_held_s: float = 150.0,
     lead_s: float = 30.0,
+    sample_after_s: float = 70.0,
 ) -> FaultPlan:
     """The fault plan of a run of ``duration_s`` wall seconds over the fleet ``keys``;
     ``burst_rows``: the rows of a burst per key (3,000 where not given); ``min_held_s``: the
-    shortest stuck and silent spell (90 s crosses link health's default limits; a short
-    round lowers those limits and this); ``lead_s``: traffic after the detector's history
-    before the first fault."""
+    shortest stuck and silent spell; ``lead_s``: traffic after the detector's history before
+    the first fault; ``sample_after_s``: when link health is sampled, from the spell's start
+    (70 s: past its default limits, heartbeat age 30 s and source lag 60 s; a short round
+    lowers those limits and this). The `streamhub health` that samples takes its time to
+    start and evaluate (30 s seen on a busy machine), so the spell goes on 60 s after it."""
     if len(keys) < 6:
         raise FaultPlanError(f"the fault plan needs 6 institutions, the fleet has {len(keys)}")
     start = max(0.3 * duration_s, 60.0 * min_history_min + lead_s)
-    held = max(min_held_s, 0.3 * duration_s)
+    held = max(min_held_s, 0.3 * duration_s, sample_after_s + 60.0)
     if start + held + 30.0 > duration_s:
         raise FaultPlanError(
             f"a {duration_s:g} s run is too short for the fault plan: faults start at "
@@ -109,7 +112,7 @@ def plan_faults(
         PlannedFault("burst", chosen[4], start + 20.0, 0.0, rows.get(chosen[4], 3000)),
         PlannedFault("burst", chosen[5], start + 0.6 * held, 0.0, rows.get(chosen[5], 3000)),
     )
-    return FaultPlan(faults, health_sample_s=start + held - min(15.0, held / 4))
+    return FaultPlan(faults, health_sample_s=start + sample_after_s)
 
 
 @dataclass(frozen=True)
