@@ -99,3 +99,60 @@ def normalize_cmd(
     while any(t.is_alive() for t in threads):
         for thread in threads:
             thread.join(0.5)
+
+
+@debezium_group.command("counts")
+@click.option(
+    "--connector",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Debezium connector file whose source log to count (repeatable).",
+)
+@click.option("--all", "every", is_flag=True, help="Every connector file whose engine is debezium.")
+@click.pass_context
+@fails_cleanly
+def counts_cmd(ctx: click.Context, names: tuple[str, ...], every: bool) -> None:
+    """Count Debezium-captured sources' logs into ops.source_counts until stopped.
+
+    Per table and commit minute, from the source's own log (PostgreSQL: a slot and
+    publication streamhub_counts_<name>; MySQL/MariaDB: a binlog stream with the file's
+    server_id + 1,000,000), independent of Debezium's output, so reconciliation and the
+    anomaly detector judge what Debezium delivered. No change envelope is written.
+    """
+    from streamhub.capture.connector import load_connectors
+    from streamhub.debezium.counts_log import CountsError, LogCounter
+
+    if bool(names) == every:
+        raise click.UsageError("give --connector NAME (repeatable) or --all")
+    settings = settings_from(ctx)
+    configs = [c for c in load_connectors(settings.connectors_path, list(names) or None)]
+    configs = [c for c in configs if c.by_debezium]
+    if not configs:
+        raise CountsError(
+            f"no connector file under {settings.connectors_path} has engine: debezium"
+        )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    errors: list[BaseException] = []
+
+    def run(counter: LogCounter) -> None:
+        try:
+            counter.run(stop)
+        except Exception as exc:  # one source failing stops all: the operator restarts
+            errors.append(exc)
+            stop.set()
+
+    threads = []
+    for config in configs:
+        counter = LogCounter(settings, config)
+        click.echo(f"debezium counts: {config.name} → ops.source_counts", err=True)
+        thread = threading.Thread(target=run, args=(counter,), name=f"counts-{config.name}")
+        thread.start()
+        threads.append(thread)
+    while any(t.is_alive() for t in threads):
+        for thread in threads:
+            thread.join(0.5)
+    if errors:
+        raise errors[0]

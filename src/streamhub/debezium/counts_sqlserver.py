@@ -1,0 +1,142 @@
+"""Source counts of a SQL Server source captured by Debezium, independent of Debezium.
+
+SQL Server's CDC writes every captured change into the change table of its capture instance
+(``cdc.<capture_instance>_CT``), and each transaction's commit time into
+``cdc.lsn_time_mapping`` (``tran_end_time``, the server's local time). Counting the change
+table by commit minute gives what the agent's log counts give for PostgreSQL and MySQL: per
+table and minute, inserts, updates and deletes as the source holds them, whatever Debezium
+did with them. ``__$operation``: 1 delete, 2 insert, 3 an update's before image (not
+counted: one update is two rows), 4 an update's after image.
+
+:func:`count_sql` renders the query (one per capture instance, bounded by commit time, the
+``?`` placeholders of pyodbc / the mssql ODBC driver); :func:`source_counts_records` folds
+its rows into ``ops.source_counts`` records (``avro_schemas/ops/source_counts.avsc``) named
+as the normalizer names the tables (``database`` and ``schema.table``), so the reconciler
+compares them with the landed counts of the same table. Times are converted to UTC in the
+query (``AT TIME ZONE``, SQL Server 2016 and later) with the server's Windows time-zone name.
+
+Change tables are cleaned by SQL Server's CDC cleanup job (3 days by default): counts of a
+minute must be read before its changes are cleaned. Not run here: no SQL Server on this
+machine (the rendering and folding are unit-tested).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from streamhub.capture.connector import ConnectorConfig
+from streamhub.capture.counts import MINUTE_MS
+from streamhub.debezium.errors import DebeziumError
+
+#: a capture instance name as SQL Server makes them (sysname; ``<schema>_<table>`` by default)
+_INSTANCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_@#$]{0,99}$")
+_TZ = re.compile(r"^[A-Za-z][A-Za-z0-9 .+\-()]{0,63}$")
+
+
+_QUERY = """\
+SELECT DATEDIFF_BIG(millisecond, '1970-01-01', w.minute_utc) AS window_start_ms,
+       SUM(CASE WHEN w.op = 2 THEN 1 ELSE 0 END) AS inserts,
+       SUM(CASE WHEN w.op = 4 THEN 1 ELSE 0 END) AS updates,
+       SUM(CASE WHEN w.op = 1 THEN 1 ELSE 0 END) AS deletes
+FROM (SELECT ct.__$operation AS op,
+             DATEADD(minute, DATEDIFF(minute, 0, CAST(<commit_utc> AS datetime2)), 0)
+               AS minute_utc
+      FROM <ct> AS ct
+      JOIN cdc.lsn_time_mapping AS m ON m.start_lsn = ct.__$start_lsn
+      WHERE ct.__$operation IN (1, 2, 4)
+        AND <commit_utc> >= ? AND <commit_utc> < ?) AS w
+GROUP BY w.minute_utc
+ORDER BY w.minute_utc"""
+
+
+class CountQueryError(DebeziumError):
+    """A name that cannot be put in the counting query as it is (capture instance, time zone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CountedTable:
+    """One captured table and its capture instance."""
+
+    schema: str
+    table: str
+    capture_instance: str
+
+    @classmethod
+    def of(cls, name: str, capture_instance: str | None = None) -> CountedTable:
+        """``schema.table`` (a bare name is in ``dbo``), capture instance ``schema_table``
+        unless named."""
+        schema, _, table = name.rpartition(".")
+        schema = schema or "dbo"
+        return cls(schema, table, capture_instance or f"{schema}_{table}")
+
+
+def count_sql(table: CountedTable, server_time_zone: str = "China Standard Time") -> str:
+    """The query counting ``table``'s changes per commit minute between two commit times
+    (parameters: from and to, UTC ``datetime2``; rows: minute start as UTC epoch ms,
+    inserts, updates, deletes)."""
+    if not _INSTANCE.match(table.capture_instance):
+        raise CountQueryError(
+            f"capture instance {table.capture_instance!r} is not a plain SQL Server name; "
+            "name it in the connector file's debezium.properties as created"
+        )
+    if not _TZ.match(server_time_zone):
+        raise CountQueryError(
+            f"time zone {server_time_zone!r} is not a Windows time-zone name "
+            "(sys.time_zone_info lists them)"
+        )
+    # names checked above (_INSTANCE, _TZ); the commit times are bound parameters
+    commit_utc = f"(m.tran_end_time AT TIME ZONE '{server_time_zone}' AT TIME ZONE 'UTC')"
+    return _QUERY.replace("<ct>", f"cdc.[{table.capture_instance}_CT]").replace(
+        "<commit_utc>", commit_utc
+    )
+
+
+def source_counts_records(
+    config: ConnectorConfig,
+    table: CountedTable,
+    rows: Iterable[Sequence[Any]],
+    emitted_ts_ms: int,
+) -> list[dict[str, Any]]:
+    """The ``ops.source_counts`` records of :func:`count_sql`'s rows for one table.
+
+    Each minute's record carries the minute's whole total (latest wins downstream), so a
+    minute counted again after late commits replaces the earlier record.
+    """
+    records = []
+    for window_start_ms, inserts, updates, deletes in rows:
+        start = int(window_start_ms)
+        if start % MINUTE_MS:
+            raise CountQueryError(f"window start {start} is not on a minute boundary")
+        records.append(
+            {
+                "connector": config.name,
+                "institution_id": config.institution_id,
+                "system": config.system,
+                "database": config.connection.database,
+                "table": f"{table.schema}.{table.table}",
+                "window_start_ms": start,
+                "window_ms": MINUTE_MS,
+                "inserts": int(inserts or 0),
+                "updates": int(updates or 0),
+                "deletes": int(deletes or 0),
+                "snapshot_reads": 0,
+                "row_count": None,
+                "row_count_position": None,
+                "emitted_ts_ms": emitted_ts_ms,
+            }
+        )
+    return records
+
+
+def record_key(record: dict[str, Any]) -> bytes:
+    """The message key the agent gives a minute's counts (one key per table and minute)."""
+    key = {
+        "connector": record["connector"],
+        "table": f"{record['database']}.{record['table']}",
+        "window": record["window_start_ms"],
+    }
+    return json.dumps(key, sort_keys=True).encode()
