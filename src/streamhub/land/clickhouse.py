@@ -25,7 +25,10 @@ from streamhub.land.errors import (
 )
 from streamhub.secrets_mask import mask_text, mask_url
 
-SESSION_SETTINGS = {"async_insert": 0}
+# The std tables are partitioned by commit day (0007): a batch drained after a long outage may
+# span over the default 100 partitions, refused as TOO_MANY_PARTS (transient: retried for
+# ever). A batch is bounded by the lander's own size, so the limit is lifted (0: none).
+SESSION_SETTINGS = {"async_insert": 0, "max_partitions_per_insert_block": 0}
 # readonly=2: reads and per-query settings only. It must be a client of its own: with chDB a
 # per-query readonly setting stays on that client's session and would fail its later inserts.
 READONLY_SETTINGS = {"readonly": 2}
