@@ -501,10 +501,11 @@ class RegionRun:
     def _await_verdicts(
         self, settings: Settings, expected: dict[tuple[str, str], int]
     ) -> dict[str, int]:
-        """Follow ops.reconciliation until every table the ledger names has windows and none
-        is PENDING (the grace after the last window, then a judging pass), or time out."""
+        """Follow ops.reconciliation until, for every table the ledger names, the source
+        changes of its windows' latest verdicts add up to the ledger's and none is PENDING
+        (the grace after the last window, then a judging pass), or time out."""
         follower = TopicFollower(settings, topics.RECONCILIATION)
-        latest: dict[tuple[Any, ...], tuple[int, str]] = {}
+        latest: dict[tuple[Any, ...], tuple[int, str, int]] = {}
         deadline = time.monotonic() + self.options.drain_timeout_s
         try:
             while True:
@@ -516,17 +517,20 @@ class RegionRun:
                         r["window_start_ms"],
                     )
                     if key not in latest or r["revision"] >= latest[key][0]:
-                        latest[key] = (r["revision"], r["status"])
+                        latest[key] = (r["revision"], r["status"], r["source_changes"])
                 statuses: dict[str, int] = {}
-                for _, status in latest.values():
+                counted: dict[tuple[str, str], int] = {}
+                for (institution, db, table, _), (_, status, changes) in latest.items():
                     statuses[status] = statuses.get(status, 0) + 1
-                seen = {(k[0], f"{k[1]}.{k[2]}" if k[1] else k[2]) for k in latest}
-                if set(expected) <= seen and "PENDING" not in statuses:
+                    name = (institution, f"{db}.{table}" if db else table)
+                    counted[name] = counted.get(name, 0) + changes
+                short = [k for k, n in expected.items() if counted.get(k, 0) < n]
+                if not short and "PENDING" not in statuses:
                     return statuses
                 if time.monotonic() > deadline:
                     self.notes.append(
-                        f"reconciliation not settled in time: {statuses}, "
-                        f"{len(set(expected) - seen)} tables without windows"
+                        f"reconciliation not settled in time: {statuses}, {len(short)} tables "
+                        "with fewer source changes in their windows than the ledger"
                     )
                     return statuses
                 time.sleep(10)
