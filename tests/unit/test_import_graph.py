@@ -21,7 +21,7 @@ ORDER = (
     # the institutions' side (simulated sources), then the flow; debezium is the second capture
     # engine and fleet simulates many capture agents, so both sit just after capture
     "simulate", "capture", "debezium", "fleet",
-    "standardize", "land", "reconcile", "anomaly", "health",
+    "standardize", "land", "reconcile", "anomaly", "health", "quality",
     # what reads and assembles the stages
     "query", "web", "demo", "cli", "__main__",
 )  # fmt: skip

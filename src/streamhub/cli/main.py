@@ -21,6 +21,7 @@ from streamhub.cli.health_cmd import health_cmd
 from streamhub.cli.land_cmd import land_cmd
 from streamhub.cli.profiles_cmd import profiles_group
 from streamhub.cli.pseudonym_cmd import pseudonym_group
+from streamhub.cli.quality_cmd import quality_group
 from streamhub.cli.reconcile_cmd import reconcile_group
 from streamhub.cli.registry_cmd import registry_group
 from streamhub.cli.schemas_cmd import schemas_group
@@ -80,6 +81,7 @@ cli.add_command(serve_cmd)
 cli.add_command(users_group)
 cli.add_command(pseudonym_group)
 cli.add_command(profiles_group)
+cli.add_command(quality_group)
 
 
 def main() -> None:
