@@ -19,6 +19,12 @@ incremental reader (`health.refresh.HealthReader`, as `streamhub health --serve`
     git worktree add /tmp/health-base 8992abb    # the code before issue 18's health work
     .venv/bin/python bench/health_scale.py --n 10 100 1751 --baseline-src /tmp/health-base/src
 
+The child then times the console's link-health request on the same topics, through the
+web app (`--console`, on by default when the tree has `web.console.use_health_reader`): the
+old way (`gather` on every cache miss, through the console's health-source hook), then the
+console's kept reader cold (its first request reads the horizon) and warm (a refresh with
+nothing new, and one after a further minute of every connector's records is written).
+
 Prints per N and tree: wall and CPU seconds of gather and of evaluate, the child's peak RSS,
 the records read, the states found and whether the trees agree. Needs the local stack.
 """
@@ -372,9 +378,82 @@ def measure(args: argparse.Namespace) -> None:
                     )
         finally:
             reader.close()
+    console = _optional("streamhub.web.console")
+    if args.console and console is not None and hasattr(console, "use_health_reader"):
+        figures["console"] = measure_console(args, settings, limits, kwargs["topics"], names)
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures["start_rss_mb"] = rss_start / 1024
     print(json.dumps(figures))
+
+
+def measure_console(
+    args: argparse.Namespace, settings: Settings, limits: Any, topics: Any, names: dict[str, str]
+) -> dict[str, float]:
+    """The console's health request on this run's topics, process CPU and wall ms: the old
+    way (gather per cache miss) and the kept reader, cold, warm with nothing new, and warm
+    after one more minute of records (what 12 of the console's 5-s refreshes read)."""
+    from fastapi.testclient import TestClient
+
+    from streamhub.core.clock import ManualClock
+    from streamhub.health.gather import gather
+    from streamhub.health.refresh import HealthReader
+    from streamhub.query import LanderQueries
+    from streamhub.web import console
+    from streamhub.web.app import create_app
+    from streamhub.web.auth import User, hash_password, write_users
+
+    out: dict[str, float] = {}
+
+    def timed(label: str, work: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = work()
+        out[f"{label}_cpu_ms"] = (time.process_time() - cpu) * 1000
+        out[f"{label}_wall_ms"] = (time.perf_counter() - wall) * 1000
+        return result
+
+    with tempfile.TemporaryDirectory(prefix="bench-health-web-") as tmp:
+        home = Path(tmp)
+        users = home / "users.yaml"
+        password = "bench-operator-pw"  # noqa: S105 - a throw-away user of a temp dir
+        write_users(users, {"op": User("op", "operator", hash_password(password, 1_000))})
+        web_settings = load_settings(
+            connectors_dir=settings.connectors_path,
+            standardize_group=settings.standardize_group,
+            lander_group=settings.lander_group,
+            data_dir=home,
+            web_users_file=users,
+            audit_log=home / "audit.jsonl",
+        )
+        clock = ManualClock(args.now_ms / 1000)  # the history's end; moved by hand
+        unused = LanderQueries("http://127.0.0.1:9", lambda: "unused")  # health reads none
+        app = create_app(web_settings, unused, clock=clock)
+        ctx = app.state.web
+        with TestClient(app) as web:
+            web.post("/api/login", json={"username": "op", "password": password})
+            timed("directory", ctx.directory.known_ids)  # names from the connector files
+
+            def request() -> None:
+                web.get("/api/console/health").raise_for_status()
+
+            def old_source() -> Any:
+                return gather(web_settings, limits, ctx.now_ms(), topics=topics)
+
+            console.use_health_source(ctx, old_source)
+            timed("old_first", request)  # builds the document: gather + evaluate
+            timed("old_miss", lambda: console.health_document(ctx))  # every 5-s miss
+            console.use_health_reader(ctx, HealthReader(web_settings, limits, topics=topics))
+            timed("cold", request)  # the kept reader's first refresh reads the horizon
+            timed("cached", request)  # a page of the cached document
+            timed("warm_idle", lambda: console.health_document(ctx))
+            writer = Writer(web_settings, names)
+            end = args.now_ms + MINUTE
+            links = fleet(args.fleet_n, args.seed)
+            produce_history(writer, links, end, 1, args.heartbeat_s, args.seed + 1)
+            out["minute_records"] = sum(writer.counts.values())
+            clock.advance(MINUTE / 1000)
+            document = timed("warm_minute", lambda: console.health_document(ctx))
+            out["institutions"] = len(document["institutions"])
+    return out
 
 
 def _optional(module: str) -> Any:
@@ -451,6 +530,13 @@ def one_n(args: argparse.Namespace, settings: Settings, n: int) -> None:
                 str(end_ms),
                 "--refreshes",
                 str(args.refreshes),
+                "--fleet-n",
+                str(n),
+                "--seed",
+                str(args.seed),
+                "--heartbeat-s",
+                str(args.heartbeat_s),
+                *([] if args.console else ["--no-console"]),
             ]
             trees: list[tuple[str, Path | None]] = []
             if args.baseline_src:
@@ -484,6 +570,21 @@ def one_n(args: argparse.Namespace, settings: Settings, n: int) -> None:
                 expected = sorted({link.institution_id for link in links if link.fault})
                 named = "exactly the faulted" if f["not_healthy"] == expected else "NOT the faulted"
                 print(f"  {'':<10} not healthy: {len(f['not_healthy'])} ({named} institutions)")
+                if "console" in f:
+                    c = f["console"]
+                    print(
+                        f"  {'':<10} console health, process CPU ms (wall ms): old way "
+                        f"(gather per miss) first request {c['old_first_cpu_ms']:.0f} "
+                        f"({c['old_first_wall_ms']:.0f}), each miss {c['old_miss_cpu_ms']:.0f} "
+                        f"({c['old_miss_wall_ms']:.0f}) | kept reader cold {c['cold_cpu_ms']:.0f}"
+                        f" ({c['cold_wall_ms']:.0f}), warm with nothing new "
+                        f"{c['warm_idle_cpu_ms']:.0f} ({c['warm_idle_wall_ms']:.0f}), warm "
+                        f"after a minute ({c['minute_records']:,} records) "
+                        f"{c['warm_minute_cpu_ms']:.0f} ({c['warm_minute_wall_ms']:.0f}) | a "
+                        f"cached page {c['cached_cpu_ms']:.0f} | directory of names "
+                        f"{c['directory_cpu_ms']:.0f} | {c['institutions']:.0f} institutions",
+                        flush=True,
+                    )
             print(f"  results {'agree' if len(digests) == 1 else 'DIFFER'} between runs")
             if args.keep:
                 print(f"  kept: {__file__} measure {' '.join(repr(a) for a in extra)}")
@@ -502,12 +603,22 @@ def main() -> None:
     child.add_argument("--land-group", required=True)
     child.add_argument("--now-ms", type=int, required=True)
     child.add_argument("--refreshes", type=int, default=3)
+    child.add_argument("--fleet-n", type=int, default=0)
+    child.add_argument("--seed", type=int, default=18)
+    child.add_argument("--heartbeat-s", type=float, default=5.0)
+    child.add_argument("--no-console", dest="console", action="store_false")
     parser.add_argument("--n", type=int, nargs="+", default=[10, 100, 1751])
     parser.add_argument("--minutes", type=int, default=15, help="history written (the horizon)")
     parser.add_argument("--heartbeat-s", type=float, default=5.0)
     parser.add_argument("--refreshes", type=int, default=3)
     parser.add_argument("--baseline-src", help="another checkout's src/ to measure as well")
     parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument(
+        "--no-console",
+        dest="console",
+        action="store_false",
+        help="skip timing the console's health request (on by default)",
+    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the topics and files (to profile the child)"
     )
