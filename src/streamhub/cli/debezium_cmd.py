@@ -130,7 +130,7 @@ def counts_cmd(ctx: click.Context, names: tuple[str, ...], every: bool) -> None:
     configs = [c for c in configs if c.by_debezium]
     if not configs:
         raise CountsError(
-            f"no connector file under {settings.connectors_path} has engine: debezium"
+            f"no connector file under {settings.connectors_path} has capture_engine: debezium"
         )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
