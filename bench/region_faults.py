@@ -1,8 +1,9 @@
 """A region run's seeded fault plan, and how the detectors' findings are scored against it.
 
-Six distinct institutions, drawn with the run's seed: two outages, two bursts, one stuck feed
-and one silent connector. Times scale with the run (``duration_s``): nothing starts before
-the anomaly detector has ``min_history_min`` minutes of traffic (and 30 % of the run), the
+Six distinct institutions, drawn with the run's seed: two outages, two bursts (on hospitals:
+a burst is one bulk UPDATE of rows the institution holds, and a clinic holds too few), one
+stuck feed and one silent connector. Times scale with the run (``duration_s``): nothing starts
+before the anomaly detector has ``min_history_min`` minutes of traffic (and 30 % of the run), the
 stuck and silent spells last long enough for link health to cross its degraded limits (source
 lag 60 s, heartbeat age 30 s), and every fault is over 30 s before the fleet stops, so every
 held change is sent and reconciliation can end all MATCH.
@@ -103,7 +104,14 @@ def plan_faults(
             f"give at least {start + held + 30:g} s"
         )
     rows = burst_rows or {}
-    chosen = random.Random(f"{seed}:region-faults").sample(sorted(keys), 6)  # noqa: S311
+    rng = random.Random(f"{seed}:region-faults")  # noqa: S311 - a plan, not a secret
+    # a burst is one bulk UPDATE of rows the institution holds: a clinic holds too few (a
+    # short run's clinic had 88 registrations), so bursts go to hospitals (keys h0001...)
+    hospitals = sorted(k for k in keys if k.startswith("h"))
+    if len(hospitals) < 2:
+        raise FaultPlanError(f"the fault plan needs 2 hospitals, the fleet has {len(hospitals)}")
+    bursts = rng.sample(hospitals, 2)
+    chosen = rng.sample(sorted(set(keys) - set(bursts)), 4) + bursts
     faults = (
         PlannedFault("stuck", chosen[0], start, held),
         PlannedFault("silent", chosen[1], start, held),
