@@ -16,20 +16,33 @@ from streamhub.quality.weights import ENTRY_TARGET_MS, LANDED_TARGET_MS
 
 
 @dataclass(frozen=True, slots=True)
+class Reference:
+    """``column`` must name a live record of ``target`` (by its business key), same institution."""
+
+    column: str
+    target: str
+    rule: str
+
+
+ENCOUNTER = Reference("encounter_id", "encounter", "encounter_exists")
+REPORT = Reference("report_id", "lab_report", "report_exists")
+
+
+@dataclass(frozen=True, slots=True)
 class Entity:
     name: str
     business_key: str  # unique per institution among live records
-    references_encounter: bool = False
+    references: tuple[Reference, ...] = ()
 
 
 ENTITIES = (
     Entity("patient", "patient_id"),
     Entity("encounter", "encounter_id"),
-    Entity("diagnosis", "diagnosis_id", references_encounter=True),
-    Entity("order", "order_id", references_encounter=True),
-    Entity("charge", "charge_id", references_encounter=True),
+    Entity("diagnosis", "diagnosis_id", (ENCOUNTER,)),
+    Entity("order", "order_id", (ENCOUNTER,)),
+    Entity("charge", "charge_id", (ENCOUNTER,)),
     Entity("lab_report", "report_id"),
-    Entity("lab_result", "result_id"),
+    Entity("lab_result", "result_id", (REPORT,)),
     Entity("exam", "exam_id"),
 )
 _VERSION = "(source_position_seq, -toUnixTimestamp64Milli(_landed_time))"
@@ -39,8 +52,7 @@ _CHARGE_COLUMNS = ("charge_kind", "settlement_id", "amount", "total")
 def _latest(entity: Entity) -> str:
     """Live records of one std table, latest version each."""
     extra = [f"argMax({entity.business_key}, {_VERSION}) AS bkey"]
-    if entity.references_encounter:
-        extra.append(f"argMax(encounter_id, {_VERSION}) AS enc")
+    extra += [f"argMax({r.column}, {_VERSION}) AS ref_{r.column}" for r in entity.references]
     if entity.name == "charge":
         extra += [f"argMax({c}, {_VERSION}) AS {c}" for c in _CHARGE_COLUMNS]
     columns = ",\n           ".join(extra)
@@ -65,11 +77,12 @@ def _latest(entity: Entity) -> str:
 
 def _cross(entity: Entity) -> list[str]:
     rules = ["if(bkey IS NOT NULL AND bkey_n > 1, 'business_key_unique', '')"]
-    if entity.references_encounter:
+    for ref in entity.references:
         rules.append(
-            "if(enc IS NOT NULL AND (institution_id, assumeNotNull(enc)) NOT IN "
-            "(SELECT institution_id, assumeNotNull(bkey) FROM live_encounter "
-            "WHERE bkey IS NOT NULL), 'encounter_exists', '')"
+            f"if(ref_{ref.column} IS NOT NULL AND "  # noqa: S608 - module constants
+            f"(institution_id, assumeNotNull(ref_{ref.column})) NOT IN "
+            f"(SELECT institution_id, assumeNotNull(bkey) FROM live_{ref.target} "
+            f"WHERE bkey IS NOT NULL), '{ref.rule}', '')"
         )
     if entity.name == "charge":
         # a settlement's total is the sum of its (not refunded-away) fee lines, to the cent

@@ -27,7 +27,12 @@ LANDED_TARGET_MS: Final = 5 * 60 * 1000
 # business time -> first commit at the source (补录: entered late at the institution)
 ENTRY_TARGET_MS: Final = 24 * 60 * 60 * 1000
 # Cross-record rule ids (consistency) and the timeliness ones, beside the standardizer's.
-CROSS_RULES: Final = ("fee_sum_settlement", "encounter_exists", "business_key_unique")
+CROSS_RULES: Final = (
+    "fee_sum_settlement",
+    "encounter_exists",
+    "report_exists",
+    "business_key_unique",
+)
 LATE_RULES: Final = ("landed_late", "entered_late")
 REQUIRED_RULE: Final = "required"
 TIMEZONE: Final = "Asia/Shanghai"

@@ -35,8 +35,22 @@ SOURCE = {
     "encounter": ("his", "his.visit"),
     "diagnosis": ("emr", "emr.diag"),
     "charge": ("his", "his.fee"),
+    "lab_report": ("lis", "lis.report"),
+    "lab_result": ("lis", "lis.result"),
 }
-KEYS = {"encounter": "encounter_id", "diagnosis": "diagnosis_id", "charge": "charge_id"}
+KEYS = {
+    "encounter": "encounter_id",
+    "diagnosis": "diagnosis_id",
+    "charge": "charge_id",
+    "lab_report": "report_id",
+    "lab_result": "result_id",
+}
+# which column of an entity must name a live record of which entity
+REFERENCES = {
+    "diagnosis": ("encounter_id", "encounter"),
+    "charge": ("encounter_id", "encounter"),
+    "lab_result": ("report_id", "lab_report"),
+}
 
 VERSIONS = [
     # encounters
@@ -170,6 +184,11 @@ VERSIONS = [
             "encounter_id": "enc2",
         },
     ),
+]
+VERSIONS += [
+    V("lab_report", "r1", 30, NOV, NOV, values={"report_id": "rep1"}),
+    V("lab_result", "t1", 31, NOV, NOV, values={"result_id": "res1", "report_id": "rep1"}),
+    V("lab_result", "t2", 32, NOV, NOV, values={"result_id": "res2", "report_id": "rep9"}),
 ]
 # ops counts in November for his.visit: 11 changes at the source, 9 landed
 SOURCE_COUNTS = {"inserts": 8, "updates": 2, "deletes": 1}

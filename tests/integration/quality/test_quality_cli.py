@@ -23,7 +23,7 @@ def test_report_prints_and_exports(ch: Client, chdb_path: Path, tmp_path: Path) 
         assert heading in result.output
     assert "key-e4" not in result.output  # source keys are for operators only
     book = load_workbook(xlsx)
-    assert book["总体评价"].cell(row=book["总体评价"].max_row, column=4).value == 14
+    assert book["总体评价"].cell(row=book["总体评价"].max_row, column=4).value == 17
     assert "问题记录" in page.read_text(encoding="utf-8")
     operator = CliRunner().invoke(cli, [*args, "--show-source-keys"])
     assert operator.exit_code == 0 and "key-e4" in operator.output

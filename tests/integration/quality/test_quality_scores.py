@@ -32,9 +32,7 @@ def _first_commit(key: tuple[str, str, str]) -> object:
 
 def _expected(institution: str, month: int) -> dict[tuple[str, str], dict[str, float]]:
     live = _latest()
-    encounters = {
-        (v.institution, v.values["encounter_id"]) for v in live.values() if v.entity == "encounter"
-    }
+    existing = {(v.institution, v.entity, v.values[dataset.KEYS[v.entity]]) for v in live.values()}
     keys = Counter(
         (v.institution, v.entity, v.values[dataset.KEYS[v.entity]]) for v in live.values()
     )
@@ -52,10 +50,10 @@ def _expected(institution: str, month: int) -> dict[tuple[str, str], dict[str, f
         c["incomplete"] += "required" in v.issues
         c["invalid"] += any(i != "required" for i in v.issues)
         bad = keys[(v.institution, v.entity, v.values[dataset.KEYS[v.entity]])] > 1
-        enc = v.values.get("encounter_id")
-        bad |= (
-            v.entity != "encounter" and enc is not None and (v.institution, enc) not in encounters
-        )
+        if v.entity in dataset.REFERENCES:
+            column, target = dataset.REFERENCES[v.entity]
+            ref = v.values.get(column)
+            bad |= ref is not None and (v.institution, target, ref) not in existing
         if v.values.get("charge_kind") == "settlement":
             bad |= (
                 abs(float(v.values["total"]) - lines[(v.institution, v.values["charge_id"])]) > 0.01
@@ -86,7 +84,13 @@ def test_scores_equal_a_hand_computation(ch: Client, tmp_path: Path) -> None:
     dataset.insert(ch)
     report = build_report(ch, parse_period("2026-11"), institution="I1", trend_periods=2)
     expected = _expected("I1", 11)
-    assert {t for _i, _s, t in report.scopes} == {"his.visit", "emr.diag", "his.fee"}
+    assert {t for _i, _s, t in report.scopes} == {
+        "his.visit",
+        "emr.diag",
+        "his.fee",
+        "lis.report",
+        "lis.result",
+    }
     for (inst, _system, table), counts in report.scopes.items():
         assert inst == "I1"
         assert counts.records == expected[(table, "records")]["n"], table
@@ -112,7 +116,7 @@ def test_scores_equal_a_hand_computation(ch: Client, tmp_path: Path) -> None:
     assert rules[("his.visit", "business_key_unique")] == 2
     assert rules[("his.visit", "entered_late")] == 1
     assert ("his.visit", "discharge_after_admission") not in rules  # fixed at the source
-    assert {p.record_id for p in report.problems} == {"e1", "e4", "e5", "d2", "d4", "s2"}
+    assert {p.record_id for p in report.problems} == {"e1", "e4", "e5", "d2", "d4", "s2", "t2"}
 
     xlsx = tmp_path / "q.xlsx"
     write_xlsx(report, xlsx)
@@ -120,9 +124,9 @@ def test_scores_equal_a_hand_computation(ch: Client, tmp_path: Path) -> None:
     assert book.sheetnames == ["总体评价", "趋势", "规则明细", "问题记录"]
     overall = list(book["总体评价"].iter_rows(values_only=True))
     total = overall[-1]
-    assert total[0] == "合计" and total[3] == 4 + 4 + 6
+    assert total[0] == "合计" and total[3] == 4 + 4 + 6 + 1 + 2
     assert total[4:6] == (11, 9)
-    assert book["问题记录"].max_row == 1 + 6
+    assert book["问题记录"].max_row == 1 + 7
     assert "源主键(运维)" not in next(book["问题记录"].iter_rows(values_only=True))
     page = as_html(report, show_source_keys=True)
     for heading in ("总体评价", "趋势", "规则明细", "问题记录", "源主键(运维)", "key-e4"):
