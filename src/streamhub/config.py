@@ -149,6 +149,13 @@ class ClickHouseSettings(BaseModel):
     clickhouse_database: str = Field(
         default="streamhub", description="ClickHouse database of the std_* and ops_* tables."
     )
+    clickhouse_cluster: str | None = Field(
+        default=None,
+        description="ClickHouse cluster (a <remote_servers> name) to migrate in cluster form: "
+        "ON CLUSTER DDL, Replicated*MergeTree <table>_local tables, Distributed tables under "
+        "the names the lander and queries use (docs/decisions/clickhouse-cluster.md). Unset: "
+        "one server or chDB.",
+    )
     query_url: str = Field(
         default="http://127.0.0.1:39106",
         description="The lander's read-only query endpoint (`streamhub land --query-port`): how "
@@ -174,6 +181,13 @@ class ClickHouseSettings(BaseModel):
                 f"{mask_url(value)}: no user:password@ in the query URL; the endpoint's "
                 "credential is query_token (STREAMHUB_QUERY_TOKEN or its _FILE)"
             )
+        return value
+
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _check_clickhouse_cluster(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ValueError(f"expected a cluster name (letters, digits, _), got {value!r}")
         return value
 
     @field_validator("clickhouse_dsn")

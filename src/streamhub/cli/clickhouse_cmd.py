@@ -12,6 +12,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.land.clickhouse import as_land_error, check_database_name, connect
+from streamhub.land.cluster_ddl import ClusterTarget
 from streamhub.land.migrations import migrate
 from streamhub.secrets_mask import mask_url
 
@@ -45,31 +46,46 @@ def migrate_cmd(ctx: click.Context, dsn: str | None, database: str | None, reset
     """Create or update the std_*/ops_* tables and dashboard views. Idempotent.
 
     Applies the packaged migrations not yet recorded in <database>.schema_migrations; a
-    second run applies nothing and says so. Works the same on chDB and a server.
+    second run applies nothing and says so. Works the same on chDB and a server. When the
+    settings name a cluster (clickhouse_cluster, STREAMHUB_CLICKHOUSE_CLUSTER) the migrations
+    are applied in cluster form: ON CLUSTER DDL, Replicated*MergeTree <table>_local tables and
+    Distributed tables under the usual names (docs/decisions/clickhouse-cluster.md).
     """
     settings = settings_from(ctx)
     dsn = dsn or settings.clickhouse_dsn
-    database = database or settings.clickhouse_database
-    if reset:
-        check_database_name(database)
+    database = check_database_name(database or settings.clickhouse_database)
+    cluster = (
+        None
+        if settings.clickhouse_cluster is None
+        else ClusterTarget(settings.clickhouse_cluster, database)
+    )
+    on_cluster = "" if cluster is None else f" ON CLUSTER {cluster.cluster}"
+    if reset or cluster is not None:
         admin = connect(dsn)
         try:
-            admin.command(f"DROP DATABASE IF EXISTS `{database}`")
+            if reset:
+                sync = "" if cluster is None else " SYNC"  # replicas leave Keeper first
+                admin.command(f"DROP DATABASE IF EXISTS `{database}`{on_cluster}{sync}")
+                click.echo(f"dropped database {database} on {mask_url(dsn)}{on_cluster}")
+            if cluster is not None:  # on every node, not only the one we talk to
+                admin.command(f"CREATE DATABASE IF NOT EXISTS `{database}`{on_cluster}")
+        except ClickHouseError as exc:
+            raise as_land_error(exc, f"preparing database {database}{on_cluster}") from exc
         finally:
             admin.close()
-        click.echo(f"dropped database {database} on {mask_url(dsn)}")
     client = connect(dsn, database, create=True)
     try:
-        result = migrate(client)
+        result = migrate(client, cluster=cluster)
     finally:
         client.close()
+    where = f"{database} on {mask_url(dsn)}{on_cluster}"
     for m in result.applied:
         click.echo(f"applied {m.version:04d}_{m.name}")
     if result.applied:
-        click.echo(f"{len(result.applied)} migration(s) applied to {database} on {mask_url(dsn)}")
+        click.echo(f"{len(result.applied)} migration(s) applied to {where}")
     else:
         click.echo(
-            f"nothing to apply: {database} on {mask_url(dsn)} is up to date "
+            f"nothing to apply: {where} is up to date "
             f"({len(result.already)} migration(s) applied before)"
         )
 

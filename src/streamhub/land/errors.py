@@ -58,3 +58,7 @@ class LanderConfigError(LandError):
 
 class LandingFailedError(LandError):
     """The lander stopped without committing its last batch; restart it to resume."""
+
+
+class ClusterDdlError(LandError):
+    """A migration statement has no known cluster form (or a cluster setting is invalid)."""

@@ -5,7 +5,8 @@ applies nothing. A migration is recorded only after all its statements ran, and 
 are written to be re-runnable (IF NOT EXISTS, CREATE OR REPLACE VIEW), so a run interrupted
 half-way is finished by the next one. Editing an applied file is refused: add a new one.
 The same code runs on chDB and on a server; the SQL names tables without a database and the
-client's default database decides where they go.
+client's default database decides where they go. Given a cluster, the statements applied are
+the files' cluster form (:mod:`streamhub.land.cluster_ddl`); the checksums stay the files'.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from streamhub.land.clickhouse import as_land_error
+from streamhub.land.cluster_ddl import ClusterTarget, migrations_table_ddl, render_cluster
 from streamhub.land.errors import MigrationError
 
 MIGRATIONS_TABLE = "schema_migrations"
@@ -65,7 +67,10 @@ def load_migrations() -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def _ensure_table(client: Client) -> None:
+def _ensure_table(client: Client, cluster: ClusterTarget | None) -> None:
+    if cluster is not None:
+        client.command(migrations_table_ddl(cluster, MIGRATIONS_TABLE))
+        return
     client.command(
         f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version UInt32, name String, "
         "applied_at DateTime64(3, 'UTC'), checksum String) "
@@ -81,12 +86,16 @@ def applied_versions(client: Client) -> dict[int, str]:
     return {int(version): str(checksum) for version, checksum in rows}
 
 
-def migrate(client: Client, migrations: list[Migration] | None = None) -> MigrationResult:
-    """Apply what is missing, in version order, to the client's database."""
+def migrate(
+    client: Client, migrations: list[Migration] | None = None, cluster: ClusterTarget | None = None
+) -> MigrationResult:
+    """Apply what is missing, in version order, to the client's database; with ``cluster``,
+    in cluster form (every migration is rendered first: one that has none applies nothing)."""
     todo = load_migrations() if migrations is None else migrations
+    rendered = None if cluster is None else render_cluster(todo, cluster)
     result = MigrationResult()
     try:
-        _ensure_table(client)
+        _ensure_table(client, cluster)
         applied = applied_versions(client)
     except ClickHouseError as exc:
         raise as_land_error(exc, "reading schema_migrations") from exc
@@ -100,13 +109,14 @@ def migrate(client: Client, migrations: list[Migration] | None = None) -> Migrat
                 )
             result.already.append(migration)
             continue
-        _apply(client, migration)
+        statements = migration.statements() if rendered is None else rendered[migration.version]
+        _apply(client, migration, statements)
         result.applied.append(migration)
     return result
 
 
-def _apply(client: Client, migration: Migration) -> None:
-    for number, statement in enumerate(migration.statements(), start=1):
+def _apply(client: Client, migration: Migration, statements: list[str]) -> None:
+    for number, statement in enumerate(statements, start=1):
         try:
             client.command(statement)
         except ClickHouseError as exc:
