@@ -28,7 +28,15 @@ from streamhub.secrets_mask import mask_text, mask_url
 # The std tables are partitioned by commit day (0007): a batch drained after a long outage may
 # span over the default 100 partitions, refused as TOO_MANY_PARTS (transient: retried for
 # ever). A batch is bounded by the lander's own size, so the limit is lifted (0: none).
-SESSION_SETTINGS = {"async_insert": 0, "max_partitions_per_insert_block": 0}
+# insert_distributed_sync (distributed_foreground_insert since 23.x, which keeps this name as
+# an alias): an insert into a Distributed table (a cluster, docs/decisions/clickhouse-cluster.md)
+# returns only once every shard stored its rows, not when they are queued on the node, so the
+# lander commits offsets after the rows are stored. It does nothing to a MergeTree table.
+SESSION_SETTINGS = {
+    "async_insert": 0,
+    "max_partitions_per_insert_block": 0,
+    "insert_distributed_sync": 1,
+}
 # readonly=2: reads and per-query settings only. It must be a client of its own: with chDB a
 # per-query readonly setting stays on that client's session and would fail its later inserts.
 READONLY_SETTINGS = {"readonly": 2}
