@@ -110,18 +110,22 @@ def migrate(
             result.already.append(migration)
             continue
         statements = migration.statements() if rendered is None else rendered[migration.version]
-        _apply(client, migration, statements)
+        _apply(client, migration, statements, cluster_form=rendered is not None)
         result.applied.append(migration)
     return result
 
 
-def _apply(client: Client, migration: Migration, statements: list[str]) -> None:
+def _apply(
+    client: Client, migration: Migration, statements: list[str], *, cluster_form: bool = False
+) -> None:
+    # in cluster form the numbers count the rendered statements (tests/data/cluster_ddl/)
+    form = " of its cluster form" if cluster_form else ""
     for number, statement in enumerate(statements, start=1):
         try:
             client.command(statement)
         except ClickHouseError as exc:
             raise MigrationError(
-                f"migration {migration.version:04d}_{migration.name}, statement {number}: "
+                f"migration {migration.version:04d}_{migration.name}, statement {number}{form}: "
                 f"{as_land_error(exc, 'ClickHouse refused it')}; fix the file (it is not "
                 "recorded as applied) and run `streamhub clickhouse migrate` again"
             ) from exc

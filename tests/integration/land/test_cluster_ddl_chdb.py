@@ -103,9 +103,12 @@ def test_the_rebuild_check_refuses_an_unpartitioned_local_table(dsn: str, databa
             "ENGINE = ReplacingMergeTree ORDER BY a"
         )
         probe = Migration(7, "dashboard_partitions", "-- probe\nSELECT 1;")
-        with pytest.raises(MigrationError, match="not partitioned by toYYYYMMDD"):
+        with pytest.raises(
+            MigrationError,
+            match=r"statement 1 of its cluster form: .*not partitioned by toYYYYMMDD",
+        ):
             # through migrate's own error path: the statement it would run on a cluster
-            _apply(client, probe, [check])
+            _apply(client, probe, [check], cluster_form=True)
     finally:
         client.command(f"DROP DATABASE IF EXISTS `{database}`")
         client.close()
