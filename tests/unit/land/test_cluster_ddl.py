@@ -170,8 +170,8 @@ SHAPES_REFUSED = [
     "CREATE TABLE IF NOT EXISTS t\n(\n    `a` Int64\n)\nENGINE = Memory\nORDER BY a;",
     "CREATE TABLE IF NOT EXISTS t\n(\n    `a` Int64\n)\nENGINE = ReplacingMergeTree\n"
     "ORDER BY a\nTTL toDate(a) + 1;",
-    "CREATE TABLE IF NOT EXISTS t\n(\n    `a` Int64,\n    INDEX a_minmax a TYPE minmax GRANULARITY 1\n)"
-    "\nENGINE = ReplacingMergeTree\nORDER BY a;",
+    "CREATE TABLE IF NOT EXISTS t\n(\n    `a` Int64,\n"
+    "    INDEX a_minmax a TYPE minmax GRANULARITY 1\n)\nENGINE = ReplacingMergeTree\nORDER BY a;",
     "TRUNCATE TABLE std_patient;",
     "INSERT INTO std_patient SELECT * FROM std_patient_copy;",
     "DROP TABLE IF EXISTS std_patient;",
