@@ -18,14 +18,14 @@ drops the same text into the running fleet's control directory; it applies on ar
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from streamhub.errors import StreamhubError
 from streamhub.fleet.errors import FleetFaultError
+from streamhub.simulate.faults import CommandFiles
 
 FaultKind = Literal["outage", "burst", "stuck", "silent"]
 KINDS: tuple[FaultKind, ...] = ("outage", "burst", "stuck", "silent")
@@ -96,32 +96,14 @@ def parse_fault(text: str) -> FleetFault:
     )
 
 
-class FleetControl:
+class FleetControl(CommandFiles[FleetFault]):
     """Faults sent to a running fleet as files; each is applied once, then removed."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def build(self, item: Path, fields: Any) -> FleetFault:
+        fault = FleetFault(**fields)
+        if fault.kind not in KINDS:
+            raise FleetFaultError(f"fault command {item}: unknown kind {fault.kind!r}")
+        return fault
 
-    def send(self, fault: FleetFault) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True)
-        target = self.path / f"{uuid.uuid4().hex}.json"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(fault)), encoding="utf-8")
-        tmp.replace(target)
-        return target
-
-    def receive(self) -> list[FleetFault]:
-        if not self.path.is_dir():
-            return []
-        faults = []
-        for item in sorted(self.path.glob("*.json")):
-            try:
-                fault = FleetFault(**json.loads(item.read_text(encoding="utf-8")))
-            except (ValueError, TypeError) as exc:
-                raise FleetFaultError(f"unreadable fault command {item}: {exc}") from exc
-            finally:
-                item.unlink(missing_ok=True)
-            if fault.kind not in KINDS:
-                raise FleetFaultError(f"fault command {item}: unknown kind {fault.kind!r}")
-            faults.append(fault)
-        return faults
+    def unreadable(self, message: str) -> StreamhubError:
+        return FleetFaultError(message)

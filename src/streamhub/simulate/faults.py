@@ -19,9 +19,13 @@ import re
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from streamhub.errors import StreamhubError
 from streamhub.simulate.errors import FaultSpecError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 FaultKind = Literal["outage", "burst", "alter"]
 SPEC = re.compile(
@@ -29,6 +33,7 @@ SPEC = re.compile(
     r"(?:@(?P<at>\d+(?:\.\d+)?[sm]?))?(?:\+(?P<for>\d+(?:\.\d+)?[sm]?))?(?P<rest>(?:,[^,]+)*)"
 )
 DEFAULT_ENTITY = {"burst": "registration"}
+C = TypeVar("C", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -85,29 +90,49 @@ def parse_fault(text: str) -> Fault:
     )
 
 
-class ControlDirectory:
-    """Faults sent to a running simulator as files; each is applied once, then removed."""
+class CommandFiles(Generic[C]):
+    """Commands sent to a running process as JSON files; each is applied once, then removed.
+
+    A subclass says how a command's fields become a command (``build``, raising its
+    package's error) and which error names an unreadable file (``unreadable``).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def send(self, fault: Fault) -> Path:
+    def build(self, item: Path, fields: Any) -> C:
+        raise NotImplementedError
+
+    def unreadable(self, message: str) -> StreamhubError:
+        raise NotImplementedError
+
+    def send(self, command: C) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.path / f"{uuid.uuid4().hex}.json"
         tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(fault)), encoding="utf-8")
+        tmp.write_text(json.dumps(asdict(command)), encoding="utf-8")
         tmp.replace(target)
         return target
 
-    def receive(self) -> list[Fault]:
+    def receive(self) -> list[C]:
         if not self.path.is_dir():
             return []
-        faults = []
+        commands = []
         for item in sorted(self.path.glob("*.json")):
             try:
-                faults.append(Fault(**json.loads(item.read_text(encoding="utf-8"))))
+                commands.append(self.build(item, json.loads(item.read_text(encoding="utf-8"))))
             except (ValueError, TypeError) as exc:
-                raise FaultSpecError(f"unreadable fault command {item}: {exc}") from exc
+                raise self.unreadable(f"unreadable fault command {item}: {exc}") from exc
             finally:
                 item.unlink(missing_ok=True)
-        return faults
+        return commands
+
+
+class ControlDirectory(CommandFiles[Fault]):
+    """Faults sent to a running simulator as files; each is applied once, then removed."""
+
+    def build(self, item: Path, fields: Any) -> Fault:
+        return Fault(**fields)
+
+    def unreadable(self, message: str) -> StreamhubError:
+        return FaultSpecError(message)
