@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -108,7 +109,8 @@ class CommandFiles(Generic[C]):
 
     def send(self, command: C) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)
-        target = self.path / f"{uuid.uuid4().hex}.json"
+        # named by send time first: a poll applies the commands in the order they were sent
+        target = self.path / f"{time.time_ns():020d}-{uuid.uuid4().hex}.json"
         tmp = target.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(command)), encoding="utf-8")
         tmp.replace(target)
