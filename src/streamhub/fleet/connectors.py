@@ -16,6 +16,7 @@ import yaml
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.config import Settings
+from streamhub.simulate.connectors import engine_document
 from streamhub.simulate.dialect import Dialect
 from streamhub.simulate.institutions import Institution
 from streamhub.simulate.records import SYSTEMS
@@ -41,31 +42,7 @@ def connector_config(
         "encoding": dialect.text_encoding,
         "snapshot": {"mode": "never"},
     }
-    if dialect.engine == "postgres":
-        document |= {
-            "engine": "postgresql",
-            "connection": {
-                "host": settings.postgres_host,
-                "port": settings.postgres_port,
-                "database": database,
-                "user": settings.postgres_user,
-                "password_secret": "postgres_password",
-            },
-            "tables": [f"public.{t}" for t in tables],
-        }
-    else:
-        document |= {
-            "engine": "mariadb",
-            "connection": {
-                "host": settings.mariadb_host,
-                "port": settings.mariadb_port,
-                "database": database,
-                "user": settings.mariadb_user,
-                "password_secret": "mariadb_password",
-            },
-            "tables": tables,
-            "mysql": {"server_id": server_id(inst, system)},
-        }
+    document |= engine_document(settings, dialect.engine, database, tables, server_id(inst, system))
     return ConnectorConfig.model_validate(document)
 
 

@@ -17,6 +17,37 @@ from streamhub.simulate.institutions import Institution
 from streamhub.simulate.records import SYSTEMS
 
 
+def engine_document(
+    settings: Settings, engine: str, database: str, tables: list[str], server_id: int
+) -> dict[str, Any]:
+    """A connector file's engine part: its connection to ``database`` on the local stack's
+    server for ``engine`` (``postgres`` or MariaDB), its tables and MariaDB's server id."""
+    if engine == "postgres":
+        return {
+            "engine": "postgresql",
+            "connection": {
+                "host": settings.postgres_host,
+                "port": settings.postgres_port,
+                "database": database,
+                "user": settings.postgres_user,
+                "password_secret": "postgres_password",
+            },
+            "tables": [f"public.{t}" for t in tables],
+        }
+    return {
+        "engine": "mariadb",
+        "connection": {
+            "host": settings.mariadb_host,
+            "port": settings.mariadb_port,
+            "database": database,
+            "user": settings.mariadb_user,
+            "password_secret": "mariadb_password",
+        },
+        "tables": tables,
+        "mysql": {"server_id": server_id},
+    }
+
+
 def connector_documents(
     settings: Settings, institutions: list[Institution], dialects: dict[str, Dialect], prefix: str
 ) -> dict[str, dict[str, Any]]:
@@ -35,31 +66,8 @@ def connector_documents(
                 "profile": dialect.name,
                 "encoding": dialect.text_encoding,
             }
-            if inst.engine == "postgres":
-                document |= {
-                    "engine": "postgresql",
-                    "connection": {
-                        "host": settings.postgres_host,
-                        "port": settings.postgres_port,
-                        "database": database,
-                        "user": settings.postgres_user,
-                        "password_secret": "postgres_password",
-                    },
-                    "tables": [f"public.{t}" for t in tables],
-                }
-            else:
-                document |= {
-                    "engine": "mariadb",
-                    "connection": {
-                        "host": settings.mariadb_host,
-                        "port": settings.mariadb_port,
-                        "database": database,
-                        "user": settings.mariadb_user,
-                        "password_secret": "mariadb_password",
-                    },
-                    "tables": tables,
-                    "mysql": {"server_id": 1000 + inst.index * 10 + SYSTEMS.index(system)},
-                }
+            server_id = 1000 + inst.index * 10 + SYSTEMS.index(system)
+            document |= engine_document(settings, inst.engine, database, tables, server_id)
             documents[f"{name}.yaml"] = document
     return documents
 
