@@ -57,6 +57,15 @@ Delivered = Callable[[KafkaError | None, Message], None]
 Refusal = Callable[[str], tuple[bytes, bytes]]
 
 
+# how a capture agent's producer delivers: idempotent, every replica acknowledges, batched
+DELIVERY: dict[str, Any] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 20,
+    "compression.type": "lz4",
+}
+
+
 class Emitter:
     clock: Clock = SYSTEM_CLOCK  # stamps envelopes and letters; flush's deadline
 
@@ -103,10 +112,7 @@ class Emitter:
         return Producer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 20,
-                "compression.type": "lz4",
+                **DELIVERY,
                 # what may wait in the producer (bytes and messages): the agent's memory
                 # beyond its idle size is mostly this, whatever the size of a transaction
                 "queue.buffering.max.messages": 100_000,

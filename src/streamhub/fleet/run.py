@@ -27,7 +27,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import ConnectorConfig
-from streamhub.capture.emitter import OPS_SCHEMAS
+from streamhub.capture.emitter import DELIVERY, OPS_SCHEMAS
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.fleet.connectors import connector_config, server_id
@@ -109,10 +109,7 @@ def make_producer(settings: Settings) -> Producer:
     return Producer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 20,
-            "compression.type": "lz4",
+            **DELIVERY,
             "queue.buffering.max.messages": 200_000,
             "queue.buffering.max.kbytes": 262_144,
             "client.id": "streamhub-fleet",
