@@ -23,6 +23,34 @@ from streamhub.core.identity import canonical_key_bytes
 from streamhub.core.topic_names import HEARTBEAT, SOURCE_COUNTS
 
 
+def counts_value(
+    config: ConnectorConfig,
+    window: WindowCounts,
+    emitted_ts_ms: int,
+    row_count: int | None = None,
+    at: str | None = None,
+) -> dict[str, Any]:
+    """An ``ops.source_counts`` value: a minute's counts of a table, or (with ``at``) its
+    row count at a log position."""
+    database, _, table = window.table.partition(".")
+    return {
+        "connector": config.name,
+        "institution_id": config.institution_id,
+        "system": config.system,
+        "database": database,
+        "table": table,
+        "window_start_ms": window.window_start_ms,
+        "window_ms": MINUTE_MS,
+        "inserts": window.inserts,
+        "updates": window.updates,
+        "deletes": window.deletes,
+        "snapshot_reads": window.snapshot_reads,
+        "row_count": row_count,
+        "row_count_position": at,
+        "emitted_ts_ms": emitted_ts_ms,
+    }
+
+
 class OpsRecords:
     def __init__(self, emitter: Emitter, config: ConnectorConfig, clock: Clock) -> None:
         self.emitter = emitter
@@ -33,28 +61,10 @@ class OpsRecords:
         self, window: WindowCounts, row_count: int | None = None, at: str | None = None
     ) -> None:
         """A minute's counts of a table, or (with ``at``) its row count at a log position."""
-        database, _, table = window.table.partition(".")
         key: dict[str, Any] = {"connector": self.config.name, "table": window.table}
         key |= {"window": window.window_start_ms} if at is None else {"row_count_at": at}
         self.emitter.ops(
-            SOURCE_COUNTS,
-            key,
-            {
-                "connector": self.config.name,
-                "institution_id": self.config.institution_id,
-                "system": self.config.system,
-                "database": database,
-                "table": table,
-                "window_start_ms": window.window_start_ms,
-                "window_ms": MINUTE_MS,
-                "inserts": window.inserts,
-                "updates": window.updates,
-                "deletes": window.deletes,
-                "snapshot_reads": window.snapshot_reads,
-                "row_count": row_count,
-                "row_count_position": at,
-                "emitted_ts_ms": now_ms(self.clock),
-            },
+            SOURCE_COUNTS, key, counts_value(self.config, window, now_ms(self.clock), row_count, at)
         )
 
     def heartbeat(

@@ -31,8 +31,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import ConnectorConfig, MySQLSettings, PostgresSettings
 from streamhub.capture.contracts import LogReader
-from streamhub.capture.counts import MINUTE_MS, SourceCounts, WindowCounts
+from streamhub.capture.counts import SourceCounts, WindowCounts
 from streamhub.capture.model import RowEvent, TransactionEnd
+from streamhub.capture.ops_records import counts_value
 from streamhub.capture.positions import PositionStore
 from streamhub.capture.source import open_readers
 from streamhub.catalog.load import load_schema
@@ -74,23 +75,7 @@ def counting_config(config: ConnectorConfig) -> ConnectorConfig:
 
 def counts_record(config: ConnectorConfig, window: WindowCounts, now: int) -> dict[str, Any]:
     """An ``ops.source_counts`` record of one minute, as the agent writes it."""
-    database, _, table = window.table.partition(".")
-    return {
-        "connector": config.name,
-        "institution_id": config.institution_id,
-        "system": config.system,
-        "database": database,
-        "table": table,
-        "window_start_ms": window.window_start_ms,
-        "window_ms": MINUTE_MS,
-        "inserts": window.inserts,
-        "updates": window.updates,
-        "deletes": window.deletes,
-        "snapshot_reads": window.snapshot_reads,
-        "row_count": None,
-        "row_count_position": None,
-        "emitted_ts_ms": now,
-    }
+    return counts_value(config, window, now)
 
 
 class LogCounter:
