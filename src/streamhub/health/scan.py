@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.health.errors import HealthError
-from streamhub.kafka.reading import Offsets
+from streamhub.kafka.reading import Offsets, read_past
 
 BATCH = 5_000
 
@@ -52,7 +52,7 @@ def scan(
                 )
             batch = consumer.consume(BATCH, timeout=0.5)
             if not batch:
-                for where in _read_past(consumer, wanted):
+                for where in read_past(consumer, wanted):
                     done(where)
                 continue
             deadline = clock.monotonic() + timeout_s
@@ -79,13 +79,3 @@ def scan(
     finally:
         consumer.resume(assignment)  # pausing outlives the assignment
         consumer.unassign()
-
-
-def _read_past(consumer: Consumer, wanted: Offsets) -> list[tuple[str, int]]:
-    """Partitions whose position is at or past their end without a message there."""
-    positions = consumer.position([TopicPartition(t, p) for t, p in wanted])
-    return [
-        (tp.topic, tp.partition)
-        for tp in positions
-        if tp.offset >= wanted[(tp.topic, tp.partition)]
-    ]

@@ -136,7 +136,7 @@ def read_range(
                 )
             batch = consumer.consume(500, timeout=0.5)
             if not batch:
-                for where in _read_past(consumer, wanted):
+                for where in read_past(consumer, wanted):
                     done(where)
             for message in batch:
                 where = (message.topic() or "", message.partition() or 0)
@@ -165,7 +165,7 @@ def read_range(
         consumer.unassign()
 
 
-def _read_past(consumer: Consumer, wanted: Offsets) -> list[tuple[str, int]]:
+def read_past(consumer: Consumer, wanted: Offsets) -> list[tuple[str, int]]:
     """Partitions whose position is at or past their end without a message there."""
     positions = consumer.position([TopicPartition(t, p) for t, p in wanted])
     return [
