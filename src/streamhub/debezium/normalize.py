@@ -36,6 +36,7 @@ from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.dead_letter import DeadLetterRecord, Original, Placement
 from streamhub.core.topic_names import DLQ_CAPTURE, HEARTBEAT
 from streamhub.debezium.events import EventReader
+from streamhub.debezium.heartbeat_watch import HeartbeatWatch
 from streamhub.debezium.normalize_errors import EventError, NormalizeError
 from streamhub.debezium.ops import Carried, Heartbeats, fetch_status
 from streamhub.kafka.batch_loop import BatchLoop, BatchLoopOptions
@@ -245,6 +246,8 @@ def heartbeats(
     producer = Producer(
         {"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 50, "acks": "all"}
     )
+    # Debezium's own heartbeats: a RUNNING task that cannot reach its source (heartbeat_watch)
+    watch = HeartbeatWatch.from_bootstrap(settings.kafka_bootstrap, [c for c, _ in carried], clock)
     return Heartbeats(
-        carried, producer, serde, writer, lambda name: fetch_status(connect_url, name), clock
+        carried, producer, serde, writer, lambda name: fetch_status(connect_url, name), clock, watch
     )

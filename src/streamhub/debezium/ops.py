@@ -10,7 +10,10 @@ source like an agent-captured one:
 * connector or a task FAILED → ``failed`` (Connect's error, first line of the trace, is logged
   and counted in ``errors_total``);
 * PAUSED, STOPPED, UNASSIGNED, RESTARTING, or no task → ``paused``;
-* Connect unreachable, or the connector unknown to it → ``failed``: nothing captures the source.
+* Connect unreachable, or the connector unknown to it → ``failed``: nothing captures the source;
+* tasks RUNNING but Debezium's own heartbeats on ``dbz.heartbeat`` overdue → ``failed``: the
+  task is retrying a source it cannot reach (a stopped database, a refused login), which
+  Connect still calls RUNNING (:mod:`streamhub.debezium.heartbeat_watch` says when, and why).
 
 Whenever the state is not ``streaming`` the heartbeat's ``error`` says why in Connect's words
 (link health shows it): one line, at most :data:`ERROR_CHARS` characters, with anything that
@@ -34,6 +37,7 @@ from confluent_kafka import Producer
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.topic_names import HEARTBEAT
+from streamhub.debezium.heartbeat_watch import HeartbeatWatch
 from streamhub.log import get_logger
 from streamhub.secrets_mask import mask_text
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
@@ -127,9 +131,13 @@ def heartbeat_record(
     carried: Carried,
     connect_failures: int,
     now: int,
+    silent: str | None = None,
 ) -> dict[str, Any]:
-    """The ``ops.heartbeat`` record (``avro_schemas/ops/heartbeat.avsc``) of one connector."""
+    """The ``ops.heartbeat`` record (``avro_schemas/ops/heartbeat.avsc``) of one connector
+    (``silent``: why its Debezium heartbeats are overdue, which fails a RUNNING connector)."""
     state, why = heartbeat_state(status)
+    if state == "streaming" and silent:
+        state, why = "failed", silent
     with carried._lock:
         return {
             "connector": config.name,
@@ -159,8 +167,10 @@ class Heartbeats:
         writer: RegisteredWriter,
         status: Callable[[str], ConnectStatus | None],
         clock: Clock = SYSTEM_CLOCK,
+        watch: HeartbeatWatch | None = None,
     ) -> None:
         self.configs = list(configs)
+        self.watch = watch
         self.producer = producer
         self.serde = serde
         self.writer = writer
@@ -172,19 +182,33 @@ class Heartbeats:
     def beat(self) -> list[dict[str, Any]]:
         """One heartbeat per connector, produced (not waited for); returns the records."""
         records = []
+        if self.watch is not None:
+            self.watch.drain()
         for config, carried in self.configs:
             status = self.status(config.name)
             state, why = heartbeat_state(status)
-            if state == "failed" and self._last_error.get(config.name) != why:
+            silent = None
+            if self.watch is not None:
+                silent = self.watch.silent(config.name, state == "streaming")
+                if silent:
+                    state, why = "failed", silent
+            # the silence's text grows with its age: one silence counts (and logs) once
+            cause = "silent" if silent else why
+            if state == "failed" and self._last_error.get(config.name) != cause:
                 self._failures[config.name] = self._failures.get(config.name, 0) + 1
                 # Connect's own words: the operator's first clue (never a row value in them)
                 log.error(
                     "Debezium connector not capturing",
                     extra={"connector": config.name, "state": state, "error": error_text(why)},
                 )
-            self._last_error[config.name] = why if state == "failed" else None
+            self._last_error[config.name] = cause if state == "failed" else None
             record = heartbeat_record(
-                config, status, carried, self._failures.get(config.name, 0), now_ms(self.clock)
+                config,
+                status,
+                carried,
+                self._failures.get(config.name, 0),
+                now_ms(self.clock),
+                silent,
             )
             key = json.dumps({"connector": config.name}, sort_keys=True).encode()
             self.producer.produce(HEARTBEAT, self.serde.encode(self.writer, record), key)
@@ -200,3 +224,5 @@ class Heartbeats:
                 log.warning("heartbeat not written", extra={"error": repr(exc)})
             stop.wait(interval_s)
         self.producer.flush(10)
+        if self.watch is not None:
+            self.watch.close()

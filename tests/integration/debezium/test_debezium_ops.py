@@ -119,6 +119,7 @@ def test_a_paused_then_failed_connector_is_down_with_connects_words(
         # failed: Connect unreachable (its REST API on a closed port). A task whose database
         # went away is not used here: Debezium's PostgreSQL task retries a lost connection
         # (RetriableException, "Going to restart connector after 10 sec.") and shows RUNNING
+        # (that case, seen through Debezium's own heartbeats: test_debezium_ops_unreachable.py)
         failed_at = time.monotonic()
         unreachable = heartbeats(settings, [(config, Carried())], "http://127.0.0.1:9")
         record = unreachable.beat()[0]
