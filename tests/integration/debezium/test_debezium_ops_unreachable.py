@@ -152,6 +152,7 @@ def test_a_running_connector_whose_source_refuses_it_is_down_then_streams_again(
         down = _health(settings, directory, institution)
         took = time.monotonic() - refused_at
         assert took < 60, f"down after {took:.0f} s"
+        print(f"down in streamhub health {took:.0f} s after the source refused the connector")
         assert down["overall"] == "down", down
         assert f"{name}: connector reports failed ({record['error']})" in down["reason"]
         assert password not in json.dumps(down)
