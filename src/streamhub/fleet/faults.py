@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from streamhub.errors import StreamhubError
 from streamhub.fleet.errors import FleetFaultError
-from streamhub.simulate.faults import CommandFiles
+from streamhub.simulate.faults import CommandFiles, spec_fields
 
 FaultKind = Literal["outage", "burst", "stuck", "silent"]
 KINDS: tuple[FaultKind, ...] = ("outage", "burst", "stuck", "silent")
@@ -54,14 +54,6 @@ class FleetFault:
         return text + (f",rows={self.rows},entity={self.entity}" if self.kind == "burst" else "")
 
 
-def _seconds(text: str | None) -> float:
-    if not text:
-        return 0.0
-    if text.endswith("m"):
-        return float(text[:-1]) * 60
-    return float(text.removesuffix("s"))
-
-
 def parse_fault(text: str) -> FleetFault:
     match = SPEC.fullmatch(text.strip())
     if match is None or match["kind"] not in KINDS:
@@ -70,29 +62,15 @@ def parse_fault(text: str) -> FleetFault:
             f"KIND one of {', '.join(KINDS)}, e.g. {EXAMPLES}"
         )
     kind: FaultKind = match["kind"]
-    options: dict[str, str] = {}
-    for item in filter(None, match["rest"].split(",")):
-        name, _, value = item.partition("=")
-        if name not in OPTIONS or not value:
-            raise FleetFaultError(
-                f"fault {text!r}: unknown option {item!r} (rows=N, entity=NAME, system=his)"
-            )
-        options[name] = value
-    duration = _seconds(match["for"])
-    if kind == "outage" and duration <= 0:
-        raise FleetFaultError(f"fault {text!r}: an outage needs a duration, e.g. +20s")
-    try:
-        rows = int(options.get("rows", "2000"))
-    except ValueError as exc:
-        raise FleetFaultError(f"fault {text!r}: rows must be a whole number") from exc
+    spec = spec_fields(text, match, OPTIONS, "rows=N, entity=NAME, system=his", FleetFaultError)
     return FleetFault(
         kind=kind,
         institution=match["institution"],
-        at_s=_seconds(match["at"]),
-        for_s=duration,
-        rows=rows,
-        entity=options.get("entity", "registration"),
-        system=options.get("system"),
+        at_s=spec.at_s,
+        for_s=spec.for_s,
+        rows=spec.rows,
+        entity=spec.options.get("entity", "registration"),
+        system=spec.options.get("system"),
     )
 
 

@@ -60,6 +60,42 @@ def _seconds(text: str | None) -> float:
     return float(text.removesuffix("s"))
 
 
+@dataclass(frozen=True)
+class SpecFields:
+    """What follows ``KIND:INSTITUTION`` in a fault spec, read."""
+
+    options: dict[str, str]
+    at_s: float
+    for_s: float
+    rows: int
+
+
+def spec_fields(
+    text: str,
+    match: re.Match[str],
+    allowed: tuple[str, ...],
+    hint: str,
+    error: type[StreamhubError],
+) -> SpecFields:
+    """The options (``allowed`` names, ``hint`` shows them), AT, FOR and rows of the fault
+    spec ``text`` matched by ``match``; ``error`` is raised for a bad option, an outage
+    without duration or rows that are not a whole number."""
+    options: dict[str, str] = {}
+    for item in filter(None, match["rest"].split(",")):
+        name, _, value = item.partition("=")
+        if name not in allowed or not value:
+            raise error(f"fault {text!r}: unknown option {item!r} ({hint})")
+        options[name] = value
+    duration = _seconds(match["for"])
+    if match["kind"] == "outage" and duration <= 0:
+        raise error(f"fault {text!r}: an outage needs a duration, e.g. +20s")
+    try:
+        rows = int(options.get("rows", "2000"))
+    except ValueError as exc:
+        raise error(f"fault {text!r}: rows must be a whole number") from exc
+    return SpecFields(options, _seconds(match["at"]), duration, rows)
+
+
 def parse_fault(text: str) -> Fault:
     match = SPEC.fullmatch(text.strip())
     if match is None:
@@ -68,26 +104,14 @@ def parse_fault(text: str) -> Fault:
             "e.g. outage:h01@30s+20s, burst:c01@45s,rows=3000, alter:h02@50s,entity=patient"
         )
     kind: FaultKind = match["kind"]  # type: ignore[assignment]
-    options: dict[str, str] = {}
-    for item in filter(None, match["rest"].split(",")):
-        name, _, value = item.partition("=")
-        if name not in ("rows", "entity") or not value:
-            raise FaultSpecError(f"fault {text!r}: unknown option {item!r} (rows=N, entity=NAME)")
-        options[name] = value
-    duration = _seconds(match["for"])
-    if kind == "outage" and duration <= 0:
-        raise FaultSpecError(f"fault {text!r}: an outage needs a duration, e.g. +20s")
-    try:
-        rows = int(options.get("rows", "2000"))
-    except ValueError as exc:
-        raise FaultSpecError(f"fault {text!r}: rows must be a whole number") from exc
+    spec = spec_fields(text, match, ("rows", "entity"), "rows=N, entity=NAME", FaultSpecError)
     return Fault(
         kind=kind,
         institution=match["institution"],
-        at_s=_seconds(match["at"]),
-        for_s=duration,
-        rows=rows,
-        entity=options.get("entity", DEFAULT_ENTITY.get(kind)),
+        at_s=spec.at_s,
+        for_s=spec.for_s,
+        rows=spec.rows,
+        entity=spec.options.get("entity", DEFAULT_ENTITY.get(kind)),
     )
 
 
