@@ -75,16 +75,47 @@ def delete_topics(settings: Settings, wanted: Callable[[str], bool]) -> None:
                 future.result()
 
 
-def kill_and_restart(connect: ConnectWorker) -> None:
+def kill_and_restart(connect: ConnectWorker, while_down: Callable[[], None] | None = None) -> None:
     """kill -9 the worker mid-stream, then start it again in the same group: it resumes from
-    the source offsets it had flushed (Debezium re-sends what came after them)."""
+    the source offsets it had flushed (Debezium re-sends what came after them).
+
+    ``while_down`` runs between the two (e.g. waiting until the normalizer reported the
+    connectors failed: a restart faster than one heartbeat interval would otherwise hide it).
+    """
     assert connect.pid is not None
     os.kill(connect.pid, signal.SIGKILL)
     process.wait_until(
         lambda: not process.alive(connect.pid), "the killed Connect worker to go", 30, None, None
     )
     connect.pid = None
+    if while_down is not None:
+        while_down()
     connect.start(timeout_s=180)
+
+
+def failed_beats_seen(
+    pipeline: Pipeline, names: set[str], decode: Callable[[bytes], dict[str, Any]]
+) -> Callable[[], None]:
+    """A ``while_down`` for :func:`kill_and_restart`: waits (up to 60 s) until ops.heartbeat
+    holds a failed heartbeat of every connector in ``names``."""
+
+    def failed() -> set[str]:
+        return {
+            beat["connector"]
+            for _, _, value in pipeline.read(["ops.heartbeat"])
+            if (beat := decode(value))["connector"] in names and beat["state"] == "failed"
+        }
+
+    def wait() -> None:
+        seen: set[str] = set()
+
+        def all_failed() -> bool:
+            seen.update(failed())
+            return seen >= names
+
+        assert wait_until(all_failed, 60, every_s=1.0), f"no failed heartbeat of {names - seen}"
+
+    return wait
 
 
 def wait_streaming(connect: ConnectWorker, names: list[str], timeout_s: float = 120) -> None:

@@ -43,6 +43,7 @@ from .helpers import (
     connect_worker,
     debezium_config,
     delete_topics,
+    failed_beats_seen,
     kill_and_restart,
     processed_through_now,
     wait_snapshots,
@@ -131,7 +132,11 @@ def test_debezium_postgres_lands_exactly_after_kill_9_of_connect(
         runner.start()
         time.sleep(options.duration_s * 0.4)
         _delete_some_rows(settings, configs[0])  # deletes are rare in the simulated mix
-        kill_and_restart(worker)  # while the simulator goes on writing
+        beats = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+        down_reported = failed_beats_seen(
+            pipeline, {c.name for c in configs}, lambda value: beats.decode(value).value
+        )
+        kill_and_restart(worker, down_reported)  # while the simulator goes on writing
         runner.join()
         wait_streaming(worker, names)
         problems = capture_caught_up(pipeline, readable, 150)
