@@ -20,6 +20,8 @@ from streamhub.anomaly.snapshot_log import SnapshotLog
 from streamhub.anomaly.startup import StartOptions, start
 from streamhub.anomaly.suppression import MaintenanceWindow
 from streamhub.anomaly.suppression_log import SuppressionFollower, SuppressionLog
+from streamhub.catalog.apply import apply_topics
+from streamhub.catalog.load import load_catalog
 from streamhub.config import Settings
 from streamhub.core.clock import now_ms
 from streamhub.kafka.groups import topic_ends
@@ -75,6 +77,10 @@ def test_start_restores_the_latest_snapshot_and_replays_only_what_follows(
     svc, _, _ = service(scope)
     svc.replay(traffic([f"{tag}-his", f"{tag}x-his"], 12, {f"{tag}-his": 8}))
     assert svc.open
+    # on a fresh cluster (CI: the first test of the run) nothing has created the inputs yet,
+    # and a start rightly refuses to judge every feed silent on topics that do not exist
+    inputs = [s for s in load_catalog(settings.project_dir / "topics") if s.name in INPUT_TOPICS]
+    apply_topics(AdminClient({"bootstrap.servers": settings.kafka_bootstrap}), inputs)
     ends = topic_ends(settings, list(INPUT_TOPICS))
     log = SnapshotLog(settings.kafka_bootstrap, f"_test_anomaly_state_{tag}")
     log.write(state.dump(svc, ends, taken_ms=now_ms(svc.clock)))
