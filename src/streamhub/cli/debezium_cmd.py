@@ -53,8 +53,9 @@ def normalize_cmd(
     dlq.capture with the reason.
     """
     from streamhub.capture.connector import load_connectors
-    from streamhub.debezium.normalize import batch_loop, heartbeats, topic_prefix
+    from streamhub.debezium.normalize import batch_loop, heartbeats
     from streamhub.debezium.normalize_errors import NormalizeError
+    from streamhub.debezium.render import topic_prefix
 
     if bool(names) == every:
         raise click.UsageError("give --connector NAME (repeatable) or --all")

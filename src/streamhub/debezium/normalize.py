@@ -39,6 +39,7 @@ from streamhub.debezium.events import EventReader
 from streamhub.debezium.heartbeat_watch import HeartbeatWatch
 from streamhub.debezium.normalize_errors import EventError, NormalizeError
 from streamhub.debezium.ops import Carried, Heartbeats, fetch_status
+from streamhub.debezium.render import topic_prefix
 from streamhub.kafka.batch_loop import BatchLoop, BatchLoopOptions
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
@@ -48,11 +49,6 @@ log = get_logger(__name__)
 
 DEAD_LETTER_SCHEMA: Final = "ops/dead_letter.avsc"
 HEARTBEAT_SCHEMA: Final = "ops/heartbeat.avsc"
-
-
-def topic_prefix(config: ConnectorConfig) -> str:
-    """The ``topic.prefix`` of a connector's Debezium config: one per connector file."""
-    return f"dbz.{config.name}"
 
 
 def topic_pattern(prefix: str) -> str:
