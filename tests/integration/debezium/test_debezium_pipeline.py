@@ -132,9 +132,9 @@ def test_debezium_postgres_lands_exactly_after_kill_9_of_connect(
         runner.start()
         time.sleep(options.duration_s * 0.4)
         _delete_some_rows(settings, configs[0])  # deletes are rare in the simulated mix
-        beats = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+        serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
         down_reported = failed_beats_seen(
-            pipeline, {c.name for c in configs}, lambda value: beats.decode(value).value
+            pipeline, {c.name for c in configs}, lambda value: serde.decode(value).value
         )
         kill_and_restart(worker, down_reported)  # while the simulator goes on writing
         runner.join()
@@ -148,7 +148,6 @@ def test_debezium_postgres_lands_exactly_after_kill_9_of_connect(
         pipeline.stop_all()
         assert_final_state_exact(settings, pipeline, readable, prefix)
 
-        serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
         ours = {c.name for c in configs}
         changes = [
             envelope
