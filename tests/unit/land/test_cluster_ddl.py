@@ -86,7 +86,7 @@ def test_local_tables_are_replicated_and_the_usual_names_are_distributed() -> No
     local = {re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", s)[1]: s for s in creates}  # type: ignore[index]
     tables = {n for n in local if not n.endswith("_local")}
     assert {f"{t}_local" for t in tables} == set(local) - tables
-    assert len(tables) == 8 + 7  # std_* and ops_*
+    assert len(tables) == 8 + 7 + 2  # std_*, ops_* and the work orders' two (0008)
     for name in tables:
         engine = re.search(r"ENGINE = (\w+)\(", local[name])[1]  # type: ignore[index]
         assert engine == "Distributed"
