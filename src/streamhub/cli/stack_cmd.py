@@ -14,6 +14,8 @@ from streamhub.core.clock import SYSTEM_CLOCK
 from streamhub.secrets_mask import mask_url
 from streamhub.stack.chromium import ensure_installed as ensure_chromium
 from streamhub.stack.connect import KafkaConnect
+from streamhub.stack.kafka import Kafka
+from streamhub.stack.kafka_cluster import MAX_BROKERS
 from streamhub.stack.permissions import lock_down
 from streamhub.stack.prometheus import ensure_installed as ensure_prometheus
 from streamhub.stack.secrets import stack_secret
@@ -24,10 +26,12 @@ CONNECT = "connect"  # the Kafka Connect worker: only when named (or --connect)
 SERVICE_NAMES = click.Choice([*SERVICE_TYPES, CONNECT])
 
 
-def _named(settings: Settings, names: tuple[str, ...], connect: bool) -> list[Service]:
+def _named(
+    settings: Settings, names: tuple[str, ...], connect: bool, brokers: int | None = None
+) -> list[Service]:
     """The services named (all of the stack's when none is), Kafka Connect last if asked."""
     base = tuple(name for name in names if name != CONNECT)
-    chosen: list[Service] = services(settings, base) if base or not names else []
+    chosen: list[Service] = services(settings, base, brokers) if base or not names else []
     if connect or CONNECT in names:
         chosen.append(KafkaConnect(settings))  # after Kafka, which keeps its state
     return chosen
@@ -56,9 +60,23 @@ def stack_group() -> None:
     help="Also run a Kafka Connect worker with Debezium's plugins (Oracle, SQL Server, "
     "PostgreSQL, MySQL) at STREAMHUB_CONNECT_URL; first start resolves its jars from Maven.",
 )
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, MAX_BROKERS),
+    default=None,
+    help="Kafka brokers of a new cluster (default: one per STREAMHUB_KAFKA_BOOTSTRAP address; "
+    "one address P gives ports P, P+2, ...; controllers one above each). A data dir keeps "
+    "the size it was created with (kafka/cluster.json).",
+)
 @click.pass_context
 @fails_cleanly
-def up(ctx: click.Context, names: tuple[str, ...], browser: bool, connect: bool) -> None:
+def up(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    browser: bool,
+    connect: bool,
+    brokers: int | None,
+) -> None:
     """Install what is missing, then start services (all by default). Idempotent.
 
     The Kafka Connect worker (Debezium) starts only when named (`stack up connect`) or
@@ -73,7 +91,7 @@ def up(ctx: click.Context, names: tuple[str, ...], browser: bool, connect: bool)
     click.echo(f"prometheus (package): {ensure_prometheus()[1]}")
     if browser:
         click.echo(f"chromium (package): {ensure_chromium()[1]}")
-    for service in _named(settings, names, connect):
+    for service in _named(settings, names, connect, brokers):
         tty = sys.stdout.isatty()
         if tty:
             click.echo(f"{service.name}: starting ...", nl=False)
@@ -113,7 +131,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     connect = KafkaConnect(settings)
     if connect.started_here:  # shown once `stack up --connect` ran, until `stack down`
         shown.append(connect)
-    found = [service.status() for service in shown]
+    found = [line for service in shown for line in service.statuses()]
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(s) for s in found]))
     else:
@@ -125,3 +143,27 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{'clickhouse':<10} {'embedded':<8} {'-':>7}  {dsn}")
     if not all(s.running for s in found):
         raise SystemExit(1)
+
+
+@stack_group.group("broker")
+def broker_group() -> None:
+    """Stop or start one broker of the local Kafka cluster (fault tests; `stack up --brokers`)."""
+
+
+@broker_group.command("stop")
+@click.argument("node_id", type=int)
+@click.option("--kill", is_flag=True, help="SIGKILL at once (a lost machine), not a clean stop.")
+@click.pass_context
+@fails_cleanly
+def broker_stop(ctx: click.Context, node_id: int, kill: bool) -> None:
+    """Stop broker NODE_ID (its data stays; `stack broker start` brings it back)."""
+    click.echo(Kafka(settings_from(ctx)).stop_node(node_id, kill=kill))
+
+
+@broker_group.command("start")
+@click.argument("node_id", type=int)
+@click.pass_context
+@fails_cleanly
+def broker_start(ctx: click.Context, node_id: int) -> None:
+    """Start broker NODE_ID of the existing cluster again and wait until it is registered."""
+    click.echo(Kafka(settings_from(ctx)).start_node(node_id))

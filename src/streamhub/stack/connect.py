@@ -35,6 +35,7 @@ from streamhub.config import Settings
 from streamhub.secrets_mask import mask_url
 from streamhub.stack import process
 from streamhub.stack.errors import ConnectRestError, StackError
+from streamhub.stack.kafka_cluster import local_bootstrap
 from streamhub.stack.maven import resolve_jars
 from streamhub.stack.service import Service, ServiceStatus
 
@@ -397,7 +398,7 @@ class KafkaConnect(Service):
         parsed = urlparse(settings.connect_url)
         self.host = parsed.hostname or "127.0.0.1"
         options = WorkerOptions(
-            bootstrap=settings.kafka_bootstrap,
+            bootstrap=local_bootstrap(settings),  # every broker of the stack's cluster
             group_id=STACK_GROUP,
             rest_port=parsed.port or 80,
             schemas_enable=True,  # decimals and times are decoded by their logical type

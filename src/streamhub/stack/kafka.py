@@ -1,169 +1,264 @@
-"""Single-node Apache Kafka in KRaft mode, from Maven Central jars, on the machine's Java 17."""
+"""Apache Kafka in KRaft mode, from Maven Central jars, on the machine's Java 17: one node by
+default, or a cluster of combined broker + controller nodes (``stack up --brokers 3``; the
+layout is in :mod:`streamhub.stack.kafka_cluster`).
+
+Single nodes can be stopped and started again (``streamhub stack broker stop|start ID``,
+:meth:`Kafka.stop_node` / :meth:`Kafka.start_node`) for fault tests.
+"""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
+import os
+import signal
 import uuid
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from streamhub.config import Settings
 from streamhub.stack import process
 from streamhub.stack.errors import StackError
+from streamhub.stack.kafka_cluster import (
+    BrokerNode,
+    ClusterLayout,
+    log4j_properties,
+    planned_layout,
+    read_layout,
+    server_properties,
+    write_layout,
+)
 from streamhub.stack.maven import resolve_jars
 from streamhub.stack.service import Service, ServiceStatus
 
 POM = "kafka-broker.pom.xml"
-
-
-def _first_host_port(bootstrap: str) -> tuple[str, int]:
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    return host.strip("[]"), int(port)
+START_TIMEOUT_S = 120.0
 
 
 class Kafka(Service):
     name = "kafka"
+
+    def __init__(self, settings: Settings, brokers: int | None = None) -> None:
+        super().__init__(settings)
+        self.brokers = brokers  # None: what the data dir holds, else one per bootstrap address
 
     @property
     def lib(self) -> Path:
         return self.home / "lib"
 
     @property
-    def address(self) -> tuple[str, int]:
-        return _first_host_port(self.settings.kafka_bootstrap)
+    def layout(self) -> ClusterLayout:
+        return planned_layout(self.settings, self.brokers)
+
+    @property
+    def nodes(self) -> tuple[BrokerNode, ...]:
+        return self.layout.nodes
+
+    @property
+    def pid_file(self) -> Path:
+        return self.nodes[0].pid_file
 
     def ensure_jars(self) -> bool:
         """Resolve the pinned broker jars with Maven; cached until the pom changes."""
         return resolve_jars(POM, self.home, {None: self.lib}, "Kafka broker jars")
 
-    def _render_config(self) -> Path:
-        host, port = self.address
-        data = self.home / "data"
-        config = self.home / "server.properties"
-        config.write_text(
-            "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@{host}:{port + 1}",
-                    f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{port + 1}",
-                    f"advertised.listeners=PLAINTEXT://{host}:{port}",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    f"log.dirs={data}",
-                    "num.partitions=1",
-                    "auto.create.topics.enable=false",
-                    "offsets.topic.replication.factor=1",
-                    "offsets.topic.num.partitions=6",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "transaction.state.log.num.partitions=4",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
-                    "group.initial.rebalance.delay.ms=0",
-                    "log.retention.check.interval.ms=60000",
-                    "",
-                ]
-            )
-        )
-        log4j = self.home / "log4j2.properties"
-        log4j.write_text(
-            "\n".join(
-                [
-                    "rootLogger.level=INFO",
-                    "rootLogger.appenderRef.file.ref=file",
-                    "appender.file.type=File",
-                    "appender.file.name=file",
-                    f"appender.file.fileName={self.home / 'server.log'}",
-                    "appender.file.layout.type=PatternLayout",
-                    "appender.file.layout.pattern=[%d] %p %m (%c)%n",
-                    "logger.kafka.name=kafka",
-                    "logger.kafka.level=INFO",
-                    "logger.state.name=state.change.logger",
-                    "logger.state.level=WARN",
-                    "",
-                ]
-            )
-        )
-        return config
-
-    def _java(self, main: str, *args: str, heap: bool = False) -> list[str]:
+    def _java(self, node: BrokerNode, main: str, *args: str, heap: bool = False) -> list[str]:
         opts = ["-Xms256m", f"-Xmx{self.settings.kafka_heap_mb}m"] if heap else ["-Xmx256m"]
         return [
             "java",
             *opts,
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            f"-Dlog4j2.configurationFile={node.home / 'log4j2.properties'}",
             "-cp",
             f"{self.lib}/*",
             main,
             *args,
         ]
 
-    def ready(self) -> bool:
-        host, port = self.address
-        if not process.port_open(host, port):
-            return False
+    # readiness -----------------------------------------------------------------------
+
+    def _brokers_seen(self, bootstrap: str) -> set[int]:
         try:
-            metadata = AdminClient(
-                {"bootstrap.servers": self.settings.kafka_bootstrap}
-            ).list_topics(timeout=2)
+            # a probe: a down node is an answer here, not something for stderr
+            admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+            metadata = admin.list_topics(timeout=2)
         except Exception:
+            return set()
+        return set(metadata.brokers)
+
+    def node_ready(self, node: BrokerNode) -> bool:
+        """The node answers on its own address and counts itself among the brokers."""
+        return process.port_open(node.host, node.port) and node.node_id in self._brokers_seen(
+            node.address
+        )
+
+    def ready(self) -> bool:
+        """Every node is registered with the cluster (a topic of 3 replicas can be created)."""
+        layout = self.layout
+        if not any(process.port_open(n.host, n.port) for n in layout.nodes):
             return False
-        return len(metadata.brokers) > 0
+        wanted = {n.node_id for n in layout.nodes}
+        return wanted <= self._brokers_seen(layout.bootstrap)
+
+    # start / stop --------------------------------------------------------------------
 
     def up(self) -> str:
-        if self.running_pid() is not None and self.ready():
-            return "already running"
+        layout = self.layout
+        if all(n.pid() is not None for n in layout.nodes) and self.ready():
+            return "already running" + self._describe(layout)
         fetched = self.ensure_jars()
-        config = self._render_config()
-        if not (self.home / "data" / "meta.properties").exists():
-            cluster_id = self._cluster_id()
+        layout = self._format(layout)
+        started = [self._spawn(layout, n) for n in layout.nodes if n.pid() is None]
+        # a quorum elects its leader only once a majority runs: start all, then wait
+        for node, pid in started:
+            process.wait_until(
+                functools.partial(self.node_ready, node),
+                f"Kafka broker {node.node_id} ({node.address})",
+                START_TIMEOUT_S,
+                node.server_log,
+                pid,
+            )
+        process.wait_until(self.ready, "Kafka cluster", START_TIMEOUT_S, None)
+        outcome = "started" + self._describe(layout)
+        return outcome + (" (broker jars resolved from Maven Central)" if fetched else "")
+
+    def _describe(self, layout: ClusterLayout) -> str:
+        if len(layout.nodes) == 1:
+            return ""
+        return f" ({len(layout.nodes)} brokers, bootstrap {layout.bootstrap})"
+
+    def _format(self, layout: ClusterLayout) -> ClusterLayout:
+        """Write each node's config; format new storage with the cluster's one id."""
+        cluster_id = layout.cluster_id or _existing_cluster_id(layout) or new_cluster_id()
+        layout = dataclasses.replace(layout, cluster_id=cluster_id)
+        for node in layout.nodes:
+            node.home.mkdir(parents=True, exist_ok=True)
+            node.config.write_text(server_properties(layout, node))
+            (node.home / "log4j2.properties").write_text(log4j_properties(node))
+            if (node.data / "meta.properties").exists():
+                continue
             process.run(
                 self._java(
+                    node,
                     "kafka.tools.StorageTool",
                     "format",
                     "-t",
                     cluster_id,
                     "-c",
-                    str(config),
+                    str(node.config),
                     "--ignore-formatted",
                 ),
-                "formatting Kafka storage",
+                f"formatting Kafka storage of node {node.node_id}",
             )
-        host, port = self.address
-        if process.port_open(host, port):
+        write_layout(self.settings, layout)
+        return layout
+
+    def _spawn(self, layout: ClusterLayout, node: BrokerNode) -> tuple[BrokerNode, int]:
+        if process.port_open(node.host, node.port):
             raise StackError(
-                f"port {host}:{port} is taken by another process; stop it or set "
-                "STREAMHUB_KAFKA_BOOTSTRAP to a free port"
+                f"port {node.address} is taken by another process; stop it or set "
+                "STREAMHUB_KAFKA_BOOTSTRAP to free ports"
             )
         pid = process.spawn(
-            self._java("kafka.Kafka", str(config), heap=True),
-            self.home / "stdout.log",
-            self.pid_file,
+            self._java(node, "kafka.Kafka", str(node.config), heap=True),
+            node.stdout_log,
+            node.pid_file,
         )
-        process.wait_until(self.ready, "Kafka broker", 90, self.home / "server.log", pid)
-        return "started" + (" (broker jars resolved from Maven Central)" if fetched else "")
+        return node, pid
 
-    def _cluster_id(self) -> str:
-        return new_cluster_id()
+    def start_node(self, node_id: int) -> str:
+        """Start one stopped node of an existing cluster again (with its data, as a
+        supervisor would); wait until it is registered."""
+        layout = read_layout(self.settings)
+        if layout is None:
+            raise StackError(
+                f"no Kafka cluster in {self.settings.data_dir}; start it with `streamhub stack up`"
+            )
+        node = layout.node(node_id)
+        if node.pid() is not None:
+            return f"broker {node_id}: already running"
+        node, pid = self._spawn(layout, node)
+        process.wait_until(
+            lambda: self.node_ready(node),
+            f"Kafka broker {node_id} ({node.address})",
+            START_TIMEOUT_S,
+            node.server_log,
+            pid,
+        )
+        return f"broker {node_id}: started (pid {pid}, {node.address})"
+
+    def stop_node(self, node_id: int, kill: bool = False) -> str:
+        """Stop one node: SIGTERM and a clean shutdown, or SIGKILL at once (``kill``)."""
+        node = self.layout.node(node_id)
+        pid = node.pid()
+        if pid is None:
+            return f"broker {node_id}: not running"
+        if kill:
+            os.kill(pid, signal.SIGKILL)
+            process.wait_until(lambda: not process.alive(pid), f"broker {node_id} to die", 10, None)
+        else:
+            process.terminate(pid, f"kafka broker {node_id}", grace_s=45)
+        node.pid_file.unlink(missing_ok=True)
+        return f"broker {node_id}: {'killed' if kill else 'stopped'}"
 
     def down(self) -> str:
-        return self.stop_process(grace_s=45)
+        outcomes = [self.stop_node(n.node_id) for n in self.nodes]
+        if len(outcomes) == 1:
+            return outcomes[0].split(": ", 1)[1]
+        return "; ".join(outcomes)
+
+    # status --------------------------------------------------------------------------
 
     def status(self) -> ServiceStatus:
-        host, port = self.address
-        pid = self.running_pid()
-        running = pid is not None and self.ready()
-        version = "kafka (KRaft)"
+        """The cluster as one line: up when every node runs and is registered."""
+        layout = self.layout
+        nodes = self.node_statuses()
+        running = all(s.running for s in nodes)
+        detail = self._version()
+        if len(nodes) > 1:
+            up = sum(s.running for s in nodes)
+            detail += f", {up}/{len(nodes)} brokers up"
+        pid = nodes[0].pid if len(nodes) == 1 else None
+        return ServiceStatus(self.name, running, layout.bootstrap, pid, detail)
+
+    def node_statuses(self) -> list[ServiceStatus]:
+        """One line per node (``kafka-<id>`` on a cluster, ``kafka`` alone)."""
+        nodes = self.nodes
+        seen = self._brokers_seen(self.layout.bootstrap)
+        found = []
+        for node in nodes:
+            pid = node.pid()
+            running = pid is not None and node.node_id in seen
+            name = self.name if len(nodes) == 1 else f"{self.name}-{node.node_id}"
+            found.append(
+                ServiceStatus(
+                    name, running, node.address, pid if running else None, self._version()
+                )
+            )
+        return found
+
+    def statuses(self) -> list[ServiceStatus]:
+        return self.node_statuses()
+
+    def _version(self) -> str:
         jars = sorted(self.lib.glob("kafka_2.13-*.jar")) if self.lib.exists() else []
         if jars:
-            version = "kafka " + jars[0].stem.removeprefix("kafka_2.13-") + " (KRaft)"
-        return ServiceStatus(
-            self.name, running, f"{host}:{port}", pid if running else None, version
-        )
+            return "kafka " + jars[0].stem.removeprefix("kafka_2.13-") + " (KRaft)"
+        return "kafka (KRaft)"
+
+
+def _existing_cluster_id(layout: ClusterLayout) -> str | None:
+    """The id formatted into a node's storage (a data dir from before ``cluster.json``)."""
+    for node in layout.nodes:
+        meta = node.data / "meta.properties"
+        if meta.exists():
+            for line in meta.read_text().splitlines():
+                if line.startswith("cluster.id="):
+                    return line.split("=", 1)[1].strip()
+    return None
 
 
 def new_cluster_id() -> str:

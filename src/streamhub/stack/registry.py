@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from streamhub.secrets_mask import mask_url
 from streamhub.stack import process
 from streamhub.stack.errors import StackError
+from streamhub.stack.kafka_cluster import local_bootstrap
 from streamhub.stack.service import Service, ServiceStatus
 
 
@@ -44,7 +45,7 @@ class Registry(Service):
             )
         self.home.mkdir(parents=True, exist_ok=True)
         env = {
-            "STREAMHUB_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+            "STREAMHUB_KAFKA_BOOTSTRAP": local_bootstrap(self.settings),
             "STREAMHUB_REGISTRY_URL": self.settings.registry_url,
             "STREAMHUB_REGISTRY_TOPIC": self.settings.registry_topic,
             "STREAMHUB_DATA_DIR": str(self.settings.data_dir),

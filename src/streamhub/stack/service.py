@@ -60,3 +60,7 @@ class Service(ABC):
 
     @abstractmethod
     def status(self) -> ServiceStatus: ...
+
+    def statuses(self) -> list[ServiceStatus]:
+        """One line per process (a Kafka cluster has one per broker)."""
+        return [self.status()]

@@ -17,6 +17,13 @@ SERVICE_TYPES: dict[str, type[Service]] = {
 }
 
 
-def services(settings: Settings, names: tuple[str, ...] = ()) -> list[Service]:
+def services(
+    settings: Settings, names: tuple[str, ...] = (), brokers: int | None = None
+) -> list[Service]:
+    """The named services (all by default); ``brokers`` sizes a new Kafka cluster."""
     chosen = names or tuple(SERVICE_TYPES)
-    return [SERVICE_TYPES[name](settings) for name in SERVICE_TYPES if name in chosen]
+    return [
+        Kafka(settings, brokers) if name == "kafka" else SERVICE_TYPES[name](settings)
+        for name in SERVICE_TYPES
+        if name in chosen
+    ]
