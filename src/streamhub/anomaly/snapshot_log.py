@@ -42,7 +42,6 @@ class SnapshotLog:
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         config = {
             "cleanup.policy": "compact",
-            "min.insync.replicas": "1",
             "max.message.bytes": str(MAX_RECORD_BYTES),
         }
         try:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from streamhub.kafka.topics import min_insync_for
+
 SecurityLevel = Literal[1, 2, 3, 4, 5]
 
 
@@ -46,10 +48,13 @@ class TopicSpec(BaseModel):
         return self
 
     def desired_configs(self, replication: int) -> dict[str, str]:
+        """The topic's configs at ``replication`` replicas (the catalog's, capped to the
+        cluster): ``min.insync.replicas`` is the catalog's when it names one, else the
+        cluster rule (2 at 3 replicas), and never more than the rule allows, so an
+        ``acks=all`` write goes on while one broker is down (1 on a single broker)."""
         configs = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
         configs.update(self.configs)
-        if "min.insync.replicas" in configs:  # never above the replicas a small cluster has
-            configs["min.insync.replicas"] = str(
-                min(int(configs["min.insync.replicas"]), replication)
-            )
+        allowed = min_insync_for(replication)
+        wanted = int(configs.get("min.insync.replicas", allowed))
+        configs["min.insync.replicas"] = str(min(wanted, allowed))
         return configs

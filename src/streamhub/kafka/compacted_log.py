@@ -53,7 +53,7 @@ class CompactedLog:
 
     def ensure_topic(self) -> None:
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        config = {"cleanup.policy": "compact", "min.insync.replicas": "1"}
+        config = {"cleanup.policy": "compact"}  # min ISR: the cluster rule (ensure_topic)
         try:
             created = ensure_topic(admin, self.topic, config=config, timeout_s=self.timeout_s)
         except KafkaException as exc:

@@ -10,6 +10,22 @@ from streamhub.core.clock import SYSTEM_CLOCK, Clock
 # another process creating the same topic at the same moment is not an error
 _RACES = ("TOPIC_ALREADY_EXISTS", "INVALID_PARTITIONS")
 
+#: replicas of a topic streamhub creates: 3 where the cluster has them
+MAX_REPLICATION = 3
+
+
+def replication_for(brokers: int) -> int:
+    """Replicas of a topic streamhub creates on a cluster of ``brokers``: 3, fewer on a
+    smaller cluster (the local single broker)."""
+    return max(1, min(MAX_REPLICATION, brokers))
+
+
+def min_insync_for(replication: int) -> int:
+    """``min.insync.replicas`` for ``replication`` replicas: one fewer than the replicas, at
+    most 2 and at least 1, so an ``acks=all`` write survives the loss of any one broker and
+    still goes on while one is down (3 → 2; 2 and 1 → 1)."""
+    return max(1, min(2, replication - 1))
+
 
 def ensure_topic(
     admin: AdminClient,
@@ -19,7 +35,8 @@ def ensure_topic(
     config: dict[str, str] | None = None,
     timeout_s: float = 15.0,
 ) -> bool:
-    """Create ``name`` (replicated up to 3), or grow it to ``partitions``.
+    """Create ``name`` (replicated up to 3, with the matching ``min.insync.replicas`` unless
+    ``config`` sets it), or grow it to ``partitions``.
 
     Returns whether it had to be created. Raises KafkaException on a real failure.
     """
@@ -27,8 +44,9 @@ def ensure_topic(
     existing = metadata.topics.get(name)
     try:
         if existing is None:
-            replication = min(3, len(metadata.brokers))
-            new = NewTopic(name, partitions, replication_factor=replication, config=config or {})
+            replication = replication_for(len(metadata.brokers))
+            configs = {"min.insync.replicas": str(min_insync_for(replication)), **(config or {})}
+            new = NewTopic(name, partitions, replication_factor=replication, config=configs)
             admin.create_topics([new])[name].result(timeout_s)
             return True
         if len(existing.partitions) < partitions:

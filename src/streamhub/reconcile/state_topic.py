@@ -31,7 +31,6 @@ TOPIC_CONFIG = {
     "cleanup.policy": "compact",
     "segment.ms": "3600000",
     "min.cleanable.dirty.ratio": "0.2",
-    "min.insync.replicas": "1",
 }
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamhub.core.clock import ManualClock
-from streamhub.kafka.topics import wait_for_leaders
+from streamhub.kafka.topics import min_insync_for, replication_for, wait_for_leaders
 
 
 @dataclass
@@ -52,3 +52,10 @@ def test_gives_up_at_the_timeout_without_waiting_for_real() -> None:
     assert not wait_for_leaders(admin, "ops.signals", timeout_s=2, clock=clock)  # type: ignore[arg-type]
     assert clock.monotonic() >= 2
     assert len(clock.sleeps) == admin.asked and 20 <= admin.asked <= 21  # float steps of 0.1
+
+
+def test_topics_streamhub_creates_survive_one_lost_broker_where_there_are_three() -> None:
+    assert [replication_for(n) for n in (1, 2, 3, 5)] == [1, 2, 3, 3]
+    # an acks=all write needs min ISR replicas: one fewer than the replicas, so losing
+    # one broker neither loses an acknowledged write nor stops the writes
+    assert [min_insync_for(r) for r in (1, 2, 3, 5)] == [1, 1, 2, 2]
