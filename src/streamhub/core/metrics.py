@@ -22,7 +22,17 @@ from streamhub.core.errors import MetricNameError
 T = TypeVar("T")
 
 STAGES = frozenset(
-    {"capture", "standardize", "land", "reconcile", "anomaly", "health", "registry", "web"}
+    {
+        "capture",
+        "standardize",
+        "land",
+        "reconcile",
+        "anomaly",
+        "health",
+        "quality",
+        "registry",
+        "web",
+    }
 )
 
 #: A gauge or histogram name ends in one of these; counters end in ``_total``.
