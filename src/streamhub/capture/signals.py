@@ -179,7 +179,9 @@ def send_snapshot_request(
     request = SnapshotRequest(connector, table, request_id or uuid.uuid4().hex, keys)
     topic = signal_topic(settings)
     _ensure(settings, topic)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
+    )
     offsets: list[int] = []
 
     def delivered(err: KafkaError | None, message: Message) -> None:
@@ -293,7 +295,11 @@ class SignalListener:
         """Publish the answer to a request; a lost answer only makes its waiter time out."""
         if self._producer is None:
             self._producer = Producer(
-                {"bootstrap.servers": self.settings.kafka_bootstrap, "acks": "all"}
+                {
+                    "bootstrap.servers": self.settings.kafka_bootstrap,
+                    "acks": "all",
+                    "enable.idempotence": True,
+                }
             )
         value = json.dumps(
             completion_document(done, error, self.clock), ensure_ascii=False, default=str

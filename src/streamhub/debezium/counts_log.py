@@ -104,7 +104,12 @@ class LogCounter:
             load_schema(settings.project_dir / "avro_schemas", "ops/source_counts.avsc"),
         )
         self.producer = Producer(
-            {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "linger.ms": 20}
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 20,
+            }
         )
         self.counts = SourceCounts()
         self.resume: str | None = None

@@ -240,7 +240,12 @@ def heartbeats(
         f"{HEARTBEAT}-value", load_schema(settings.project_dir / "avro_schemas", HEARTBEAT_SCHEMA)
     )
     producer = Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 50, "acks": "all"}
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "linger.ms": 50,
+            "acks": "all",
+            "enable.idempotence": True,
+        }
     )
     # Debezium's own heartbeats: a RUNNING task that cannot reach its source (heartbeat_watch)
     watch = HeartbeatWatch.from_bootstrap(settings.kafka_bootstrap, [c for c, _ in carried], clock)

@@ -41,6 +41,7 @@ class Outbox:
             {
                 "bootstrap.servers": bootstrap,
                 "enable.idempotence": True,
+                "acks": "all",
                 "linger.ms": 5,
             }
         )
