@@ -20,12 +20,22 @@ import hashlib
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
+
+from clickhouse_connect.driver.client import Client
 
 from streamhub.quality.errors import NotifyError
 from streamhub.quality.notify import FanOut, Notice, Notifier
 from streamhub.quality.orders import ACTIVE_STATES, WorkOrder, WorkOrderStore
 from streamhub.quality.orders_config import OrderSettings
-from streamhub.quality.orders_sql import RuleCount, RuleKey, Scope, offender_states, rule_counts
+from streamhub.quality.orders_sql import (
+    RecordState,
+    RuleCount,
+    RuleKey,
+    Scope,
+    offender_states,
+    rule_counts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,37 @@ def order_id_for(key: RuleKey, opened_at_ms: int) -> str:
 
 def order_key(order: WorkOrder) -> RuleKey:
     return (order.institution_id, order.system, order.table, order.rule)
+
+
+class OrderData(Protocol):
+    """What the engine reads from the landed data."""
+
+    def rule_counts(
+        self, start_ms: int, end_ms: int, max_offenders: int
+    ) -> tuple[dict[RuleKey, RuleCount], dict[Scope, int]]: ...
+
+    def offender_states(self, order: WorkOrder) -> list[RecordState]: ...
+
+
+class ClickHouseOrderData:
+    """The std tables as they landed (:mod:`.orders_sql`)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def rule_counts(
+        self, start_ms: int, end_ms: int, max_offenders: int
+    ) -> tuple[dict[RuleKey, RuleCount], dict[Scope, int]]:
+        return rule_counts(self.client, start_ms, end_ms, max_offenders=max_offenders)
+
+    def offender_states(self, order: WorkOrder) -> list[RecordState]:
+        return offender_states(
+            self.client,
+            institution=order.institution_id,
+            entity=order.entity,
+            rule=order.rule,
+            record_ids=order.offenders,
+        )
 
 
 @dataclass
@@ -69,19 +110,21 @@ class Evaluation:
 
 class OrderEngine:
     def __init__(
-        self, store: WorkOrderStore, settings: OrderSettings, notifier: Notifier | None = None
+        self,
+        store: WorkOrderStore,
+        settings: OrderSettings,
+        notifier: Notifier | None = None,
+        data: OrderData | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.notifier: Notifier = notifier if notifier is not None else FanOut([])
+        self.data: OrderData = data if data is not None else ClickHouseOrderData(store.client)
 
     def evaluate(self) -> Evaluation:
         now = self.store.now_ms()
-        counts, records = rule_counts(
-            self.store.client,
-            now - self.settings.window_s * 1000,
-            now + 1,
-            max_offenders=self.settings.max_offenders,
+        counts, records = self.data.rule_counts(
+            now - self.settings.window_s * 1000, now + 1, self.settings.max_offenders
         )
         result = Evaluation()
         active = {order_key(o): o for o in self.store.list(states=ACTIVE_STATES)}
@@ -143,13 +186,7 @@ class OrderEngine:
         self, order: WorkOrder, current: RuleCount | None, records: int, now: int
     ) -> WorkOrder:
         """Close from the data: offenders re-landed passing, or a long enough clean period."""
-        states = offender_states(
-            self.store.client,
-            institution=order.institution_id,
-            entity=order.entity,
-            rule=order.rule,
-            record_ids=order.offenders,
-        )
+        states = self.data.offender_states(order)
         if states and all(s.resolved for s in states):
             fixed = [
                 f"{s.record_id} v{s.seq} landed {_iso(s.landed_ms)}"
@@ -185,13 +222,7 @@ class OrderEngine:
         return self.store.save(closed, actor=ENGINE_ACTOR, action="closed", note=note)
 
     def _escalate(self, order: WorkOrder, now: int) -> WorkOrder:
-        states = offender_states(
-            self.store.client,
-            institution=order.institution_id,
-            entity=order.entity,
-            rule=order.rule,
-            record_ids=order.offenders,
-        )
+        states = self.data.offender_states(order)
         still = sum(not s.resolved for s in states)
         threshold = self.settings.thresholds(order.rule).get(order.level)
         extra_s = threshold.deadline_s if threshold is not None else 86_400
