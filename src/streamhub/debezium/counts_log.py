@@ -14,16 +14,19 @@ acknowledged by Kafka, and only then is the slot confirmed; a restart re-reads t
 there and counts every change once. Cost: one more logical decoding of the tables' changes on
 the source (the WAL read twice), no row values kept.
 
-Not counted here: Debezium's snapshot reads (a snapshot is not in the log). A connector whose
-initial snapshot lands rows has windows the reconciler sees landed and not counted, unless the
-counter ran before the rows existed; ``snapshot.mode: never`` (Debezium ``no_data``) with the
-counter started first, or a row count (``row_count_s``) beside, covers them.
+Debezium's snapshot reads are not in the log: :mod:`streamhub.debezium.counts_snapshot` counts
+them from the connector's change topics (distinct reads per table and minute of their
+``source.ts_ms``), and this counter writes those totals into the same minute records
+(``snapshot_reads``), so one record per table and minute carries both, as the agent's do. Start
+the counter before the connector: a change the log shows before Debezium's snapshot point is
+also in the snapshot (see the decision record).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from typing import Any
 
 from confluent_kafka import Producer
@@ -40,6 +43,7 @@ from streamhub.catalog.load import load_schema
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.topic_names import SOURCE_COUNTS
+from streamhub.debezium.counts_snapshot import SnapshotReads
 from streamhub.debezium.errors import DebeziumError
 from streamhub.log import get_logger
 from streamhub.serde.avro_serde import AvroSerde, RegisteredWriter
@@ -73,8 +77,13 @@ def counting_config(config: ConnectorConfig) -> ConnectorConfig:
     return config.model_copy(update=changes)
 
 
-def counts_record(config: ConnectorConfig, window: WindowCounts, now: int) -> dict[str, Any]:
-    """An ``ops.source_counts`` record of one minute, as the agent writes it."""
+def counts_record(
+    config: ConnectorConfig, window: WindowCounts, now: int, snapshot_reads: int | None = None
+) -> dict[str, Any]:
+    """An ``ops.source_counts`` record of one minute, as the agent writes it (``snapshot_reads``:
+    the minute's total of Debezium's snapshot reads, when counted)."""
+    if snapshot_reads is not None:
+        window = replace(window, snapshot_reads=snapshot_reads)
     return counts_value(config, window, now)
 
 
@@ -89,6 +98,7 @@ class LogCounter:
         reader: LogReader | None = None,
         positions: PositionStore | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        snapshot: SnapshotReads | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -112,6 +122,8 @@ class LogCounter:
             }
         )
         self.counts = SourceCounts()
+        # Debezium's snapshot reads (None: snapshot.mode never, or a test's own log reader)
+        self.snapshot = snapshot
         self.resume: str | None = None
         self.counted = 0  # changes counted since start
         self.emitted = 0  # window records acknowledged since start
@@ -121,6 +133,8 @@ class LogCounter:
         self.counts = SourceCounts(state.get("counts"))
         started = self.reader.start(state.get("resume"))
         self.resume = state.get("resume") or started
+        if self.snapshot is not None:
+            self.snapshot.start()
         self._store()
         log.info("source counts from the log", extra={"connector": self.config.name, "at": started})
         return started
@@ -138,13 +152,24 @@ class LogCounter:
             elif isinstance(event, TransactionEnd):
                 self.resume = event.resume
         self.counted += counted
+        if self.snapshot is not None:
+            # a read's window is opened (or reopened) here; its total is set at emission
+            for table, _minute, read_ms in self.snapshot.poll():
+                self.counts.add(table, "r", read_ms)
         return bool(events)
+
+    @property
+    def snapshot_counted(self) -> int:
+        """Debezium's snapshot reads counted (distinct) since start."""
+        return 0 if self.snapshot is None else self.snapshot.counts.total
 
     def checkpoint(self, idle: bool, everything: bool = False) -> list[dict[str, Any]]:
         """Emit the windows due, wait for Kafka, store the position, confirm the slot."""
+        if self.snapshot is not None and not self.snapshot.caught_up:
+            return []  # a total read only partly again after a restart would shrink
         now = now_ms(self.clock)
         records = [
-            counts_record(self.config, w, now)
+            counts_record(self.config, w, now, self._reads(w))
             for w in self.counts.due(now if idle else None, everything=everything)
         ]
         failures: list[str] = []
@@ -168,6 +193,11 @@ class LogCounter:
         self._store()
         return records
 
+    def _reads(self, window: WindowCounts) -> int | None:
+        if self.snapshot is None:
+            return None
+        return self.snapshot.reads(window.table, window.window_start_ms)
+
     def _store(self) -> None:
         self.positions.save(self.key, {"resume": self.resume, "counts": self.counts.state()})
         if self.resume:
@@ -185,3 +215,5 @@ class LogCounter:
             self.checkpoint(idle=False, everything=True)
         finally:
             self.reader.close()
+            if self.snapshot is not None:
+                self.snapshot.close()

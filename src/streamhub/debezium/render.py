@@ -240,6 +240,15 @@ def _dialect(config: ConnectorConfig, settings: Settings) -> dict[str, str]:
 
 
 def _snapshot_mode(config: ConnectorConfig) -> str:
+    return snapshot_mode(config)
+
+
+#: Debezium snapshot modes that read no table data (``never``: its old name)
+NO_DATA_MODES = frozenset({"no_data", "never"})
+
+
+def snapshot_mode(config: ConnectorConfig) -> str:
+    """Debezium's ``snapshot.mode`` for this connector file."""
     chosen = config.debezium.snapshot_mode if config.debezium else None
     return chosen or SNAPSHOT_MODES[config.snapshot.mode]
 
