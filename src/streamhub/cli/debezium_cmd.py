@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
+from collections.abc import Callable
 
 import click
 
@@ -108,21 +110,73 @@ def normalize_cmd(
     "names",
     multiple=True,
     metavar="NAME",
-    help="Debezium connector file whose source log to count (repeatable).",
+    help="Debezium connector file whose source to count (repeatable).",
 )
 @click.option("--all", "every", is_flag=True, help="Every connector file whose engine is debezium.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="SQL Server only: count the change tables once (the last --lookback-minutes), then exit.",
+)
+@click.option(
+    "--print",
+    "to_stdout",
+    is_flag=True,
+    help="SQL Server only: print the records as JSON lines instead of writing them to Kafka.",
+)
+@click.option(
+    "--server-time-zone",
+    default="China Standard Time",
+    show_default=True,
+    help="SQL Server: the server's Windows time-zone name (cdc.lsn_time_mapping is local time).",
+)
+@click.option(
+    "--lookback-minutes",
+    type=click.IntRange(1, 7 * 24 * 60),
+    default=10,
+    show_default=True,
+    help="SQL Server: complete minutes counted again on each pass.",
+)
+@click.option(
+    "--every-s",
+    type=click.FloatRange(1, 3600),
+    default=30.0,
+    show_default=True,
+    help="SQL Server: seconds between passes.",
+)
 @click.pass_context
 @fails_cleanly
-def counts_cmd(ctx: click.Context, names: tuple[str, ...], every: bool) -> None:
-    """Count Debezium-captured sources' logs into ops.source_counts until stopped.
+def counts_cmd(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    every: bool,
+    once: bool,
+    to_stdout: bool,
+    server_time_zone: str,
+    lookback_minutes: int,
+    every_s: float,
+) -> None:
+    """Count Debezium-captured sources into ops.source_counts until stopped.
 
-    Per table and commit minute, from the source's own log (PostgreSQL: a slot and
-    publication streamhub_counts_<name>; MySQL/MariaDB: a binlog stream with the file's
-    server_id + 1,000,000), independent of Debezium's output, so reconciliation and the
-    anomaly detector judge what Debezium delivered. No change envelope is written.
+    Per table and commit minute, independent of Debezium's output: PostgreSQL/MySQL/MariaDB
+    from the source's own log (PostgreSQL: a slot and publication streamhub_counts_<name>;
+    MySQL/MariaDB: a binlog stream with the file's server_id + 1,000,000), plus Debezium's
+    snapshot reads counted from its change topics; SQL Server from its CDC change tables
+    (pyodbc and Microsoft's ODBC driver needed). Oracle is not counted yet. No change envelope
+    is written.
     """
+    import json
+
     from streamhub.capture.connector import load_connectors
+    from streamhub.core.clock import SYSTEM_CLOCK, now_ms
     from streamhub.debezium.counts_log import CountsError, LogCounter
+    from streamhub.debezium.counts_snapshot import SnapshotReads
+    from streamhub.debezium.counts_sqlserver import (
+        ChangeTableCounter,
+        CountsProducer,
+        odbc_connect,
+    )
+    from streamhub.debezium.render import NO_DATA_MODES, snapshot_mode
 
     if bool(names) == every:
         raise click.UsageError("give --connector NAME (repeatable) or --all")
@@ -133,25 +187,79 @@ def counts_cmd(ctx: click.Context, names: tuple[str, ...], every: bool) -> None:
         raise CountsError(
             f"no connector file under {settings.connectors_path} has capture_engine: debezium"
         )
+    for config in [c for c in configs if c.engine == "oracle"]:
+        click.echo(
+            f"debezium counts: {config.name}: Oracle sources are not counted yet (LogMiner "
+            "counts are not built; docs/decisions/debezium.md); skipped",
+            err=True,
+        )
+    configs = [c for c in configs if c.engine != "oracle"]
+    tables = [c for c in configs if c.engine == "sqlserver"]
+    logs = [c for c in configs if c.engine != "sqlserver"]
+    if (once or to_stdout) and logs:
+        raise click.UsageError(
+            "--once and --print count SQL Server change tables only; "
+            f"{', '.join(c.name for c in logs)} count from their logs until stopped"
+        )
+    if not configs:
+        raise CountsError("no Debezium connector file here can be counted")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     errors: list[BaseException] = []
 
-    def run(counter: LogCounter) -> None:
-        try:
-            counter.run(stop)
-        except Exception as exc:  # one source failing stops all: the operator restarts
-            errors.append(exc)
-            stop.set()
+    def guarded(target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except Exception as exc:  # one source failing stops all: the operator restarts
+                errors.append(exc)
+                stop.set()
+
+        return run
+
+    def emit(records: list[dict[str, object]]) -> None:
+        for record in records:
+            click.echo(json.dumps(record, sort_keys=True, ensure_ascii=False))
+
+    producer = None if to_stdout or not tables else CountsProducer(settings)
+    send = emit if producer is None else producer.send
+
+    def change_tables(counter: ChangeTableCounter) -> Callable[[], None]:
+        def run() -> None:
+            while True:
+                send(counter.count(now_ms(SYSTEM_CLOCK)))
+                if once or stop.wait(every_s):
+                    return
+
+        return run
 
     threads = []
-    for config in configs:
-        counter = LogCounter(settings, config)
+    for config in tables:
+        password = config.password(settings)
+        counter = ChangeTableCounter(
+            config,
+            functools.partial(odbc_connect, config, password),
+            server_time_zone=server_time_zone,
+            lookback_minutes=lookback_minutes,
+        )
+        click.echo(f"debezium counts: {config.name} (change tables) → ops.source_counts", err=True)
+        threads.append(threading.Thread(target=guarded(change_tables(counter))))
+    for config in logs:
+        # Debezium's snapshot reads are not in the log: counted from its change topics
+        reads = None
+        if snapshot_mode(config) not in NO_DATA_MODES:
+            reads = SnapshotReads.from_bootstrap(settings.kafka_bootstrap, config)
+        log_counter = LogCounter(settings, config, snapshot=reads)
         click.echo(f"debezium counts: {config.name} → ops.source_counts", err=True)
-        thread = threading.Thread(target=run, args=(counter,), name=f"counts-{config.name}")
+        threads.append(
+            threading.Thread(
+                target=guarded(functools.partial(log_counter.run, stop)),
+                name=f"counts-{config.name}",
+            )
+        )
+    for thread in threads:
         thread.start()
-        threads.append(thread)
     while any(t.is_alive() for t in threads):
         for thread in threads:
             thread.join(0.5)

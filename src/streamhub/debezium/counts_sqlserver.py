@@ -15,22 +15,39 @@ as the normalizer names the tables (``database`` and ``schema.table``), so the r
 compares them with the landed counts of the same table. Times are converted to UTC in the
 query (``AT TIME ZONE``, SQL Server 2016 and later) with the server's Windows time-zone name.
 
+:class:`ChangeTableCounter` runs it (``streamhub debezium counts`` for a SQL Server file): every
+pass counts the last ``lookback`` complete minutes of every table again, through a DB-API
+connection (pyodbc and Microsoft's ODBC driver, installed by the operator), and each minute's
+record is its whole total (latest wins), so late commits and a restarted counter need no
+stored state; a counter down longer than the lookback leaves those minutes uncounted (run
+once with a longer ``--lookback-minutes``).
+
 Change tables are cleaned by SQL Server's CDC cleanup job (3 days by default): counts of a
-minute must be read before its changes are cleaned. Not run here: no SQL Server on this
-machine (the rendering and folding are unit-tested).
+minute must be read before its changes are cleaned. Not run against a server here (no SQL
+Server on this machine): the query, the folding and the command's wiring down to the DB-API
+cursor are unit-tested.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from streamhub.capture.connector import ConnectorConfig
 from streamhub.capture.counts import MINUTE_MS
+from streamhub.catalog.load import load_schema
+from streamhub.config import Settings
+from streamhub.core.topic_names import SOURCE_COUNTS
 from streamhub.debezium.errors import DebeziumError
+from streamhub.serde.avro_serde import AvroSerde
 
 #: a capture instance name as SQL Server makes them (sysname; ``<schema>_<table>`` by default)
 _INSTANCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_@#$]{0,99}$")
@@ -55,6 +72,26 @@ ORDER BY w.minute_utc"""
 
 class CountQueryError(DebeziumError):
     """A name that cannot be put in the counting query as it is (capture instance, time zone)."""
+
+
+class DriverMissingError(DebeziumError):
+    """No SQL Server DB-API driver is installed where the counter runs."""
+
+
+class Cursor(Protocol):
+    """The DB-API cursor the counter needs (pyodbc's)."""
+
+    def execute(self, sql: str, params: Sequence[Any]) -> Any: ...
+    def fetchall(self) -> Sequence[Sequence[Any]]: ...
+    def close(self) -> None: ...
+
+
+class Connection(Protocol):
+    def cursor(self) -> Cursor: ...
+    def close(self) -> None: ...
+
+
+ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +177,117 @@ def record_key(record: dict[str, Any]) -> bytes:
         "window": record["window_start_ms"],
     }
     return json.dumps(key, sort_keys=True).encode()
+
+
+def connection_string(config: ConnectorConfig, password: str, driver: str = ODBC_DRIVER) -> str:
+    """The ODBC connection string of the connector file's database (TLS on, as the driver's
+    default; ``database.trustServerCertificate`` from the file's Debezium properties)."""
+    connection = config.connection
+    properties = config.debezium.properties if config.debezium else {}
+    trust = properties.get("database.trustServerCertificate", "false").lower() == "true"
+
+    def braced(value: str) -> str:
+        return "{" + value.replace("}", "}}") + "}"
+
+    parts = {
+        "DRIVER": braced(driver),
+        "SERVER": f"{connection.host},{connection.port}",
+        "DATABASE": braced(connection.database),
+        "UID": braced(connection.user),
+        "PWD": braced(password),
+        "Encrypt": "yes",
+        "TrustServerCertificate": "yes" if trust else "no",
+        "ApplicationIntent": "ReadOnly",
+    }
+    return ";".join(f"{k}={v}" for k, v in parts.items())
+
+
+def odbc_connect(config: ConnectorConfig, password: str) -> Connection:
+    """A pyodbc connection to the connector file's database."""
+    try:
+        import pyodbc  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise DriverMissingError(
+            f"{config.name}: counting SQL Server's change tables needs pyodbc and Microsoft's "
+            f"'{ODBC_DRIVER}' where streamhub runs (pip install pyodbc; the driver from "
+            "Microsoft's packages)"
+        ) from None
+    connection: Connection = pyodbc.connect(
+        connection_string(config, password), autocommit=True, timeout=30
+    )
+    return connection
+
+
+class ChangeTableCounter:
+    """Counts one SQL Server connector's change tables, the last ``lookback_minutes`` complete
+    minutes on each pass."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        connect: Callable[[], Connection],
+        *,
+        server_time_zone: str = "China Standard Time",
+        lookback_minutes: int = 10,
+        grace_ms: int = 10_000,
+    ) -> None:
+        self.config = config
+        self.connect = connect
+        self.tables = [CountedTable.of(name) for name in config.tables]
+        self.queries = [count_sql(t, server_time_zone) for t in self.tables]  # checked now
+        self.lookback_ms = lookback_minutes * MINUTE_MS
+        self.grace_ms = grace_ms  # commits stamped just before now may not be mapped yet
+
+    def bounds(self, now_ms: int) -> tuple[datetime, datetime]:
+        """[from, to): the complete minutes a pass counts (UTC, naive as ``datetime2``)."""
+        end = now_ms - self.grace_ms
+        end -= end % MINUTE_MS
+        start = end - self.lookback_ms
+
+        def utc(ms: int) -> datetime:
+            return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
+
+        return utc(start), utc(end)
+
+    def count(self, now_ms: int) -> list[dict[str, Any]]:
+        """One pass: every table's minutes as ``ops.source_counts`` records."""
+        start, end = self.bounds(now_ms)
+        records: list[dict[str, Any]] = []
+        with contextlib.closing(self.connect()) as connection:
+            cursor = connection.cursor()
+            try:
+                for table, sql in zip(self.tables, self.queries, strict=True):
+                    cursor.execute(sql, (start, end))
+                    rows = cursor.fetchall()
+                    records += source_counts_records(self.config, table, rows, now_ms)
+            finally:
+                cursor.close()
+        return records
+
+
+class CountsProducer:
+    """Writes ``ops.source_counts`` records to Kafka, acknowledged before it returns."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.serde = AvroSerde(SchemaRegistryClient({"url": settings.registry_url}))
+        self.writer = self.serde.register(
+            f"{SOURCE_COUNTS}-value",
+            load_schema(settings.project_dir / "avro_schemas", "ops/source_counts.avsc"),
+        )
+        self.producer = Producer(
+            {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "linger.ms": 20}
+        )
+
+    def send(self, records: Sequence[dict[str, Any]]) -> None:
+        failures: list[str] = []
+        for record in records:
+            self.producer.produce(
+                SOURCE_COUNTS,
+                self.serde.encode(self.writer, record),
+                record_key(record),
+                on_delivery=lambda err, _m: failures.append(str(err)) if err else None,
+            )
+        if records and self.producer.flush(30) > 0:
+            raise DebeziumError("source counts not acknowledged by Kafka within 30 s")
+        if failures:
+            raise DebeziumError(f"source counts refused by Kafka: {failures[0]}")
