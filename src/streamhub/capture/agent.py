@@ -18,6 +18,7 @@ from streamhub.capture.task import ConnectorTask
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.core.retry import RetryPolicy
+from streamhub.kafka import probes
 from streamhub.log import get_logger
 
 log = get_logger(__name__)
@@ -53,6 +54,7 @@ class CaptureAgent:
         membership = Membership(self.settings, list(self.connectors)) if self.coordinated else None
         try:
             while not stop.is_set():
+                probes.beat("capture")
                 wanted = membership.poll() if membership else set(self.connectors)
                 self._reconcile(wanted)
                 if membership is None:

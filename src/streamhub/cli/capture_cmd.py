@@ -17,6 +17,7 @@ from streamhub.capture.signals import send_snapshot_request, wait_for_snapshot_d
 from streamhub.capture.source import check_source
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.config import Settings
+from streamhub.kafka import probes
 
 connectors_dir_option = click.option(
     "--connectors-dir",
@@ -74,6 +75,7 @@ def capture_group(
         connectors = [c for c in connectors if not c.by_debezium]
     if metrics_port:
         start_http_server(metrics_port, addr=settings.metrics_host)
+    probes.start_from_env(settings, loops=("capture",))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

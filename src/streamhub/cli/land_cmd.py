@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 
 from streamhub.cli.context import fails_cleanly, settings_from
 from streamhub.config import Settings
+from streamhub.kafka import probes
 from streamhub.land.config import LanderConfig
 from streamhub.land.lander import Lander
 from streamhub.land.targets import DEFAULT_ROUTES, parse_route
@@ -153,6 +154,7 @@ def land_cmd(
     lander = Lander(config)
     if metrics_port:
         start_http_server(metrics_port, addr=settings.metrics_host)
+    probes.start_from_env(settings, loops=("land",), clickhouse_dsn=config.dsn)
     service = None
     if query_port:
         service = QueryService(open_readers(config.dsn, config.database), token, query_port)

@@ -15,6 +15,7 @@ from streamhub.health.model import InstitutionHealth, Status
 from streamhub.health.refresh import HealthReader
 from streamhub.health.summary import summarize
 from streamhub.health.thresholds import Thresholds
+from streamhub.kafka import probes
 from streamhub.log import get_logger
 
 log = get_logger(__name__)
@@ -45,6 +46,7 @@ def serve(
             "is another `streamhub health --serve` running? choose --metrics-port"
         ) from exc
     last: dict[str, Status] = {}
+    probes.start_from_env(settings, loops=("health",))
     reader = HealthReader(settings, limits)
     try:
         _check_until(stop, reader, collector, limits, last, interval_s)
@@ -71,6 +73,7 @@ def _check_until(
             collector.failures = 0
             collector.update(healths, observation)
             _log_changes(healths, last)
+        probes.beat("health")
         stop.wait(interval_s)
 
 

@@ -39,6 +39,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.core.errors import RetriesExhaustedError
 from streamhub.core.retry import RetryPolicy, retry_call
+from streamhub.kafka import probes
 from streamhub.kafka.errors import BatchFailedError, DeliveryError, KafkaIOError
 from streamhub.kafka.faust_app import exit_worker
 
@@ -177,8 +178,10 @@ class BatchLoop:
             on_revoke=self._revoked,
             on_lost=self._lost,
         )
+        probes.require(f"batch-loop:{self.options.group}")
         try:
             while not stop.is_set():
+                probes.beat(f"batch-loop:{self.options.group}")
                 batch = self.take()
                 if batch:
                     self.run_batch(batch)

@@ -12,6 +12,8 @@ from typing import Any
 import faust
 from prometheus_client import start_http_server
 
+from streamhub.kafka import probes
+
 
 def json_logging(level: str) -> dict[str, Any]:
     """A dictConfig for mode's worker: one JSON event per line on stderr."""
@@ -47,6 +49,7 @@ def run_worker(
     if metrics_port:
         # one scrape target per worker process (STACK-NOTES: no multiprocess mode needed)
         start_http_server(metrics_port, addr=metrics_host)
+    _serve_probes(app, metrics_host)
     worker = faust.Worker(
         app,
         loglevel=loglevel.upper(),
@@ -55,3 +58,18 @@ def run_worker(
         logging_config=json_logging(loglevel),
     )
     worker.execute_from_commandline()
+
+
+def _serve_probes(app: faust.App, host: str) -> None:
+    """With ``STREAMHUB_PROBE_PORT`` set: probes whose event-loop beat is a 1 s Faust timer
+    (a blocked loop stops it); a hosted batch loop requires its own beat when it starts."""
+    port = probes.env_port()
+    if port is None:
+        return
+    bootstrap = ",".join(str(url).split("://", 1)[-1].rstrip("/") for url in app.conf.broker)
+    probes.start(bootstrap, host, port, loops=("event-loop",))
+
+    async def beat() -> None:
+        probes.beat("event-loop")
+
+    app.timer(1.0, name="probe-beat")(beat)

@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
 from streamhub.core.window_counts import WindowCounts
+from streamhub.kafka import probes
 from streamhub.land.batch import Batch, DeadLetter, Lane, Origin
 from streamhub.land.config import LanderConfig
 from streamhub.land.dead_letters import dead_letter_for
@@ -125,6 +126,7 @@ class Lander:
         failed = False
         try:
             while not self._stop.is_set() and not self._idle():
+                probes.beat("land")
                 messages = consumer.consume(num_messages=cfg.consume_batch, timeout=self._wait())
                 now = self._clock.monotonic()
                 for message in messages:
