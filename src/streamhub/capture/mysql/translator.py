@@ -58,9 +58,10 @@ from streamhub.capture.model import (
     UndecodableValue,
     Watermark,
 )
-from streamhub.capture.mysql import types
+from streamhub.capture.mysql import row_decode, types
 from streamhub.capture.mysql.catalog import CatalogColumn
 from streamhub.capture.mysql.gtid import GtidPosition
+from streamhub.capture.mysql.row_decode import NO_BAD, DecodedRow, RowDecoder, library_rows
 from streamhub.capture.mysql.watermarks import (
     WATERMARK_SCHEMA,
     WATERMARK_TABLE,
@@ -72,7 +73,6 @@ _CARRIER = "latin-1"  # Python's ISO-8859-1: byte n <-> U+00nn, so text round-tr
 _INDEX_MAX = 0xFFFFE  # 0xFFFFF is the TransactionEnd's
 MID_TRANSACTION_ROWS = 10_000  # a large transaction gets a resume point this often
 _FL_STANDALONE = 0x01  # MariaDB GTID flag: no XID/COMMIT follows (DDL)
-_NO_BAD: list[tuple[str, UndecodableTextError]] = []  # shared, never appended to
 
 
 @dataclass
@@ -81,6 +81,10 @@ class _Table:
     # (name, value → model value) in binlog column order; text arrives latin-1-carried
     converters: list[tuple[str, Callable[[object], object]]]
     watermark: bool = False
+    # rows events of this layout are decoded by ``decoder``; without one (a column type it
+    # does not cover: ``no_decoder`` says which) by the library, through ``converters``
+    decoder: RowDecoder | None = None
+    no_decoder: str = "no decoder"
 
 
 def _charset(column: Any) -> str | None:
@@ -248,7 +252,15 @@ class BinlogTranslator:
         prefixed = event.optional_metadata.primary_keys_with_prefix or {}
         keys = {c.name for i, c in enumerate(columns) if c.is_primary or i in prefixed}
         layout = tuple(
-            (c.name, c.type, charsets[i], getattr(c, "max_length", None), c.unsigned, nullable[i])
+            (
+                c.name,
+                c.type,
+                charsets[i],
+                getattr(c, "max_length", None),
+                c.unsigned,
+                nullable[i],
+                row_decode.column_shape(c),
+            )
             for i, c in enumerate(columns)
         )
         signature = (layout, tuple(sorted(keys)))
@@ -274,7 +286,7 @@ class BinlogTranslator:
         same = [c.name for c in catalog] == names  # information_schema shows today's layout
         if not keys:
             keys = {c.name for c in catalog if c.key_position is not None}
-        converters, infos = [], []
+        converters, infos, plans = [], [], []
         for i, column in enumerate(event.columns):
             data_type = types.binlog_data_type(column.type, charsets[i])
             kind = types.kind_of(data_type, column.unsigned)
@@ -288,6 +300,7 @@ class BinlogTranslator:
             )
             carried = column.type in types.STRING_FIELD_TYPES
             converters.append((column.name, types.converter(plan, carried)))
+            plans.append(plan)
             source_type = data_type + (" unsigned" if column.unsigned else "")
             if same and catalog[i].info().kind == kind:
                 source_type = catalog[i].column_type
@@ -295,7 +308,10 @@ class BinlogTranslator:
                 ColumnInfo(column.name, source_type, kind, column.name in keys, nullable[i])
             )
         info = TableInfo(self._database, None, event.table, tuple(infos))
-        return _Table(info, converters, watermark)
+        decoder = RowDecoder.build(event.columns, plans)
+        if isinstance(decoder, str):
+            return _Table(info, converters, watermark, no_decoder=decoder)
+        return _Table(info, converters, watermark, decoder)
 
     def _rows(self, event: Any) -> list[Event]:
         table = self._by_id.get(event.table_id)
@@ -303,23 +319,23 @@ class BinlogTranslator:
             return []
         if self._gtid is None:
             raise CaptureError(f"row event for {event.table} outside a GTID transaction")
-        rows = event.rows
+        rows = self._decoded(table, event)
         out: list[Event] = []
         size = event.event_size // max(len(rows), 1)
         ts = event.timestamp * 1000
-        if isinstance(event, UpdateRowsEvent):
-            pairs = [(r["before_values"], r["after_values"]) for r in rows]
-            op: Op = "u"
-        elif isinstance(event, WriteRowsEvent):
-            pairs, op = [(None, r["values"]) for r in rows], "c"
-        else:
-            pairs, op = [(r["values"], None) for r in rows], "d"
+        op: Op = (
+            "u"
+            if isinstance(event, UpdateRowsEvent)
+            else "c"
+            if isinstance(event, WriteRowsEvent)
+            else "d"
+        )
         if table.watermark:
-            for _, after_raw in pairs:
-                out.extend(self._watermark(table, op, after_raw))
+            for _, _, after, _ in rows:
+                out.extend(self._watermark(op, after))
             return out
-        for before_raw, after_raw in pairs:
-            self._row(out, table, op, before_raw, after_raw, ts, size)
+        for row in rows:
+            self._row(out, table, op, row, ts, size)
         if self._within is not None and self._within[0] == self._gtid:
             done = self._within[1]  # delivered before the restart: the same indexes again
             out = [e for e in out if e.position_seq & 0xFFFFF >= done]
@@ -330,20 +346,31 @@ class BinlogTranslator:
             out.append(TransactionEnd(resume, (self._seq << 20) | (self._index - 1), ts))
         return out
 
+    def _decoded(self, table: _Table, event: Any) -> list[DecodedRow]:
+        """The event's rows as model values: by the table's decoder when it covers the event,
+        else by the library (counted)."""
+        why = table.no_decoder
+        if table.decoder is not None:
+            why = table.decoder.covers(event) or ""
+            if not why:
+                return table.decoder.decode(event)
+        rows = event.rows
+        library_rows().labels(table=table.info.full_name, reason=why).inc(len(rows))
+        image = self._image
+        if isinstance(event, UpdateRowsEvent):
+            return [
+                (*image(table, r["before_values"]), *image(table, r["after_values"])) for r in rows
+            ]
+        if isinstance(event, WriteRowsEvent):
+            return [(None, NO_BAD, *image(table, r["values"])) for r in rows]
+        return [(*image(table, r["values"]), None, NO_BAD) for r in rows]
+
     def _row(
-        self,
-        out: list[Event],
-        table: _Table,
-        op: Op,
-        before_raw: dict[str, object] | None,
-        after_raw: dict[str, object] | None,
-        ts: int,
-        size: int,
+        self, out: list[Event], table: _Table, op: Op, row: DecodedRow, ts: int, size: int
     ) -> None:
         gtid = self._gtid
         assert gtid is not None
-        before, bad_before = self._image(table, before_raw)
-        after, bad_after = self._image(table, after_raw)
+        before, bad_before, after, bad_after = row
         seq = self._next_seq()
         if bad_before or bad_after:
             image = after if after is not None else before
@@ -367,22 +394,21 @@ class BinlogTranslator:
         self, table: _Table, values: dict[str, object] | None
     ) -> tuple[dict[str, object] | None, list[tuple[str, UndecodableTextError]]]:
         if values is None:
-            return None, _NO_BAD
+            return None, NO_BAD
         image: dict[str, object] = {}
-        bad = _NO_BAD
+        bad = NO_BAD
         get = values.get
         for name, convert in table.converters:
             try:
                 image[name] = convert(get(name))
             except UndecodableTextError as exc:
                 image[name] = None
-                if bad is _NO_BAD:
+                if bad is NO_BAD:
                     bad = []
                 bad.append((name, exc))
         return image, bad
 
-    def _watermark(self, table: _Table, op: Op, values: dict[str, object] | None) -> list[Event]:
-        row, _ = self._image(table, values)
+    def _watermark(self, op: Op, row: dict[str, object] | None) -> list[Event]:
         if op != "c" or row is None or row.get("connector") != self._config.name:
             return []
         kind = row.get("kind")
