@@ -1,8 +1,9 @@
 """Debezium beside streamhub's capture agent on the same workload, in one run.
 
 For each engine (PostgreSQL: Debezium's PostgreSQL connector, pgoutput, a slot and
-publication of its own; MariaDB: Debezium's MySQL connector, a server id of its own), one
-simulated hospital's four databases, as in bench/capture_throughput.py:
+publication of its own; MariaDB: Debezium's MariaDB connector, one for the server's four
+databases, a server id of its own), one simulated hospital's four databases, as in
+bench/capture_throughput.py (the agent: four connectors sharing one binlog stream):
 
 1. backlog: both sides take their starting position, both are stopped, the simulator
    writes N changes; then the agent alone drains them, then Debezium alone (one after the
@@ -22,10 +23,13 @@ registry, a DECIMAL as its exact digits in a string field. Debezium's own defaul
 otherwise (poll interval, batch and queue sizes); its snapshot mode is no_data (the agent
 snapshots the small initial state; neither snapshot is measured).
 
-MariaDB: Debezium 3.6.1's MySQL connector refuses MariaDB 10.11 at config validation (it
-reads "10.11" as a MySQL newer than 8.4 and insists on SHOW BINARY LOG STATUS, which
-MariaDB does not have), and debezium-connector-mariadb 3.6.1.Final does not resolve from
-the Maven Central served here; the bench prints Connect's refusal and measures the agent.
+MariaDB: Debezium's MariaDB connector (``io.debezium.connector.mariadb.MariaDbConnector``)
+of debezium-connector-mariadb 3.5.0.Final, on the same worker (3.6.1's MySQL connector
+refuses MariaDB 10.11, and the MariaDB connector's 3.6.1 does not resolve from the Maven
+Central served here; see stack/kafka-connect-mariadb.pom.xml). The workload is the
+pinyin_gbk dialect's (GBK bytes in latin1 columns): Debezium decodes those as windows-1252
+(some bytes become U+FFFD), the agent with the connector's gbk; neither changes the volume.
+Should Connect refuse a connector, the bench prints why and measures the agent alone.
 
     .venv/bin/python bench/debezium_compare.py [--backlog 60000] [--rates 1000,2000]
         [--duration 20] [--engines postgres,mariadb]
@@ -74,6 +78,7 @@ from streamhub.stack.postgres import Postgres
 from streamhub.stack.secrets import stack_secret
 
 DIALECTS = {"postgres": "english_pg", "mariadb": "pinyin_gbk"}
+MARIADB_CONNECTOR = "io.debezium.connector.mariadb.MariaDbConnector"  # Debezium 3.5.0.Final
 # the name of a secret in the stack's secrets dir (generated on first use), not its value
 SECRET = "debezium_password"  # noqa: S105
 RAW_TOPICS = ("cdc.raw.his", "cdc.raw.emr", "cdc.raw.lis", "cdc.raw.pacs")
@@ -265,12 +270,12 @@ class Debezium:
                 }
                 for c in self.sources
             }
-        # one MySQL connector reads the server's binlog for all four databases
+        # one MariaDB connector reads the server's binlog for all four databases
         first = self.sources[0]
         return {
             f"{self.prefix}-mariadb": common
             | {
-                "connector.class": "io.debezium.connector.mysql.MySqlConnector",
+                "connector.class": MARIADB_CONNECTOR,
                 "database.hostname": first.connection.host,
                 "database.port": str(first.connection.port),
                 "database.server.id": str(random.randint(5000, 9000)),  # noqa: S311
@@ -640,9 +645,10 @@ def main() -> None:
     )
     worker = ConnectWorker(options, settings.data_dir / "bench-connect")
     print(
-        "Debezium 3.6.1.Final on Kafka Connect 4.0.2 (distributed, 768 MB heap), JsonConverter "
-        "without schemas: decimals arrive as base64 of the unscaled integer, scale lost. "
-        "streamhub agent: Avro through the schema registry (a DECIMAL as its exact digits).",
+        "Debezium on Kafka Connect 4.0.2 (distributed, 768 MB heap): PostgreSQL connector "
+        "3.6.1.Final, MariaDB connector 3.5.0.Final; JsonConverter without schemas: decimals "
+        "arrive as base64 of the unscaled integer, scale lost. streamhub agent: Avro through "
+        "the schema registry (a DECIMAL as its exact digits).",
         flush=True,
     )
     worker.start()
