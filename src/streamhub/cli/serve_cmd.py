@@ -98,7 +98,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 @click.group("users")
 def users_group() -> None:
-    """Web users: who may sign in, with which role (official, operator, developer)."""
+    """Web users: who may sign in, with which role (official, operator, developer,
+    institution_contact)."""
 
 
 @users_group.command("add")
@@ -110,19 +111,26 @@ def users_group() -> None:
     default=None,
     help="Read the password from this file (first line); default: prompt, or stdin.",
 )
+@click.option(
+    "--institution",
+    default=None,
+    help="institution_contact only: the one institution (credit code) the user sees.",
+)
 @click.pass_context
 @fails_cleanly
-def users_add_cmd(ctx: click.Context, name: str, role: str, password_file: Path | None) -> None:
+def users_add_cmd(
+    ctx: click.Context, name: str, role: str, password_file: Path | None, institution: str | None
+) -> None:
     """Add a user, or replace the role and password of an existing one."""
     from streamhub.web.auth import User, check_new_user, hash_password, read_users, write_users
 
     settings = settings_from(ctx)
     password = _password(password_file)
-    check_new_user(name, role, password)
+    check_new_user(name, role, password, institution)
     path = settings.web_users_path
     users = read_users(path) if path.is_file() else {}
     replaced = name in users
-    users[name] = User(name, role, hash_password(password))
+    users[name] = User(name, role, hash_password(password), institution)
     write_users(path, users)
     click.echo(f"{'updated' if replaced else 'added'} user {name} ({role}) in {path}")
 

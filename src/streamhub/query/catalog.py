@@ -13,6 +13,7 @@ from __future__ import annotations
 from streamhub.query.console_pages import CONSOLE_PAGES
 from streamhub.query.dashboard_recent import WINDOW_CHECK, guarded
 from streamhub.query.named import Catalog, NamedQuery, Param
+from streamhub.query.quality_queries import QUALITY_QUERIES
 
 STD_TABLES = (
     "std_patient", "std_encounter", "std_diagnosis", "std_order", "std_charge",
@@ -208,4 +209,5 @@ SELECT
 ]
 
 _QUERIES = [PING, *_DASHBOARD, *guarded(_DASHBOARD), WINDOW_CHECK, *_CONSOLE, *CONSOLE_PAGES]
+_QUERIES += QUALITY_QUERIES  # the 质控 page's report (quality.sql)
 CATALOG = Catalog([*_QUERIES, *_CHECKS])

@@ -17,8 +17,9 @@ from streamhub.anomaly.suppression_log import SUPPRESSIONS_TOPIC
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
+from streamhub.quality.orders import WorkOrderStore
 from streamhub.query import QueryRefusedError, QuerySource, QueryUnavailableError
-from streamhub.web import catalog_api, console, dashboard, pages
+from streamhub.web import catalog_api, console, dashboard, pages, quality, work_orders
 from streamhub.web.audit import SESSION_COOKIE, AuditMiddleware, AuditTrail
 from streamhub.web.auth import SESSION_MAX_S, Session, SessionStore, UserStore
 from streamhub.web.context import WebContext, context, signed_in, viewed
@@ -46,6 +47,7 @@ def create_app(
     suppressions_topic: str = SUPPRESSIONS_TOPIC,
     throttle: SignInThrottle | None = None,
     session_max_s: float = SESSION_MAX_S,
+    orders: Callable[[], WorkOrderStore] | None = None,
 ) -> FastAPI:
     """The web app reading ClickHouse through ``queries`` (closed when the app shuts down)."""
     sessions = SessionStore(settings.web_session_minutes * 60, clock, session_max_s)
@@ -70,6 +72,7 @@ def create_app(
         clock=clock,
         suppressions_topic=suppressions_topic,
         throttle=throttle or SignInThrottle(clock),
+        orders=orders or work_orders.settings_store(settings),
     )
     app.add_middleware(AuditMiddleware, trail=trail, sessions=sessions, clock=clock)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, the audit's too
@@ -78,6 +81,8 @@ def create_app(
     app.include_router(dashboard.router)
     app.include_router(console.router)
     app.include_router(catalog_api.router)
+    app.include_router(quality.router)
+    app.include_router(work_orders.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), "static")
     return app
@@ -111,7 +116,7 @@ def _session_router() -> APIRouter:
             viewed(request, f"sign-in refused for {name!r}")
             raise HTTPException(401, WRONG_LOGIN)
         ctx.throttle.succeeded(name, client)
-        session = ctx.sessions.open(user.name, user.role)
+        session = ctx.sessions.open(user.name, user.role, user.institution_id)
         request.state.user, request.state.role = user.name, user.role
         viewed(request, "sign-in")
         response.set_cookie(
@@ -126,6 +131,7 @@ def _session_router() -> APIRouter:
             "user": user.name,
             "role": user.role,
             "pages": list(session.pages),
+            **_bound(session),
             "expires_at_ms": int(ctx.sessions.expires_at(session) * 1000),
         }
 
@@ -144,9 +150,21 @@ def _session_router() -> APIRouter:
     @router.get("/me")
     def me(request: Request, session: Session = Depends(signed_in)) -> dict[str, Any]:  # noqa: B008
         viewed(request, "own session")
-        return {"user": session.user, "role": session.role, "pages": list(session.pages)}
+        return {
+            "user": session.user,
+            "role": session.role,
+            "pages": list(session.pages),
+            **_bound(session),
+        }
 
     return router
+
+
+def _bound(session: Session) -> dict[str, Any]:
+    """An institution contact's institution (its own): the pages scope everything to it."""
+    if session.institution_id is None:
+        return {}
+    return {"institution_id": session.institution_id}
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from streamhub.codes import credit_code
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.web.errors import InvalidUserError, SignInBusyError, UsersFileError
 
@@ -29,9 +30,15 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "official": ("dashboard",),
     "operator": ("dashboard", "console"),
     "developer": ("catalog",),
+    # bound to one institution (the users file's institution_id): its work orders and quality
+    "institution_contact": ("quality",),
 }
 ROLES = tuple(ROLE_PAGES)
-PAGES = ("dashboard", "console", "catalog")
+PAGES = ("dashboard", "console", "catalog", "quality")
+# A page that is part of another: whoever may open the other may open it (质控 is part of
+# the operators' console; institution contacts open it alone).
+PART_OF: dict[str, str] = {"quality": "console"}
+CONTACT = "institution_contact"
 
 SCHEME = "pbkdf2_sha256"
 ITERATIONS = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
@@ -44,7 +51,31 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def allowed(role: str, page: str) -> bool:
-    return page in ROLE_PAGES.get(role, ())
+    pages = ROLE_PAGES.get(role, ())
+    return page in pages or PART_OF.get(page, "") in pages
+
+
+def check_binding(name: str, role: str, institution_id: str | None) -> str | None:
+    """The complaint about a user's institution binding, None when it is right: an
+    institution contact is bound to exactly one institution (its unified social credit
+    code), and no other role is bound to one."""
+    if role == CONTACT:
+        if not institution_id:
+            return (
+                f"user {name} is an institution contact without an institution: give its "
+                "institution_id (the institution's unified social credit code)"
+            )
+        if not credit_code.is_valid(institution_id):
+            return (
+                f"user {name}: institution_id is not a unified social credit code (18 "
+                "characters with a valid check character)"
+            )
+    elif institution_id:
+        return (
+            f"user {name} has role {role}, which is not bound to an institution: drop "
+            "its institution_id"
+        )
+    return None
 
 
 def hash_password(password: str, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
@@ -68,11 +99,14 @@ def verify_password(password: str, stored: str) -> bool:
         return False
 
 
-def check_new_user(name: str, role: str, password: str) -> None:
+def check_new_user(name: str, role: str, password: str, institution_id: str | None = None) -> None:
     if not _NAME.match(name):
         raise InvalidUserError(f"user name {name!r}: use 1-64 letters, digits, '_', '.' or '-'")
     if role not in ROLE_PAGES:
         raise InvalidUserError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    complaint = check_binding(name, role, institution_id)
+    if complaint is not None:
+        raise InvalidUserError(complaint)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidUserError(
             f"the password of {name} is {len(password)} characters; use at least "
@@ -85,6 +119,7 @@ class User:
     name: str
     role: str
     password_hash: str
+    institution_id: str | None = None  # an institution contact's one institution
 
 
 class UserStore:
@@ -142,8 +177,14 @@ def read_users(path: Path) -> dict[str, User]:
     users: dict[str, User] = {}
     for index, entry in enumerate(entries, start=1):
         try:
-            user = User(str(entry["name"]), str(entry["role"]), str(entry["password_hash"]))
-        except (KeyError, TypeError) as exc:
+            institution = entry.get("institution_id")
+            user = User(
+                str(entry["name"]),
+                str(entry["role"]),
+                str(entry["password_hash"]),
+                None if institution is None else str(institution),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
             raise UsersFileError(
                 f"{path}: user #{index} needs name, role and password_hash "
                 "(add users with `streamhub users add`)"
@@ -153,6 +194,9 @@ def read_users(path: Path) -> dict[str, User]:
                 f"{path}: user {user.name} has role {user.role!r}; expected one of "
                 f"{', '.join(ROLES)}"
             )
+        complaint = check_binding(user.name, user.role, user.institution_id)
+        if complaint is not None:
+            raise UsersFileError(f"{path}: {complaint}")
         users[user.name] = user
     return users
 
@@ -161,7 +205,12 @@ def write_users(path: Path, users: dict[str, User]) -> None:
     """Replace the file atomically, readable by its owner only (it holds password hashes)."""
     document = {
         "users": [
-            {"name": u.name, "role": u.role, "password_hash": u.password_hash}
+            {
+                "name": u.name,
+                "role": u.role,
+                "password_hash": u.password_hash,
+                **({"institution_id": u.institution_id} if u.institution_id else {}),
+            }
             for u in sorted(users.values(), key=lambda u: u.name)
         ]
     }
@@ -183,6 +232,7 @@ class Session:
     role: str
     last_seen: float
     opened: float = 0.0
+    institution_id: str | None = None  # an institution contact's: all it may see
 
     @property
     def pages(self) -> tuple[str, ...]:
@@ -201,9 +251,9 @@ class SessionStore:
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
-    def open(self, user: str, role: str) -> Session:
+    def open(self, user: str, role: str, institution_id: str | None = None) -> Session:
         now = self.clock.time()
-        session = Session(secrets.token_urlsafe(32), user, role, now, now)
+        session = Session(secrets.token_urlsafe(32), user, role, now, now, institution_id)
         with self._lock:
             self._drop_expired()
             self._sessions[session.token] = session

@@ -11,9 +11,11 @@ from fastapi import HTTPException, Request
 from streamhub.anomaly.suppression_log import SUPPRESSIONS_TOPIC
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
+from streamhub.quality.orders import WorkOrderStore
 from streamhub.query import QuerySource
 from streamhub.web.audit import SESSION_COOKIE, AuditTrail
 from streamhub.web.auth import ROLE_PAGES, Session, SessionStore, UserStore, allowed
+from streamhub.web.errors import ServiceUnavailableError
 from streamhub.web.institutions import Directory
 from streamhub.web.throttle import SignInThrottle
 
@@ -33,11 +35,17 @@ class WebContext:
     clock: Clock = SYSTEM_CLOCK
     suppressions_topic: str = SUPPRESSIONS_TOPIC
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    # opens the work order store (web.work_orders.settings_store unless a test gives one)
+    orders: Callable[[], WorkOrderStore] = field(default=lambda: _no_orders())
     # mutable state shared by requests (the freshness fallback, the health cache)
     state: dict[str, Any] = field(default_factory=dict)
 
     def now_ms(self) -> int:
         return now_ms(self.clock)
+
+
+def _no_orders() -> WorkOrderStore:
+    raise ServiceUnavailableError("this app was built without a work order store")
 
 
 def context(request: Request) -> WebContext:
@@ -48,14 +56,19 @@ def context(request: Request) -> WebContext:
 def current_session(request: Request) -> Session | None:
     """The caller's session (its idle time restarted), recorded for the audit trail.
 
-    A user removed from the users file, or given another role, loses the session at once.
+    A user removed from the users file, or given another role or institution, loses the
+    session at once.
     """
     ctx = context(request)
     token = request.cookies.get(SESSION_COOKIE)
     session = ctx.sessions.touch(token)
     if session is not None:
         user = ctx.users.users().get(session.user)
-        if user is None or user.role != session.role:
+        if (
+            user is None
+            or user.role != session.role
+            or user.institution_id != session.institution_id
+        ):
             ctx.sessions.close(token)
             return None
         request.state.user = session.user

@@ -15,9 +15,21 @@ export function pageHref(page) {
   return "/" + pageKey(page);
 }
 
+// Pages that are part of another (auth.PART_OF): whoever may open the other gets a link too.
+const PART_OF = { quality: "console" };
+
+/** The pages a role's links lead to: its own, and those part of one of them. */
+export function withParts(pages) {
+  const keys = (pages || []).map(pageKey);
+  const parts = Object.entries(PART_OF)
+    .filter(([part, whole]) => keys.includes(whole) && !keys.includes(part))
+    .map(([part]) => part);
+  return [...keys, ...parts];
+}
+
 /** Links to the given pages, the current one marked. */
 export function pageLinks(pages, current) {
-  return (pages || []).map((p) => {
+  return withParts(pages).map((p) => {
     const key = pageKey(p);
     return h(
       "a",
