@@ -372,3 +372,28 @@ def mismatches(screen: Screen, figures: dict[str, Any]) -> list[str]:
                 f"{testid}: ClickHouse says {value}, screen shows data-value={raw!r} text={text!r}"
             )
     return problems
+
+
+# --- an app of this process, served on a free port (the 质控 page's short browser test) ----
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 in a thread; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_config=None)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="web-under-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the web app under test did not start within 30 s"
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

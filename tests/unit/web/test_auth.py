@@ -43,6 +43,7 @@ def test_role_map_is_the_contract() -> None:
         "official": ("dashboard",),
         "operator": ("dashboard", "console"),
         "developer": ("catalog",),
+        "institution_contact": ("quality",),
     }
     assert allowed("operator", "console")
     assert not allowed("official", "console")
