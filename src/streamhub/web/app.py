@@ -17,7 +17,6 @@ from streamhub.anomaly.suppression_log import SUPPRESSIONS_TOPIC
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.log import get_logger
-from streamhub.quality.orders import WorkOrderStore
 from streamhub.query import QueryRefusedError, QuerySource, QueryUnavailableError
 from streamhub.web import catalog_api, console, dashboard, pages, quality, work_orders
 from streamhub.web.audit import SESSION_COOKIE, AuditMiddleware, AuditTrail
@@ -31,6 +30,7 @@ from streamhub.web.errors import (
 )
 from streamhub.web.headers import SecurityHeadersMiddleware
 from streamhub.web.institutions import Directory
+from streamhub.web.order_store import OrderStore
 from streamhub.web.throttle import SignInThrottle
 
 log = get_logger(__name__)
@@ -47,7 +47,7 @@ def create_app(
     suppressions_topic: str = SUPPRESSIONS_TOPIC,
     throttle: SignInThrottle | None = None,
     session_max_s: float = SESSION_MAX_S,
-    orders: Callable[[], WorkOrderStore] | None = None,
+    orders: Callable[[], OrderStore] | None = None,
 ) -> FastAPI:
     """The web app reading ClickHouse through ``queries`` (closed when the app shuts down)."""
     sessions = SessionStore(settings.web_session_minutes * 60, clock, session_max_s)
@@ -72,7 +72,7 @@ def create_app(
         clock=clock,
         suppressions_topic=suppressions_topic,
         throttle=throttle or SignInThrottle(clock),
-        orders=orders or work_orders.settings_store(settings),
+        orders=orders or work_orders.settings_store(settings, queries),
     )
     app.add_middleware(AuditMiddleware, trail=trail, sessions=sessions, clock=clock)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, the audit's too

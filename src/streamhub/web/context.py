@@ -11,12 +11,12 @@ from fastapi import HTTPException, Request
 from streamhub.anomaly.suppression_log import SUPPRESSIONS_TOPIC
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
-from streamhub.quality.orders import WorkOrderStore
 from streamhub.query import QuerySource
 from streamhub.web.audit import SESSION_COOKIE, AuditTrail
 from streamhub.web.auth import ROLE_PAGES, Session, SessionStore, UserStore, allowed
 from streamhub.web.errors import ServiceUnavailableError
 from streamhub.web.institutions import Directory
+from streamhub.web.order_store import OrderStore
 from streamhub.web.throttle import SignInThrottle
 
 NOT_SIGNED_IN = (
@@ -36,7 +36,7 @@ class WebContext:
     suppressions_topic: str = SUPPRESSIONS_TOPIC
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     # opens the work order store (web.work_orders.settings_store unless a test gives one)
-    orders: Callable[[], WorkOrderStore] = field(default=lambda: _no_orders())
+    orders: Callable[[], OrderStore] = field(default=lambda: _no_orders())
     # mutable state shared by requests (the freshness fallback, the health cache)
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -44,7 +44,7 @@ class WebContext:
         return now_ms(self.clock)
 
 
-def _no_orders() -> WorkOrderStore:
+def _no_orders() -> OrderStore:
     raise ServiceUnavailableError("this app was built without a work order store")
 
 

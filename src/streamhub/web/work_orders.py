@@ -30,32 +30,31 @@ from streamhub.quality.orders import (
     WorkOrderStateError,
     WorkOrderStore,
 )
+from streamhub.query import QuerySource
 from streamhub.web.auth import Session
 from streamhub.web.contact import NOT_A_CONTACT, is_contact, refuse, scoped
 from streamhub.web.context import WebContext, context, viewed
 from streamhub.web.errors import NotFoundError, ServiceUnavailableError
+from streamhub.web.order_store import OrderStore, QueriedOrders
 from streamhub.web.quality import Access
 
 OrderState = Literal["open", "acknowledged", "fix_reported", "escalated", "closed"]
-OrderStores = Callable[[], WorkOrderStore]
+OrderStores = Callable[[], OrderStore]
 STORE = "work_order_store"  # WebContext.state key: the app's one store
 _lock = threading.Lock()
 
 router = APIRouter(prefix="/api/quality/orders")
 
 
-def settings_store(settings: Settings) -> OrderStores:
-    """Work orders on the configured ClickHouse. The web app writes them (acknowledge,
-    report fix), so it needs a server: embedded chDB is opened by the lander alone."""
+def settings_store(settings: Settings, queries: QuerySource) -> OrderStores:
+    """Work orders on the configured ClickHouse: a store of the app's own on a server (it
+    writes the contact's changes); with embedded chDB, which the lander alone may open, the
+    orders read through ``queries`` and the changes refused (:class:`QueriedOrders`)."""
 
-    def open_store() -> WorkOrderStore:
+    def open_store() -> OrderStore:
         dsn = settings.clickhouse_dsn
         if dsn.startswith("chdb:"):
-            raise ServiceUnavailableError(
-                "work orders need a ClickHouse server (clickhouse_dsn http(s)://…): with "
-                "embedded chDB only the lander may open the database; use `streamhub "
-                "quality orders list|show` on the lander's host meanwhile"
-            )
+            return QueriedOrders(queries)
         try:
             return WorkOrderStore(connect(dsn, settings.clickhouse_database))
         except LandError as exc:
@@ -64,9 +63,9 @@ def settings_store(settings: Settings) -> OrderStores:
     return open_store
 
 
-def _store(ctx: WebContext) -> WorkOrderStore:
+def _store(ctx: WebContext) -> OrderStore:
     with _lock:
-        store: WorkOrderStore | None = ctx.state.get(STORE)
+        store: OrderStore | None = ctx.state.get(STORE)
         if store is None:
             store = ctx.state[STORE] = ctx.orders()
         return store

@@ -105,9 +105,10 @@ def _without(rows: list[list[Any]], column: int) -> list[list[Any]]:
     return [[c for i, c in enumerate(row) if i != column] for row in rows]
 
 
-def _refused(answer: Any) -> None:
+def _refused(answer: Any, other: str = B) -> None:
+    """403, saying nothing of the other institution (its id, its orders)."""
     assert answer.status_code == 403, (answer.request.url, answer.status_code, answer.text)
-    assert B not in answer.text and "wo-b" not in answer.text.replace("work order", "")
+    assert other not in answer.text and "wo-" not in answer.text
 
 
 def test_contact_sees_only_their_institution(
@@ -193,3 +194,19 @@ def test_other_roles_do_not_get_the_quality_page(app: AppFactory) -> None:  # no
         assert client.get("/api/quality/report").status_code == 403
         assert client.get("/api/quality/orders").status_code == 403
         assert client.get("/quality").status_code == 403
+
+
+def test_beside_embedded_chdb_orders_are_read_through_the_lander(
+    make_client: AppFactory,
+    orders: WorkOrderStore,  # noqa: F811 - the fixture imported above
+    contacts: dict[str, str],  # noqa: F811
+) -> None:
+    """The app's own orders source for a chdb:// DSN: named queries, changes refused."""
+    sun = signed(make_client, "sun")  # no store given: settings_store, the module's queries
+    listed = sun.get("/api/quality/orders", params={"state": "open"}).json()["orders"]
+    assert sorted(o["order_id"] for o in listed) == ["wo-b-1", "wo-b-2"]
+    assert {o["institution_id"] for o in listed} == {B}
+    _refused(sun.get("/api/quality/orders/wo-a-1"), A)
+    refused = sun.post("/api/quality/orders/wo-b-1/acknowledge", json={"note": "seen"})
+    assert refused.status_code == 503 and "read-only" in refused.json()["detail"]
+    assert orders.get("wo-b-1").state == "open"
