@@ -112,6 +112,13 @@ def anomaly_group() -> None:
     help="How often heartbeats are checked and suppressions applied.",
 )
 @click.option(
+    "--stale-after",
+    default="60s",
+    show_default=True,
+    help="A connector without a heartbeat this long is down (SILENCE); heartbeats come "
+    "every few seconds.",
+)
+@click.option(
     "--connectors",
     "patterns",
     multiple=True,
@@ -131,6 +138,7 @@ def run_cmd(
     state_topic: str | None,
     min_history: int,
     tick_s: float,
+    stale_after: str,
     patterns: tuple[str, ...],
     suppressions_topic: str,
 ) -> None:
@@ -159,7 +167,10 @@ def run_cmd(
             origin_ms=parse_moment_ms(wall_origin),
             business_origin_ms=parse_moment_ms(business_origin),
         )
-    config = DetectorConfig(baseline=BaselineConfig(seasonal=seasonal, min_history=min_history))
+    config = DetectorConfig(
+        baseline=BaselineConfig(seasonal=seasonal, min_history=min_history),
+        stale_after_ms=parse_duration_ms(stale_after),
+    )
     options = StartOptions(
         detector=config,
         history_ms=parse_duration_ms(history),
