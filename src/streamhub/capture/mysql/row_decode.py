@@ -184,34 +184,43 @@ def _date(buf: bytes, pos: int) -> tuple[object, int]:
 
 
 def _newdecimal(precision: int, scale: int) -> Reader:
-    """DECIMAL's packed digit groups → the library's digit string → Decimal."""
+    """DECIMAL's packed digit groups → Decimal, with the library's digits and exponent.
+
+    The groups (a partial one of 1-4 bytes, whole ones of 4 bytes for 9 digits, the same
+    after the point) are big-endian; the first bit is the sign (set: positive), and a negative
+    number has every bit inverted. Read as one integer, the groups are shifts and masks.
+    """
     integral = precision - scale
     whole_int, part_int = divmod(integral, 9)
     whole_frac, part_frac = divmod(scale, 9)
-    sizes = (
-        [(_DECIMAL_BYTES[part_int], 0)] * bool(part_int)
-        + [(4, 9)] * whole_int
-        + [(0, -1)]  # the point
-        + [(4, 9)] * whole_frac
+    groups = (
+        [(_DECIMAL_BYTES[part_int], part_int)] * bool(part_int)
+        + [(4, 9)] * (whole_int + whole_frac)
         + [(_DECIMAL_BYTES[part_frac], part_frac)] * bool(part_frac)
     )
-    total = sum(size for size, _ in sizes)
+    total = sum(size for size, _ in groups)
+    steps = []  # (shift, mask, 10 ** digits) per group, first to last
+    offset = total * 8
+    for size, digits in groups:
+        offset -= size * 8
+        steps.append((offset, (1 << size * 8) - 1, 10**digits))
+    sign_bit = 1 << (total * 8 - 1)
+    negative_flip = sign_bit ^ ((1 << total * 8) - 1)
+    exponent = f"E-{scale}"
 
     def read(buf: bytes, pos: int) -> tuple[object, int]:
-        raw = bytearray(buf[pos : pos + total])
-        positive = bool(raw[0] & 0x80)
-        raw[0] ^= 0x80
-        mask = 0 if positive else -1
-        text = [] if positive else ["-"]
-        at = 0
-        for size, width in sizes:
-            if width < 0:
-                text.append(".")
-                continue
-            value = int.from_bytes(raw[at : at + size], "big", signed=True) ^ mask
-            at += size
-            text.append(f"{value:0{width}d}" if width else str(value))
-        return decimal.Decimal("".join(text)), pos + total
+        end = pos + total
+        raw = int.from_bytes(buf[pos:end], "big")
+        sign = ""
+        if raw & sign_bit:
+            raw ^= sign_bit
+        else:
+            raw ^= negative_flip
+            sign = "-"
+        value = 0
+        for shift, mask, factor in steps:
+            value = value * factor + ((raw >> shift) & mask)
+        return decimal.Decimal(f"{sign}{value}{exponent}"), end
 
     return read
 

@@ -56,6 +56,7 @@ from pymysqlreplication.row_event import (
 from streamhub.capture.errors import SourceUnavailableError
 from streamhub.capture.model import Event, TransactionEnd
 from streamhub.capture.mysql.gtid import GtidPosition
+from streamhub.capture.mysql.table_maps import TableMaps, hooked_connection
 from streamhub.capture.mysql.translator import BinlogTranslator, carry_bytes, charsets_of
 from streamhub.capture.mysql.watermarks import WATERMARK_SCHEMA, WATERMARK_TABLE
 
@@ -212,6 +213,7 @@ class ServerStream:
         self._tables: set[str] = {WATERMARK_TABLE}
         self.scanned: Scanned | None = None
         self._same_id_waits = 0
+        self._table_maps = TableMaps()
         self._thread = threading.Thread(
             target=self._run,
             name=f"streamhub-binlog-{address.host}:{address.port}",
@@ -261,6 +263,7 @@ class ServerStream:
             return False
         settings = self._settings(sub.start)
         settings.update(blocking=False, only_events=None, server_id=_probe_server_id())
+        del settings["pymysql_wrapper"], settings["freeze_schema"]
         probe = BinLogStreamReader(**settings)
         try:
             probe.fetchone()
@@ -306,6 +309,8 @@ class ServerStream:
     def _stream_from(self, start: str) -> str | None:
         """Stream from ``start``; the next start after a rewind, None when no one is left."""
         stream = BinLogStreamReader(**self._settings(start))
+        maps = self._table_maps
+        maps.attach(stream)
         got_event = False
         try:
             for event in stream:
@@ -317,6 +322,10 @@ class ServerStream:
                 self.scanned = (stream.log_file, stream.log_pos)
                 if self._ending():
                     return None
+                if maps.pending:  # table maps read before this event, known already
+                    mapped, maps.pending = maps.pending, []
+                    for table_map, charsets in mapped:
+                        self._table_map(table_map, charsets)
                 self._step(event, stream)
             raise SourceUnavailableError("the server ended the binlog stream")
         except pymysql.MySQLError as exc:
@@ -379,6 +388,9 @@ class ServerStream:
             "only_events": _EVENTS,
             "slave_heartbeat": HEARTBEAT_S,
             "enable_logging": False,
+            # a TableMapEvent is parsed once per distinct body (table_maps)
+            "freeze_schema": True,
+            "pymysql_wrapper": hooked_connection(self._table_maps),
         }
 
     def _step(self, event: Any, stream: Any) -> None:
@@ -400,7 +412,9 @@ class ServerStream:
                     self._deliver(sub, event)
             return
         if isinstance(event, TableMapEvent):
-            self._table_map(event)
+            charsets = charsets_of(event)  # before carry_bytes changes the columns
+            self._table_maps.parsed(event, charsets)
+            self._table_map(event, charsets)
             return
         if isinstance(event, HeartbeatLogEvent):
             if self._open is None and self._joining:
@@ -470,13 +484,12 @@ class ServerStream:
                 sub.skipping = False
                 self._deliver(sub, event)
 
-    def _table_map(self, event: Any) -> None:
+    def _table_map(self, event: Any, charsets: list[str | None]) -> None:
         schema, table = event.schema, event.table
         wanting = [s for s in self._members if not s.skipping and s.translator.wants(schema, table)]
         if not wanting:
             self._routes.pop(event.table_id, None)
             return
-        charsets = charsets_of(event)  # before carry_bytes changes the columns
         taken = []
         for sub in wanting:
             try:

@@ -140,6 +140,9 @@ class BinlogTranslator:
         self.position = GtidPosition(committed, config.engine == "mariadb")
         self._by_id: dict[int, _Table] = {}
         self._layouts: dict[tuple[str, str], tuple[object, _Table]] = {}
+        # the last TableMapEvent object per table id and what it gave: a stream hands the same
+        # object again for the same bytes (table_maps)
+        self._mapped: dict[int, tuple[object, _Table | None]] = {}
         self._gtid: str | None = None
         self._seq = 0
         self._index = 0
@@ -237,10 +240,19 @@ class BinlogTranslator:
     def table_map(self, event: Any, charsets: list[str | None]) -> bool:
         """Take a TableMapEvent (``charsets`` read before ``carry_bytes``); True when this
         connector reads the table, so its string columns must be carried."""
+        table_id: int = event.table_id
+        seen = self._mapped.get(table_id)
+        if seen is not None and seen[0] is event:
+            if seen[1] is None:
+                self._by_id.pop(table_id, None)
+                return False
+            self._by_id[table_id] = seen[1]
+            return True
         name = (event.schema, event.table)
         watermark = name == (WATERMARK_SCHEMA, WATERMARK_TABLE)
         if not self.wants(event.schema, event.table):
             self._by_id.pop(event.table_id, None)
+            self._mapped[event.table_id] = (event, None)
             return False
         columns = event.columns
         if any(c.name is None for c in columns):
@@ -270,6 +282,7 @@ class BinlogTranslator:
             cached = (signature, table)
             self._layouts[name] = cached
         self._by_id[event.table_id] = cached[1]
+        self._mapped[event.table_id] = (event, cached[1])
         return True
 
     def _build(

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import random
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -162,3 +164,47 @@ def test_the_check_fails_on_injected_drift(
 ) -> None:
     monkeypatch.setattr(row_decode, where, drift(getattr(row_decode, where)))
     assert run_checker()[1] != []
+
+
+def _library_decimal(data: bytes, precision: int, scale: int) -> object:
+    """The library's own DECIMAL reader on ``data`` (its packet wrapper around the bytes)."""
+    wrapper = object.__new__(BinLogPacketWrapper)
+    wrapper.packet = MysqlPacket(data, "utf8")
+    wrapper.read_bytes = 0
+    wrapper._BinLogPacketWrapper__data_buffer = b""
+    event = object.__new__(WriteRowsEvent)
+    event.packet = wrapper
+    column = SimpleNamespace(precision=precision, decimals=scale)
+    return event._RowsEvent__read_new_decimal(column)
+
+
+def _packed(digits: str, scale: int, precision: int, negative: bool) -> bytes:
+    """MySQL's packed DECIMAL of ``digits`` (precision digits, the last ``scale`` after the
+    point): digit groups of 9 in 4 bytes, partial groups in 1-4, sign bit, inverted if < 0."""
+    integral, fraction = digits[: precision - scale], digits[precision - scale :]
+    sizes = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
+    head = len(integral) % 9
+    groups = ([integral[:head]] if head else []) + [
+        integral[i : i + 9] for i in range(head, len(integral), 9)
+    ]
+    groups += [fraction[i : i + 9] for i in range(0, len(fraction), 9)]
+    raw = b"".join(int(g).to_bytes(sizes[len(g)], "big") for g in groups)
+    packed = bytearray(raw)
+    packed[0] ^= 0x80
+    if negative:
+        packed = bytearray(b ^ 0xFF for b in packed)
+    return bytes(packed)
+
+
+def test_decimals_of_every_precision_and_scale_decode_as_the_library_does() -> None:
+    rng = random.Random(23)
+    for _ in range(1000):
+        precision = rng.randint(1, 65)
+        scale = rng.randint(0, min(precision, 30))
+        digits = "".join(rng.choice("0123456789") for _ in range(precision))
+        if rng.random() < 0.2:
+            digits = "0" * precision
+        data = _packed(digits, scale, precision, rng.random() < 0.5)
+        ours, end = row_decode._newdecimal(precision, scale)(data, 0)
+        theirs = _library_decimal(data + b"\0" * 8, precision, scale)
+        assert (repr(ours), end) == (repr(theirs), len(data)), (precision, scale, digits)
