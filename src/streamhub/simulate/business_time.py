@@ -30,6 +30,11 @@ class DayCurve:
     def at(self, moment: datetime) -> float:
         return self.at_hour(moment.hour + moment.minute / 60 + moment.second / 3600)
 
+    @property
+    def peak(self) -> float:
+        """The highest intensity: piecewise linear, so at one of its points."""
+        return max(self._values)
+
 
 FLAT = DayCurve([(0.0, 1.0), (24.0, 1.0)])
 

@@ -97,13 +97,23 @@ class WorkloadBase:
             self._next_arrival = until + timedelta(seconds=self._gap(until))
 
     def _gap(self, at: datetime) -> float:
-        """Seconds of simulated time to the next arrival, from the target row rate."""
+        """Seconds of simulated time to the next arrival, from the target row rate.
+
+        Arrivals are a Poisson process whose rate follows the day's curve, drawn by thinning:
+        candidates at the curve's peak rate, each kept with the curve's intensity there over
+        the peak. One exponential gap at the rate of ``at`` would be wrong for a small
+        institution: a gap drawn at a quiet hour's rate (hours long) jumps over the busy
+        hours after it, so most of a province's clinics sent nothing in a short run.
+        """
+        peak = self._curve.peak
         arrivals_per_sim_second = (
-            self._rows_per_second
-            * self._curve.at(at)
-            / (self._rows_per_arrival * self._compression)
+            self._rows_per_second * peak / (self._rows_per_arrival * self._compression)
         )
-        return self.rng.expovariate(arrivals_per_sim_second)
+        candidate = at
+        while True:
+            candidate += timedelta(seconds=self.rng.expovariate(arrivals_per_sim_second))
+            if self.rng.random() * peak < self._curve.at(candidate):
+                return (candidate - at).total_seconds()
 
     def after(self, minutes: tuple[float, float], action: Action, *args: object) -> None:
         """Schedule a follow-up a random number of simulated minutes from now."""

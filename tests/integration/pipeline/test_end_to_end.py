@@ -114,7 +114,9 @@ def test_both_dialects_land_exactly_flag_bad_records_and_leak_no_identifier(
     prefix = f"e2e{uuid.uuid4().hex[:6]}"
     options = SimulationOptions(
         start=START,
-        seed=5,
+        # a seed whose 90 simulated minutes plant every bad kind: a discharge before admission
+        # needs a bad draw at one of few discharges (seed 6 plants two; 5 now plants none)
+        seed=6,
         hospitals=2,  # h01 english_pg on PostgreSQL, h02 pinyin_gbk on MariaDB (GBK)
         clinics=1,
         rate=250.0,

@@ -121,3 +121,34 @@ def test_fault_specs_parse_and_bad_ones_say_how_to_write_them():
     for bad in ("outage:h01@30s", "melt:h01", "burst:h01,rows=x", "burst:h01,colour=red"):
         with pytest.raises(FaultSpecError):
             parse_fault(bad)
+
+
+def test_a_small_institution_starting_at_a_quiet_hour_still_gets_the_busy_hours_arrivals():
+    # a night at 1% of the day's intensity, then a working day: started at 07:00, a clinic
+    # expecting ~40 arrivals between 08:00 and 12:00 must get about that many; one gap drawn
+    # at 07:00's rate (mean ~4 days here) jumped over the whole morning
+    curve = DayCurve([(0.0, 0.01), (8.0, 0.01), (8.001, 1.0), (24.0, 1.0)])
+    activity = load_activity()
+    inst = plan_institutions(hospitals=0, clinics=1, dialects=["pinyin_gbk"], seed=1)[0]
+    busy = sum(curve.at_hour(8 + m / 60) for m in range(240)) / 240  # mean 08:00-12:00
+    rows_per_arrival = 10.0
+    per_sim_second = 40 / (4 * 3600 * busy)  # arrivals/s at intensity 1 for ~40 in the morning
+    counts = []
+    for seed in range(20):
+        workload = InstitutionWorkload(
+            inst,
+            activity,
+            seed=seed,
+            start=datetime(2026, 3, 2, 7, 0),
+            rows_per_second=per_sim_second * rows_per_arrival,
+            rows_per_arrival=rows_per_arrival,
+            compression=1.0,
+            curve=curve,
+        )
+        workload.configure(bad_fraction=0.0, bad_kinds=(), raw_text=False)
+        end = datetime(2026, 3, 2, 12, 0)
+        while workload.next_time() < end:
+            workload.step()
+        counts.append(workload.arrivals)
+    mean = sum(counts) / len(counts)
+    assert 30 <= mean <= 50, counts
