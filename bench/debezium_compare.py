@@ -283,6 +283,9 @@ class Debezium:
                 "topic.prefix": f"{self.prefix}_hospital",
                 "snapshot.locking.mode": "none",
                 "include.schema.changes": "false",
+                # only this run's databases: the shared server's others come and go (tests)
+                "schema.history.internal.store.only.captured.databases.ddl": "true",
+                "schema.history.internal.store.only.captured.tables.ddl": "true",
                 "schema.history.internal.kafka.bootstrap.servers": self.settings.kafka_bootstrap,
                 "schema.history.internal.kafka.topic": f"_{self.prefix}_schema_history",
             }
