@@ -87,6 +87,10 @@ class OrderSettings(BaseSettings):
     levels: dict[str, Threshold] = Field(default_factory=lambda: dict(DEFAULT_LEVELS))
     #: per rule, thresholds replacing the default ones of the levels named
     rules: dict[str, dict[str, Threshold]] = Field(default_factory=dict)
+    #: only these institutions' data opens, closes and escalates orders (empty: all of them)
+    institutions: frozenset[str] = frozenset()
+    #: rules that never open an order (e.g. timeliness while history is back-filled)
+    disabled_rules: frozenset[str] = frozenset()
     clean_period_s: int = Field(
         default=3 * DAY_S,
         gt=0,
@@ -105,8 +109,14 @@ class OrderSettings(BaseSettings):
         merged |= {n: t for n, t in own.items() if n not in merged}
         return merged
 
+    def covers(self, institution: str) -> bool:
+        return not self.institutions or institution in self.institutions
+
     def level_of(self, rule: str, count: int, records: int) -> tuple[str, Threshold] | None:
-        """The most severe level the breach reaches; None under every threshold."""
+        """The most severe level the breach reaches; None under every threshold (and for a
+        disabled rule)."""
+        if rule in self.disabled_rules:
+            return None
         reached = [(n, t) for n, t in self.thresholds(rule).items() if t.breached(count, records)]
         return reached[-1] if reached else None
 

@@ -127,9 +127,13 @@ class OrderEngine:
             now - self.settings.window_s * 1000, now + 1, self.settings.max_offenders
         )
         result = Evaluation()
-        active = {order_key(o): o for o in self.store.list(states=ACTIVE_STATES)}
+        active = {
+            order_key(o): o
+            for o in self.store.list(states=ACTIVE_STATES)
+            if self.settings.covers(o.institution_id)
+        }
         for key, count in sorted(counts.items()):
-            if key not in active:
+            if key not in active and self.settings.covers(count.institution_id):
                 opened = self._open(count, now)
                 if opened is not None:
                     result.opened.append(opened)

@@ -153,6 +153,9 @@ def test_a_rule_overrides_a_level_and_keeps_the_others() -> None:
     assert settings.level_of("id_checksum", 1, 100) == ("warning", strict)
     assert settings.level_of("required", 1, 100) is None
     assert list(settings.thresholds("id_checksum")) == ["warning", "critical"]
+    off = OrderSettings(levels=LEVELS, disabled_rules=frozenset({"entered_late"}))
+    assert off.level_of("entered_late", 20, 20) is None
+    assert off.level_of("required", 20, 20) is not None
 
 
 def test_the_defaults_and_the_environment() -> None:
@@ -218,6 +221,16 @@ def test_a_breach_opens_one_order_at_its_level_and_clean_scopes_none() -> None:
     assert {n.order_id for n in sent.notices} == {o.order_id for o in first.opened}
     second = engine.evaluate()  # still breached: no second order, no second notice
     assert second.opened == [] and len(store.rows) == 2 and len(sent.notices) == 2
+
+
+def test_only_the_covered_institutions_open_orders() -> None:
+    clock = ManualClock(START_S)
+    store, data = MemoryStore(clock), Data()
+    settings = OrderSettings(levels=LEVELS, institutions=frozenset({"I2"}))
+    data.breach("I1", "required", 5, 10)
+    data.breach("I2", "required", 5, 10)
+    opened = OrderEngine(store, settings, Sent(), data).evaluate().opened
+    assert [o.institution_id for o in opened] == ["I2"]
 
 
 def test_order_ids_are_stable_per_scope_rule_and_opening_time() -> None:
