@@ -15,6 +15,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from streamhub.core.clock import SYSTEM_CLOCK, Clock
 from streamhub.errors import StreamhubError
 from streamhub.kafka.topics import ensure_topic, wait_for_leaders
 
@@ -25,8 +26,22 @@ def _encode(data: dict[str, Any] | None) -> bytes | None:
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
+# what a broker answers for a topic another broker has just created
+_NOT_YET_KNOWN = frozenset(
+    {
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+    }
+)
+
+
 class CompactedLog:
     """JSON key/value records in a single-partition compacted topic: append, then replay."""
+
+    clock: Clock = SYSTEM_CLOCK  # paces the retries of a partition not yet known
 
     def __init__(
         self,
@@ -75,8 +90,7 @@ class CompactedLog:
             }
         )
         try:
-            partition = TopicPartition(self.topic, 0)
-            low, high = consumer.get_watermark_offsets(partition, timeout=self.timeout_s)
+            low, high = self._watermarks(consumer)
             if high <= low:
                 return
             consumer.assign([TopicPartition(self.topic, 0, low)])
@@ -101,6 +115,22 @@ class CompactedLog:
                 yield json.loads(raw_key), (json.loads(raw_value) if raw_value else None)
         finally:
             consumer.close()
+
+    def _watermarks(self, consumer: Consumer) -> tuple[int, int]:
+        """The partition's low and high offsets. A topic just created is known to the broker
+        that created it before the others (a cluster of several): a reader asking another
+        one is told the partition is unknown for a moment, so ask again until the timeout."""
+        partition = TopicPartition(self.topic, 0)
+        deadline = self.clock.monotonic() + self.timeout_s
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(partition, timeout=self.timeout_s)
+                return int(low), int(high)
+            except KafkaException as exc:
+                code = exc.args[0].code() if exc.args else None
+                if code not in _NOT_YET_KNOWN or self.clock.monotonic() > deadline:
+                    raise
+            self.clock.sleep(0.2)
 
     def append(self, records: list[tuple[Any, Any]]) -> None:
         errors: list[str] = []
