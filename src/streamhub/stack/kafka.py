@@ -9,6 +9,7 @@ Single nodes can be stopped and started again (``streamhub stack broker stop|sta
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import functools
 import os
@@ -205,10 +206,24 @@ class Kafka(Service):
         return f"broker {node_id}: {'killed' if kill else 'stopped'}"
 
     def down(self) -> str:
-        outcomes = [self.stop_node(n.node_id) for n in self.nodes]
-        if len(outcomes) == 1:
-            return outcomes[0].split(": ", 1)[1]
-        return "; ".join(outcomes)
+        """Stop every node. All are asked at once: one by one, the last ones would wait out
+        their grace for a controller quorum that the first ones took away."""
+        nodes = self.nodes
+        pids = {node: node.pid() for node in nodes}
+        for pid in pids.values():
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        for node, pid in pids.items():
+            if pid is not None:
+                process.terminate(pid, f"kafka broker {node.node_id}", grace_s=45)
+                node.pid_file.unlink(missing_ok=True)
+        if len(nodes) == 1:
+            return "not running" if pids[nodes[0]] is None else "stopped"
+        stopped = sum(pid is not None for pid in pids.values())
+        return f"{stopped} of {len(nodes)} brokers stopped" + (
+            f" ({len(nodes) - stopped} were not running)" if stopped < len(nodes) else ""
+        )
 
     # status --------------------------------------------------------------------------
 
