@@ -34,12 +34,17 @@ SAMPLES: dict[ValueKind, list[object]] = {
         datetime(2026, 3, 2, 10, 0, 13, 924_000),
         datetime(1969, 12, 31, 23, 59, 59, 999_999),
         datetime(1900, 1, 1),
+        datetime(1969, 12, 31, 23, 59, 59, 500),  # before the epoch, within a millisecond
+        datetime(2026, 3, 2, 18, 0, 0, 999, tzinfo=timezone(timedelta(hours=8))),  # wall time
+        datetime(9999, 12, 31, 23, 59, 59, 999_999),
         1_700_000_000_000,
     ],
     "timestamp_ms": [
         datetime(2026, 3, 2, 10, 0, 13, 924_500, tzinfo=UTC),
         datetime(2026, 3, 2, 18, 0, tzinfo=timezone(timedelta(hours=8))),
         datetime(1969, 7, 20, 20, 17, 40, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999_001, tzinfo=timezone(timedelta(hours=-5.5))),
+        datetime(2026, 3, 2, 10, 0, 13, 924_999),  # naive: taken as UTC
         -5,
     ],
 }
