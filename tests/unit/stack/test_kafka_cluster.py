@@ -37,6 +37,8 @@ def test_one_broker_keeps_the_single_node_layout(tmp_path: Path) -> None:
     assert props["controller.quorum.voters"] == "1@127.0.0.1:24093"
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["min.insync.replicas"] == "1"
+    (line,) = Kafka(_settings(tmp_path)).statuses()  # `stack status` shows it as before
+    assert (line.name, line.address, line.running) == ("kafka", "127.0.0.1:24092", False)
 
 
 def test_three_brokers_from_one_address_take_the_ports_after_it(tmp_path: Path) -> None:
