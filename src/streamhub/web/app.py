@@ -57,6 +57,7 @@ def create_app(
     async def lifespan(running: FastAPI) -> AsyncIterator[None]:
         yield
         console.close_health(running.state.web)  # the kept health reader's consumer
+        work_orders.close_store(running.state.web)  # its client, when it opened one
         queries.close()
 
     app = FastAPI(

@@ -13,6 +13,7 @@ form cannot send ``application/json`` without a CORS preflight the app never gra
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -42,6 +43,7 @@ OrderState = Literal["open", "acknowledged", "fix_reported", "escalated", "close
 OrderStores = Callable[[], OrderStore]
 STORE = "work_order_store"  # WebContext.state key: the app's one store
 _lock = threading.Lock()
+_opened: weakref.WeakSet[WorkOrderStore] = weakref.WeakSet()  # stores settings_store opened
 
 router = APIRouter(prefix="/api/quality/orders")
 
@@ -56,9 +58,11 @@ def settings_store(settings: Settings, queries: QuerySource) -> OrderStores:
         if dsn.startswith("chdb:"):
             return QueriedOrders(queries)
         try:
-            return WorkOrderStore(connect(dsn, settings.clickhouse_database))
+            store = WorkOrderStore(connect(dsn, settings.clickhouse_database))
         except LandError as exc:
             raise ServiceUnavailableError(f"work orders unavailable: {exc}") from exc
+        _opened.add(store)
+        return store
 
     return open_store
 
@@ -69,6 +73,15 @@ def _store(ctx: WebContext) -> OrderStore:
         if store is None:
             store = ctx.state[STORE] = ctx.orders()
         return store
+
+
+def close_store(ctx: WebContext) -> None:
+    """Close the ClickHouse client of a store :func:`settings_store` opened (the app is
+    shutting down); a store given to the app is its giver's to close."""
+    with _lock:
+        store = ctx.state.pop(STORE, None)
+    if isinstance(store, WorkOrderStore) and store in _opened:
+        store.client.close()
 
 
 def _unavailable(exc: WorkOrderError) -> ServiceUnavailableError:

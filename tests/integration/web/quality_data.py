@@ -15,11 +15,13 @@ from streamhub.config import Settings
 from streamhub.quality.orders import WorkOrder, WorkOrderStore
 from streamhub.web.auth import User, hash_password, read_users, write_users
 from tests.integration.quality import dataset
-from tests.integration.web import data
-from tests.integration.web.conftest import PASSWORDS, AppFactory
+from tests.integration.web import conftest, data
+from tests.integration.web.conftest import AppFactory
 
 A, B = data.SIMING_A, data.HULI_B
 CONTACTS = {"chen": A, "sun": B}
+# the web tests' users and these contacts (conftest's PASSWORDS are its users file's only)
+PASSWORDS = {**conftest.PASSWORDS, **{name: f"{name}-contact-pw" for name in CONTACTS}}
 PERIOD = "2026-11"
 TITLES = ["总体评价", "趋势", "规则明细", "问题记录"]
 OPENED_MS = int(dataset.NOV.timestamp() * 1000) + 86_400_000  # the day after the breaches
@@ -45,8 +47,7 @@ def contacts(web_settings: Settings) -> Iterator[dict[str, str]]:
     before = read_users(path)
     users = dict(before)
     for name, institution in CONTACTS.items():
-        password = f"{name}-contact-pw"
-        PASSWORDS[name] = password
+        password = PASSWORDS[name]
         users[name] = User(
             name, "institution_contact", hash_password(password, iterations=1_000), institution
         )

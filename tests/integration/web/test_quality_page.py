@@ -24,8 +24,9 @@ from streamhub.quality.period import parse_period
 from streamhub.quality.render import sections
 from streamhub.quality.scores import build_report
 from streamhub.web.auth import read_users, write_users
-from tests.integration.web.conftest import PASSWORDS, AppFactory
+from tests.integration.web.conftest import AppFactory
 from tests.integration.web.quality_data import (  # noqa: F401 - fixtures
+    PASSWORDS,
     PERIOD,
     TITLES,
     A,

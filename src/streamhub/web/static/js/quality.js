@@ -11,7 +11,7 @@ import { fillBody, fillSelect, fmtInt, fmtTime, h } from "./util.js";
 
 const DIMENSIONS = ["completeness", "validity", "consistency", "timeliness", "overall"];
 const ORDER_STATES = ["open", "acknowledged", "fix_reported", "escalated", "closed"];
-const TRENDS = [3, 6, 12];
+const TRENDS = [1, 2, 3, 6, 12];
 const $ = (id) => document.getElementById(id);
 
 const state = { me: null, report: null, dimensionNames: {}, orders: [], chart: null };
