@@ -67,7 +67,7 @@ SIZES: dict[str, Any] = {
         "thresholds": {"heartbeat_down_s": 180},
         "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
     },
-    "web": {"replicas": 2},
+    "web": {"replicas": 1},  # sessions are in-process (web/auth.py): one replica
 }
 
 

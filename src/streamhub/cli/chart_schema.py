@@ -196,7 +196,8 @@ def values_schema() -> dict[str, Any]:
             batchSize={"type": "integer", "minimum": 1},
             withinMs={"type": "integer", "minimum": 1},
         ),
-        "web": _workload(port=port, users=_secret_ref()),
+        # sessions live in the web process (web/auth.py SessionStore): one replica
+        "web": _workload(max_replicas=1, port=port, users=_secret_ref()),
     }
     singletons = {"reconcile", "anomaly", "health"}
     for component, key, model in _BLOCKS:

@@ -247,6 +247,7 @@ def test_the_charts_alert_rules_are_monitorings(project_dir: Path) -> None:
         (("--set", "settings.pseudonym_key=0123456789abcdef"), "pseudonym_key"),
         (("--set", "land.config.dsn=http://x:8123"), "dsn"),
         (("--set", "reconcile.replicas=2"), "replicas"),
+        (("--set", "web.replicas=2"), "replicas"),
         (("--set", "settings.clickhouse_dsn=http://u:pw@ch:8123"), "holds credentials"),
         (("--set", "settings.clickhouse_dsn=chdb:///var/lib/ch"), "ClickHouse server"),
         (("--set", "capture.enabled=true"), "capture.groups"),
