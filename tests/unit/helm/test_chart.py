@@ -17,6 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from streamhub.cli.anomaly_cmd import run_cmd as anomaly_run_cmd
 from streamhub.cli.chart_schema import CHART_OPTIONS
 from streamhub.cli.land_cmd import land_cmd
 from streamhub.cli.reconcile_cmd import run_cmd as reconcile_run_cmd
@@ -271,6 +272,7 @@ def every_option(tmp_path: Path) -> Iterator[Path]:
     values = {
         "land": {"config": dict.fromkeys(CHART_OPTIONS["LanderConfig"], 7)},
         "reconcile": {"config": dict.fromkeys(CHART_OPTIONS["ReconcileSettings"], 60000)},
+        "anomaly": {"config": {"baseline": {"min_history": 9}}},
     }
     values["land"]["config"] |= {"landed_counts_topic": "ops.x", "dlq_topic": "dlq.x"}
     path = tmp_path / "options.yaml"
@@ -290,3 +292,5 @@ def test_config_blocks_reach_their_commands_options(
     for flag in CHART_OPTIONS["LanderConfig"].values():
         assert flag in land
     assert reconcile[-4:] == ["--grace", "60s", "--retention", "60s"]
+    assert "--min-history" in _options(anomaly_run_cmd)
+    assert container(found["rel-anomaly"])["args"][-2:] == ["--min-history", "9"]
