@@ -3,7 +3,9 @@
 What the two answers mean:
 
 * **live** (``GET /livez``): every loop the process declared has beaten within
-  ``stuck_after_s`` (counted from the probe's start until its first beat). A loop that stops
+  ``stuck_after_s``; before its first beat, within ``startup_s`` of the probe's start (a warm
+  start replays hours of input before the loop turns: the anomaly detector's history, the
+  reconciler's retention, health's horizon). A loop that stops
   beating is stuck (a deadlock, a call that never returns): restarting the process is the
   cure, and at-least-once makes it safe. A lost Kafka or ClickHouse does *not* fail liveness:
   a restart would not bring them back, and the loops keep beating while they retry.
@@ -48,6 +50,7 @@ log = get_logger(__name__)
 
 PORT_ENV = "STREAMHUB_PROBE_PORT"
 STUCK_AFTER_S = 300.0  # above the lander's retry_for_s: a loop retrying ClickHouse still turns
+STARTUP_S = 1800.0  # a warm start's replay before the first turn
 STALE_AFTER_S = 30.0
 CHECK_EVERY_S = 5.0
 CHECK_TIMEOUT_S = 3.0
@@ -77,11 +80,13 @@ class Probes:
         *,
         clock: Clock = SYSTEM_CLOCK,
         stuck_after_s: float = STUCK_AFTER_S,
+        startup_s: float = STARTUP_S,
         stale_after_s: float = STALE_AFTER_S,
         check_every_s: float = CHECK_EVERY_S,
     ) -> None:
         self.clock = clock
         self.stuck_after_s = stuck_after_s
+        self.startup_s = max(startup_s, stuck_after_s)
         self.stale_after_s = stale_after_s
         self.check_every_s = check_every_s
         self._lock = threading.Lock()
@@ -127,14 +132,14 @@ class Probes:
 
     # answers --------------------------------------------------------------------------
 
-    def _loops(self, limit_s: float) -> dict[str, dict[str, Any]]:
+    def _loops(self, limit_s: float, first_limit_s: float) -> dict[str, dict[str, Any]]:
         now = self.clock.monotonic()
         answers = {}
         for loop in sorted(self._required):
             beat = self._beats.get(loop, -1.0)
             if beat < 0:
                 age = now - self._started
-                ok = age <= limit_s
+                ok = age <= first_limit_s
                 detail = f"no turn yet ({age:.0f}s since start)"
             else:
                 age = now - beat
@@ -145,12 +150,12 @@ class Probes:
 
     def liveness(self) -> Verdict:
         with self._lock:
-            loops = self._loops(self.stuck_after_s)
+            loops = self._loops(self.stuck_after_s, self.startup_s)
         return Verdict(all(c["ok"] for c in loops.values()), loops)
 
     def readiness(self) -> Verdict:
         with self._lock:
-            answers = self._loops(self.stale_after_s)
+            answers = self._loops(self.stale_after_s, self.stale_after_s)
             for loop, beat in self._beats.items():
                 if loop in self._required and beat < 0:
                     answers[f"loop:{loop}"]["ok"] = False  # starting: not ready before a turn
