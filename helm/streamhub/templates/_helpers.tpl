@@ -40,6 +40,8 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{/* Environment of every process: settings as STREAMHUB_<KEY>, the pod's paths, probe port. */}}
 {{- define "streamhub.env" -}}
 {{- $root := .root -}}
+{{- $own := dict -}}
+{{- range .env }}{{ $_ := set $own .name true }}{{ end -}}
 - name: STREAMHUB_DATA_DIR
   value: /var/lib/streamhub
 - name: STREAMHUB_PROJECT_DIR
@@ -51,8 +53,9 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 - name: STREAMHUB_REGISTRY_URL
   value: {{ include "streamhub.registryUrl" $root | quote }}
 {{- range $key, $value := $root.Values.settings }}
-{{- if and (not (kindIs "invalid" $value)) (ne $key "registry_url") (not (and (eq $key "clickhouse_dsn") $root.Values.secrets.clickhouseDsn)) }}
-- name: {{ printf "STREAMHUB_%s" (upper $key) }}
+{{- $name := printf "STREAMHUB_%s" (upper $key) }}
+{{- if and (not (kindIs "invalid" $value)) (ne $key "registry_url") (not (hasKey $own $name)) (not (and (eq $key "clickhouse_dsn") $root.Values.secrets.clickhouseDsn)) }}
+- name: {{ $name }}
   value: {{ $value | toString | quote }}
 {{- end }}
 {{- end }}

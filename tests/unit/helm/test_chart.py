@@ -163,6 +163,7 @@ def test_each_process_gets_its_settings(
 ) -> None:
     for name, deployment in deployments(province).items():
         env = env_of(deployment)
+        assert len(env) == len(container(deployment)["env"]), name  # each variable once
         for key, value in province_values["settings"].items():
             assert env[f"STREAMHUB_{key.upper()}"]["value"] == str(value), (name, key)
         assert env["STREAMHUB_REGISTRY_URL"]["value"] == "http://rel-registry:8081"
