@@ -73,7 +73,11 @@ def landed_state(pipeline: Pipeline, prefix: str) -> dict[tuple[str, str], dict[
         for entity in ENTITY_MODELS
     )
     state: dict[tuple[str, str], dict[str, Any]] = {}
-    for result in pipeline.query(union):
+    done = pipeline.streamhub("clickhouse", "query", "--format", "json", union, timeout=900)
+    if done.returncode != 0:
+        raise AssertionError(f"clickhouse query failed: {done.stderr[-2000:]}")
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    for result in results:
         row = json.loads(result["row"])
         state[(result["entity"], row["record_id"])] = row
     return state

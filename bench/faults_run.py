@@ -182,8 +182,8 @@ class FaultRun:
             raise FaultPlanError("the databases are shared: they are not restarted by this run")
         print(schedule_text(o.seed, o.duration_s, faults), flush=True)
         print(f"work dir {self.work}", flush=True)
-        self.stack.up()
         try:
+            self.stack.up()
             verdicts = self._run(faults)
         finally:
             self.stack.down()
@@ -225,7 +225,7 @@ class FaultRun:
         pipeline.env = env  # type: ignore[method-assign]
         pipeline.pin_groups_to_end()
         dlq_starts = _ends(settings, list(topics.DEAD_LETTER_TOPICS))
-        migrated = pipeline.streamhub("clickhouse", "migrate")
+        migrated = pipeline.streamhub("clickhouse", "migrate", timeout=900)
         if migrated.returncode != 0:
             raise RuntimeError(f"clickhouse migrate failed: {migrated.stderr[-1000:]}")
         namespace = Namespace(f"shf-{self.tag}"[:15])
@@ -289,7 +289,7 @@ class FaultRun:
         positions = PositionStore(capture_settings)
         _wait(
             lambda: all(positions.load(c.name) for c in connectors),
-            180,
+            900,
             "every connector started",
             supervisor,
         )
