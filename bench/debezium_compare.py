@@ -350,7 +350,12 @@ class Debezium:
         deadline = time.monotonic() + 180
         while not all(self._has_offset(name) for name in self.names):
             for name in self.names:
-                state, tasks = self.worker.connector_state(name)
+                try:
+                    state, tasks = self.worker.connector_state(name)
+                except ConnectRestError as exc:
+                    if exc.status != 404:  # 404: created, its status not written yet
+                        raise
+                    continue
                 failed = [t for t in tasks if t.startswith("FAILED")]
                 if state == "FAILED" or failed:
                     raise SystemExit(f"Debezium connector {name} failed: {failed or state}")
@@ -376,10 +381,10 @@ class Debezium:
             self.worker.resume_connector(name)
 
     def _wait_state(self, wanted: str) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while any(self.worker.connector_state(n)[0] != wanted for n in self.names):
             if time.monotonic() > deadline:
-                raise SystemExit(f"Debezium connectors not {wanted} after 60 s")
+                raise SystemExit(f"Debezium connectors not {wanted} after 180 s")
             time.sleep(0.2)
 
     def remove(self) -> None:
