@@ -4,8 +4,10 @@ Every connector of one server (same host, port and user) subscribes to one ``Ser
 daemon thread owning one ``BinLogStreamReader`` (pymysqlreplication is synchronous and blocks on
 its socket). The server filters nothing by table, so the library is told the union of the
 connectors' schemas and tables (``only_schemas``/``only_tables``) and the event types they need
-(``only_events``): the row events of any other table are skipped unparsed, and rows are decoded
-once (lazily, on ``.rows``) however many connectors read them.
+(``only_events``): the row events of any other table are skipped unparsed. A rows event's
+rows are decoded by the translator of each connector that reads its table, with that table's
+compiled decoder (``row_decode``; the library's lazy ``.rows`` only as the fallback), and a
+TableMapEvent is parsed once per distinct body (``table_maps``).
 
 Positions stay per connector. The stream starts from the ``meet`` of its connectors' positions
 (the newest position every one of them has) and each connector's ``BinlogTranslator`` gets only
