@@ -3,11 +3,14 @@
 For each engine (PostgreSQL with the english_pg vendor, MariaDB with pinyin_gbk):
 
 1. backlog: the simulator writes N changes while the agent is stopped; the agent is
-   started and the time until every change is readable from Kafka gives events/s (and,
-   without the agent's start-up, from the first change read to the last);
-2. latency: the agent runs while the simulator writes at a fixed rate; each insert's
-   commit (wall clock, recorded by the simulator right after COMMIT) is matched with
-   the moment a consumer of cdc.raw.* received its envelope: p50/p99/max.
+   started and the time until every change is readable from Kafka gives events/s from
+   agent start (the process start, imports, connections, slots and registry look-ups
+   included: the start-up, until the first change is readable, is printed with its CPU
+   seconds) and, without the start-up, from the first change read to the last;
+2. latency: the agent runs while the simulator writes at a fixed rate (each of --rate's
+   rates in turn); each insert's commit (wall clock, recorded by the simulator right after
+   COMMIT) is matched with the moment a consumer of cdc.raw.* received its envelope:
+   p50/p99/max.
 
 Both runs also report the agent process's memory (peak RSS, VmHWM, and RSS at the end, from
 /proc) and its CPU seconds (user + system, all its threads) per 10,000 events: for the
@@ -16,7 +19,7 @@ and the tail are left out), for the latency run over the paced writing. Wall-clo
 depend on what else runs on the machine; CPU per event much less.
 
     .venv/bin/python bench/capture_throughput.py [--engines postgres,mariadb]
-        [--backlog 60000] [--rate 2000] [--duration 20] [--runs backlog,latency]
+        [--backlog 60000] [--rate 1000,2000] [--duration 20] [--runs backlog,latency]
 
 Needs the local stack and the topic catalog applied (`streamhub topics apply`).
 """
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from streamhub.capture.connector import ConnectorConfig, load_connectors
 from streamhub.capture.positions import PositionStore
@@ -155,14 +159,21 @@ class Agent:
     """`streamhub capture --standalone` in its own process, as it runs beside a database."""
 
     def __init__(
-        self, settings: Settings, directory: Path, connectors: list[ConnectorConfig]
+        self,
+        settings: Settings,
+        directory: Path,
+        connectors: list[ConnectorConfig],
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """``command`` runs the CLI instead of ``python -m streamhub`` (capture_stages.py)."""
         env = {
             **os.environ,
+            **(env or {}),
             "STREAMHUB_CAPTURE_GROUP": settings.capture_group,
             "STREAMHUB_CAPTURE_POSITIONS_TOPIC": settings.capture_positions_topic,
         }
-        command = [sys.executable, "-m", "streamhub", "capture", "--standalone"]
+        command = [*(command or [sys.executable, "-m", "streamhub"]), "capture", "--standalone"]
         self.process = subprocess.Popen(
             [*command, "--connectors-dir", str(directory / "connectors")],
             env=env,
@@ -237,6 +248,15 @@ def isolated(settings: Settings) -> Settings:
     )
 
 
+def drop_positions(settings: Settings) -> None:
+    """Delete the run's own positions topic (``isolated``), so runs leave nothing behind."""
+    # log_level 3: errors only (not the info line about the deletion's event it drops on exit)
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 3})
+    for future in admin.delete_topics([settings.capture_positions_topic]).values():
+        with contextlib.suppress(Exception):  # already gone: nothing to clean
+            future.result(15)
+
+
 def backlog(dialect: str, changes: int) -> dict[str, Any]:
     settings = isolated(load_settings())
     directory = Path(tempfile.mkdtemp())
@@ -254,10 +274,13 @@ def backlog(dialect: str, changes: int) -> dict[str, Any]:
 
     # (events received, agent CPU s) at 10 % and 90 % of the changes
     marks: list[tuple[int, float]] = []
+    startup_cpu = math.nan  # the agent's CPU seconds when the first change was readable
     while receiver.count < report.written and time.monotonic() - began < 600:
+        if math.isnan(startup_cpu) and receiver.first_at is not None:
+            startup_cpu = agent.cpu_s()
         if len(marks) < 2 and receiver.count >= report.written * (0.1 + 0.8 * len(marks)):
             marks.append((receiver.count, agent.cpu_s()))
-        time.sleep(0.05)
+        time.sleep(0.02)
     elapsed = time.monotonic() - began
     cpu_total = agent.cpu_s()
     server_total = walsender_cpu_s(settings, databases) if postgres else math.nan
@@ -265,6 +288,7 @@ def backlog(dialect: str, changes: int) -> dict[str, Any]:
     agent.stop()
     receiver.stop.set()
     drop_databases(settings, read_ledger(directory / "ledger.json"))
+    drop_positions(settings)
     if len(marks) < 2:
         marks.append((receiver.count, cpu_total))
     (n0, cpu0), (n1, cpu1) = marks[0], marks[-1]
@@ -275,6 +299,8 @@ def backlog(dialect: str, changes: int) -> dict[str, Any]:
         "seconds": elapsed,
         # first -> last change read: the drain without the agent's start-up
         "streaming_s": (receiver.last_at or 0.0) - (receiver.first_at or 0.0),
+        "startup_s": (receiver.first_at or began) - began,
+        "startup_cpu": startup_cpu,
         "cpu_per_10k": (cpu1 - cpu0) / max(n1 - n0, 1) * 10_000,
         "cpu_total": cpu_total,
         "peak_mb": peak_mb,
@@ -300,6 +326,7 @@ def latency(dialect: str, rate: float, duration: float) -> dict[str, Any]:
     agent.stop()
     receiver.stop.set()
     drop_databases(settings, read_ledger(directory / "ledger.json"))
+    drop_positions(settings)
     lags = sorted(
         (receiver.received[k] - t) * 1000
         for k, t in simulation.committed.items()
@@ -320,7 +347,9 @@ def latency(dialect: str, rate: float, duration: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=1000.0, help="latency run, changes/s")
+    parser.add_argument(
+        "--rate", default="1000", help="latency runs, changes/s (comma-separated: one run each)"
+    )
     parser.add_argument("--duration", type=float, default=20.0, help="latency run, seconds")
     parser.add_argument("--backlog", type=int, default=40000, help="backlog run, changes")
     parser.add_argument(
@@ -338,8 +367,10 @@ def main() -> None:
             b = backlog(dialect, args.backlog)
             print(
                 f"{engine:<8} backlog  {b['drained']:>7,} of {b['changes']:,} changes in "
-                f"{b['seconds']:.1f}s  = {b['drained'] / b['seconds']:>7,.0f} events/s "
-                f"(first -> last event {b['drained'] / max(b['streaming_s'], 1e-9):,.0f}/s); agent "
+                f"{b['seconds']:.1f}s  = {b['drained'] / b['seconds']:>7,.0f} events/s from agent "
+                f"start (start-up to the first event {b['startup_s']:.1f}s, "
+                f"{b['startup_cpu']:.2f} CPU-s; first -> last event "
+                f"{b['drained'] / max(b['streaming_s'], 1e-9):,.0f}/s); agent "
                 f"{b['cpu_per_10k']:.2f} CPU-s per 10,000 events (mid-drain; "
                 f"{b['cpu_total']:.1f} CPU-s in all, start-up included), "
                 f"peak RSS {b['peak_mb']:.0f} MB (at the end {b['rss_mb']:.0f} MB)"
@@ -350,8 +381,8 @@ def main() -> None:
                     else ""
                 )
             )
-        if "latency" in runs:
-            lat = latency(dialect, args.rate, args.duration)
+        for rate in (float(r) for r in args.rate.split(",") if "latency" in runs):
+            lat = latency(dialect, rate, args.duration)
             print(
                 f"{engine:<8} latency  at {lat['rate']:,.0f} changes/s: commit→readable in "
                 f"Kafka p50 {lat['p50']:.0f} ms  p99 {lat['p99']:.0f} ms  max {lat['max']:.0f} "
