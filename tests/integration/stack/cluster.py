@@ -6,6 +6,7 @@ are copied so workers pointed at the private dir pseudonymize as the test expect
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -154,14 +155,21 @@ class Resume:
     commit_to_land_s: float  # that row's source commit -> landed
     typical_latency_s: float  # median commit -> landed of the rows committed before the kill
     after_kill: int  # row versions committed after the kill that landed
+    stall_s: float  # the longest time without any landing, from the kill to the end
+    stall_before_s: float  # the same before the kill (what a busy machine adds anyway)
 
     def describe(self) -> str:
         return (
             f"time to resume {self.resume_s:.1f} s after the kill (first row committed "
             f"after it landed {self.commit_to_land_s:.1f} s after its commit; median latency "
-            f"before the kill {self.typical_latency_s:.1f} s; {self.after_kill} row versions "
-            "committed after the kill landed)"
+            f"before the kill {self.typical_latency_s:.1f} s); landing stalled at most "
+            f"{self.stall_s:.1f} s after the kill ({self.stall_before_s:.1f} s before it); "
+            f"{self.after_kill} row versions committed after the kill landed"
         )
+
+
+def _longest_gap(times_ms: list[int]) -> float:
+    return max((b - a for a, b in itertools.pairwise(times_ms)), default=0) / 1000
 
 
 def resume_after(pipeline: Pipeline, prefix: str, killed_at: float) -> Resume:
@@ -185,9 +193,21 @@ def resume_after(pipeline: Pipeline, prefix: str, killed_at: float) -> Resume:
     )
     (row,) = pipeline.query(sql)
     first, commit = int(row["first_landed"]), int(row["its_commit"])
+    landings = sorted(
+        int(r["at"])
+        for r in pipeline.query(
+            f"SELECT DISTINCT toUnixTimestamp64Milli(_landed_time) AS at FROM ({union})"
+        )
+    )
+    kill_ms = int(killed_at * 1000)
+    before = [t for t in landings if t < kill_ms]
+    after = [t for t in landings if t >= kill_ms]
     return Resume(
         resume_s=first / 1000 - killed_at,
         commit_to_land_s=(first - commit) / 1000,
         typical_latency_s=float(row["typical_ms"]) / 1000,
         after_kill=int(row["after_kill"]),
+        # from the last landing before the kill (or the kill) to the last one
+        stall_s=_longest_gap(([before[-1]] if before else [kill_ms]) + after),
+        stall_before_s=_longest_gap(before),
     )
