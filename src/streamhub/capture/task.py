@@ -104,7 +104,9 @@ class ConnectorTask:
         self.errors_total = 0
         self.last_event_ms: int | None = None
         self.state_name = "starting"
-        self.stored: dict[str, Any] | None = None
+        self.stored: dict[str, Any] | None = None  # the last position the broker acknowledged
+        self._saving: dict[str, Any] | None = None  # the position write in flight
+        self._unsent: dict[str, Any] | None = None  # the newest safe position, not yet sent
         self.stopped_tables: dict[str, str] = {}
         self._at_boundary = True
         self._last_checkpoint = 0.0
@@ -164,7 +166,8 @@ class ConnectorTask:
             for name in self.tables:
                 self.plan.request(name)
         self.resume = self.resume or started
-        self.positions.save(config.name, self._state())  # even an empty start is a position
+        self.stored = self._state()
+        self.positions.save(config.name, self.stored)  # even an empty start is a position
         self.state_name = "snapshotting" if self.plan.active else "streaming"
         log.info(
             "connector started",
@@ -182,7 +185,7 @@ class ConnectorTask:
                         self.ops.counts(window)
                     self.tracker.checkpoint(self._state())
                 emitter.flush(15)
-                self._store_safe()
+                self._store_all(15)
                 self.replies.answer_acknowledged()
         finally:
             for reader in ("log_reader", "snapshot_reader", "signals"):
@@ -326,13 +329,43 @@ class ConnectorTask:
         }
 
     def _store_safe(self) -> None:
+        """Send the newest checkpoint whose messages Kafka acknowledged to the positions topic,
+        without waiting: one write in flight at a time, the newest safe state waiting behind
+        it (an older one it supersedes is never sent). The source is told it may release its
+        log only from :meth:`_position_saved`, once the write itself is acknowledged."""
+        self.positions.poll()
         safe = self.tracker.safe()
-        if safe is None:
+        if safe is not None:
+            self._unsent = safe
+        self._send_position()
+
+    def _send_position(self) -> None:
+        state = self._unsent
+        if state is None or self._saving is not None:
             return
-        self.positions.save(self.config.name, safe)
-        if safe["resume"]:
-            self.log_reader.confirm(safe["resume"])
-        self.stored = safe
+        self._unsent = None
+        if state == self.stored:
+            return  # nothing moved since the last write (idle): no new write
+        self._saving = state
+        self.positions.send(self.config.name, state, self._position_saved)
+
+    def _position_saved(self, state: dict[str, Any]) -> None:
+        self._saving = None
+        if state["resume"]:
+            self.log_reader.confirm(state["resume"])
+        self.stored = state
+        self._send_position()
+
+    def _store_all(self, timeout_s: float) -> None:
+        """On shutdown: store the newest safe checkpoint and wait until it is acknowledged."""
+        deadline = self.clock.monotonic() + timeout_s
+        self._store_safe()
+        while self._saving is not None or self._unsent is not None:
+            left = deadline - self.clock.monotonic()
+            if left <= 0:
+                break
+            self.positions.flush(left)
+            self._send_position()
 
     def _emit_counts(self) -> None:
         # idle means the log is read to its head: every minute that ended before now (minus

@@ -143,15 +143,55 @@ class FakeSnapshotReader:
 
 
 class FakePositions:
+    """The positions topic. A write sent without waiting is acknowledged at once, or, with
+    ``hold_acks``, when the test calls :meth:`ack_writes` (then served by the next poll)."""
+
     def __init__(self, stored: dict[str, Any] | None = None) -> None:
         self.stored = stored
-        self.saved: list[dict[str, Any]] = []
+        self.saved: list[dict[str, Any]] = []  # acknowledged writes, in order
+        self.sent: list[dict[str, Any]] = []  # every write sent, acknowledged or not
+        self.hold_acks = False
+        self.failure: str | None = None
+        self._in_flight: list[tuple[dict[str, Any], Any]] = []
+        self._acked: list[tuple[dict[str, Any], Any]] = []
 
     def load(self, _connector: str) -> dict[str, Any] | None:
         return self.stored
 
     def save(self, _connector: str, state: dict[str, Any]) -> None:
+        self.sent.append(state)
         self.saved.append(state)
+
+    def send(self, _connector: str, state: dict[str, Any], saved: Any) -> None:
+        self.sent.append(state)
+        if self.hold_acks:
+            self._in_flight.append((state, saved))
+        else:
+            self.saved.append(state)
+            saved(state)
+
+    def ack_writes(self, error: str | None = None) -> None:
+        """The broker acknowledges (or refuses) the writes in flight."""
+        if error is not None:
+            self.failure = error
+        else:
+            self._acked.extend(self._in_flight)
+        self._in_flight = []
+
+    def poll(self) -> None:
+        from streamhub.capture.errors import PositionStoreError
+
+        if self.failure is not None:
+            raise PositionStoreError(self.failure)
+        acked, self._acked = self._acked, []
+        for state, saved in acked:
+            self.saved.append(state)
+            saved(state)
+
+    def flush(self, _timeout_s: float) -> int:
+        self.ack_writes()
+        self.poll()
+        return 0
 
     @property
     def resumes(self) -> list[str | None]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streamhub.capture.errors import DeliveryFailedError
+from streamhub.capture.errors import DeliveryFailedError, PositionStoreError
 from streamhub.capture.model import UndecodableValue
 from streamhub.capture.signals import SnapshotRequest
 from streamhub.capture.task import CHECKPOINT_EVERY_S
@@ -84,6 +84,55 @@ def test_a_failed_delivery_stops_the_task_without_storing_past_it() -> None:
     with pytest.raises(DeliveryFailedError, match="broker down"):
         h.step()
     assert h.positions.resumes == ["0/64"]
+
+
+def test_a_position_write_in_flight_does_not_hold_the_connector_and_confirms_when_acked() -> None:
+    h = streaming()
+    h.positions.hold_acks = True
+    first = h.source.commit("c", 1, "a", T0_MS)
+    h.step(2)
+    h.sent.ack()
+    h.step()  # safe: its write is sent, not yet acknowledged
+    assert h.positions.sent[-1]["resume"] == first
+    assert h.source.confirmed == [] and h.task.stored is not None
+    assert h.task.stored["resume"] == "0/64"  # what heartbeats report: the stored position
+    second = h.source.commit("c", 2, "b", T0_MS)
+    third = h.source.commit("c", 3, "c", T0_MS)
+    h.step(2)  # the connector reads and sends on while the write is in flight
+    assert [e.after["id"] for e in h.sent.changes if e.after] == [1, 2, 3]
+    h.sent.ack()
+    h.step()
+    assert [s["resume"] for s in h.positions.sent] == ["0/64", first]  # one write in flight
+    h.positions.ack_writes()
+    h.step()  # the first write's acknowledgement: confirm it, send the newest safe one
+    assert h.source.confirmed == [first] and h.task.stored["resume"] == first
+    assert h.positions.sent[-1]["resume"] == third  # `second` was superseded, never sent
+    assert second not in [s["resume"] for s in h.positions.sent]
+    h.positions.ack_writes()
+    h.step()
+    assert h.source.confirmed == [first, third]
+
+
+def test_a_refused_position_write_stops_the_task_without_confirming_the_source() -> None:
+    h = streaming()
+    h.positions.hold_acks = True
+    h.source.commit("c", 1, "a", T0_MS)
+    h.step(2)
+    h.sent.ack()
+    h.step()
+    h.positions.ack_writes(error="not enough replicas")
+    with pytest.raises(PositionStoreError, match="not enough replicas"):
+        h.step()
+    assert h.source.confirmed == [] and h.positions.resumes == ["0/64"]
+
+
+def test_an_idle_connector_does_not_write_an_unchanged_position_again() -> None:
+    h = streaming()
+    resume = h.source.commit("c", 1, "a", T0_MS)
+    h.step(2)
+    h.sent.ack()
+    h.step(5)
+    assert h.positions.resumes == ["0/64", resume]
 
 
 def test_on_stop_the_open_minutes_are_counted_and_the_last_position_stored() -> None:
@@ -316,3 +365,13 @@ def test_a_table_whose_schema_avro_cannot_follow_stops_and_its_changes_are_dead_
     h.sent.ack()
     h.step()
     assert "his.public.patient" in h.positions.saved[-1]["stopped"]  # survives a restart
+
+
+def test_positions_are_written_with_the_compacted_logs_key_bytes() -> None:
+    from streamhub.capture.positions import record_bytes
+    from streamhub.kafka.compacted_log import _encode
+
+    key = {"connector": "xm-his"}
+    assert record_bytes(key) == _encode(key)  # compaction keeps one record per connector
+    state = {"resume": "0/64", "counts": [], "snapshot": {"b": 1, "a": None}}
+    assert record_bytes(state) == _encode(state)
