@@ -77,9 +77,16 @@ class KafkaReader:
         key = (tp.topic, tp.partition)
         marks = self._marks.get(key)
         if marks is None:
-            low, high = self.consumer.get_watermark_offsets(
-                TopicPartition(tp.topic, tp.partition), timeout=TIMEOUT_S
-            )
+            try:
+                low, high = self.consumer.get_watermark_offsets(
+                    TopicPartition(tp.topic, tp.partition), timeout=TIMEOUT_S
+                )
+            except KafkaException as exc:
+                # a partition without a leader (a broker down) fails this check, not the process
+                where = f"{tp.topic}[{tp.partition}]"
+                raise HealthError(
+                    f"Kafka at {self.bootstrap}: no watermarks of {where}: {exc}"
+                ) from exc
             marks = self._marks[key] = (int(low), int(high))
         return marks
 
