@@ -9,16 +9,21 @@ route of the same correction is test_work_orders_pipeline.py.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from clickhouse_connect.driver.client import Client
+from prometheus_client import CollectorRegistry
 
 from streamhub.core.clock import ManualClock
 from streamhub.quality.notify import from_settings
 from streamhub.quality.orders import WorkOrderAccessError, WorkOrderStore
 from streamhub.quality.orders_config import OrderSettings, SmtpSettings, Threshold, WebhookSettings
-from streamhub.quality.orders_engine import OrderEngine
+from streamhub.quality.orders_engine import Evaluation, OrderEngine
+from streamhub.quality.orders_metrics import OrderMetrics
+from streamhub.quality.orders_run import run_loop
 from tests.integration.quality.sinks import smtp_sink, webhook_receiver
 
 NOW = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
@@ -186,3 +191,40 @@ def test_an_order_closes_after_a_clean_period(ch: Client) -> None:
     assert order.order_id in [o.order_id for o in result.closed]
     assert "under threshold since 2026-11-12T04:00:00+00:00" in state.evidence
     assert "4 of the 4 original offenders still failing" in state.evidence
+
+
+def test_the_run_loop_exports_open_and_overdue_orders_and_scores(ch: Client) -> None:
+    clock = ManualClock(NOW.timestamp())
+    store = WorkOrderStore(ch, clock=clock)
+    _plant(ch)
+    registry = CollectorRegistry()
+    metrics = OrderMetrics.create(registry)
+    engine = OrderEngine(store, OrderSettings(levels=LEVELS))
+    stop = threading.Event()
+    seen: list[Evaluation] = []
+
+    def report(result: Evaluation) -> None:
+        seen.append(result)
+        stop.set()
+
+    assert run_loop(engine, metrics, 60, stop, report) == 0
+    assert len(seen[0].opened) == 2
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    orders = "streamhub_quality_work_orders_count"
+    assert value(orders, institution="I1", status="open") == 1
+    assert value(orders, institution="I2", status="open") == 1
+    assert value(orders, institution="I3", status="open") == 0
+    assert value("streamhub_quality_work_orders_overdue_count", institution="I2") == 0
+    assert value("streamhub_quality_score_ratio", institution="I3") == 1.0
+    # by hand: I1 completeness 60, validity 90 -> 0.3*60 + 0.3*90 + 0.2*100 + 0.2*100 = 85;
+    # I2 validity 30 -> 0.3*100 + 0.3*30 + 40 = 79
+    assert value("streamhub_quality_score_ratio", institution="I1") == pytest.approx(0.85)
+    assert value("streamhub_quality_score_ratio", institution="I2") == pytest.approx(0.79)
+    assert value("streamhub_quality_work_order_evaluations_total", outcome="ok") == 1
+    # past I2's one-hour deadline, before the next evaluation escalates it: overdue
+    metrics.export(seen[0].active, {}, int(NOW.timestamp() * 1000) + 3_601_000)
+    assert value("streamhub_quality_work_orders_overdue_count", institution="I2") == 1
+    assert value("streamhub_quality_work_orders_overdue_count", institution="I1") == 0
