@@ -32,14 +32,22 @@ from streamhub.anomaly.suppression_log import (
 )
 from streamhub.config import Settings
 from streamhub.core.clock import SYSTEM_CLOCK, Clock, now_ms
+from streamhub.core.errors import RetriesExhaustedError
+from streamhub.core.retry import RetryPolicy, retry_call
 from streamhub.core.topic_names import ANOMALY, HEARTBEAT
 from streamhub.kafka.groups import commit_offsets
+from streamhub.kafka.reading import Offsets
 
 log = logging.getLogger(__name__)
 
 # heartbeats come every few seconds; one per connector per this many ms is enough to
 # replay how far each connector had read and when it went quiet (stale after a minute)
 REPLAY_HEARTBEAT_EVERY_MS = 15_000
+
+#: a worker killed a moment ago (kill -9) stays a member of the group until its session
+#: times out (10 s, faust_settings), and until then the broker refuses an outside commit
+#: with UNKNOWN_MEMBER_ID: try every 2 s for up to 30 s before calling it another instance
+GROUP_COMMIT_RETRY = RetryPolicy(attempts=None, first_s=2.0, max_s=2.0, within_s=30.0)
 
 
 @dataclass(frozen=True)
@@ -92,10 +100,7 @@ def start(
     missing = _not_yet_published(settings, events, since)
     publish(settings, codec, missing)
     # the live app continues exactly where the replay stopped (the group has no member yet)
-    try:
-        commit_offsets(settings, settings.anomaly_group, history.ends)
-    except KafkaException as exc:
-        raise GroupOffsetsError(settings.anomaly_group, exc) from exc
+    commit_replayed(settings, history.ends, clock=clock)
     service.refresh_metrics(now_ms(clock))
     report = WarmStart(
         len(history.messages),
@@ -107,6 +112,35 @@ def start(
     )
     log.info("anomaly warm start", extra=report.__dict__)
     return service, follower, report
+
+
+def commit_replayed(
+    settings: Settings,
+    ends: Offsets,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    policy: RetryPolicy = GROUP_COMMIT_RETRY,
+) -> None:
+    """Commit where the replay stopped for the anomaly group, waiting out a killed worker's
+    session (blocking on purpose: the worker's event loop has not started yet)."""
+
+    def retrying(attempt: int, delay: float, exc: Exception) -> None:
+        log.info(
+            "anomaly group offsets not set yet (a previous worker's session may still be open)",
+            extra={"attempt": attempt, "delay_s": delay, "error": str(exc)},
+        )
+
+    try:
+        retry_call(
+            lambda: commit_offsets(settings, settings.anomaly_group, ends),
+            policy,
+            what=f"committing the replayed offsets of group {settings.anomaly_group}",
+            transient=lambda exc: isinstance(exc, KafkaException),
+            on_retry=retrying,
+            clock=clock,
+        )
+    except RetriesExhaustedError as exc:
+        raise GroupOffsetsError(settings.anomaly_group, exc.last) from exc.last
 
 
 def _restored(
