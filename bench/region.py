@@ -277,7 +277,18 @@ class RegionRun:
             self._probe(name, settings, workers, since) if name in ("health", "serve") else probe
         )
         workers.start(name, *self._args(name, workers))
-        self.restarts[name] = wait_ready(probe, READY_TIMEOUT_S)
+        restarted = workers.processes[name]
+        # a restarted process that exits is not waited on (it once went unnoticed for the
+        # whole round: the detector's warm start exited, and the round read as recall 0)
+        self.restarts[name] = wait_ready(
+            lambda: restarted.poll() is not None or probe(), READY_TIMEOUT_S
+        )
+        if restarted.poll() is not None:
+            self.restarts[name] = None
+            self.notes.append(
+                f"{name} exited {restarted.returncode} after its restart; "
+                f"see {self.work}/logs/{name}.log"
+            )
         self.restarting.discard(name)  # from now on its exit stops the run
 
     def _sample_health(self, plan: FaultPlan, codes: dict[str, str]) -> None:
