@@ -58,6 +58,11 @@ _ASIDE_COPY = re.compile(
     r"INSERT INTO (?P<into>\w+) SELECT \* FROM (?P<src>\w+)(?: SETTINGS [\w =,]+)?"
 )
 _ASIDE_DROP = re.compile(r"DROP TABLE IF EXISTS (?P<aside>\w+)")
+_MATERIALIZED = re.compile(
+    r"CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<name>\w+) TO (?P<target>\w+) AS\n(?P<body>.+)",
+    re.DOTALL,
+)
+_BACKFILL = re.compile(r"INSERT INTO (?P<into>\w+)\n(?P<body>SELECT .+)", re.DOTALL)
 _REBUILD = re.compile(
     r"CREATE OR REPLACE TABLE (?P<name>\w+) AS (?P<aside>\w+)\n"
     r"ENGINE = (?P<engine>\w*MergeTree)(?:\((?P<args>[^()\n]*)\))?\n"
@@ -203,6 +208,8 @@ class _Renderer:
             (_ASIDE_COPY, self._aside_copy),
             (_REBUILD, self._rebuild),
             (_ASIDE_DROP, self._aside_drop),
+            (_MATERIALIZED, self._materialized),
+            (_BACKFILL, self._backfill),
         ):
             match = pattern.fullmatch(sql)
             if match:
@@ -265,6 +272,22 @@ class _Renderer:
         action = match["action"]
         separator = "\n" if action[0].isspace() else " "
         return [f"ALTER TABLE {local_name(name)} {self.on}{separator}{action}"]
+
+    def _materialized(self, match: re.Match[str]) -> list[str]:
+        # on every node, over the Distributed tables: an insert into the Distributed source
+        # fires it on the node that receives it, and its rows go out by the target's sharding
+        name, target = match["name"], self._known_table(match["target"])
+        if name in self.tables or name in self.views:
+            raise ClusterDdlError(f"{name} is created twice")
+        self.views.add(name)
+        return [
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name} {self.on} TO {target} AS\n"
+            f"{match['body']}"
+        ]
+
+    def _backfill(self, match: re.Match[str]) -> list[str]:
+        # runs once, on the node migrated through, into the Distributed table (sharded there)
+        return [f"INSERT INTO {self._known_table(match['into'])}\n{match['body']}"]
 
     def _aside_create(self, match: re.Match[str]) -> list[str]:
         name, aside = self._known_table(match["name"]), match["aside"]

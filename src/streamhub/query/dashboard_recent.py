@@ -8,8 +8,14 @@ day: its record's latest version is then in the window (a later version has a la
 and no version outside the window is needed. Each query counts the versions that break it
 (a scalar subquery on minmax indexes) and, while any exists, answers from the 0003 views
 instead: ClickHouse skips the branch whose constant condition is false
-(docs/decisions/dashboard-volume.md). Inpatients on hand is a snapshot of the whole history
-and stays on its 0003 view.
+(docs/decisions/dashboard-volume.md).
+
+The two parts the window cannot hold read the state tables of migration 0009 instead of the
+whole history: inpatients on hand is ``FINAL`` over ``inpatient_state`` (the inpatient records
+only), and a fee line's encounter type comes from the window's encounters or, for an
+encounter with no version in the window (admitted long ago), from ``encounter_kind`` through
+its primary key. :func:`guarded` with ``state=False`` gives the 0007 form (the bench's
+"before").
 """
 
 from __future__ import annotations
@@ -39,9 +45,54 @@ def _encounters(since: str) -> str:
     return f"SELECT {columns}, status, cancelled FROM std_encounter FINAL PREWHERE commit_time >= {since}"  # noqa: S608, E501
 
 
-# Fee lines charged today; an encounter's type by (institution_id, encounter_id), which a
-# record keeps for life, so the PREWHERE on it before FINAL drops whole records only.
-_FEES_TODAY = f"""
+# (institution_id, encounter_id) of today's fee lines, and of the window's encounter versions
+_FEE_ENCOUNTERS = f"""
+SELECT institution_id, encounter_id FROM std_charge
+WHERE commit_time >= {_SINCE_TODAY} AND encounter_id IS NOT NULL
+  AND toDate(charged_time, 'Asia/Shanghai') = {_TODAY}
+"""  # noqa: S608 - constant SQL
+_WINDOW_ENCOUNTERS = f"""
+SELECT institution_id, encounter_id FROM std_encounter
+WHERE commit_time >= {_SINCE_TODAY} AND encounter_id IS NOT NULL
+"""  # noqa: S608 - constant SQL
+
+# The type of today's fee lines' encounters (0007): FINAL over every version of those
+# encounters; the PREWHERE on (institution_id, encounter_id), which a record keeps for life,
+# drops whole records only, but reads the encounter_id column of the whole history.
+_TYPES_0007 = f"""
+SELECT institution_id, encounter_id, any(encounter_type) AS encounter_type
+FROM std_encounter FINAL
+PREWHERE (institution_id, encounter_id) IN ({_FEE_ENCOUNTERS})
+WHERE encounter_id IS NOT NULL
+GROUP BY institution_id, encounter_id
+"""  # noqa: S608 - constant SQL
+
+# 0009: an encounter with a version in the window has its record's latest version there
+# (later versions are committed later), so FINAL over the window gives its type (or drops
+# it, deleted); only the others, admitted before the window, are looked up in
+# encounter_kind, whose sort key starts with (institution_id, encounter_id): the index
+# reads their granules only. One record per encounter id, as the 0003 view assumes.
+_TYPES_STATE = f"""
+SELECT institution_id, encounter_id, any(encounter_type) AS encounter_type FROM (
+  SELECT institution_id, assumeNotNull(encounter_id) AS encounter_id, encounter_type
+  FROM std_encounter FINAL
+  PREWHERE commit_time >= {_SINCE_TODAY}
+    AND (institution_id, encounter_id) IN ({_FEE_ENCOUNTERS})
+  WHERE encounter_id IS NOT NULL
+  UNION ALL
+  SELECT institution_id, encounter_id, encounter_type FROM encounter_kind FINAL
+  PREWHERE (institution_id, encounter_id) IN (
+    SELECT institution_id, assumeNotNull(encounter_id) FROM ({_FEE_ENCOUNTERS})
+    WHERE (institution_id, encounter_id) NOT IN ({_WINDOW_ENCOUNTERS}))
+)
+GROUP BY institution_id, encounter_id
+"""  # noqa: S608 - constant SQL
+
+
+def _fees_today(types: str) -> str:
+    """Fee lines charged today per institution, the outpatient ones by their encounter's
+    type (``types``: institution_id, encounter_id, encounter_type)."""
+    return f"""
 SELECT c.institution_id AS institution_id,
        sum(coalesce(c.amount, 0)) AS fee_revenue,
        sumIf(coalesce(c.amount, 0), coalesce(c.is_drug, false)) AS drug_revenue,
@@ -53,18 +104,11 @@ FROM (
   WHERE charge_kind = 'fee' AND NOT cancelled AND charged_time IS NOT NULL
     AND toDate(charged_time, 'Asia/Shanghai') = {_TODAY}
 ) AS c
-LEFT JOIN (
-  SELECT institution_id, encounter_id, any(encounter_type) AS encounter_type
-  FROM std_encounter FINAL
-  PREWHERE (institution_id, encounter_id) IN (
-    SELECT institution_id, encounter_id FROM std_charge
-    WHERE commit_time >= {_SINCE_TODAY} AND encounter_id IS NOT NULL
-      AND toDate(charged_time, 'Asia/Shanghai') = {_TODAY})
-  WHERE encounter_id IS NOT NULL
-  GROUP BY institution_id, encounter_id
-) AS e ON c.institution_id = e.institution_id AND c.encounter_id = e.encounter_id
+LEFT JOIN ({types}) AS e
+  ON c.institution_id = e.institution_id AND c.encounter_id = e.encounter_id
 GROUP BY institution_id
 """  # noqa: S608 - constant SQL
+
 
 _REPORTS_TODAY = f"""
 SELECT institution_id, sum(lab) AS lab_reports, sum(exam) AS exams FROM (
@@ -80,7 +124,17 @@ SELECT institution_id, sum(lab) AS lab_reports, sum(exam) AS exams FROM (
 ) GROUP BY institution_id
 """  # noqa: S608 - constant SQL
 
-_TODAY_SQL = f"""
+# 在院人数: the 0003 view (FINAL over every encounter), or the 0009 state table (FINAL over
+# the inpatient records; a gone record is dropped by FINAL as a delete is)
+_ON_HAND_0007 = "SELECT institution_id, inpatients FROM v_inpatients_on_hand"
+_ON_HAND_STATE = (
+    "SELECT institution_id, count() AS inpatients FROM inpatient_state FINAL "
+    "GROUP BY institution_id"
+)
+
+
+def _today_sql(on_hand: str, fees: str) -> str:
+    return f"""
 SELECT institution_id, sum(visits) AS visits, sum(admissions) AS admissions,
        sum(discharges) AS discharges, sum(inpatients) AS inpatients_on_hand,
        sum(outpatient_revenue) AS outpatient_revenue, sum(lab_reports) AS lab_reports,
@@ -93,10 +147,10 @@ FROM (
     AND toDate(assumeNotNull(ev.2), 'Asia/Shanghai') = {_TODAY}
   GROUP BY institution_id
   UNION ALL
-  SELECT institution_id, 0, 0, 0, inpatients, toDecimal128(0, 2), 0, 0 FROM v_inpatients_on_hand
+  SELECT institution_id, 0, 0, 0, inpatients, toDecimal128(0, 2), 0, 0 FROM ({on_hand})
   UNION ALL
   SELECT institution_id, 0, 0, 0, 0, toDecimal128(outpatient_revenue, 2), 0, 0
-  FROM ({_FEES_TODAY})
+  FROM ({fees})
   UNION ALL
   SELECT institution_id, 0, 0, 0, 0, toDecimal128(0, 2), lab_reports, exams
   FROM ({_REPORTS_TODAY})
@@ -104,7 +158,10 @@ FROM (
 GROUP BY institution_id
 """  # noqa: S608 - constant SQL
 
-_FEES_SQL = f"SELECT institution_id, drug_revenue, fee_revenue FROM ({_FEES_TODAY})"  # noqa: S608
+
+def _fees_sql(fees: str) -> str:
+    return f"SELECT institution_id, drug_revenue, fee_revenue FROM ({fees})"  # noqa: S608
+
 
 _MINUTES_SQL = f"""
 SELECT day, institution_id, groupArray(hm) AS minutes, groupArray(visits) AS visits,
@@ -148,12 +205,21 @@ _EARLY_TODAY = " + ".join(
 )
 _EARLY_FEES = _early("std_charge", ("charged_time",), _TODAY)
 _EARLY_WEEK = _early("std_encounter", _ENCOUNTER_TIMES, "{last_week:Date}")
-# query name → (its SQL over the recent partitions, the count of versions that break it)
-RECENT = {
-    "dashboard.today": (_TODAY_SQL, _EARLY_TODAY),
-    "dashboard.fees": (_FEES_SQL, _EARLY_FEES),
-    "dashboard.minutes": (_MINUTES_SQL, _EARLY_WEEK),
-}
+
+
+def recent(state: bool = True) -> dict[str, tuple[str, str]]:
+    """query name → (its SQL over the recent partitions, the count of versions that break
+    it); ``state``: the whole-history parts from the 0009 state tables, else as in 0007."""
+    on_hand, types = (_ON_HAND_STATE, _TYPES_STATE) if state else (_ON_HAND_0007, _TYPES_0007)
+    fees = _fees_today(types)
+    return {
+        "dashboard.today": (_today_sql(on_hand, fees), _EARLY_TODAY),
+        "dashboard.fees": (_fees_sql(fees), _EARLY_FEES),
+        "dashboard.minutes": (_MINUTES_SQL, _EARLY_WEEK),
+    }
+
+
+RECENT = recent()
 
 WINDOW_CHECK = NamedQuery(
     "dashboard.window_check",
@@ -163,17 +229,18 @@ WINDOW_CHECK = NamedQuery(
 )
 
 
-def guarded(final: list[NamedQuery]) -> list[NamedQuery]:
-    """``dashboard.X`` for every ``dashboard.final.X`` of :data:`RECENT`: its recent-window
+def guarded(final: list[NamedQuery], state: bool = True) -> list[NamedQuery]:
+    """``dashboard.X`` for every ``dashboard.final.X`` of :func:`recent`: its recent-window
     SQL while no version breaks the window, the 0003-view SQL otherwise; same parameters."""
+    queries = RECENT if state else recent(state=False)
     out = []
     for query in final:
         name = query.name.replace(FINAL_PREFIX, "dashboard.", 1)
-        if not query.name.startswith(FINAL_PREFIX) or name not in RECENT:
+        if not query.name.startswith(FINAL_PREFIX) or name not in queries:
             continue
-        recent, early = RECENT[name]
+        window, early = queries[name]
         sql = (
-            f"SELECT * FROM ({recent}) WHERE {early} = 0\n"  # noqa: S608 - constant SQL
+            f"SELECT * FROM ({window}) WHERE {early} = 0\n"  # noqa: S608 - constant SQL
             f"UNION ALL\nSELECT * FROM ({query.sql}) WHERE {early} > 0"
         )
         out.append(NamedQuery(name, sql, dict(query.params)))

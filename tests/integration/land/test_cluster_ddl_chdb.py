@@ -24,8 +24,10 @@ _REPLICATED = re.compile(r"Replicated(\w*MergeTree)\('[^']*', '\{replica\}'(?:, 
 
 def _one_node(statement: str) -> str | None:
     """The statement as one node runs it on its own local tables (None: needs the cluster)."""
-    if "ENGINE = Distributed(" in statement or statement.startswith("CREATE OR REPLACE VIEW"):
-        return None
+    if "ENGINE = Distributed(" in statement or statement.startswith(
+        ("CREATE OR REPLACE VIEW", "CREATE MATERIALIZED VIEW", "INSERT INTO")
+    ):
+        return None  # reads or writes the Distributed tables
     altered = re.match(r"ALTER TABLE (\w+)", statement)
     if altered and not altered[1].endswith("_local"):
         return None  # the same change on the Distributed table

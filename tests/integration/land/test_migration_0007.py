@@ -77,7 +77,10 @@ def test_0007_rebuilds_with_the_data_and_recent_queries_give_the_same_figures(
         assert all(old), "the generated days hold figures for today and last week"
 
         result = migrate(client)
-        assert [m.version for m in result.applied] == [7]
+        # 0007 and the migrations after it (0009's state tables back the recent queries)
+        assert [m.version for m in result.applied] == [
+            m.version for m in load_migrations() if m.version >= 7
+        ]
         for table in TABLES:
             key = client.query(
                 "SELECT partition_key FROM system.tables WHERE database = currentDatabase() "
