@@ -1,4 +1,4 @@
-"""The regional dashboard's queries on a province's data, before and after migration 0007.
+"""The regional dashboard's queries on a province's data: the 0003 views, 0007, 0009.
 
 Generates, directly in an embedded chDB engine (a temp directory), ``--days`` days of one
 province ending today (Asia/Shanghai): 1,751 institutions (338 hospitals, 1,413 clinics,
@@ -9,13 +9,16 @@ parts as the lander writes them over time. Fee lines, lab reports and exams foll
 encounters. Everything is ``INSERT ... SELECT FROM numbers()``: ClickHouse makes the rows.
 
 Then it times every named query of the dashboard's refresh (:data:`REFRESH`) ``--runs``
-times, p50 and p99, on the current schema (migrations 0001-0006: FINAL over unpartitioned
-tables), applies migration 0007 (timed: it rebuilds the tables) and times the same refresh
-again. The figures of both must be identical. It prints the rows per day, the volume reached
-and what a year is by linear extrapolation of each query's time per row read.
+times, p50 and p99, and the CPU seconds of this process (chDB runs in it: the reliable figure
+on a shared machine), three times: on migrations 0001-0006 (the 0003 views: FINAL over
+unpartitioned tables; ``--skip-0003`` leaves it out), after 0007 (commit-day partitions, the
+recent window; inpatients on hand and the fee lines' encounter types still over the whole
+history) and after 0009 (those two from the state tables). Each migration is timed. The
+figures of every stage must be identical. It prints the rows per day, the volume reached and
+what a month and a year are by linear extrapolation.
 
     .venv/bin/python bench/dashboard_year.py --days 30            # a month (~58 M encounters)
-    .venv/bin/python bench/dashboard_year.py --days 30 --scale 0.1  # quick look
+    .venv/bin/python bench/dashboard_year.py --days 30 --scale 0.02 --runs 5  # quick look
 
 ``--scale 1`` is the province: 700 M encounter rows a year = 1.92 M a day (versions included).
 """
@@ -39,7 +42,8 @@ from streamhub.codes.catalogue import regions
 from streamhub.land.clickhouse import connect
 from streamhub.land.migrations import load_migrations, migrate
 from streamhub.land.tables import entity_columns
-from streamhub.query import DirectQueries
+from streamhub.query import CATALOG, Catalog, DirectQueries
+from streamhub.query.dashboard_recent import WINDOW_CHECK, guarded
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 YEAR_ENCOUNTER_ROWS = 700_000_000
@@ -287,11 +291,13 @@ def _timed(label: str, action: Callable[[], Any]) -> Any:
     return value
 
 
-def table_rows(client: Client) -> dict[str, int]:
-    rows = client.query(
-        "SELECT table, sum(rows) FROM system.parts WHERE database = currentDatabase() "
-        "AND active AND table LIKE 'std_%' GROUP BY table"
-    ).result_rows
+def table_rows(client: Client, tables: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Rows stored (active parts) of the std_* tables, or of ``tables``."""
+    which = "table LIKE 'std_%'" if tables is None else "table IN {tables:Array(String)}"
+    sql = "SELECT table, sum(rows) FROM system.parts WHERE database = currentDatabase() "
+    sql += f"AND active AND {which} GROUP BY table"
+    params = None if tables is None else {"tables": list(tables)}
+    rows = client.query(sql, parameters=params).result_rows
     return {str(t): int(n) for t, n in rows}
 
 
@@ -314,11 +320,47 @@ def _canonical(row: dict[str, Any]) -> str:
     return json.dumps(row, sort_keys=True, default=str)
 
 
+def catalog_0007() -> Catalog:
+    """The dashboard's queries as migration 0007 left them (the whole-history parts over
+    std_encounter), under their usual names."""
+    final = [CATALOG.get(name) for name in FINAL.values()]
+    return Catalog([*guarded(final, state=False), CATALOG.get("dashboard.freshness"), WINDOW_CHECK])
+
+
+def _part(source: DirectQueries, label: str, sql: str) -> None:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    source.client.query(sql)
+    print(
+        f"  {label}: {time.perf_counter() - started:.2f} s wall, "
+        f"{time.process_time() - cpu_started:.2f} CPU s"
+    )
+
+
+LANDED_AGAIN = 20_000
+
+
+def land_again(client: Client, stage: str) -> None:
+    """What the materialized views of 0009 add to the lander: CPU seconds of one insert of
+    :data:`LANDED_AGAIN` encounter versions (the newest ones, landed again as an
+    at-least-once redelivery would: the figures must not change), read beforehand."""
+    newest = f"SELECT * FROM std_encounter ORDER BY commit_time DESC LIMIT {LANDED_AGAIN}"  # noqa: S608
+    client.command(f"CREATE TABLE landed_again ENGINE = Memory AS {newest}")
+    started = time.process_time()
+    client.command("INSERT INTO std_encounter SELECT * FROM landed_again")
+    print(
+        f"  {stage}: landing {LANDED_AGAIN:,} encounter versions again: "
+        f"{time.process_time() - started:.3f} CPU s (one insert and its views)"
+    )
+    client.command("DROP TABLE landed_again")
+
+
 def measure(
-    source: DirectQueries, runs: int, recent: bool
-) -> tuple[dict[str, list[float]], dict[str, Any]]:
-    """Seconds per run of each refresh query, and the last answers (sorted rows): the web
-    app's queries (``recent``), or the 0003-view ones it ran before 0007."""
+    source: DirectQueries, runs: int, stage: str
+) -> tuple[dict[str, list[float]], dict[str, Any], float]:
+    """Seconds per run of each refresh query, the last answers (sorted rows) and the CPU
+    seconds of one summary refresh: ``stage`` "0003" runs the 0003-view queries
+    (dashboard.final.*), "0007" and "0009" the web app's (``source``'s catalog decides)."""
+    recent = stage != "0003"
     names = [*REFRESH, "dashboard.window_check"] if recent else list(REFRESH)
     timings: dict[str, list[float]] = {name: [] for name in names}
     answers: dict[str, Any] = {}
@@ -330,15 +372,23 @@ def measure(
             timings[name].append(time.perf_counter() - started)
             cpu[name] += time.process_time() - cpu_started
             answers[name] = sorted(_canonical(r) for r in rows)
+    summary = [n for n in names if n != "dashboard.freshness"]
+    refresh_cpu = sum(cpu[n] for n in summary) / runs
     if runs > 1:
         print(
-            "  CPU s per run (this process, all chDB threads): "
+            f"  {stage} CPU s per run (this process, all chDB threads): "
             + ", ".join(f"{n} {c / runs:.2f}" for n, c in cpu.items())
+            + f"; summary refresh {refresh_cpu:.2f}"
         )
-        started = time.perf_counter()
-        source.client.query("SELECT * FROM v_inpatients_on_hand")
-        print(f"  v_inpatients_on_hand (whole history): {time.perf_counter() - started:.2f} s")
-    return timings, answers
+        if stage == "0009":
+            _part(
+                source, "inpatient_state FINAL (0009)", "SELECT count() FROM inpatient_state FINAL"
+            )
+        else:
+            _part(
+                source, "v_inpatients_on_hand (whole history)", "SELECT * FROM v_inpatients_on_hand"
+            )
+    return timings, answers, refresh_cpu
 
 
 def p99(values: list[float]) -> float:
@@ -364,43 +414,60 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30, help="days of data ending today")
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = the province's volume")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--skip-0003", action="store_true", help="do not time the 0003 views")
     parser.add_argument("--path", help="keep the chDB directory here (default: a temp dir)")
     args = parser.parse_args()
     shape = Shape(args.days, args.scale, datetime.now(UTC))
     with tempfile.TemporaryDirectory(prefix="bench-dash-", dir=None) as tmp:
         path = args.path or tmp
         client = connect(f"chdb://{path}", "bench", create=True)
-        before = [m for m in load_migrations() if m.version < 7]
-        migrate(client, before)
+        migrations = load_migrations()
+        migrate(client, [m for m in migrations if m.version < 7])
         print(f"generating {args.days} days x {shape.per_day:,} encounter records a day")
         started = time.perf_counter()
         generate(client, shape)
         rows = table_rows(client)
         print(f"generated in {time.perf_counter() - started:.0f} s: {rows}")
-        source = DirectQueries(client)
-        measure(source, 1, recent=False)  # warm
-        old_t, old_answers = measure(source, args.runs, recent=False)
-        report("before", old_t)
-        _timed("migration 0007 (rebuilds 4 tables)", lambda: migrate(client))
-        same_t, _ = measure(source, max(1, args.runs // 3), recent=False)
-        report("0003 views after 0007", same_t)
-        new_t, new_answers = measure(source, args.runs, recent=True)
-        report("after", new_t)
-        print(f"  window check: {new_answers['dashboard.window_check']}")
-        for name in REFRESH:
-            same = "same" if old_answers[name] == new_answers[name] else "DIFFERENT"
-            print(f"  {name:<28} answers {same} ({len(new_answers[name])} rows)")
-        encounters = rows.get("std_encounter", 0)
-        factor = YEAR_ENCOUNTER_ROWS / max(encounters, 1)
-        print(
-            f"volume: {encounters:,} encounter rows = {encounters / YEAR_ENCOUNTER_ROWS:.1%} of "
-            f"a year; x{factor:.1f} to a year"
+        stages: dict[str, tuple[dict[str, list[float]], dict[str, Any], float]] = {}
+        if not args.skip_0003:
+            source = DirectQueries(client)
+            measure(source, 1, "0003")  # warm
+            stages["0003"] = measure(source, args.runs, "0003")
+            report("0003", stages["0003"][0])
+        _timed(
+            "migrations 0007-0008 (0007 rebuilds 4 tables)",
+            lambda: migrate(client, [m for m in migrations if m.version < 9]),
         )
-        for name in REFRESH:
-            b, a = statistics.median(old_t[name]), statistics.median(new_t[name])
+        source = DirectQueries(client, catalog_0007())
+        measure(source, 1, "0007")  # warm
+        stages["0007"] = measure(source, args.runs, "0007")
+        report("0007", stages["0007"][0])
+        land_again(client, "0007")
+        _timed("migration 0009 (state tables, backfill)", lambda: migrate(client))
+        print(f"  state tables: {table_rows(client, ('inpatient_state', 'encounter_kind'))}")
+        source = DirectQueries(client)
+        measure(source, 1, "0009")  # warm
+        stages["0009"] = measure(source, args.runs, "0009")
+        report("0009", stages["0009"][0])
+        print(f"  window check: {stages['0009'][1]['dashboard.window_check']}")
+        land_again(client, "0009")
+        last = stages["0009"][1]
+        stages["0009 after landing again"] = measure(source, 1, "0009")
+        for stage, (_t, answers, _c) in stages.items():
+            for name in REFRESH if stage != "0009" else ():
+                same = "same" if answers[name] == last[name] else "DIFFERENT"
+                print(f"  {stage} {name:<24} answers {same} as 0009 ({len(last[name])} rows)")
+        encounters = rows.get("std_encounter", 0)
+        month = YEAR_ENCOUNTER_ROWS * 30 / 365 / max(encounters, 1)
+        year = YEAR_ENCOUNTER_ROWS / max(encounters, 1)
+        print(
+            f"volume: {encounters:,} encounter rows = {encounters / YEAR_ENCOUNTER_ROWS:.2%} of "
+            f"a year; x{month:.1f} to a month at full scale, x{year:.1f} to a year"
+        )
+        for stage, (_t, _a, cpu) in list(stages.items())[:-1]:
             print(
-                f"  a year, linear in rows: {name:<22} before ~{b * factor:8.1f} s   "
-                f"after {a * 1000:6.0f} ms here (the window's part grows with a day's volume)"
+                f"  summary refresh CPU s ({stage}): {cpu:.3f} here; linear in rows: "
+                f"~{cpu * month:.1f} a month, ~{cpu * year:.1f} a year"
             )
 
 
